@@ -1,0 +1,572 @@
+//! The daemon's configuration file (TOML): typed, every unknown key refused, every optional key with a safe
+//! default. Errors name the file, the key and what is wrong.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// How to reach AWS.
+    pub aws: AwsConfig,
+    /// The work queue the EventBridge rule feeds.
+    pub queue: QueueConfig,
+    /// Where incidents are kept.
+    pub incidents: IncidentsConfig,
+    /// Who is paged.
+    pub paging: PagingConfig,
+    /// How the daemon logs.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Process-wide behaviour.
+    #[serde(default)]
+    pub daemon: DaemonConfig,
+}
+
+/// `[aws]`: region, endpoint and the retry and timeout policy of every AWS call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// AWS region of the queue, table and topics, e.g. `us-east-1`.
+    pub region: String,
+    /// Endpoint for every service (LocalStack: `http://127.0.0.1:4566`); absent on real AWS.
+    /// `AWS_ENDPOINT_URL_<SERVICE>` still wins for that service.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// Attempts per AWS call, the first included, with exponential backoff and jitter between them.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Seconds one attempt of an AWS call may take before it is abandoned and retried
+    /// (a receive gets the long-poll wait on top of this).
+    #[serde(default = "default_attempt_timeout_secs")]
+    pub attempt_timeout_secs: u64,
+    /// Seconds an AWS call may take in all, retries included (a receive gets the long-poll wait on top).
+    #[serde(default = "default_operation_timeout_secs")]
+    pub operation_timeout_secs: u64,
+}
+
+/// `[queue]`: the SQS work queue and how it is consumed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// URL of the work queue.
+    pub url: String,
+    /// URL of the dead-letter queue; when absent, read from the work queue's redrive policy at start.
+    #[serde(default)]
+    pub dead_letter_url: Option<String>,
+    /// Seconds a receive long-polls for messages (0 to 20).
+    #[serde(default = "default_wait_time_secs")]
+    pub wait_time_secs: u32,
+    /// Messages asked for per receive (1 to 10).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u32,
+    /// Messages processed at once, at most (1 to 1000).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Seconds a received message stays hidden from other consumers; extended while work runs long
+    /// (1 to 43200).
+    #[serde(default = "default_visibility_timeout_secs")]
+    pub visibility_timeout_secs: u32,
+    /// Seconds before a message that failed for a passing reason comes back, doubled on each further
+    /// failure up to 900.
+    #[serde(default = "default_retry_delay_secs")]
+    pub retry_delay_secs: u32,
+    /// After this many receives of a message that keeps failing for passing reasons, it is sent again as a
+    /// fresh message (and the old one deleted), so that SQS's redrive policy never dead-letters it for an
+    /// outage. Keep it below the redrive policy's `maxReceiveCount` (the template's is 10).
+    #[serde(default = "default_requeue_after_receives")]
+    pub requeue_after_receives: u32,
+}
+
+/// `[incidents]`: the DynamoDB table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentsConfig {
+    /// Name of the incident table.
+    pub table: String,
+}
+
+/// `[paging]`: the SNS topics that are paged for HIGH and CRITICAL incidents.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagingConfig {
+    /// ARN of the on-call engineer's topic.
+    pub oce_topic_arn: String,
+    /// ARN of the information security officer's topic.
+    pub iso_topic_arn: String,
+    /// Seconds a worker's claim on a page it is publishing holds; after that another worker may publish it.
+    #[serde(default = "default_claim_timeout_secs")]
+    pub claim_timeout_secs: u64,
+}
+
+/// `[log]`: log format and level.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `auto` (JSON unless standard error is a terminal), `json` or `text`.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `gd_incidents=debug,info`; `RUST_LOG` wins when set.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON when standard error is not a terminal (CloudWatch, journald), text when it is.
+    #[default]
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// `[daemon]`: process-wide behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Seconds in-flight work may take to finish after SIGTERM/SIGINT before it is released back to the
+    /// queue (ECS allows 30 in all; keep well under it).
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Auto,
+            level: default_log_level(),
+        }
+    }
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            shutdown_grace_secs: default_shutdown_grace_secs(),
+        }
+    }
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+fn default_attempt_timeout_secs() -> u64 {
+    10
+}
+fn default_operation_timeout_secs() -> u64 {
+    60
+}
+fn default_wait_time_secs() -> u32 {
+    20
+}
+fn default_batch_size() -> u32 {
+    10
+}
+fn default_max_in_flight() -> usize {
+    64
+}
+fn default_visibility_timeout_secs() -> u32 {
+    60
+}
+fn default_retry_delay_secs() -> u32 {
+    15
+}
+fn default_requeue_after_receives() -> u32 {
+    5
+}
+fn default_claim_timeout_secs() -> u64 {
+    60
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_shutdown_grace_secs() -> u64 {
+    15
+}
+
+impl AwsConfig {
+    /// [`AwsConfig::attempt_timeout_secs`] as a duration.
+    pub fn attempt_timeout(&self) -> Duration {
+        Duration::from_secs(self.attempt_timeout_secs)
+    }
+    /// [`AwsConfig::operation_timeout_secs`] as a duration.
+    pub fn operation_timeout(&self) -> Duration {
+        Duration::from_secs(self.operation_timeout_secs)
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("config file {}{}: not valid TOML: {reason}", path.display(), line_suffix(*line))]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A key is missing, unknown, of the wrong type or out of range.
+    #[error("config file {}{}: key `{key}`: {reason}", path.display(), line_suffix(*line))]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error, when known.
+        line: Option<usize>,
+        /// Dotted key, e.g. `queue.batch_size`.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn line_suffix(line: Option<usize>) -> String {
+    line.map(|l| format!(", line {l}")).unwrap_or_default()
+}
+
+impl ConfigError {
+    /// The dotted key the error is about, if it is about one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Key { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates the file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates `text`; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let line_of = |span: Option<std::ops::Range<usize>>| {
+            span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            line: line_of(e.span()),
+            reason: e.message().trim().to_owned(),
+        })?;
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let mut key = e.path().to_string();
+            let inner = e.into_inner();
+            let reason = inner.message().trim().to_owned();
+            // serde reports a missing key at its table; name the key itself.
+            if let Some(field) = reason
+                .strip_prefix("missing field `")
+                .and_then(|r| r.strip_suffix('`'))
+            {
+                key = if key == "." {
+                    field.to_owned()
+                } else {
+                    format!("{key}.{field}")
+                };
+            }
+            ConfigError::Key {
+                path: path.to_owned(),
+                line: line_of(inner.span()),
+                key,
+                reason,
+            }
+        })?;
+        config
+            .validate()
+            .map_err(|(key, reason)| ConfigError::Key {
+                path: path.to_owned(),
+                line: None,
+                key: key.to_owned(),
+                reason,
+            })?;
+        Ok(config)
+    }
+
+    /// Range and shape checks serde cannot express.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        fn non_empty(key: &'static str, v: &str) -> Result<(), (&'static str, String)> {
+            if v.trim().is_empty() {
+                Err((key, "must not be empty".into()))
+            } else {
+                Ok(())
+            }
+        }
+        fn within<T: PartialOrd + std::fmt::Display>(
+            key: &'static str,
+            v: T,
+            lo: T,
+            hi: T,
+        ) -> Result<(), (&'static str, String)> {
+            if v < lo || v > hi {
+                Err((key, format!("{v} is out of range: expected {lo} to {hi}")))
+            } else {
+                Ok(())
+            }
+        }
+        fn url(key: &'static str, v: &str) -> Result<(), (&'static str, String)> {
+            non_empty(key, v)?;
+            if v.starts_with("http://") || v.starts_with("https://") {
+                Ok(())
+            } else {
+                Err((
+                    key,
+                    format!("`{v}` is not a URL: expected http:// or https://"),
+                ))
+            }
+        }
+        fn arn(key: &'static str, v: &str, service: &str) -> Result<(), (&'static str, String)> {
+            let parts: Vec<&str> = v.split(':').collect();
+            if parts.len() >= 6 && parts[0] == "arn" && parts[2] == service {
+                Ok(())
+            } else {
+                Err((
+                    key,
+                    format!(
+                        "`{v}` is not an {service} ARN: expected arn:<partition>:{service}:<region>:<account>:<name>"
+                    ),
+                ))
+            }
+        }
+        non_empty("aws.region", &self.aws.region)?;
+        if let Some(endpoint) = &self.aws.endpoint_url {
+            url("aws.endpoint_url", endpoint)?;
+        }
+        within("aws.max_attempts", self.aws.max_attempts, 1, 20)?;
+        within(
+            "aws.attempt_timeout_secs",
+            self.aws.attempt_timeout_secs,
+            1,
+            300,
+        )?;
+        within(
+            "aws.operation_timeout_secs",
+            self.aws.operation_timeout_secs,
+            1,
+            900,
+        )?;
+        if self.aws.operation_timeout_secs < self.aws.attempt_timeout_secs {
+            return Err((
+                "aws.operation_timeout_secs",
+                "must be at least aws.attempt_timeout_secs".into(),
+            ));
+        }
+        url("queue.url", &self.queue.url)?;
+        if let Some(dlq) = &self.queue.dead_letter_url {
+            url("queue.dead_letter_url", dlq)?;
+        }
+        within("queue.wait_time_secs", self.queue.wait_time_secs, 0, 20)?;
+        within("queue.batch_size", self.queue.batch_size, 1, 10)?;
+        within("queue.max_in_flight", self.queue.max_in_flight, 1, 1000)?;
+        within(
+            "queue.visibility_timeout_secs",
+            self.queue.visibility_timeout_secs,
+            1,
+            43_200,
+        )?;
+        within(
+            "queue.retry_delay_secs",
+            self.queue.retry_delay_secs,
+            0,
+            900,
+        )?;
+        within(
+            "queue.requeue_after_receives",
+            self.queue.requeue_after_receives,
+            1,
+            1000,
+        )?;
+        non_empty("incidents.table", &self.incidents.table)?;
+        arn("paging.oce_topic_arn", &self.paging.oce_topic_arn, "sns")?;
+        arn("paging.iso_topic_arn", &self.paging.iso_topic_arn, "sns")?;
+        within(
+            "paging.claim_timeout_secs",
+            self.paging.claim_timeout_secs,
+            5,
+            3600,
+        )?;
+        within(
+            "daemon.shutdown_grace_secs",
+            self.daemon.shutdown_grace_secs,
+            0,
+            60,
+        )?;
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err((
+                "log.level",
+                format!("`{}` is not a log filter: {e}", self.log.level),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[aws]
+region = "us-east-1"
+endpoint_url = "http://127.0.0.1:4566"
+
+[queue]
+url = "http://127.0.0.1:4566/000000000000/gd-findings"
+
+[incidents]
+table = "gd-incidents"
+
+[paging]
+oce_topic_arn = "arn:aws:sns:us-east-1:000000000000:oce"
+iso_topic_arn = "arn:aws:sns:us-east-1:000000000000:iso"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("gd.toml"))
+    }
+
+    #[test]
+    fn minimal_config_gets_safe_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.queue.wait_time_secs, 20);
+        assert_eq!(c.queue.batch_size, 10);
+        assert_eq!(c.queue.visibility_timeout_secs, 60);
+        assert_eq!(c.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
+        assert_eq!(c.log.format, LogFormat::Auto);
+        assert_eq!(c.daemon.shutdown_grace_secs, 15);
+        let c = parse(&MINIMAL.replace("endpoint_url = \"http://127.0.0.1:4566\"\n", "")).unwrap();
+        assert_eq!(c.aws.endpoint_url, None);
+    }
+
+    #[test]
+    fn examples_in_config_dir_parse() {
+        for file in ["config/localstack.toml", "config/aws.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+            Config::load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+    }
+
+    #[test]
+    fn errors_name_the_file_the_key_and_the_reason() {
+        let cases: &[(&str, String, &str, &str)] = &[
+            (
+                "missing key",
+                MINIMAL.replace("table = \"gd-incidents\"", ""),
+                "incidents.table",
+                "missing field",
+            ),
+            (
+                "missing section",
+                MINIMAL.replace("[incidents]\ntable = \"gd-incidents\"", ""),
+                "incidents",
+                "missing field",
+            ),
+            (
+                "unknown key",
+                MINIMAL.replace("[queue]", "[queue]\nurll = \"x\""),
+                "queue",
+                "unknown field `urll`",
+            ),
+            (
+                "unknown section",
+                format!("{MINIMAL}\n[extra]\na = 1\n"),
+                "",
+                "unknown field `extra`",
+            ),
+            (
+                "wrong type",
+                MINIMAL.replace("[queue]", "[queue]\nbatch_size = \"ten\""),
+                "queue.batch_size",
+                "invalid type",
+            ),
+            (
+                "out of range",
+                MINIMAL.replace("[queue]", "[queue]\nbatch_size = 11"),
+                "queue.batch_size",
+                "out of range",
+            ),
+            (
+                "negative",
+                MINIMAL.replace("[queue]", "[queue]\nwait_time_secs = -1"),
+                "queue.wait_time_secs",
+                "invalid value",
+            ),
+            (
+                "bad url",
+                MINIMAL.replace(
+                    "url = \"http://127.0.0.1:4566/000000000000/gd-findings\"",
+                    "url = \"gd-findings\"",
+                ),
+                "queue.url",
+                "not a URL",
+            ),
+            (
+                "bad arn",
+                MINIMAL.replace("arn:aws:sns:us-east-1:000000000000:oce", "oce"),
+                "paging.oce_topic_arn",
+                "not an sns ARN",
+            ),
+            (
+                "bad format",
+                MINIMAL.replace("[queue]", "[log]\nformat = \"xml\"\n[queue]"),
+                "log.format",
+                "unknown variant",
+            ),
+            (
+                "empty table",
+                MINIMAL.replace("table = \"gd-incidents\"", "table = \"\""),
+                "incidents.table",
+                "must not be empty",
+            ),
+        ];
+        for (name, text, key, reason) in cases {
+            let err = parse(text).expect_err(name);
+            let msg = err.to_string();
+            assert!(msg.starts_with("config file gd.toml"), "{name}: {msg}");
+            assert!(msg.contains(reason), "{name}: {msg}");
+            if !key.is_empty() {
+                assert!(
+                    msg.contains(&format!("key `{key}`")) || msg.contains(&format!("key `{key}.")),
+                    "{name}: {msg}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_errors_give_the_line() {
+        let err = parse("[aws]\nregion = \"us-east-1\"\nthis is not toml\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("line 3") && msg.contains("not valid TOML"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn unreadable_file_names_the_file() {
+        let err = Config::load(Path::new("/nonexistent/gd.toml")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/gd.toml"), "{err}");
+    }
+}

@@ -1,0 +1,619 @@
+//! The SQS consumer: long-polls the work queue, handles messages concurrently up to a bound, and settles each
+//! one by the poison-message policy below.
+//!
+//! # Poison-message policy
+//! - **Processed** (incident recorded, pages sent): deleted, in batches.
+//! - **Not a finding** (not JSON, not a GuardDuty finding event, a required member missing, a severity that
+//!   is not a number in [0, 10]): sent at once to the dead-letter queue with the message attributes
+//!   `reject_reason` (a code) and `reject_detail` (the text), then deleted. If the dead-letter send fails,
+//!   the message is left to come back and be judged again: it is never deleted unsaved.
+//! - **Failed for a passing reason** (throttling or an outage past the SDK's retries, a page held by another
+//!   worker): left on the queue, hidden for a backoff that doubles with each receive (from
+//!   `retry_delay_secs`, at most 15 minutes). Once it has been received `requeue_after_receives` times, it is
+//!   sent again as a fresh message and the old one deleted, so that the queue's redrive policy (which counts
+//!   receives, not reasons) never dead-letters a good finding during an outage.
+//! - **Crashing or hanging the daemon**: never deleted, so it comes back; after the redrive policy's
+//!   `maxReceiveCount` receives SQS itself moves it to the dead-letter queue.
+//!
+//! Work that runs long keeps its message hidden by extending the visibility timeout every half period.
+//! On shutdown the consumer stops receiving, lets in-flight work finish for the grace period, then releases
+//! what is left (visibility 0) so that another daemon takes it at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, Message, MessageAttributeValue, MessageSystemAttributeName,
+    QueueAttributeName,
+};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::aws::{describe, long_poll_timeouts};
+use crate::config::{AwsConfig, QueueConfig};
+use crate::ingest::{Change, Ingest, Outcome};
+
+/// The message attribute that says why a message was dead-lettered.
+pub const ATTR_REJECT_REASON: &str = "reject_reason";
+/// The message attribute with the full explanation.
+pub const ATTR_REJECT_DETAIL: &str = "reject_detail";
+/// The message attribute counting how often a message was re-sent after passing failures.
+pub const ATTR_REQUEUES: &str = "gd_requeues";
+/// SQS allows at most this many message attributes.
+const MAX_ATTRIBUTES: usize = 10;
+/// Longest `reject_detail` kept.
+const MAX_DETAIL: usize = 1000;
+/// Longest backoff for a retried message (SQS's maximum delay).
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(900);
+/// How long the final release of unfinished messages may take at shutdown.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why the consumer cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The work queue cannot be read.
+    #[error("cannot read the attributes of queue {url}: {detail}")]
+    Queue {
+        /// The queue URL.
+        url: String,
+        /// The SDK error.
+        detail: String,
+    },
+    /// No dead-letter queue is configured or discoverable.
+    #[error(
+        "queue {url} has no usable redrive policy ({detail}); give it one, or set [queue] dead_letter_url"
+    )]
+    NoDeadLetterQueue {
+        /// The queue URL.
+        url: String,
+        /// What is missing.
+        detail: String,
+    },
+}
+
+/// The queue consumer.
+#[derive(Debug)]
+pub struct Consumer {
+    sqs: Client,
+    aws: AwsConfig,
+    queue: QueueConfig,
+    dead_letter_url: String,
+    ingest: Ingest,
+    grace: Duration,
+}
+
+/// What each message task needs, shared.
+#[derive(Debug)]
+struct Shared {
+    sqs: Client,
+    queue_url: String,
+    dead_letter_url: String,
+    visibility: Duration,
+    retry_delay: Duration,
+    requeue_after: u32,
+    ingest: Ingest,
+    deletes: mpsc::Sender<Receipt>,
+}
+
+/// A message to delete.
+#[derive(Debug)]
+struct Receipt {
+    message_id: String,
+    handle: String,
+}
+
+impl Consumer {
+    /// Prepares a consumer: checks that the queue can be read and finds its dead-letter queue.
+    pub async fn new(
+        sqs: Client,
+        aws: AwsConfig,
+        queue: QueueConfig,
+        ingest: Ingest,
+        grace: Duration,
+    ) -> Result<Consumer, StartError> {
+        let dead_letter_url = match &queue.dead_letter_url {
+            Some(url) => url.clone(),
+            None => discover_dead_letter_queue(&sqs, &queue.url).await?,
+        };
+        Ok(Consumer {
+            sqs,
+            aws,
+            queue,
+            dead_letter_url,
+            ingest,
+            grace,
+        })
+    }
+
+    /// The dead-letter queue in use.
+    pub fn dead_letter_url(&self) -> &str {
+        &self.dead_letter_url
+    }
+
+    /// Consumes until `shutdown` is cancelled, then finishes or releases in-flight work and returns.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let tracker = TaskTracker::new();
+        // Cancelled when the grace period is over: in-flight work then releases its message.
+        let abort = CancellationToken::new();
+        let (deletes, delete_rx) = mpsc::channel(1024);
+        tracker.spawn(delete_batches(
+            self.sqs.clone(),
+            self.queue.url.clone(),
+            delete_rx,
+        ));
+        let shared = Arc::new(Shared {
+            sqs: self.sqs.clone(),
+            queue_url: self.queue.url.clone(),
+            dead_letter_url: self.dead_letter_url.clone(),
+            visibility: Duration::from_secs(self.queue.visibility_timeout_secs.into()),
+            retry_delay: Duration::from_secs(self.queue.retry_delay_secs.into()),
+            requeue_after: self.queue.requeue_after_receives,
+            ingest: self.ingest.clone(),
+            deletes,
+        });
+        info!(queue = %self.queue.url, dead_letter_queue = %self.dead_letter_url, "consuming");
+
+        let in_flight = Arc::new(Semaphore::new(self.queue.max_in_flight));
+        let mut failures = 0u32;
+        loop {
+            // Wait for room for one message, then take what else is free, up to a batch.
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                permit = in_flight.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let mut permits = vec![first];
+            while permits.len() < self.queue.batch_size as usize {
+                match in_flight.clone().try_acquire_owned() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
+                }
+            }
+            let received = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = self.receive(permits.len()) => r,
+            };
+            match received {
+                Ok(messages) => {
+                    failures = 0;
+                    for (message, permit) in messages.into_iter().zip(permits.drain(..)) {
+                        let shared = shared.clone();
+                        let abort = abort.clone();
+                        let span = info_span!(
+                            "message",
+                            message_id = message.message_id.as_deref().unwrap_or("")
+                        );
+                        tracker.spawn(
+                            async move {
+                                handle(&shared, message, &abort).await;
+                                drop(permit);
+                            }
+                            .instrument(span),
+                        );
+                    }
+                }
+                Err(detail) => {
+                    failures = failures.saturating_add(1);
+                    let pause = backoff(Duration::from_secs(1), failures, Duration::from_secs(60));
+                    error!(queue = %self.queue.url, error = %detail, retry_in_secs = pause.as_secs(), "receive failed");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = sleep(pause) => {}
+                    }
+                }
+            }
+        }
+
+        info!("shutting down: no new messages; finishing in-flight work");
+        // Only the message tasks and the deleter hold a sender now; the deleter ends when they are done.
+        drop(shared);
+        tracker.close();
+        if timeout(self.grace, tracker.wait()).await.is_err() {
+            warn!(
+                grace_secs = self.grace.as_secs(),
+                "grace period over: releasing unfinished messages"
+            );
+            abort.cancel();
+            if timeout(RELEASE_TIMEOUT * 2, tracker.wait()).await.is_err() {
+                warn!(
+                    "some tasks did not stop in time; their messages come back after the visibility timeout"
+                );
+            }
+        }
+        info!("consumer stopped");
+    }
+
+    async fn receive(&self, max: usize) -> Result<Vec<Message>, String> {
+        let wait = Duration::from_secs(self.queue.wait_time_secs.into());
+        self.sqs
+            .receive_message()
+            .queue_url(&self.queue.url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .wait_time_seconds(self.queue.wait_time_secs as i32)
+            .visibility_timeout(self.queue.visibility_timeout_secs as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_attribute_names("All")
+            .customize()
+            .config_override(
+                aws_sdk_sqs::config::Builder::default()
+                    .timeout_config(long_poll_timeouts(&self.aws, wait)),
+            )
+            .send()
+            .await
+            .map(|out| out.messages.unwrap_or_default())
+            .map_err(|e| describe(&e))
+    }
+}
+
+/// Reads the work queue's redrive policy and returns its dead-letter queue's URL.
+async fn discover_dead_letter_queue(sqs: &Client, url: &str) -> Result<String, StartError> {
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .map_err(|e| StartError::Queue {
+            url: url.to_owned(),
+            detail: describe(&e),
+        })?;
+    let no_dlq = |detail: &str| StartError::NoDeadLetterQueue {
+        url: url.to_owned(),
+        detail: detail.to_owned(),
+    };
+    let policy = attrs
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::RedrivePolicy))
+        .ok_or_else(|| no_dlq("no RedrivePolicy attribute"))?;
+    let policy: serde_json::Value = serde_json::from_str(&policy)
+        .map_err(|e| no_dlq(&format!("RedrivePolicy is not JSON: {e}")))?;
+    let arn = policy
+        .get("deadLetterTargetArn")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| no_dlq("no deadLetterTargetArn"))?;
+    // arn:<partition>:sqs:<region>:<account>:<name>
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [_, _, _, _, account, name] = parts[..] else {
+        return Err(no_dlq(&format!(
+            "deadLetterTargetArn `{arn}` is not a queue ARN"
+        )));
+    };
+    let out = sqs
+        .get_queue_url()
+        .queue_name(name)
+        .queue_owner_aws_account_id(account)
+        .send()
+        .await
+        .map_err(|e| no_dlq(&format!("cannot resolve {arn}: {}", describe(&e))))?;
+    out.queue_url
+        .ok_or_else(|| no_dlq(&format!("no URL for {arn}")))
+}
+
+/// Handles one message to the end: processes it (extending its visibility while that runs long), then
+/// settles it by the poison-message policy.
+async fn handle(shared: &Shared, message: Message, abort: &CancellationToken) {
+    let (Some(message_id), Some(receipt)) =
+        (message.message_id.clone(), message.receipt_handle.clone())
+    else {
+        warn!("received a message without id or receipt handle; ignoring it");
+        return;
+    };
+    let body = message.body.as_deref().unwrap_or_default();
+    let receives: u32 = message
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1);
+
+    let work = shared.ingest.handle(body);
+    tokio::pin!(work);
+    let half = shared.visibility / 2;
+    let mut heartbeat = interval_at(Instant::now() + half, half.max(Duration::from_secs(1)));
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut work => break outcome,
+            _ = heartbeat.tick() => {
+                if let Err(e) = set_visibility(shared, &receipt, shared.visibility).await {
+                    warn!(error = %e, "could not extend the visibility of a long-running message");
+                }
+            }
+            _ = abort.cancelled() => {
+                // Shutting down: hand the message to another daemon now rather than after the timeout.
+                let _ = timeout(RELEASE_TIMEOUT, set_visibility(shared, &receipt, Duration::ZERO)).await;
+                info!("released unfinished message");
+                return;
+            }
+        }
+    };
+
+    match outcome {
+        Outcome::Done {
+            incident,
+            change,
+            paged,
+        } => {
+            if change != Change::Unchanged || !paged.is_empty() {
+                info!(finding_id = %incident.finding_id, incident_id = %incident.incident_id, ?change, ?paged, "processed");
+            }
+            let receipt = Receipt {
+                message_id,
+                handle: receipt,
+            };
+            if shared.deletes.send(receipt).await.is_err() {
+                warn!(
+                    "delete queue closed; the message will be redelivered and recognised as done"
+                );
+            }
+        }
+        Outcome::Rejected(reject) => {
+            warn!(reason = reject.code(), detail = %reject, "not a GuardDuty finding: dead-lettering");
+            match dead_letter(shared, &message, reject.code(), &reject.to_string()).await {
+                Ok(()) => {
+                    if let Err(e) = delete_now(shared, &receipt).await {
+                        warn!(error = %e, "dead-lettered but not deleted; the copy will be dead-lettered again");
+                    }
+                }
+                Err(e) => {
+                    error!(error = %e, "could not dead-letter; the message stays on the queue")
+                }
+            }
+        }
+        Outcome::Retry { reason, after } => {
+            let delay = after
+                .unwrap_or_else(|| backoff(shared.retry_delay, receives, MAX_RETRY_DELAY))
+                .min(MAX_RETRY_DELAY);
+            if receives >= shared.requeue_after {
+                warn!(%reason, receives, retry_in_secs = delay.as_secs(), "failed again for a passing reason: re-sending as a fresh message");
+                if let Err(e) = requeue(shared, &message, delay).await {
+                    error!(error = %e, "could not re-send; the message stays on the queue");
+                    let _ = set_visibility(shared, &receipt, delay).await;
+                    return;
+                }
+                if let Err(e) = delete_now(shared, &receipt).await {
+                    warn!(error = %e, "re-sent but not deleted; both copies will be processed, harmlessly");
+                }
+            } else {
+                warn!(%reason, receives, retry_in_secs = delay.as_secs(), "failed for a passing reason: will retry");
+                if let Err(e) = set_visibility(shared, &receipt, delay).await {
+                    warn!(error = %e, "could not delay the retry; it comes back after the visibility timeout");
+                }
+            }
+        }
+    }
+}
+
+/// `base` doubled for each attempt after the first, at most `cap`.
+fn backoff(base: Duration, attempt: u32, cap: Duration) -> Duration {
+    base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)))
+        .min(cap)
+}
+
+async fn set_visibility(
+    shared: &Shared,
+    receipt: &str,
+    hidden_for: Duration,
+) -> Result<(), String> {
+    shared
+        .sqs
+        .change_message_visibility()
+        .queue_url(&shared.queue_url)
+        .receipt_handle(receipt)
+        .visibility_timeout(hidden_for.as_secs().min(43_200) as i32)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| describe(&e))
+}
+
+async fn delete_now(shared: &Shared, receipt: &str) -> Result<(), String> {
+    shared
+        .sqs
+        .delete_message()
+        .queue_url(&shared.queue_url)
+        .receipt_handle(receipt)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| describe(&e))
+}
+
+fn string_attr(value: impl Into<String>) -> Option<MessageAttributeValue> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .ok()
+}
+
+/// The message's own attributes, with `ours` first, within SQS's limit of ten.
+fn merged_attributes(
+    message: &Message,
+    ours: Vec<(&str, MessageAttributeValue)>,
+) -> HashMap<String, MessageAttributeValue> {
+    let mut attrs: HashMap<String, MessageAttributeValue> =
+        ours.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    if let Some(original) = &message.message_attributes {
+        for (name, value) in original {
+            if attrs.len() >= MAX_ATTRIBUTES {
+                break;
+            }
+            attrs.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    attrs
+}
+
+/// Copies the message to the dead-letter queue with the reason it was rejected.
+async fn dead_letter(
+    shared: &Shared,
+    message: &Message,
+    code: &str,
+    detail: &str,
+) -> Result<(), String> {
+    let detail = crate::finding::truncate(detail, MAX_DETAIL);
+    let ours: Vec<(&str, MessageAttributeValue)> = [
+        (ATTR_REJECT_REASON, string_attr(code)),
+        (ATTR_REJECT_DETAIL, string_attr(detail)),
+        ("source_queue", string_attr(shared.queue_url.clone())),
+        (
+            "original_message_id",
+            message.message_id.clone().and_then(string_attr),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    let body = match message.body.as_deref() {
+        Some(b) if !b.is_empty() => b,
+        // SQS refuses an empty body; the reason attribute says it was empty.
+        _ => "(empty)",
+    };
+    shared
+        .sqs
+        .send_message()
+        .queue_url(&shared.dead_letter_url)
+        .message_body(body)
+        .set_message_attributes(Some(merged_attributes(message, ours)))
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| describe(&e))
+}
+
+/// Sends the message again as a new one (resetting its receive count), delayed by `delay`.
+async fn requeue(shared: &Shared, message: &Message, delay: Duration) -> Result<(), String> {
+    let requeues: u64 = message
+        .message_attributes
+        .as_ref()
+        .and_then(|a| a.get(ATTR_REQUEUES))
+        .and_then(|v| v.string_value.as_deref())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let ours: Vec<(&str, MessageAttributeValue)> = string_attr((requeues + 1).to_string())
+        .map(|v| vec![(ATTR_REQUEUES, v)])
+        .unwrap_or_default();
+    shared
+        .sqs
+        .send_message()
+        .queue_url(&shared.queue_url)
+        .message_body(message.body.clone().unwrap_or_default())
+        .delay_seconds(delay.as_secs().min(900) as i32)
+        .set_message_attributes(Some(merged_attributes(message, ours)))
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| describe(&e))
+}
+
+/// Deletes processed messages in batches of up to ten, a moment after the first arrives; ends when every
+/// sender is gone, after flushing.
+async fn delete_batches(sqs: Client, queue_url: String, mut rx: mpsc::Receiver<Receipt>) {
+    const LINGER: Duration = Duration::from_millis(20);
+    let mut batch: Vec<Receipt> = Vec::with_capacity(10);
+    loop {
+        let Some(first) = rx.recv().await else { break };
+        batch.push(first);
+        let deadline = Instant::now() + LINGER;
+        while batch.len() < 10 {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(r)) => batch.push(r),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        delete_batch(&sqs, &queue_url, std::mem::take(&mut batch)).await;
+    }
+}
+
+async fn delete_batch(sqs: &Client, queue_url: &str, batch: Vec<Receipt>) {
+    let entries: Vec<DeleteMessageBatchRequestEntry> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(&r.handle)
+                .build()
+                .ok()
+        })
+        .collect();
+    match sqs
+        .delete_message_batch()
+        .queue_url(queue_url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+    {
+        Ok(out) => {
+            for failed in out.failed {
+                let id = failed.id.parse::<usize>().ok().and_then(|i| batch.get(i));
+                warn!(
+                    message_id = id.map(|r| r.message_id.as_str()).unwrap_or(""),
+                    code = %failed.code, "delete failed; the message will be redelivered and recognised as done"
+                );
+            }
+        }
+        Err(e) => {
+            warn!(error = %describe(&e), count = batch.len(), "batch delete failed; the messages will be redelivered and recognised as done")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_backoff_doubles_up_to_the_cap() {
+        let base = Duration::from_secs(15);
+        let cap = MAX_RETRY_DELAY;
+        let table = [
+            (1, 15),
+            (2, 30),
+            (3, 60),
+            (4, 120),
+            (5, 240),
+            (6, 480),
+            (7, 900),
+            (50, 900),
+            (0, 15),
+        ];
+        for (attempt, secs) in table {
+            assert_eq!(
+                backoff(base, attempt, cap),
+                Duration::from_secs(secs),
+                "attempt {attempt}"
+            );
+        }
+        assert_eq!(backoff(Duration::ZERO, 5, cap), Duration::ZERO);
+    }
+
+    #[test]
+    fn dead_letter_attributes_keep_ours_within_the_limit() {
+        let mut original = HashMap::new();
+        for i in 0..12 {
+            original.insert(format!("a{i}"), string_attr("x").unwrap());
+        }
+        original.insert(ATTR_REJECT_REASON.into(), string_attr("forged").unwrap());
+        let message = Message::builder()
+            .set_message_attributes(Some(original))
+            .build();
+        let merged = merged_attributes(
+            &message,
+            vec![(ATTR_REJECT_REASON, string_attr("not_json").unwrap())],
+        );
+        assert_eq!(merged.len(), MAX_ATTRIBUTES);
+        assert_eq!(
+            merged[ATTR_REJECT_REASON].string_value.as_deref(),
+            Some("not_json")
+        );
+    }
+}

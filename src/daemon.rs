@@ -1,0 +1,107 @@
+//! `gd-incidents run`: wires the clients, the store, the pager and the consumer, and runs until shutdown.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::aws::{Clients, describe};
+use crate::config::Config;
+use crate::consumer::{Consumer, StartError};
+use crate::ingest::Ingest;
+use crate::pager::Pager;
+use crate::store::Store;
+
+/// Why the daemon could not start. Everything that can fail at start fails before the first receive.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The queue or its dead-letter queue is not usable.
+    #[error(transparent)]
+    Queue(#[from] StartError),
+    /// The incident table is not usable.
+    #[error("cannot use incident table {table}: {detail}")]
+    Table {
+        /// The table name.
+        table: String,
+        /// The SDK error.
+        detail: String,
+    },
+}
+
+/// Runs the daemon until `shutdown` is cancelled; then stops receiving, finishes or releases in-flight
+/// work within `[daemon] shutdown_grace_secs`, and returns.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    let clients = Clients::new(&config.aws).await;
+    clients
+        .dynamodb
+        .describe_table()
+        .table_name(&config.incidents.table)
+        .send()
+        .await
+        .map_err(|e| DaemonError::Table {
+            table: config.incidents.table.clone(),
+            detail: describe(&e),
+        })?;
+    let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
+    let pager = Pager::new(
+        clients.sns.clone(),
+        &config.paging.oce_topic_arn,
+        &config.paging.iso_topic_arn,
+    );
+    let ingest = Ingest::new(
+        store,
+        pager,
+        Duration::from_secs(config.paging.claim_timeout_secs),
+    );
+    let consumer = Consumer::new(
+        clients.sqs.clone(),
+        config.aws.clone(),
+        config.queue.clone(),
+        ingest,
+        Duration::from_secs(config.daemon.shutdown_grace_secs),
+    )
+    .await?;
+    info!(
+        table = %config.incidents.table,
+        oce_topic = %config.paging.oce_topic_arn,
+        iso_topic = %config.paging.iso_topic_arn,
+        "gd-incidents started"
+    );
+    consumer.run(shutdown).await;
+    info!("gd-incidents stopped");
+    Ok(())
+}
+
+/// Cancels `shutdown` on the first SIGTERM or SIGINT; exits at once on a second one.
+pub async fn cancel_on_signal(shutdown: CancellationToken) {
+    wait_for_signal().await;
+    info!("signal received: shutting down");
+    shutdown.cancel();
+    wait_for_signal().await;
+    warn!("second signal: exiting now");
+    std::process::exit(130);
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

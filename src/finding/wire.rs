@@ -1,0 +1,100 @@
+//! Serde types of the EventBridge envelope and the GuardDuty finding inside it, and nothing else.
+//!
+//! The fields the contract requires (id, account, region, type, severity) are typed strictly: a wrong type
+//! there makes the message invalid. Every other field is read leniently (a value of an unexpected shape is
+//! dropped, not fatal), because losing a real finding to the dead-letter queue over a cosmetic field would be
+//! worse than showing it without that field.
+
+use serde::{Deserialize, Deserializer, de::DeserializeOwned};
+use serde_json::Value;
+
+/// An EventBridge event as the rule delivers it to SQS.
+#[derive(Debug, Deserialize)]
+pub struct Envelope {
+    /// EventBridge's own event id.
+    #[serde(default, deserialize_with = "lenient")]
+    pub id: Option<String>,
+    /// `aws.guardduty` for GuardDuty.
+    #[serde(default, deserialize_with = "lenient")]
+    pub source: Option<String>,
+    /// `GuardDuty Finding` for findings.
+    #[serde(rename = "detail-type", default, deserialize_with = "lenient")]
+    pub detail_type: Option<String>,
+    /// When EventBridge received the event.
+    #[serde(default, deserialize_with = "lenient")]
+    pub time: Option<String>,
+    /// The finding.
+    pub detail: Option<Detail>,
+}
+
+/// A GuardDuty finding in its EventBridge form (`schemaVersion` 2.0).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Detail {
+    /// The finding id, unique per detector.
+    pub id: Option<String>,
+    /// The account the finding is about.
+    pub account_id: Option<String>,
+    /// The region the finding is about.
+    pub region: Option<String>,
+    /// e.g. `Backdoor:EC2/C&CActivity.B!DNS`.
+    #[serde(rename = "type")]
+    pub finding_type: Option<String>,
+    /// A JSON number in [0, 10]; kept raw so that the reason for a bad one can be given.
+    pub severity: Option<Value>,
+    /// `aws`, `aws-cn`, `aws-us-gov`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub partition: Option<String>,
+    /// The finding's ARN.
+    #[serde(default, deserialize_with = "lenient")]
+    pub arn: Option<String>,
+    /// One-line summary.
+    #[serde(default, deserialize_with = "lenient")]
+    pub title: Option<String>,
+    /// Longer explanation.
+    #[serde(default, deserialize_with = "lenient")]
+    pub description: Option<String>,
+    /// RFC 3339.
+    #[serde(default, deserialize_with = "lenient")]
+    pub created_at: Option<String>,
+    /// RFC 3339; orders the versions of a finding.
+    #[serde(default, deserialize_with = "lenient")]
+    pub updated_at: Option<String>,
+    /// The affected resource; its shape depends on `resourceType`.
+    #[serde(default)]
+    pub resource: Value,
+    /// What GuardDuty saw.
+    #[serde(default, deserialize_with = "lenient")]
+    pub service: Option<Service>,
+}
+
+/// The `service` member of a finding.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    /// How many times GuardDuty has seen the activity; orders versions with the same `updatedAt`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub count: Option<u64>,
+    /// RFC 3339.
+    #[serde(default, deserialize_with = "lenient")]
+    pub event_first_seen: Option<String>,
+    /// RFC 3339.
+    #[serde(default, deserialize_with = "lenient")]
+    pub event_last_seen: Option<String>,
+    /// The detector that produced the finding.
+    #[serde(default, deserialize_with = "lenient")]
+    pub detector_id: Option<String>,
+    /// Extended Threat Detection's account of an attack sequence, when there is one.
+    #[serde(default)]
+    pub detection: Value,
+}
+
+/// Accepts any JSON value and keeps it only if it has the expected shape.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let value = Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
+}

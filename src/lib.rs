@@ -1,0 +1,20 @@
+//! gd-incidents: turns AWS GuardDuty findings into tracked security incidents and pages the right people.
+//!
+//! The domain is pure and the I/O thin: [`finding`] parses a message, [`severity`] maps GuardDuty's score to
+//! the procedure's levels, [`incident`] decides what an incident becomes and which pages it owes; [`store`]
+//! (DynamoDB), [`pager`] (SNS) and [`consumer`] (SQS) do the I/O, [`ingest`] ties one finding's path
+//! together, and [`daemon`] wires it all for `gd-incidents run`.
+
+pub mod aws;
+pub mod cli;
+pub mod config;
+pub mod consumer;
+pub mod daemon;
+pub mod finding;
+pub mod incident;
+pub mod ingest;
+pub mod pager;
+pub mod severity;
+pub mod store;
+pub mod telemetry;
+pub mod timestamp;
