@@ -13,10 +13,13 @@ use uuid::Uuid;
 use crate::finding::{self, Finding, Reject};
 use crate::incident::{self, Ctx, Incident};
 use crate::pager::Pager;
-use crate::store::{Store, StoreError};
+use crate::store::{IncidentKey, Store, StoreError};
 
 /// How many lost races with other writers one step tolerates before giving up for now.
 const MAX_CONFLICTS: usize = 16;
+/// How long a worker waits in-process for pages another worker holds: that worker usually publishes within
+/// milliseconds, and an early return would hold the message back for a whole claim period.
+const HELD_PATIENCE: Duration = Duration::from_secs(5);
 
 /// What happened to the incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,7 +219,9 @@ impl Ingest {
         claimant: &str,
     ) -> Result<(Incident, Vec<String>), RetryLater> {
         let mut paged = Vec::new();
-        for _ in 0..MAX_CONFLICTS {
+        let mut waited = Duration::ZERO;
+        let mut pause = Duration::from_millis(100);
+        for _ in 0..MAX_CONFLICTS * 2 {
             let plan = incident::page_plan(&incident, &self.ctx(claimant));
             if !plan.claimable.is_empty() {
                 let keys = plan.claimable.clone();
@@ -275,6 +280,20 @@ impl Ingest {
                 continue;
             }
             if let Some(until) = plan.held_until {
+                if waited < HELD_PATIENCE {
+                    tokio::time::sleep(pause).await;
+                    waited += pause;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                    incident = self
+                        .store
+                        .load(&IncidentKey::of(&incident))
+                        .await?
+                        .ok_or_else(|| RetryLater {
+                            reason: format!("incident {} vanished", incident.incident_id),
+                            after: None,
+                        })?;
+                    continue;
+                }
                 let wait =
                     (until - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1);
                 return Err(RetryLater {

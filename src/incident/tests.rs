@@ -72,10 +72,12 @@ fn owed(incident: &Incident) -> Vec<String> {
     keys
 }
 
+/// (name, arrivals as (updatedAt minute, count, severity), final level, pages owed, writes, latest title)
+type Case<'a> = (&'a str, &'a [(u32, u64, f64)], Level, &'a [&'a str], usize, &'a str);
+
 #[test]
 fn level_and_pages_follow_the_contract() {
-    // (arrivals as (updatedAt minute, count, severity), final level, pages owed, writes, latest title)
-    let table: &[(&str, &[(u32, u64, f64)], Level, &[&str], usize, &str)] = &[
+    let table: &[Case] = &[
         (
             "low never pages",
             &[(1, 1, 2.0)],
