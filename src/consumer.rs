@@ -32,7 +32,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::aws::{describe, long_poll_timeouts};
 use crate::config::{AwsConfig, QueueConfig};
@@ -342,7 +342,7 @@ async fn handle(shared: &Shared, message: Message, abort: &CancellationToken) {
             paged,
         } => {
             if change != Change::Unchanged || !paged.is_empty() {
-                info!(finding_id = %incident.finding_id, incident_id = %incident.incident_id, ?change, ?paged, "processed");
+                debug!(finding_id = %incident.finding_id, incident_id = %incident.incident_id, ?change, ?paged, "processed");
             }
             let receipt = Receipt {
                 message_id,

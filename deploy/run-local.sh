@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs gd-incidents against LocalStack on this machine, from nothing: starts LocalStack (installing it the
+# first time), deploys the CloudFormation template as stack `gd-incidents`, writes config/local.toml from
+# the stack's outputs, builds the release binary and runs the daemon in the foreground (Ctrl-C stops it).
+#
+#   STACK      stack name (default gd-incidents)
+#   LS_PORT    LocalStack port (default 4566)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+STACK=${STACK:-gd-incidents}
+ENDPOINT=http://127.0.0.1:${LS_PORT:-4566}
+CONFIG=config/local.toml
+
+bash deploy/start-localstack.sh
+outputs=$(bash deploy/deploy-stack.sh "$STACK")
+out() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$outputs" "$1"; }
+
+cat > "$CONFIG" <<TOML
+# Written by deploy/run-local.sh from the outputs of stack $STACK on LocalStack ($ENDPOINT).
+# config/localstack.toml explains every key; config/aws.toml is the example for real AWS.
+[aws]
+region = "us-east-1"
+endpoint_url = "$ENDPOINT"
+attempt_timeout_secs = 5
+
+[queue]
+url = "$(out QueueUrl)"
+dead_letter_url = "$(out DeadLetterQueueUrl)"
+wait_time_secs = 5
+
+[incidents]
+table = "$(out IncidentTableName)"
+
+[paging]
+oce_topic_arn = "$(out OceTopicArn)"
+iso_topic_arn = "$(out IsoTopicArn)"
+TOML
+echo "wrote $CONFIG" >&2
+
+cargo build --release --locked
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
+cat >&2 <<MSG
+
+gd-incidents is starting against LocalStack. In another terminal, try:
+  # a HIGH finding, straight onto the queue as EventBridge delivers it
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test ~/.cache/localstack-host/venv/bin/aws --endpoint-url $ENDPOINT \\
+    --region us-east-1 sqs send-message --queue-url $(out QueueUrl) \\
+    --message-body file://tests/fixtures/findings/ec2-instance-backdoor.json
+  # the incident it became
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test ~/.cache/localstack-host/venv/bin/aws --endpoint-url $ENDPOINT \\
+    --region us-east-1 dynamodb scan --table-name $(out IncidentTableName)
+Ctrl-C stops the daemon.
+
+MSG
+exec target/release/gd-incidents run --config "$CONFIG"
