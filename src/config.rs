@@ -139,18 +139,13 @@ pub struct DaemonConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig {
-            format: LogFormat::Auto,
-            level: default_log_level(),
-        }
+        LogConfig { format: LogFormat::Auto, level: default_log_level() }
     }
 }
 
 impl Default for DaemonConfig {
     fn default() -> Self {
-        DaemonConfig {
-            shutdown_grace_secs: default_shutdown_grace_secs(),
-        }
+        DaemonConfig { shutdown_grace_secs: default_shutdown_grace_secs() }
     }
 }
 
@@ -254,10 +249,8 @@ impl ConfigError {
 impl Config {
     /// Reads, parses and validates the file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         Config::parse(&text, path)
     }
 
@@ -276,42 +269,24 @@ impl Config {
             let inner = e.into_inner();
             let reason = inner.message().trim().to_owned();
             // serde reports a missing key at its table; name the key itself.
-            if let Some(field) = reason
-                .strip_prefix("missing field `")
-                .and_then(|r| r.strip_suffix('`'))
-            {
-                key = if key == "." {
-                    field.to_owned()
-                } else {
-                    format!("{key}.{field}")
-                };
+            if let Some(field) = reason.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+                key = if key == "." { field.to_owned() } else { format!("{key}.{field}") };
             }
-            ConfigError::Key {
-                path: path.to_owned(),
-                line: line_of(inner.span()),
-                key,
-                reason,
-            }
+            ConfigError::Key { path: path.to_owned(), line: line_of(inner.span()), key, reason }
         })?;
-        config
-            .validate()
-            .map_err(|(key, reason)| ConfigError::Key {
-                path: path.to_owned(),
-                line: None,
-                key: key.to_owned(),
-                reason,
-            })?;
+        config.validate().map_err(|(key, reason)| ConfigError::Key {
+            path: path.to_owned(),
+            line: None,
+            key: key.to_owned(),
+            reason,
+        })?;
         Ok(config)
     }
 
     /// Range and shape checks serde cannot express.
     fn validate(&self) -> Result<(), (&'static str, String)> {
         fn non_empty(key: &'static str, v: &str) -> Result<(), (&'static str, String)> {
-            if v.trim().is_empty() {
-                Err((key, "must not be empty".into()))
-            } else {
-                Ok(())
-            }
+            if v.trim().is_empty() { Err((key, "must not be empty".into())) } else { Ok(()) }
         }
         fn within<T: PartialOrd + std::fmt::Display>(
             key: &'static str,
@@ -319,21 +294,14 @@ impl Config {
             lo: T,
             hi: T,
         ) -> Result<(), (&'static str, String)> {
-            if v < lo || v > hi {
-                Err((key, format!("{v} is out of range: expected {lo} to {hi}")))
-            } else {
-                Ok(())
-            }
+            if v < lo || v > hi { Err((key, format!("{v} is out of range: expected {lo} to {hi}"))) } else { Ok(()) }
         }
         fn url(key: &'static str, v: &str) -> Result<(), (&'static str, String)> {
             non_empty(key, v)?;
             if v.starts_with("http://") || v.starts_with("https://") {
                 Ok(())
             } else {
-                Err((
-                    key,
-                    format!("`{v}` is not a URL: expected http:// or https://"),
-                ))
+                Err((key, format!("`{v}` is not a URL: expected http:// or https://")))
             }
         }
         fn arn(key: &'static str, v: &str, service: &str) -> Result<(), (&'static str, String)> {
@@ -354,23 +322,10 @@ impl Config {
             url("aws.endpoint_url", endpoint)?;
         }
         within("aws.max_attempts", self.aws.max_attempts, 1, 20)?;
-        within(
-            "aws.attempt_timeout_secs",
-            self.aws.attempt_timeout_secs,
-            1,
-            300,
-        )?;
-        within(
-            "aws.operation_timeout_secs",
-            self.aws.operation_timeout_secs,
-            1,
-            900,
-        )?;
+        within("aws.attempt_timeout_secs", self.aws.attempt_timeout_secs, 1, 300)?;
+        within("aws.operation_timeout_secs", self.aws.operation_timeout_secs, 1, 900)?;
         if self.aws.operation_timeout_secs < self.aws.attempt_timeout_secs {
-            return Err((
-                "aws.operation_timeout_secs",
-                "must be at least aws.attempt_timeout_secs".into(),
-            ));
+            return Err(("aws.operation_timeout_secs", "must be at least aws.attempt_timeout_secs".into()));
         }
         url("queue.url", &self.queue.url)?;
         if let Some(dlq) = &self.queue.dead_letter_url {
@@ -379,44 +334,16 @@ impl Config {
         within("queue.wait_time_secs", self.queue.wait_time_secs, 0, 20)?;
         within("queue.batch_size", self.queue.batch_size, 1, 10)?;
         within("queue.max_in_flight", self.queue.max_in_flight, 1, 1000)?;
-        within(
-            "queue.visibility_timeout_secs",
-            self.queue.visibility_timeout_secs,
-            1,
-            43_200,
-        )?;
-        within(
-            "queue.retry_delay_secs",
-            self.queue.retry_delay_secs,
-            0,
-            900,
-        )?;
-        within(
-            "queue.requeue_after_receives",
-            self.queue.requeue_after_receives,
-            1,
-            1000,
-        )?;
+        within("queue.visibility_timeout_secs", self.queue.visibility_timeout_secs, 1, 43_200)?;
+        within("queue.retry_delay_secs", self.queue.retry_delay_secs, 0, 900)?;
+        within("queue.requeue_after_receives", self.queue.requeue_after_receives, 1, 1000)?;
         non_empty("incidents.table", &self.incidents.table)?;
         arn("paging.oce_topic_arn", &self.paging.oce_topic_arn, "sns")?;
         arn("paging.iso_topic_arn", &self.paging.iso_topic_arn, "sns")?;
-        within(
-            "paging.claim_timeout_secs",
-            self.paging.claim_timeout_secs,
-            5,
-            3600,
-        )?;
-        within(
-            "daemon.shutdown_grace_secs",
-            self.daemon.shutdown_grace_secs,
-            0,
-            60,
-        )?;
+        within("paging.claim_timeout_secs", self.paging.claim_timeout_secs, 5, 3600)?;
+        within("daemon.shutdown_grace_secs", self.daemon.shutdown_grace_secs, 0, 60)?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
-            return Err((
-                "log.level",
-                format!("`{}` is not a log filter: {e}", self.log.level),
-            ));
+            return Err(("log.level", format!("`{}` is not a log filter: {e}", self.log.level)));
         }
         Ok(())
     }
@@ -470,30 +397,15 @@ iso_topic_arn = "arn:aws:sns:us-east-1:000000000000:iso"
     #[test]
     fn errors_name_the_file_the_key_and_the_reason() {
         let cases: &[(&str, String, &str, &str)] = &[
-            (
-                "missing key",
-                MINIMAL.replace("table = \"gd-incidents\"", ""),
-                "incidents.table",
-                "missing field",
-            ),
+            ("missing key", MINIMAL.replace("table = \"gd-incidents\"", ""), "incidents.table", "missing field"),
             (
                 "missing section",
                 MINIMAL.replace("[incidents]\ntable = \"gd-incidents\"", ""),
                 "incidents",
                 "missing field",
             ),
-            (
-                "unknown key",
-                MINIMAL.replace("[queue]", "[queue]\nurll = \"x\""),
-                "queue",
-                "unknown field `urll`",
-            ),
-            (
-                "unknown section",
-                format!("{MINIMAL}\n[extra]\na = 1\n"),
-                "",
-                "unknown field `extra`",
-            ),
+            ("unknown key", MINIMAL.replace("[queue]", "[queue]\nurll = \"x\""), "queue", "unknown field `urll`"),
+            ("unknown section", format!("{MINIMAL}\n[extra]\na = 1\n"), "", "unknown field `extra`"),
             (
                 "wrong type",
                 MINIMAL.replace("[queue]", "[queue]\nbatch_size = \"ten\""),
@@ -514,10 +426,7 @@ iso_topic_arn = "arn:aws:sns:us-east-1:000000000000:iso"
             ),
             (
                 "bad url",
-                MINIMAL.replace(
-                    "url = \"http://127.0.0.1:4566/000000000000/gd-findings\"",
-                    "url = \"gd-findings\"",
-                ),
+                MINIMAL.replace("url = \"http://127.0.0.1:4566/000000000000/gd-findings\"", "url = \"gd-findings\""),
                 "queue.url",
                 "not a URL",
             ),
@@ -558,10 +467,7 @@ iso_topic_arn = "arn:aws:sns:us-east-1:000000000000:iso"
     fn syntax_errors_give_the_line() {
         let err = parse("[aws]\nregion = \"us-east-1\"\nthis is not toml\n").unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains("line 3") && msg.contains("not valid TOML"),
-            "{msg}"
-        );
+        assert!(msg.contains("line 3") && msg.contains("not valid TOML"), "{msg}");
     }
 
     #[test]

@@ -25,8 +25,7 @@ use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, Message, MessageAttributeValue, MessageSystemAttributeName,
-    QueueAttributeName,
+    DeleteMessageBatchRequestEntry, Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
 };
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
@@ -65,9 +64,7 @@ pub enum StartError {
         detail: String,
     },
     /// No dead-letter queue is configured or discoverable.
-    #[error(
-        "queue {url} has no usable redrive policy ({detail}); give it one, or set [queue] dead_letter_url"
-    )]
+    #[error("queue {url} has no usable redrive policy ({detail}); give it one, or set [queue] dead_letter_url")]
     NoDeadLetterQueue {
         /// The queue URL.
         url: String,
@@ -120,14 +117,7 @@ impl Consumer {
             Some(url) => url.clone(),
             None => discover_dead_letter_queue(&sqs, &queue.url).await?,
         };
-        Ok(Consumer {
-            sqs,
-            aws,
-            queue,
-            dead_letter_url,
-            ingest,
-            grace,
-        })
+        Ok(Consumer { sqs, aws, queue, dead_letter_url, ingest, grace })
     }
 
     /// The dead-letter queue in use.
@@ -141,11 +131,7 @@ impl Consumer {
         // Cancelled when the grace period is over: in-flight work then releases its message.
         let abort = CancellationToken::new();
         let (deletes, delete_rx) = mpsc::channel(1024);
-        tracker.spawn(delete_batches(
-            self.sqs.clone(),
-            self.queue.url.clone(),
-            delete_rx,
-        ));
+        tracker.spawn(delete_batches(self.sqs.clone(), self.queue.url.clone(), delete_rx));
         let shared = Arc::new(Shared {
             sqs: self.sqs.clone(),
             queue_url: self.queue.url.clone(),
@@ -186,10 +172,7 @@ impl Consumer {
                     for (message, permit) in messages.into_iter().zip(permits.drain(..)) {
                         let shared = shared.clone();
                         let abort = abort.clone();
-                        let span = info_span!(
-                            "message",
-                            message_id = message.message_id.as_deref().unwrap_or("")
-                        );
+                        let span = info_span!("message", message_id = message.message_id.as_deref().unwrap_or(""));
                         tracker.spawn(
                             async move {
                                 handle(&shared, message, &abort).await;
@@ -216,15 +199,10 @@ impl Consumer {
         drop(shared);
         tracker.close();
         if timeout(self.grace, tracker.wait()).await.is_err() {
-            warn!(
-                grace_secs = self.grace.as_secs(),
-                "grace period over: releasing unfinished messages"
-            );
+            warn!(grace_secs = self.grace.as_secs(), "grace period over: releasing unfinished messages");
             abort.cancel();
             if timeout(RELEASE_TIMEOUT * 2, tracker.wait()).await.is_err() {
-                warn!(
-                    "some tasks did not stop in time; their messages come back after the visibility timeout"
-                );
+                warn!("some tasks did not stop in time; their messages come back after the visibility timeout");
             }
         }
         info!("consumer stopped");
@@ -242,8 +220,7 @@ impl Consumer {
             .message_attribute_names("All")
             .customize()
             .config_override(
-                aws_sdk_sqs::config::Builder::default()
-                    .timeout_config(long_poll_timeouts(&self.aws, wait)),
+                aws_sdk_sqs::config::Builder::default().timeout_config(long_poll_timeouts(&self.aws, wait)),
             )
             .send()
             .await
@@ -260,30 +237,20 @@ async fn discover_dead_letter_queue(sqs: &Client, url: &str) -> Result<String, S
         .attribute_names(QueueAttributeName::RedrivePolicy)
         .send()
         .await
-        .map_err(|e| StartError::Queue {
-            url: url.to_owned(),
-            detail: describe(&e),
-        })?;
-    let no_dlq = |detail: &str| StartError::NoDeadLetterQueue {
-        url: url.to_owned(),
-        detail: detail.to_owned(),
-    };
+        .map_err(|e| StartError::Queue { url: url.to_owned(), detail: describe(&e) })?;
+    let no_dlq = |detail: &str| StartError::NoDeadLetterQueue { url: url.to_owned(), detail: detail.to_owned() };
     let policy = attrs
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::RedrivePolicy))
         .ok_or_else(|| no_dlq("no RedrivePolicy attribute"))?;
-    let policy: serde_json::Value = serde_json::from_str(&policy)
-        .map_err(|e| no_dlq(&format!("RedrivePolicy is not JSON: {e}")))?;
-    let arn = policy
-        .get("deadLetterTargetArn")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| no_dlq("no deadLetterTargetArn"))?;
+    let policy: serde_json::Value =
+        serde_json::from_str(&policy).map_err(|e| no_dlq(&format!("RedrivePolicy is not JSON: {e}")))?;
+    let arn =
+        policy.get("deadLetterTargetArn").and_then(|v| v.as_str()).ok_or_else(|| no_dlq("no deadLetterTargetArn"))?;
     // arn:<partition>:sqs:<region>:<account>:<name>
     let parts: Vec<&str> = arn.split(':').collect();
     let [_, _, _, _, account, name] = parts[..] else {
-        return Err(no_dlq(&format!(
-            "deadLetterTargetArn `{arn}` is not a queue ARN"
-        )));
+        return Err(no_dlq(&format!("deadLetterTargetArn `{arn}` is not a queue ARN")));
     };
     let out = sqs
         .get_queue_url()
@@ -292,16 +259,13 @@ async fn discover_dead_letter_queue(sqs: &Client, url: &str) -> Result<String, S
         .send()
         .await
         .map_err(|e| no_dlq(&format!("cannot resolve {arn}: {}", describe(&e))))?;
-    out.queue_url
-        .ok_or_else(|| no_dlq(&format!("no URL for {arn}")))
+    out.queue_url.ok_or_else(|| no_dlq(&format!("no URL for {arn}")))
 }
 
 /// Handles one message to the end: processes it (extending its visibility while that runs long), then
 /// settles it by the poison-message policy.
 async fn handle(shared: &Shared, message: Message, abort: &CancellationToken) {
-    let (Some(message_id), Some(receipt)) =
-        (message.message_id.clone(), message.receipt_handle.clone())
-    else {
+    let (Some(message_id), Some(receipt)) = (message.message_id.clone(), message.receipt_handle.clone()) else {
         warn!("received a message without id or receipt handle; ignoring it");
         return;
     };
@@ -336,22 +300,13 @@ async fn handle(shared: &Shared, message: Message, abort: &CancellationToken) {
     };
 
     match outcome {
-        Outcome::Done {
-            incident,
-            change,
-            paged,
-        } => {
+        Outcome::Done { incident, change, paged } => {
             if change != Change::Unchanged || !paged.is_empty() {
                 debug!(finding_id = %incident.finding_id, incident_id = %incident.incident_id, ?change, ?paged, "processed");
             }
-            let receipt = Receipt {
-                message_id,
-                handle: receipt,
-            };
+            let receipt = Receipt { message_id, handle: receipt };
             if shared.deletes.send(receipt).await.is_err() {
-                warn!(
-                    "delete queue closed; the message will be redelivered and recognised as done"
-                );
+                warn!("delete queue closed; the message will be redelivered and recognised as done");
             }
         }
         Outcome::Rejected(reject) => {
@@ -368,9 +323,8 @@ async fn handle(shared: &Shared, message: Message, abort: &CancellationToken) {
             }
         }
         Outcome::Retry { reason, after } => {
-            let delay = after
-                .unwrap_or_else(|| backoff(shared.retry_delay, receives, MAX_RETRY_DELAY))
-                .min(MAX_RETRY_DELAY);
+            let delay =
+                after.unwrap_or_else(|| backoff(shared.retry_delay, receives, MAX_RETRY_DELAY)).min(MAX_RETRY_DELAY);
             if receives >= shared.requeue_after {
                 warn!(%reason, receives, retry_in_secs = delay.as_secs(), "failed again for a passing reason: re-sending as a fresh message");
                 if let Err(e) = requeue(shared, &message, delay).await {
@@ -393,15 +347,10 @@ async fn handle(shared: &Shared, message: Message, abort: &CancellationToken) {
 
 /// `base` doubled for each attempt after the first, at most `cap`.
 fn backoff(base: Duration, attempt: u32, cap: Duration) -> Duration {
-    base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)))
-        .min(cap)
+    base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16))).min(cap)
 }
 
-async fn set_visibility(
-    shared: &Shared,
-    receipt: &str,
-    hidden_for: Duration,
-) -> Result<(), String> {
+async fn set_visibility(shared: &Shared, receipt: &str, hidden_for: Duration) -> Result<(), String> {
     shared
         .sqs
         .change_message_visibility()
@@ -427,11 +376,7 @@ async fn delete_now(shared: &Shared, receipt: &str) -> Result<(), String> {
 }
 
 fn string_attr(value: impl Into<String>) -> Option<MessageAttributeValue> {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(value)
-        .build()
-        .ok()
+    MessageAttributeValue::builder().data_type("String").string_value(value).build().ok()
 }
 
 /// The message's own attributes, with `ours` first, within SQS's limit of ten.
@@ -439,8 +384,7 @@ fn merged_attributes(
     message: &Message,
     ours: Vec<(&str, MessageAttributeValue)>,
 ) -> HashMap<String, MessageAttributeValue> {
-    let mut attrs: HashMap<String, MessageAttributeValue> =
-        ours.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let mut attrs: HashMap<String, MessageAttributeValue> = ours.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     if let Some(original) = &message.message_attributes {
         for (name, value) in original {
             if attrs.len() >= MAX_ATTRIBUTES {
@@ -453,21 +397,13 @@ fn merged_attributes(
 }
 
 /// Copies the message to the dead-letter queue with the reason it was rejected.
-async fn dead_letter(
-    shared: &Shared,
-    message: &Message,
-    code: &str,
-    detail: &str,
-) -> Result<(), String> {
+async fn dead_letter(shared: &Shared, message: &Message, code: &str, detail: &str) -> Result<(), String> {
     let detail = crate::finding::truncate(detail, MAX_DETAIL);
     let ours: Vec<(&str, MessageAttributeValue)> = [
         (ATTR_REJECT_REASON, string_attr(code)),
         (ATTR_REJECT_DETAIL, string_attr(detail)),
         ("source_queue", string_attr(shared.queue_url.clone())),
-        (
-            "original_message_id",
-            message.message_id.clone().and_then(string_attr),
-        ),
+        ("original_message_id", message.message_id.clone().and_then(string_attr)),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -498,9 +434,8 @@ async fn requeue(shared: &Shared, message: &Message, delay: Duration) -> Result<
         .and_then(|v| v.string_value.as_deref())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let ours: Vec<(&str, MessageAttributeValue)> = string_attr((requeues + 1).to_string())
-        .map(|v| vec![(ATTR_REQUEUES, v)])
-        .unwrap_or_default();
+    let ours: Vec<(&str, MessageAttributeValue)> =
+        string_attr((requeues + 1).to_string()).map(|v| vec![(ATTR_REQUEUES, v)]).unwrap_or_default();
     shared
         .sqs
         .send_message()
@@ -538,20 +473,10 @@ async fn delete_batch(sqs: &Client, queue_url: &str, batch: Vec<Receipt>) {
         .iter()
         .enumerate()
         .filter_map(|(i, r)| {
-            DeleteMessageBatchRequestEntry::builder()
-                .id(i.to_string())
-                .receipt_handle(&r.handle)
-                .build()
-                .ok()
+            DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(&r.handle).build().ok()
         })
         .collect();
-    match sqs
-        .delete_message_batch()
-        .queue_url(queue_url)
-        .set_entries(Some(entries))
-        .send()
-        .await
-    {
+    match sqs.delete_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await {
         Ok(out) => {
             for failed in out.failed {
                 let id = failed.id.parse::<usize>().ok().and_then(|i| batch.get(i));
@@ -575,23 +500,9 @@ mod tests {
     fn retry_backoff_doubles_up_to_the_cap() {
         let base = Duration::from_secs(15);
         let cap = MAX_RETRY_DELAY;
-        let table = [
-            (1, 15),
-            (2, 30),
-            (3, 60),
-            (4, 120),
-            (5, 240),
-            (6, 480),
-            (7, 900),
-            (50, 900),
-            (0, 15),
-        ];
+        let table = [(1, 15), (2, 30), (3, 60), (4, 120), (5, 240), (6, 480), (7, 900), (50, 900), (0, 15)];
         for (attempt, secs) in table {
-            assert_eq!(
-                backoff(base, attempt, cap),
-                Duration::from_secs(secs),
-                "attempt {attempt}"
-            );
+            assert_eq!(backoff(base, attempt, cap), Duration::from_secs(secs), "attempt {attempt}");
         }
         assert_eq!(backoff(Duration::ZERO, 5, cap), Duration::ZERO);
     }
@@ -603,17 +514,9 @@ mod tests {
             original.insert(format!("a{i}"), string_attr("x").unwrap());
         }
         original.insert(ATTR_REJECT_REASON.into(), string_attr("forged").unwrap());
-        let message = Message::builder()
-            .set_message_attributes(Some(original))
-            .build();
-        let merged = merged_attributes(
-            &message,
-            vec![(ATTR_REJECT_REASON, string_attr("not_json").unwrap())],
-        );
+        let message = Message::builder().set_message_attributes(Some(original)).build();
+        let merged = merged_attributes(&message, vec![(ATTR_REJECT_REASON, string_attr("not_json").unwrap())]);
         assert_eq!(merged.len(), MAX_ATTRIBUTES);
-        assert_eq!(
-            merged[ATTR_REJECT_REASON].string_value.as_deref(),
-            Some("not_json")
-        );
+        assert_eq!(merged[ATTR_REJECT_REASON].string_value.as_deref(), Some("not_json"));
     }
 }

@@ -38,21 +38,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
         .table_name(&config.incidents.table)
         .send()
         .await
-        .map_err(|e| DaemonError::Table {
-            table: config.incidents.table.clone(),
-            detail: describe(&e),
-        })?;
+        .map_err(|e| DaemonError::Table { table: config.incidents.table.clone(), detail: describe(&e) })?;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
-    let pager = Pager::new(
-        clients.sns.clone(),
-        &config.paging.oce_topic_arn,
-        &config.paging.iso_topic_arn,
-    );
-    let ingest = Ingest::new(
-        store,
-        pager,
-        Duration::from_secs(config.paging.claim_timeout_secs),
-    );
+    let pager = Pager::new(clients.sns.clone(), &config.paging.oce_topic_arn, &config.paging.iso_topic_arn);
+    let ingest = Ingest::new(store, pager, Duration::from_secs(config.paging.claim_timeout_secs));
     let consumer = Consumer::new(
         clients.sqs.clone(),
         config.aws.clone(),
@@ -85,10 +74,7 @@ pub async fn cancel_on_signal(shutdown: CancellationToken) {
 #[cfg(unix)]
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

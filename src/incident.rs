@@ -98,18 +98,10 @@ pub struct Page {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
     /// Until when that claim holds.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "timestamp::optional"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::optional")]
     pub claim_until: Option<DateTime<Utc>>,
     /// When it was published.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "timestamp::optional"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::optional")]
     pub sent_at: Option<DateTime<Utc>>,
     /// SNS's message id for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,25 +150,13 @@ pub struct Incident {
     /// The highest numeric severity any version had.
     pub max_finding_severity: f64,
     /// `updatedAt` of the latest version: with `finding_count`, orders versions.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "timestamp::optional"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::optional")]
     pub finding_updated_at: Option<DateTime<Utc>>,
     /// When the activity was first seen (earliest over versions).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "timestamp::optional"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::optional")]
     pub first_seen: Option<DateTime<Utc>>,
     /// When the activity was last seen (latest over versions).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "timestamp::optional"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::optional")]
     pub last_seen: Option<DateTime<Utc>>,
     /// GuardDuty's resource type (`Instance`, `AccessKey`, ...).
     pub resource_type: String,
@@ -239,10 +219,7 @@ impl Incident {
 
     /// The order key of the version last applied.
     pub fn finding_version(&self) -> crate::finding::Version {
-        crate::finding::Version {
-            updated_at: self.finding_updated_at,
-            count: self.finding_count,
-        }
+        crate::finding::Version { updated_at: self.finding_updated_at, count: self.finding_count }
     }
 
     /// Records the pages owed for reaching `level`, claimed by `ctx.claimant`; unsent pages of lower
@@ -259,18 +236,16 @@ impl Incident {
                     page.claim_until = None;
                 }
             }
-            self.pages
-                .entry(page_key(level, target))
-                .or_insert_with(|| Page {
-                    level,
-                    target,
-                    state: PageState::Owed,
-                    owed_at: ctx.now,
-                    claimed_by: Some(ctx.claimant.to_owned()),
-                    claim_until: Some(ctx.now + ctx.claim_for),
-                    sent_at: None,
-                    message_id: None,
-                });
+            self.pages.entry(page_key(level, target)).or_insert_with(|| Page {
+                level,
+                target,
+                state: PageState::Owed,
+                owed_at: ctx.now,
+                claimed_by: Some(ctx.claimant.to_owned()),
+                claim_until: Some(ctx.now + ctx.claim_for),
+                sent_at: None,
+                message_id: None,
+            });
         }
     }
 }
@@ -375,20 +350,12 @@ pub fn claim(incident: &Incident, keys: &[String], ctx: &Ctx) -> Option<Incident
 }
 
 /// Records pages as sent, with SNS's message ids; `None` if they all already are.
-pub fn mark_sent(
-    incident: &Incident,
-    sent: &[(String, String)],
-    now: DateTime<Utc>,
-) -> Option<Incident> {
+pub fn mark_sent(incident: &Incident, sent: &[(String, String)], now: DateTime<Utc>) -> Option<Incident> {
     let mut next = incident.clone();
     let mut changed = false;
     for (key, message_id) in sent {
         // A page superseded while it was being published was still published: record the truth.
-        if let Some(page) = next
-            .pages
-            .get_mut(key)
-            .filter(|p| p.state != PageState::Sent)
-        {
+        if let Some(page) = next.pages.get_mut(key).filter(|p| p.state != PageState::Sent) {
             page.state = PageState::Sent;
             page.sent_at = Some(now);
             page.message_id = Some(message_id.clone());

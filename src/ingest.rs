@@ -65,10 +65,7 @@ struct RetryLater {
 
 impl From<StoreError> for RetryLater {
     fn from(e: StoreError) -> Self {
-        RetryLater {
-            reason: e.to_string(),
-            after: None,
-        }
+        RetryLater { reason: e.to_string(), after: None }
     }
 }
 
@@ -86,8 +83,7 @@ impl Ingest {
         Ingest {
             store,
             pager,
-            claim_for: chrono::Duration::from_std(claim_for)
-                .unwrap_or(chrono::Duration::seconds(60)),
+            claim_for: chrono::Duration::from_std(claim_for).unwrap_or(chrono::Duration::seconds(60)),
         }
     }
 
@@ -98,28 +94,17 @@ impl Ingest {
             Err(reject) => return Outcome::Rejected(reject),
         };
         match self.record(&finding).await {
-            Ok((incident, change, paged)) => Outcome::Done {
-                incident: Box::new(incident),
-                change,
-                paged,
-            },
+            Ok((incident, change, paged)) => Outcome::Done { incident: Box::new(incident), change, paged },
             Err(RetryLater { reason, after }) => Outcome::Retry { reason, after },
         }
     }
 
     fn ctx<'a>(&self, claimant: &'a str) -> Ctx<'a> {
-        Ctx {
-            now: Utc::now(),
-            claimant,
-            claim_for: self.claim_for,
-        }
+        Ctx { now: Utc::now(), claimant, claim_for: self.claim_for }
     }
 
     /// Records a valid finding and sends the pages its incident owes.
-    async fn record(
-        &self,
-        finding: &Finding,
-    ) -> Result<(Incident, Change, Vec<String>), RetryLater> {
+    async fn record(&self, finding: &Finding) -> Result<(Incident, Change, Vec<String>), RetryLater> {
         // Each attempt claims pages under its own name, so that two messages of one finding in the same
         // daemon never both think a page is theirs.
         let claimant = Uuid::new_v4().to_string();
@@ -142,11 +127,7 @@ impl Ingest {
     }
 
     /// Creates the incident, or applies the finding to the stored one, retrying lost races.
-    async fn upsert(
-        &self,
-        finding: &Finding,
-        claimant: &str,
-    ) -> Result<(Incident, Change), RetryLater> {
+    async fn upsert(&self, finding: &Finding, claimant: &str) -> Result<(Incident, Change), RetryLater> {
         // Most findings are new: try the create first and learn of an existing incident from its failure,
         // which costs one write instead of a read and a write.
         let created = Incident::create(Uuid::new_v4().to_string(), finding, &self.ctx(claimant));
@@ -156,24 +137,11 @@ impl Ingest {
             Err(e) => return Err(e.into()),
         };
         let Some(existing) = existing else {
-            return Err(RetryLater {
-                reason: "the incident exists but could not be read".into(),
-                after: None,
-            });
+            return Err(RetryLater { reason: "the incident exists but could not be read".into(), after: None });
         };
         let before = existing.version;
-        let stored = self
-            .modify(
-                existing,
-                |current, ctx| incident::apply(current, finding, ctx),
-                claimant,
-            )
-            .await?;
-        let change = if stored.version == before {
-            Change::Unchanged
-        } else {
-            Change::Updated
-        };
+        let stored = self.modify(existing, |current, ctx| incident::apply(current, finding, ctx), claimant).await?;
+        let change = if stored.version == before { Change::Unchanged } else { Change::Updated };
         Ok((stored, change))
     }
 
@@ -204,20 +172,13 @@ impl Ingest {
             }
         }
         Err(RetryLater {
-            reason: format!(
-                "lost {MAX_CONFLICTS} races for incident {}",
-                current.incident_id
-            ),
+            reason: format!("lost {MAX_CONFLICTS} races for incident {}", current.incident_id),
             after: None,
         })
     }
 
     /// Publishes every page the incident owes that this worker holds or can claim, and records them as sent.
-    async fn send_pages(
-        &self,
-        mut incident: Incident,
-        claimant: &str,
-    ) -> Result<(Incident, Vec<String>), RetryLater> {
+    async fn send_pages(&self, mut incident: Incident, claimant: &str) -> Result<(Incident, Vec<String>), RetryLater> {
         let mut paged = Vec::new();
         let mut waited = Duration::ZERO;
         let mut pause = Duration::from_millis(100);
@@ -225,23 +186,14 @@ impl Ingest {
             let plan = incident::page_plan(&incident, &self.ctx(claimant));
             if !plan.claimable.is_empty() {
                 let keys = plan.claimable.clone();
-                incident = self
-                    .modify(
-                        incident,
-                        |current, ctx| incident::claim(current, &keys, ctx),
-                        claimant,
-                    )
-                    .await?;
+                incident = self.modify(incident, |current, ctx| incident::claim(current, &keys, ctx), claimant).await?;
                 continue;
             }
             if !plan.mine.is_empty() {
                 let results = join_all(plan.mine.iter().map(|key| {
                     let incident = &incident;
                     async move {
-                        let page = incident
-                            .pages
-                            .get(key)
-                            .ok_or_else(|| format!("page {key} vanished"))?;
+                        let page = incident.pages.get(key).ok_or_else(|| format!("page {key} vanished"))?;
                         self.pager
                             .publish(incident, page)
                             .await
@@ -263,19 +215,11 @@ impl Ingest {
                 }
                 paged.extend(sent.iter().map(|(k, _)| k.clone()));
                 let now = Utc::now();
-                incident = self
-                    .modify(
-                        incident,
-                        |current, _| incident::mark_sent(current, &sent, now),
-                        claimant,
-                    )
-                    .await?;
+                incident =
+                    self.modify(incident, |current, _| incident::mark_sent(current, &sent, now), claimant).await?;
                 if let Some(reason) = failure {
                     warn!(incident_id = %incident.incident_id, error = %reason, "page not sent; will retry");
-                    return Err(RetryLater {
-                        reason,
-                        after: None,
-                    });
+                    return Err(RetryLater { reason, after: None });
                 }
                 continue;
             }
@@ -284,31 +228,20 @@ impl Ingest {
                     tokio::time::sleep(pause).await;
                     waited += pause;
                     pause = (pause * 2).min(Duration::from_secs(1));
-                    incident = self
-                        .store
-                        .load(&IncidentKey::of(&incident))
-                        .await?
-                        .ok_or_else(|| RetryLater {
-                            reason: format!("incident {} vanished", incident.incident_id),
-                            after: None,
-                        })?;
+                    incident = self.store.load(&IncidentKey::of(&incident)).await?.ok_or_else(|| RetryLater {
+                        reason: format!("incident {} vanished", incident.incident_id),
+                        after: None,
+                    })?;
                     continue;
                 }
-                let wait =
-                    (until - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1);
+                let wait = (until - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1);
                 return Err(RetryLater {
-                    reason: format!(
-                        "pages of incident {} are being sent by another worker",
-                        incident.incident_id
-                    ),
+                    reason: format!("pages of incident {} are being sent by another worker", incident.incident_id),
                     after: Some(wait),
                 });
             }
             return Ok((incident, paged));
         }
-        Err(RetryLater {
-            reason: format!("pages of incident {} kept changing", incident.incident_id),
-            after: None,
-        })
+        Err(RetryLater { reason: format!("pages of incident {} kept changing", incident.incident_id), after: None })
     }
 }

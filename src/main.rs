@@ -21,10 +21,7 @@ fn main() -> ExitCode {
                 }
             };
             telemetry::init(&config.log);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("gd-incidents: cannot start the async runtime: {e}");

@@ -24,9 +24,7 @@ pub struct Message {
 
 /// Renders the page `page` of `incident`.
 pub fn render(incident: &Incident, page: &Page) -> Message {
-    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(timestamp::format).unwrap_or_else(|| "unknown".into())
-    };
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(timestamp::format).unwrap_or_else(|| "unknown".into());
     let headline = match page.level {
         Level::Critical => "CRITICAL security incident: an attack may have succeeded. Act now.",
         _ => "HIGH security incident: an attack is likely. Start remediation now.",
@@ -85,20 +83,13 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
 
 /// Printable ASCII only (SNS refuses the rest), at most 100 characters, never empty.
 fn subject(text: &str) -> String {
-    let ascii: String = text
-        .chars()
-        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
-        .collect();
+    let ascii: String = text.chars().map(|c| if (' '..='~').contains(&c) { c } else { '?' }).collect();
     let mut s = ascii.trim().to_owned();
     if s.len() > MAX_SUBJECT {
         s.truncate(MAX_SUBJECT - 3);
         s.push_str("...");
     }
-    if s.is_empty() {
-        "GuardDuty incident".into()
-    } else {
-        s
-    }
+    if s.is_empty() { "GuardDuty incident".into() } else { s }
 }
 
 /// Why a page was not published.
@@ -121,16 +112,8 @@ pub struct Pager {
 
 impl Pager {
     /// A pager for the OCE and ISO topics.
-    pub fn new(
-        client: Client,
-        oce_topic_arn: impl Into<String>,
-        iso_topic_arn: impl Into<String>,
-    ) -> Pager {
-        Pager {
-            client,
-            oce_topic_arn: oce_topic_arn.into(),
-            iso_topic_arn: iso_topic_arn.into(),
-        }
+    pub fn new(client: Client, oce_topic_arn: impl Into<String>, iso_topic_arn: impl Into<String>) -> Pager {
+        Pager { client, oce_topic_arn: oce_topic_arn.into(), iso_topic_arn: iso_topic_arn.into() }
     }
 
     /// The topic of a target.
@@ -145,27 +128,16 @@ impl Pager {
     pub async fn publish(&self, incident: &Incident, page: &Page) -> Result<String, PagerError> {
         let topic = self.topic(page.target);
         let message = render(incident, page);
-        let mut request = self
-            .client
-            .publish()
-            .topic_arn(topic)
-            .subject(message.subject)
-            .message(message.body);
+        let mut request = self.client.publish().topic_arn(topic).subject(message.subject).message(message.body);
         for (name, value) in message.attributes {
             let attr = MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(value)
                 .build()
-                .map_err(|e| PagerError {
-                    topic: topic.to_owned(),
-                    detail: e.to_string(),
-                })?;
+                .map_err(|e| PagerError { topic: topic.to_owned(), detail: e.to_string() })?;
             request = request.message_attributes(name, attr);
         }
-        let out = request.send().await.map_err(|e| PagerError {
-            topic: topic.to_owned(),
-            detail: describe(&e),
-        })?;
+        let out = request.send().await.map_err(|e| PagerError { topic: topic.to_owned(), detail: describe(&e) })?;
         Ok(out.message_id.unwrap_or_default())
     }
 }
@@ -220,10 +192,7 @@ mod tests {
 
     #[test]
     fn a_page_says_what_a_responder_needs() {
-        let m = render(
-            &incident("EC2 instance i-0abc is querying a C&C domain."),
-            &page(Level::Critical, Target::Oce),
-        );
+        let m = render(&incident("EC2 instance i-0abc is querying a C&C domain."), &page(Level::Critical, Target::Oce));
         for needle in [
             "CRITICAL",
             "EC2 instance i-0abc is querying a C&C domain.",
@@ -242,10 +211,7 @@ mod tests {
             assert!(m.body.contains(needle), "missing {needle:?} in\n{}", m.body);
         }
         assert!(m.attributes.contains(&("severity", "CRITICAL".into())));
-        assert!(
-            m.attributes
-                .contains(&("incident_id", "0d9c6f3e-1111-4a4a-9b9b-222233334444".into()))
-        );
+        assert!(m.attributes.contains(&("incident_id", "0d9c6f3e-1111-4a4a-9b9b-222233334444".into())));
         let iso = render(&incident("t"), &page(Level::High, Target::Iso));
         assert!(iso.body.contains("information security officer"));
         assert!(iso.attributes.contains(&("severity", "HIGH".into())));
@@ -253,21 +219,11 @@ mod tests {
 
     #[test]
     fn subjects_are_short_printable_ascii() {
-        let m = render(
-            &incident(&format!("Ünïcode 攻撃 🚨 {}", "x".repeat(300))),
-            &page(Level::High, Target::Oce),
-        );
+        let m = render(&incident(&format!("Ünïcode 攻撃 🚨 {}", "x".repeat(300))), &page(Level::High, Target::Oce));
         assert!(m.subject.len() <= MAX_SUBJECT, "{}", m.subject.len());
-        assert!(
-            m.subject.chars().all(|c| (' '..='~').contains(&c)),
-            "{}",
-            m.subject
-        );
+        assert!(m.subject.chars().all(|c| (' '..='~').contains(&c)), "{}", m.subject);
         assert!(m.subject.starts_with("[HIGH] GuardDuty: ?n?code"));
-        assert!(
-            m.body.contains("Ünïcode 攻撃 🚨"),
-            "the body keeps the real title"
-        );
+        assert!(m.body.contains("Ünïcode 攻撃 🚨"), "the body keeps the real title");
         assert_eq!(subject("   "), "GuardDuty incident");
     }
 }

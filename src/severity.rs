@@ -73,10 +73,7 @@ impl FromStr for Level {
     type Err = UnknownLevel;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        LEVELS
-            .into_iter()
-            .find(|l| l.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| UnknownLevel(s.to_owned()))
+        LEVELS.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(s.trim())).ok_or_else(|| UnknownLevel(s.to_owned()))
     }
 }
 
@@ -124,11 +121,7 @@ mod tests {
 
     #[test]
     fn levels_are_ordered_and_round_trip() {
-        assert!(
-            Level::Low < Level::Medium
-                && Level::Medium < Level::High
-                && Level::High < Level::Critical
-        );
+        assert!(Level::Low < Level::Medium && Level::Medium < Level::High && Level::High < Level::Critical);
         for level in LEVELS {
             assert_eq!(level.as_str().parse::<Level>(), Ok(level));
             assert_eq!(level.as_str().to_lowercase().parse::<Level>(), Ok(level));

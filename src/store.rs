@@ -32,10 +32,7 @@ pub struct IncidentKey {
 impl IncidentKey {
     /// The partition key of the incident's records.
     pub fn pk(&self) -> String {
-        format!(
-            "INC#{}#{}#{}",
-            self.account_id, self.region, self.finding_id
-        )
+        format!("INC#{}#{}#{}", self.account_id, self.region, self.finding_id)
     }
 
     /// The key of an existing incident.
@@ -88,10 +85,7 @@ type Item = HashMap<String, AttributeValue>;
 impl Store {
     /// A store on `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Store {
-        Store {
-            client,
-            table: table.into(),
-        }
+        Store { client, table: table.into() }
     }
 
     /// The table name.
@@ -100,11 +94,7 @@ impl Store {
     }
 
     fn aws_error(&self, op: &'static str, err: &(dyn std::error::Error + 'static)) -> StoreError {
-        StoreError::Aws {
-            op,
-            table: self.table.clone(),
-            detail: describe(err),
-        }
+        StoreError::Aws { op, table: self.table.clone(), detail: describe(err) }
     }
 
     fn decode(&self, item: Item) -> Result<Incident, StoreError> {
@@ -137,11 +127,7 @@ impl Store {
     /// Writes `incident` if the stored one is still at `expected` version (`None`: if there is none yet),
     /// and returns it as stored, with its version bumped. On a lost race, returns
     /// [`StoreError::Conflict`] with the item that won.
-    pub async fn save(
-        &self,
-        incident: &Incident,
-        expected: Option<u64>,
-    ) -> Result<Incident, StoreError> {
+    pub async fn save(&self, incident: &Incident, expected: Option<u64>) -> Result<Incident, StoreError> {
         let mut stored = incident.clone();
         stored.version = expected.map_or(1, |v| v + 1);
         let key = IncidentKey::of(&stored);
@@ -152,10 +138,7 @@ impl Store {
         })?;
         item.insert("pk".into(), AttributeValue::S(key.pk()));
         item.insert("sk".into(), AttributeValue::S(SK_INCIDENT.into()));
-        item.insert(
-            "record_type".into(),
-            AttributeValue::S(RECORD_INCIDENT.into()),
-        );
+        item.insert("record_type".into(), AttributeValue::S(RECORD_INCIDENT.into()));
 
         let request = self
             .client

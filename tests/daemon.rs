@@ -14,9 +14,7 @@ fn version(id: &str, minute: u32, count: u64, severity: f64) -> String {
     let mut v = fixture("ec2-instance-backdoor");
     let d = &mut v["detail"];
     d["id"] = json!(id);
-    d["arn"] = json!(format!(
-        "arn:aws:guardduty:us-east-1:123456789012:detector/d/finding/{id}"
-    ));
+    d["arn"] = json!(format!("arn:aws:guardduty:us-east-1:123456789012:detector/d/finding/{id}"));
     d["updatedAt"] = json!(format!("2026-11-20T10:{minute:02}:00.000Z"));
     d["service"]["count"] = json!(count);
     d["service"]["eventLastSeen"] = json!(format!("2026-11-20T10:{minute:02}:00.000Z"));
@@ -45,14 +43,9 @@ fn pages(received: &[Received], topic: &str) -> Vec<(String, String)> {
     received
         .iter()
         .map(|m| {
-            let id = m
-                .attributes
-                .get("incident_id")
-                .unwrap_or_else(|| panic!("{topic} page without incident_id: {m:?}"));
-            let sev = m
-                .attributes
-                .get("severity")
-                .unwrap_or_else(|| panic!("{topic} page without severity: {m:?}"));
+            let id =
+                m.attributes.get("incident_id").unwrap_or_else(|| panic!("{topic} page without incident_id: {m:?}"));
+            let sev = m.attributes.get("severity").unwrap_or_else(|| panic!("{topic} page without severity: {m:?}"));
             for needle in [
                 id.as_str(),
                 sev.as_str(),
@@ -64,11 +57,7 @@ fn pages(received: &[Received], topic: &str) -> Vec<(String, String)> {
                 "Count:",
                 "incidents ack",
             ] {
-                assert!(
-                    m.body.contains(needle),
-                    "{topic} page lacks {needle:?}:\n{}",
-                    m.body
-                );
+                assert!(m.body.contains(needle), "{topic} page lacks {needle:?}:\n{}", m.body);
             }
             (id.clone(), sev.clone())
         })
@@ -85,12 +74,8 @@ async fn findings_become_incidents_pages_and_dead_letters() {
     let started = Instant::now();
     let stack = deploy_stack("ingest");
     let aws = Aws::new().await;
-    let oce = aws
-        .capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name))
-        .await;
-    let iso = aws
-        .capture(stack.iso_topic(), &format!("{}-iso-capture", stack.name))
-        .await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let iso = aws.capture(stack.iso_topic(), &format!("{}-iso-capture", stack.name)).await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &stack, "");
     let mut daemon = Daemon::start(&config, "d1");
@@ -139,33 +124,14 @@ async fn findings_become_incidents_pages_and_dead_letters() {
     }
 
     // Every bad message lands in the DLQ with its reason, once.
-    let dead = aws
-        .drain(
-            stack.dlq_url(),
-            bad.len(),
-            Duration::from_secs(60),
-            Duration::from_secs(2),
-        )
-        .await;
+    let dead = aws.drain(stack.dlq_url(), bad.len(), Duration::from_secs(60), Duration::from_secs(2)).await;
     let dead: BTreeMap<String, String> = dead
         .into_iter()
-        .map(|m| {
-            (
-                m.body.clone(),
-                m.attributes
-                    .get("reject_reason")
-                    .cloned()
-                    .unwrap_or_default(),
-            )
-        })
+        .map(|m| (m.body.clone(), m.attributes.get("reject_reason").cloned().unwrap_or_default()))
         .collect();
     assert_eq!(dead.len(), bad.len(), "dead-lettered: {dead:?}");
     for (body, reason) in &bad {
-        assert_eq!(
-            dead.get(body).map(String::as_str),
-            Some(*reason),
-            "reason for {body:.60}"
-        );
+        assert_eq!(dead.get(body).map(String::as_str), Some(*reason), "reason for {body:.60}");
     }
 
     let expected_incidents = FIXTURES.len() + 3;
@@ -176,10 +142,8 @@ async fn findings_become_incidents_pages_and_dead_letters() {
     .await;
     assert_eq!(items.len(), expected_incidents, "one incident per finding");
 
-    let by_finding: BTreeMap<String, _> = items
-        .iter()
-        .map(|i| (s(i, "finding_id").unwrap().to_string(), i.clone()))
-        .collect();
+    let by_finding: BTreeMap<String, _> =
+        items.iter().map(|i| (s(i, "finding_id").unwrap().to_string(), i.clone())).collect();
     let id_of = |finding: &str| s(&by_finding[finding], "incident_id").unwrap().to_string();
     let mut want_pages = Vec::new();
     for (name, level) in FIXTURES {
@@ -187,40 +151,15 @@ async fn findings_become_incidents_pages_and_dead_letters() {
         let item = &by_finding[f["detail"]["id"].as_str().unwrap()];
         assert_eq!(s(item, "severity"), Some(level), "{name}");
         if level == "HIGH" || level == "CRITICAL" {
-            want_pages.push((
-                id_of(f["detail"]["id"].as_str().unwrap()),
-                level.to_string(),
-            ));
+            want_pages.push((id_of(f["detail"]["id"].as_str().unwrap()), level.to_string()));
         }
     }
     want_pages.push((id_of(goes_critical), "HIGH".into()));
 
-    let oce_pages = aws
-        .drain(
-            &oce,
-            want_pages.len(),
-            Duration::from_secs(60),
-            Duration::from_secs(3),
-        )
-        .await;
-    let iso_pages = aws
-        .drain(
-            &iso,
-            want_pages.len(),
-            Duration::from_secs(60),
-            Duration::from_secs(1),
-        )
-        .await;
-    assert_eq!(
-        sorted(pages(&oce_pages, "OCE")),
-        sorted(want_pages.clone()),
-        "OCE pages of phase 1"
-    );
-    assert_eq!(
-        sorted(pages(&iso_pages, "ISO")),
-        sorted(want_pages.clone()),
-        "ISO pages of phase 1"
-    );
+    let oce_pages = aws.drain(&oce, want_pages.len(), Duration::from_secs(60), Duration::from_secs(3)).await;
+    let iso_pages = aws.drain(&iso, want_pages.len(), Duration::from_secs(60), Duration::from_secs(1)).await;
+    assert_eq!(sorted(pages(&oce_pages, "OCE")), sorted(want_pages.clone()), "OCE pages of phase 1");
+    assert_eq!(sorted(pages(&iso_pages, "ISO")), sorted(want_pages.clone()), "ISO pages of phase 1");
     let mut total_pages = oce_pages.len() + iso_pages.len();
 
     // Phase 2: later versions escalate; an older version arrives late; a redelivery changes nothing.
@@ -234,50 +173,20 @@ async fn findings_become_incidents_pages_and_dead_letters() {
         (id_of(goes_critical), "CRITICAL".into()),
         (id_of(late), "HIGH".into()),
     ]);
-    let oce_pages = aws
-        .drain(
-            &oce,
-            want.len(),
-            Duration::from_secs(60),
-            Duration::from_secs(3),
-        )
-        .await;
-    let iso_pages = aws
-        .drain(
-            &iso,
-            want.len(),
-            Duration::from_secs(60),
-            Duration::from_secs(1),
-        )
-        .await;
-    assert_eq!(
-        sorted(pages(&oce_pages, "OCE")),
-        want,
-        "OCE pages of phase 2"
-    );
-    assert_eq!(
-        sorted(pages(&iso_pages, "ISO")),
-        want,
-        "ISO pages of phase 2"
-    );
+    let oce_pages = aws.drain(&oce, want.len(), Duration::from_secs(60), Duration::from_secs(3)).await;
+    let iso_pages = aws.drain(&iso, want.len(), Duration::from_secs(60), Duration::from_secs(1)).await;
+    assert_eq!(sorted(pages(&oce_pages, "OCE")), want, "OCE pages of phase 2");
+    assert_eq!(sorted(pages(&iso_pages, "ISO")), want, "ISO pages of phase 2");
     total_pages += oce_pages.len() + iso_pages.len();
 
-    eventually(
-        "the work queue to empty",
-        Duration::from_secs(30),
-        || async { (aws.queue_depth(queue).await == 0).then_some(()) },
-    )
+    eventually("the work queue to empty", Duration::from_secs(30), || async {
+        (aws.queue_depth(queue).await == 0).then_some(())
+    })
     .await;
     let items = aws.incidents(stack.table()).await;
-    assert_eq!(
-        items.len(),
-        expected_incidents,
-        "still one incident per finding"
-    );
-    let by_finding: BTreeMap<String, _> = items
-        .iter()
-        .map(|i| (s(i, "finding_id").unwrap().to_string(), i.clone()))
-        .collect();
+    assert_eq!(items.len(), expected_incidents, "still one incident per finding");
+    let by_finding: BTreeMap<String, _> =
+        items.iter().map(|i| (s(i, "finding_id").unwrap().to_string(), i.clone())).collect();
 
     // The contract's attributes, on every incident.
     let mut ids = BTreeSet::new();
@@ -295,88 +204,40 @@ async fn findings_become_incidents_pages_and_dead_letters() {
             "created_at",
             "updated_at",
         ] {
-            assert!(
-                s(item, key).is_some_and(|v| !v.is_empty()),
-                "string attribute {key} in {item:?}"
-            );
+            assert!(s(item, key).is_some_and(|v| !v.is_empty()), "string attribute {key} in {item:?}");
         }
         assert_eq!(s(item, "record_type"), Some("incident"));
         for key in ["created_at", "updated_at"] {
             let t = s(item, key).unwrap();
-            assert!(
-                chrono::DateTime::parse_from_rfc3339(t).is_ok() && t.ends_with('Z'),
-                "{key} = {t}"
-            );
+            assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok() && t.ends_with('Z'), "{key} = {t}");
         }
-        assert!(
-            n(item, "finding_count").is_some_and(|c| c >= 1.0),
-            "finding_count is a number"
-        );
-        assert!(
-            ids.insert(s(item, "incident_id").unwrap().to_string()),
-            "incident ids are unique"
-        );
+        assert!(n(item, "finding_count").is_some_and(|c| c >= 1.0), "finding_count is a number");
+        assert!(ids.insert(s(item, "incident_id").unwrap().to_string()), "incident ids are unique");
     }
     let esc = &by_finding[escalates];
-    assert_eq!(
-        (s(esc, "severity"), n(esc, "finding_count")),
-        (Some("HIGH"), Some(2.0))
-    );
-    assert_eq!(
-        s(esc, "title"),
-        Some(format!("{escalates} version 2.2").as_str())
-    );
+    assert_eq!((s(esc, "severity"), n(esc, "finding_count")), (Some("HIGH"), Some(2.0)));
+    assert_eq!(s(esc, "title"), Some(format!("{escalates} version 2.2").as_str()));
     let crit = &by_finding[goes_critical];
-    assert_eq!(
-        (s(crit, "severity"), n(crit, "finding_count")),
-        (Some("CRITICAL"), Some(2.0))
-    );
+    assert_eq!((s(crit, "severity"), n(crit, "finding_count")), (Some("CRITICAL"), Some(2.0)));
     let l = &by_finding[late];
-    assert_eq!(
-        s(l, "severity"),
-        Some("HIGH"),
-        "an older version may raise the level"
-    );
-    assert_eq!(
-        n(l, "finding_count"),
-        Some(9.0),
-        "but never overwrites the newer details"
-    );
+    assert_eq!(s(l, "severity"), Some("HIGH"), "an older version may raise the level");
+    assert_eq!(n(l, "finding_count"), Some(9.0), "but never overwrites the newer details");
     assert_eq!(s(l, "title"), Some(format!("{late} version 5.9").as_str()));
-    let unicode = &by_finding[fixture("unicode-long-title")["detail"]["id"]
-        .as_str()
-        .unwrap()];
+    let unicode = &by_finding[fixture("unicode-long-title")["detail"]["id"].as_str().unwrap()];
     assert_eq!(
         s(unicode, "title"),
         fixture("unicode-long-title")["detail"]["title"].as_str(),
         "unicode and long titles are stored whole"
     );
-    let backdoor_item = &by_finding[fixture("ec2-instance-backdoor")["detail"]["id"]
-        .as_str()
-        .unwrap()];
-    assert_eq!(
-        s(backdoor_item, "resource"),
-        Some("EC2 instance i-0a1b2c3d4e5f67890 (m5.large) \"web-frontend-01\"")
-    );
-    assert!(
-        s(backdoor_item, "console_url")
-            .unwrap()
-            .contains("guardduty")
-    );
+    let backdoor_item = &by_finding[fixture("ec2-instance-backdoor")["detail"]["id"].as_str().unwrap()];
+    assert_eq!(s(backdoor_item, "resource"), Some("EC2 instance i-0a1b2c3d4e5f67890 (m5.large) \"web-frontend-01\""));
+    assert!(s(backdoor_item, "console_url").unwrap().contains("guardduty"));
 
     // Nothing is left anywhere, and SIGTERM stops it cleanly.
-    assert_eq!(
-        aws.queue_depth(stack.dlq_url()).await,
-        0,
-        "no other message was dead-lettered"
-    );
+    assert_eq!(aws.queue_depth(stack.dlq_url()).await, 0, "no other message was dead-lettered");
     assert!(daemon.running(), "the daemon survived every bad message");
     let (status, took) = daemon.terminate(Duration::from_secs(20));
-    assert!(
-        status.success(),
-        "exit status {status:?}; log:\n{}",
-        daemon.log()
-    );
+    assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());
     assert!(daemon.log().contains("consumer stopped"));
     eprintln!(
         "FIGURES ingest: {sent} messages sent, {} incidents, {total_pages} pages, {} dead-lettered, SIGTERM exit in {:.2}s, test {:.1}s",
@@ -391,22 +252,14 @@ async fn findings_become_incidents_pages_and_dead_letters() {
 async fn concurrent_daemons_never_double_an_incident_or_a_page() {
     let stack = deploy_stack("concurrent");
     let aws = Aws::new().await;
-    let oce = aws
-        .capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name))
-        .await;
-    let iso = aws
-        .capture(stack.iso_topic(), &format!("{}-iso-capture", stack.name))
-        .await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let iso = aws.capture(stack.iso_topic(), &format!("{}-iso-capture", stack.name)).await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &stack, "batch_size = 3\nmax_in_flight = 8");
-    let daemons: Vec<Daemon> = (0..3)
-        .map(|i| Daemon::start(&config, &format!("d{i}")))
-        .collect();
+    let daemons: Vec<Daemon> = (0..3).map(|i| Daemon::start(&config, &format!("d{i}"))).collect();
 
     // 20 findings; each delivered three times and raised once, interleaved, so the daemons race on every one.
-    let ids: Vec<String> = (0..20)
-        .map(|i| format!("{:032x}", 0xc0c0_0000u64 + i))
-        .collect();
+    let ids: Vec<String> = (0..20).map(|i| format!("{:032x}", 0xc0c0_0000u64 + i)).collect();
     let mut bodies = Vec::new();
     for id in &ids {
         bodies.push(version(id, 1, 1, 8.0));
@@ -422,58 +275,23 @@ async fn concurrent_daemons_never_double_an_incident_or_a_page() {
         (items.len() >= ids.len()).then_some(items)
     })
     .await;
-    eventually(
-        "the work queue to empty",
-        Duration::from_secs(60),
-        || async { (aws.queue_depth(stack.queue_url()).await == 0).then_some(()) },
-    )
+    eventually("the work queue to empty", Duration::from_secs(60), || async {
+        (aws.queue_depth(stack.queue_url()).await == 0).then_some(())
+    })
     .await;
-    assert_eq!(
-        aws.incidents(stack.table()).await.len(),
-        ids.len(),
-        "no duplicate incident"
-    );
-    let want: Vec<(String, String)> = sorted(
-        items
-            .iter()
-            .map(|i| (s(i, "incident_id").unwrap().to_string(), "HIGH".to_string()))
-            .collect(),
-    );
-    let oce_pages = aws
-        .drain(
-            &oce,
-            want.len(),
-            Duration::from_secs(60),
-            Duration::from_secs(3),
-        )
-        .await;
-    let iso_pages = aws
-        .drain(
-            &iso,
-            want.len(),
-            Duration::from_secs(60),
-            Duration::from_secs(1),
-        )
-        .await;
-    assert_eq!(
-        sorted(pages(&oce_pages, "OCE")),
-        want,
-        "one OCE page per incident"
-    );
-    assert_eq!(
-        sorted(pages(&iso_pages, "ISO")),
-        want,
-        "one ISO page per incident"
-    );
+    assert_eq!(aws.incidents(stack.table()).await.len(), ids.len(), "no duplicate incident");
+    let want: Vec<(String, String)> =
+        sorted(items.iter().map(|i| (s(i, "incident_id").unwrap().to_string(), "HIGH".to_string())).collect());
+    let oce_pages = aws.drain(&oce, want.len(), Duration::from_secs(60), Duration::from_secs(3)).await;
+    let iso_pages = aws.drain(&iso, want.len(), Duration::from_secs(60), Duration::from_secs(1)).await;
+    assert_eq!(sorted(pages(&oce_pages, "OCE")), want, "one OCE page per incident");
+    assert_eq!(sorted(pages(&iso_pages, "ISO")), want, "one ISO page per incident");
     for mut d in daemons {
         let (status, _) = d.terminate(Duration::from_secs(20));
         assert!(status.success(), "{} exit {status:?}", d.name);
     }
     let items = aws.incidents(stack.table()).await;
-    assert!(
-        items.iter().all(|i| n(i, "finding_count") == Some(2.0)),
-        "the newest version won everywhere"
-    );
+    assert!(items.iter().all(|i| n(i, "finding_count") == Some(2.0)), "the newest version won everywhere");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -481,9 +299,7 @@ async fn start_fails_clearly_when_the_table_is_missing() {
     let stack = deploy_stack("badtable");
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &stack, "");
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace(stack.table(), "no-such-table");
+    let text = std::fs::read_to_string(&config).unwrap().replace(stack.table(), "no-such-table");
     std::fs::write(&config, text).unwrap();
     let out = std::process::Command::new(binary())
         .args(["run", "--config"])
@@ -494,8 +310,5 @@ async fn start_fails_clearly_when_the_table_is_missing() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("cannot use incident table no-such-table"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("cannot use incident table no-such-table"), "{stderr}");
 }

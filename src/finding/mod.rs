@@ -76,10 +76,7 @@ pub struct Version {
 impl Finding {
     /// This finding's place in the order of its versions.
     pub fn version(&self) -> Version {
-        Version {
-            updated_at: self.updated_at,
-            count: self.count,
-        }
+        Version { updated_at: self.updated_at, count: self.count }
     }
 
     /// A link to the finding in the GuardDuty console.
@@ -95,9 +92,7 @@ pub fn console_url(partition: &str, region: &str, finding_id: &str) -> String {
         "aws-us-gov" => "console.amazonaws-us-gov.com",
         _ => "console.aws.amazon.com",
     };
-    format!(
-        "https://{host}/guardduty/home?region={region}#/findings?macros=current&fId={finding_id}"
-    )
+    format!("https://{host}/guardduty/home?region={region}#/findings?macros=current&fId={finding_id}")
 }
 
 /// Why a message is not a finding. Each is final: the message is dead-lettered with `code()` and the text.
@@ -159,26 +154,15 @@ pub fn parse(body: &str) -> Result<Finding, Reject> {
         let inner = err.into_inner();
         match inner.classify() {
             // JSON, but not an object at all: not an event.
-            Category::Data if at_root => Reject::NotGuardDutyFinding {
-                event_source: None,
-                detail_type: None,
-            },
-            Category::Data => Reject::InvalidField {
-                path,
-                reason: inner.to_string(),
-            },
+            Category::Data if at_root => Reject::NotGuardDutyFinding { event_source: None, detail_type: None },
+            Category::Data => Reject::InvalidField { path, reason: inner.to_string() },
             Category::Io | Category::Syntax | Category::Eof => Reject::NotJson(inner.to_string()),
         }
     })?;
     de.end().map_err(|err| Reject::NotJson(err.to_string()))?;
 
-    if envelope.source.as_deref() != Some(SOURCE)
-        || envelope.detail_type.as_deref() != Some(DETAIL_TYPE)
-    {
-        return Err(Reject::NotGuardDutyFinding {
-            event_source: envelope.source,
-            detail_type: envelope.detail_type,
-        });
+    if envelope.source.as_deref() != Some(SOURCE) || envelope.detail_type.as_deref() != Some(DETAIL_TYPE) {
+        return Err(Reject::NotGuardDutyFinding { event_source: envelope.source, detail_type: envelope.detail_type });
     }
     let detail = envelope.detail.ok_or(Reject::MissingField("detail"))?;
     let id = required(detail.id, "detail.id")?;
@@ -189,36 +173,26 @@ pub fn parse(body: &str) -> Result<Finding, Reject> {
         None | Some(serde_json::Value::Null) => {
             return Err(Reject::MissingField("detail.severity"));
         }
-        Some(serde_json::Value::Number(n)) => n
-            .as_f64()
-            .ok_or_else(|| Reject::InvalidSeverity(n.to_string()))?,
+        Some(serde_json::Value::Number(n)) => n.as_f64().ok_or_else(|| Reject::InvalidSeverity(n.to_string()))?,
         Some(other) => return Err(Reject::InvalidSeverity(other.to_string())),
     };
-    let level =
-        Level::from_score(severity).ok_or_else(|| Reject::InvalidSeverity(severity.to_string()))?;
+    let level = Level::from_score(severity).ok_or_else(|| Reject::InvalidSeverity(severity.to_string()))?;
 
     let service = detail.service.unwrap_or_default();
-    let title = detail
-        .title
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| finding_type.clone());
+    let title = detail.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| finding_type.clone());
     Ok(Finding {
         resource: resource::summarize(&detail.resource, &service.detection),
         id,
         account_id,
         region,
-        partition: detail
-            .partition
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "aws".into()),
+        partition: detail.partition.filter(|p| !p.is_empty()).unwrap_or_else(|| "aws".into()),
         finding_type,
         severity,
         level,
         title,
         description: detail.description.unwrap_or_default(),
         created_at: timestamp(detail.created_at.as_deref()),
-        updated_at: timestamp(detail.updated_at.as_deref())
-            .or_else(|| timestamp(envelope.time.as_deref())),
+        updated_at: timestamp(detail.updated_at.as_deref()).or_else(|| timestamp(envelope.time.as_deref())),
         first_seen: timestamp(service.event_first_seen.as_deref()),
         last_seen: timestamp(service.event_last_seen.as_deref()),
         count: service.count.unwrap_or(1),
@@ -237,8 +211,7 @@ fn required(value: Option<String>, name: &'static str) -> Result<String, Reject>
 
 /// Parses an RFC 3339 timestamp; anything else is treated as absent.
 pub fn timestamp(text: Option<&str>) -> Option<DateTime<Utc>> {
-    text.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
+    text.and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

@@ -10,9 +10,7 @@ const MAX_SUMMARY_CHARS: usize = 300;
 /// Summarises a finding's `resource` member (and, for attack sequences, the resources listed in
 /// `service.detection`). Never fails: an unknown or odd shape gives the resource type.
 pub fn summarize(resource: &Value, detection: &Value) -> Resource {
-    let kind = text(resource, "/resourceType")
-        .unwrap_or("Unknown")
-        .to_owned();
+    let kind = text(resource, "/resourceType").unwrap_or("Unknown").to_owned();
     let summary = match kind.as_str() {
         "Instance" => instance(resource),
         "AccessKey" => access_key(resource),
@@ -25,18 +23,11 @@ pub fn summarize(resource: &Value, detection: &Value) -> Resource {
             }
         }),
         "Container" => container(resource),
-        "ECSCluster" => labelled(
-            "ECS cluster",
-            resource,
-            &["/ecsClusterDetails/name", "/ecsClusterDetails/arn"],
-        ),
+        "ECSCluster" => labelled("ECS cluster", resource, &["/ecsClusterDetails/name", "/ecsClusterDetails/arn"]),
         "RDSDBInstance" => labelled(
             "RDS DB instance",
             resource,
-            &[
-                "/rdsDbInstanceDetails/dbInstanceIdentifier",
-                "/rdsDbInstanceDetails/dbInstanceArn",
-            ],
+            &["/rdsDbInstanceDetails/dbInstanceIdentifier", "/rdsDbInstanceDetails/dbInstanceArn"],
         )
         .map(|s| match text(resource, "/rdsDbInstanceDetails/engine") {
             Some(engine) => format!("{s} ({engine})"),
@@ -45,16 +36,11 @@ pub fn summarize(resource: &Value, detection: &Value) -> Resource {
         "RDSLimitlessDB" => labelled(
             "RDS Limitless database",
             resource,
-            &[
-                "/rdsLimitlessDbDetails/dbShardGroupIdentifier",
-                "/rdsLimitlessDbDetails/dbClusterIdentifier",
-            ],
+            &["/rdsLimitlessDbDetails/dbShardGroupIdentifier", "/rdsLimitlessDbDetails/dbClusterIdentifier"],
         ),
-        "Lambda" => labelled(
-            "Lambda function",
-            resource,
-            &["/lambdaDetails/functionName", "/lambdaDetails/functionArn"],
-        ),
+        "Lambda" => {
+            labelled("Lambda function", resource, &["/lambdaDetails/functionName", "/lambdaDetails/functionArn"])
+        }
         "EBSVolume" => labelled(
             "EBS volume",
             resource,
@@ -68,24 +54,15 @@ pub fn summarize(resource: &Value, detection: &Value) -> Resource {
     }
     .or_else(|| generic(resource))
     .unwrap_or_else(|| kind.clone());
-    Resource {
-        summary: truncate(&summary, MAX_SUMMARY_CHARS),
-        kind,
-    }
+    Resource { summary: truncate(&summary, MAX_SUMMARY_CHARS), kind }
 }
 
 fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    v.pointer(pointer).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
 fn labelled(label: &str, v: &Value, pointers: &[&str]) -> Option<String> {
-    pointers
-        .iter()
-        .find_map(|p| text(v, p))
-        .map(|id| format!("{label} {id}"))
+    pointers.iter().find_map(|p| text(v, p)).map(|id| format!("{label} {id}"))
 }
 
 fn instance(v: &Value) -> Option<String> {
@@ -115,12 +92,7 @@ fn access_key(v: &Value) -> Option<String> {
 fn bucket_names(v: &Value) -> Vec<&str> {
     v.pointer("/s3BucketDetails")
         .and_then(Value::as_array)
-        .map(|buckets| {
-            buckets
-                .iter()
-                .filter_map(|b| text(b, "/name").or_else(|| text(b, "/arn")))
-                .collect()
-        })
+        .map(|buckets| buckets.iter().filter_map(|b| text(b, "/name").or_else(|| text(b, "/arn"))).collect())
         .unwrap_or_default()
 }
 
@@ -153,10 +125,10 @@ fn kubernetes_workload(v: &Value) -> Option<String> {
 }
 
 fn container(v: &Value) -> Option<String> {
-    let name = text(v, "/containerDetails/name")
-        .or_else(|| text(v, "/ecsClusterDetails/taskDetails/containers/0/name"));
-    let image = text(v, "/containerDetails/image")
-        .or_else(|| text(v, "/ecsClusterDetails/taskDetails/containers/0/image"));
+    let name =
+        text(v, "/containerDetails/name").or_else(|| text(v, "/ecsClusterDetails/taskDetails/containers/0/name"));
+    let image =
+        text(v, "/containerDetails/image").or_else(|| text(v, "/ecsClusterDetails/taskDetails/containers/0/image"));
     let cluster = text(v, "/ecsClusterDetails/name")
         .map(|c| format!("ECS cluster {c}"))
         .or_else(|| text(v, "/eksClusterDetails/name").map(|c| format!("EKS cluster {c}")));
@@ -199,10 +171,7 @@ fn generic(v: &Value) -> Option<String> {
         for field in ["name", "arn", "id", "identifier"] {
             if let Some(found) = details
                 .as_object()
-                .and_then(|d| {
-                    d.iter()
-                        .find(|(k, _)| k.to_ascii_lowercase().ends_with(field))
-                })
+                .and_then(|d| d.iter().find(|(k, _)| k.to_ascii_lowercase().ends_with(field)))
                 .and_then(|(_, val)| val.as_str())
                 .filter(|s| !s.trim().is_empty())
             {

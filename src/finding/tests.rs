@@ -32,16 +32,12 @@ fn event() -> Value {
 }
 
 fn with(mut v: Value, pointer: &str, new: Value) -> String {
-    *v.pointer_mut(pointer)
-        .expect("pointer exists in the test event") = new;
+    *v.pointer_mut(pointer).expect("pointer exists in the test event") = new;
     v.to_string()
 }
 
 fn without(mut v: Value, parent: &str, key: &str) -> String {
-    v.pointer_mut(parent)
-        .and_then(Value::as_object_mut)
-        .expect("parent object")
-        .remove(key);
+    v.pointer_mut(parent).and_then(Value::as_object_mut).expect("parent object").remove(key);
     v.to_string()
 }
 
@@ -59,10 +55,7 @@ fn parses_a_valid_event() {
     assert_eq!(f.detector_id.as_deref(), Some("d1"));
     assert_eq!(f.updated_at, timestamp(Some("2026-11-20T10:00:01Z")));
     assert_eq!(f.first_seen, timestamp(Some("2026-11-20T09:00:00Z")));
-    assert!(
-        f.console_url()
-            .contains("fId=a2b3c4d5e6f708192a3b4c5d6e7f8091")
-    );
+    assert!(f.console_url().contains("fId=a2b3c4d5e6f708192a3b4c5d6e7f8091"));
 }
 
 #[test]
@@ -91,131 +84,37 @@ fn rejects_bad_messages_with_a_reason() {
         ("empty", String::new(), "empty_body"),
         ("blank", "  \n ".into(), "empty_body"),
         ("not json", "hello".into(), "not_json"),
-        (
-            "truncated",
-            "{\"source\": \"aws.guardduty\"".into(),
-            "not_json",
-        ),
+        ("truncated", "{\"source\": \"aws.guardduty\"".into(), "not_json"),
         ("trailing garbage", format!("{} x", event()), "not_json"),
-        (
-            "NaN literal",
-            event()
-                .to_string()
-                .replace("\"severity\":2", "\"severity\":NaN"),
-            "not_json",
-        ),
-        (
-            "Infinity literal",
-            event()
-                .to_string()
-                .replace("\"severity\":2", "\"severity\":Infinity"),
-            "not_json",
-        ),
-        (
-            "huge exponent",
-            event()
-                .to_string()
-                .replace("\"severity\":2", "\"severity\":1e400"),
-            "not_json",
-        ),
+        ("NaN literal", event().to_string().replace("\"severity\":2", "\"severity\":NaN"), "not_json"),
+        ("Infinity literal", event().to_string().replace("\"severity\":2", "\"severity\":Infinity"), "not_json"),
+        ("huge exponent", event().to_string().replace("\"severity\":2", "\"severity\":1e400"), "not_json"),
         ("array", "[]".into(), "not_guardduty_finding"),
         ("number", "42".into(), "not_guardduty_finding"),
-        (
-            "string",
-            "\"GuardDuty Finding\"".into(),
-            "not_guardduty_finding",
-        ),
-        (
-            "other source",
-            with(event(), "/source", json!("aws.ec2")),
-            "not_guardduty_finding",
-        ),
-        (
-            "no source",
-            without(event(), "", "source"),
-            "not_guardduty_finding",
-        ),
+        ("string", "\"GuardDuty Finding\"".into(), "not_guardduty_finding"),
+        ("other source", with(event(), "/source", json!("aws.ec2")), "not_guardduty_finding"),
+        ("no source", without(event(), "", "source"), "not_guardduty_finding"),
         (
             "other detail-type",
-            with(
-                event(),
-                "/detail-type",
-                json!("GuardDuty Runtime Protection Unhealthy"),
-            ),
+            with(event(), "/detail-type", json!("GuardDuty Runtime Protection Unhealthy")),
             "not_guardduty_finding",
         ),
         ("no detail", without(event(), "", "detail"), "missing_field"),
-        (
-            "null detail",
-            with(event(), "/detail", Value::Null),
-            "missing_field",
-        ),
+        ("null detail", with(event(), "/detail", Value::Null), "missing_field"),
         ("no id", without(event(), "/detail", "id"), "missing_field"),
-        (
-            "empty id",
-            with(event(), "/detail/id", json!("")),
-            "missing_field",
-        ),
-        (
-            "no account",
-            without(event(), "/detail", "accountId"),
-            "missing_field",
-        ),
-        (
-            "no region",
-            without(event(), "/detail", "region"),
-            "missing_field",
-        ),
-        (
-            "no type",
-            without(event(), "/detail", "type"),
-            "missing_field",
-        ),
-        (
-            "no severity",
-            without(event(), "/detail", "severity"),
-            "missing_field",
-        ),
-        (
-            "null severity",
-            with(event(), "/detail/severity", Value::Null),
-            "missing_field",
-        ),
-        (
-            "numeric id",
-            with(event(), "/detail/id", json!(12)),
-            "invalid_field",
-        ),
-        (
-            "detail is a string",
-            with(event(), "/detail", json!("x")),
-            "invalid_field",
-        ),
-        (
-            "string severity",
-            with(event(), "/detail/severity", json!("8")),
-            "invalid_severity",
-        ),
-        (
-            "bool severity",
-            with(event(), "/detail/severity", json!(true)),
-            "invalid_severity",
-        ),
-        (
-            "severity 11",
-            with(event(), "/detail/severity", json!(11)),
-            "invalid_severity",
-        ),
-        (
-            "severity 10.01",
-            with(event(), "/detail/severity", json!(10.01)),
-            "invalid_severity",
-        ),
-        (
-            "negative severity",
-            with(event(), "/detail/severity", json!(-0.5)),
-            "invalid_severity",
-        ),
+        ("empty id", with(event(), "/detail/id", json!("")), "missing_field"),
+        ("no account", without(event(), "/detail", "accountId"), "missing_field"),
+        ("no region", without(event(), "/detail", "region"), "missing_field"),
+        ("no type", without(event(), "/detail", "type"), "missing_field"),
+        ("no severity", without(event(), "/detail", "severity"), "missing_field"),
+        ("null severity", with(event(), "/detail/severity", Value::Null), "missing_field"),
+        ("numeric id", with(event(), "/detail/id", json!(12)), "invalid_field"),
+        ("detail is a string", with(event(), "/detail", json!("x")), "invalid_field"),
+        ("string severity", with(event(), "/detail/severity", json!("8")), "invalid_severity"),
+        ("bool severity", with(event(), "/detail/severity", json!(true)), "invalid_severity"),
+        ("severity 11", with(event(), "/detail/severity", json!(11)), "invalid_severity"),
+        ("severity 10.01", with(event(), "/detail/severity", json!(10.01)), "invalid_severity"),
+        ("negative severity", with(event(), "/detail/severity", json!(-0.5)), "invalid_severity"),
     ];
     for (name, body, code) in cases {
         match parse(&body) {
@@ -243,9 +142,7 @@ fn deep_nesting_never_overflows_the_stack() {
     let body = with(event(), "/detail/resource", json!("X")).replace("\"X\"", &deep);
     assert_eq!(parse(&body).unwrap_err().code(), "not_json");
     // ...and in members nobody reads, it is skipped without recursion.
-    let body = event()
-        .to_string()
-        .replace("\"severity\":2", &format!("\"severity\":2,\"x\":{deep}"));
+    let body = event().to_string().replace("\"severity\":2", &format!("\"severity\":2,\"x\":{deep}"));
     assert_eq!(parse(&body).expect("still a finding").level, Level::Low);
 }
 
@@ -261,29 +158,17 @@ fn odd_optional_fields_do_not_lose_the_finding() {
     let f = parse(&v.to_string()).expect("still a finding");
     assert_eq!(f.title, f.finding_type, "title falls back to the type");
     assert_eq!(f.count, 1);
-    assert_eq!(
-        f.updated_at,
-        timestamp(Some("2026-11-20T10:15:30Z")),
-        "falls back to the event time"
-    );
+    assert_eq!(f.updated_at, timestamp(Some("2026-11-20T10:15:30Z")), "falls back to the event time");
     assert_eq!(f.resource.kind, "Unknown");
 }
 
 #[test]
 fn versions_order_by_updated_at_then_count() {
-    let v = |t: &str, count| Version {
-        updated_at: timestamp(Some(t)),
-        count,
-    };
+    let v = |t: &str, count| Version { updated_at: timestamp(Some(t)), count };
     assert!(v("2026-11-20T10:00:00Z", 1) < v("2026-11-20T10:00:01Z", 1));
     assert!(v("2026-11-20T10:00:00Z", 1) < v("2026-11-20T10:00:00Z", 2));
     assert!(v("2026-11-20T10:00:00Z", 9) < v("2026-11-20T10:00:01Z", 1));
-    assert!(
-        Version {
-            updated_at: None,
-            count: 99
-        } < v("2000-01-01T00:00:00Z", 1)
-    );
+    assert!(Version { updated_at: None, count: 99 } < v("2000-01-01T00:00:00Z", 1));
 }
 
 #[test]
@@ -299,15 +184,7 @@ fn summaries_are_truncated_on_character_boundaries() {
 fn parses_real_findings_of_every_resource_type() {
     macro_rules! fixture {
         ($name:literal) => {
-            (
-                $name,
-                include_str!(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/tests/fixtures/findings/",
-                    $name,
-                    ".json"
-                )),
-            )
+            ($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/findings/", $name, ".json")))
         };
     }
     // (file, resource type, level, count, account, region, what the resource summary must say)
@@ -428,34 +305,18 @@ fn parses_real_findings_of_every_resource_type() {
         assert_eq!(f.count, count, "{name}");
         assert_eq!(f.account_id, account, "{name}");
         assert_eq!(f.region, region, "{name}");
-        assert!(
-            f.resource.summary.contains(resource),
-            "{name}: {:?}",
-            f.resource.summary
-        );
+        assert!(f.resource.summary.contains(resource), "{name}: {:?}", f.resource.summary);
         assert_eq!(f.id.len(), 32, "{name}");
-        assert!(
-            f.updated_at.is_some() && f.first_seen.is_some(),
-            "{name}: timestamps"
-        );
-        assert!(
-            !f.title.is_empty() && f.title != f.finding_type,
-            "{name}: title"
-        );
+        assert!(f.updated_at.is_some() && f.first_seen.is_some(), "{name}: timestamps");
+        assert!(!f.title.is_empty() && f.title != f.finding_type, "{name}: title");
     }
 }
 
 #[test]
 fn unicode_and_long_titles_are_kept_whole() {
-    let body = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/findings/unicode-long-title.json"
-    ));
+    let body = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/findings/unicode-long-title.json"));
     let f = parse(body).unwrap();
     assert!(f.title.chars().count() > 300);
     assert!(!f.title.is_ascii());
-    assert!(
-        f.description.contains("<script>"),
-        "kept as text; escaping is the renderer's job"
-    );
+    assert!(f.description.contains("<script>"), "kept as text; escaping is the renderer's job");
 }

@@ -18,10 +18,7 @@ fn finding(updated_minute: u32, count: u64, severity: f64) -> Finding {
         level: Level::from_score(severity).unwrap(),
         title: format!("title v{updated_minute}.{count}"),
         description: String::new(),
-        resource: Resource {
-            kind: "Instance".into(),
-            summary: "EC2 instance i-1".into(),
-        },
+        resource: Resource { kind: "Instance".into(), summary: "EC2 instance i-1".into() },
         created_at: Some(t(0)),
         updated_at: Some(t(updated_minute)),
         first_seen: Some(t(updated_minute)),
@@ -34,11 +31,7 @@ fn finding(updated_minute: u32, count: u64, severity: f64) -> Finding {
 }
 
 fn ctx(claimant: &str, minute: u32) -> Ctx<'_> {
-    Ctx {
-        now: t(minute),
-        claimant,
-        claim_for: Duration::seconds(60),
-    }
+    Ctx { now: t(minute), claimant, claim_for: Duration::seconds(60) }
 }
 
 /// Feeds versions in arrival order, as the daemon does, and returns the incident and how many writes.
@@ -62,12 +55,8 @@ fn feed(versions: &[(u32, u64, f64)]) -> (Incident, usize) {
 }
 
 fn owed(incident: &Incident) -> Vec<String> {
-    let mut keys: Vec<String> = incident
-        .pages
-        .iter()
-        .filter(|(_, p)| p.state == PageState::Owed)
-        .map(|(k, _)| k.clone())
-        .collect();
+    let mut keys: Vec<String> =
+        incident.pages.iter().filter(|(_, p)| p.state == PageState::Owed).map(|(k, _)| k.clone()).collect();
     keys.sort();
     keys
 }
@@ -78,30 +67,9 @@ type Case<'a> = (&'a str, &'a [(u32, u64, f64)], Level, &'a [&'a str], usize, &'
 #[test]
 fn level_and_pages_follow_the_contract() {
     let table: &[Case] = &[
-        (
-            "low never pages",
-            &[(1, 1, 2.0)],
-            Level::Low,
-            &[],
-            1,
-            "title v1.1",
-        ),
-        (
-            "medium never pages",
-            &[(1, 1, 5.0)],
-            Level::Medium,
-            &[],
-            1,
-            "title v1.1",
-        ),
-        (
-            "created high",
-            &[(1, 1, 8.0)],
-            Level::High,
-            &["HIGH:iso", "HIGH:oce"],
-            1,
-            "title v1.1",
-        ),
+        ("low never pages", &[(1, 1, 2.0)], Level::Low, &[], 1, "title v1.1"),
+        ("medium never pages", &[(1, 1, 5.0)], Level::Medium, &[], 1, "title v1.1"),
+        ("created high", &[(1, 1, 8.0)], Level::High, &["HIGH:iso", "HIGH:oce"], 1, "title v1.1"),
         (
             "created critical: one critical page",
             &[(1, 1, 9.5)],
@@ -150,32 +118,15 @@ fn level_and_pages_follow_the_contract() {
             1,
             "title v5.9",
         ),
-        (
-            "same updatedAt, higher count is newer",
-            &[(1, 1, 2.0), (1, 2, 2.5)],
-            Level::Low,
-            &[],
-            2,
-            "title v1.2",
-        ),
-        (
-            "medium to high pages",
-            &[(1, 1, 5.0), (2, 1, 7.0)],
-            Level::High,
-            &["HIGH:iso", "HIGH:oce"],
-            2,
-            "title v2.1",
-        ),
+        ("same updatedAt, higher count is newer", &[(1, 1, 2.0), (1, 2, 2.5)], Level::Low, &[], 2, "title v1.2"),
+        ("medium to high pages", &[(1, 1, 5.0), (2, 1, 7.0)], Level::High, &["HIGH:iso", "HIGH:oce"], 2, "title v2.1"),
     ];
     for &(name, versions, level, pages, writes, title) in table {
         let (incident, n) = feed(versions);
         assert_eq!(incident.severity, level, "{name}: level");
         assert_eq!(owed(&incident), pages.to_vec(), "{name}: pages owed");
         assert_eq!(n, writes, "{name}: writes");
-        assert_eq!(
-            incident.title, title,
-            "{name}: details of the newest version"
-        );
+        assert_eq!(incident.title, title, "{name}: details of the newest version");
     }
 }
 
@@ -189,50 +140,30 @@ fn unsent_high_pages_are_superseded_by_critical() {
 #[test]
 fn sent_high_pages_stay_sent_and_critical_pages_again() {
     let (incident, _) = feed(&[(1, 1, 8.0)]);
-    let sent = vec![
-        ("HIGH:oce".to_string(), "m1".to_string()),
-        ("HIGH:iso".to_string(), "m2".to_string()),
-    ];
+    let sent = vec![("HIGH:oce".to_string(), "m1".to_string()), ("HIGH:iso".to_string(), "m2".to_string())];
     let incident = mark_sent(&incident, &sent, t(40)).expect("changed");
     let next = apply(&incident, &finding(2, 2, 9.9), &ctx("w2", 41)).expect("raised");
     assert_eq!(next.pages["HIGH:oce"].state, PageState::Sent);
     assert_eq!(next.pages["HIGH:oce"].message_id.as_deref(), Some("m1"));
     assert_eq!(owed(&next), vec!["CRITICAL:iso", "CRITICAL:oce"]);
-    assert!(
-        mark_sent(&next, &sent, t(42)).is_none(),
-        "already sent: nothing to write"
-    );
+    assert!(mark_sent(&next, &sent, t(42)).is_none(), "already sent: nothing to write");
 }
 
 #[test]
 fn first_and_last_seen_span_all_versions() {
     let (incident, _) = feed(&[(5, 5, 2.0), (1, 1, 2.0), (9, 9, 2.0)]);
-    assert_eq!(
-        incident.first_seen,
-        Some(t(5)),
-        "older version at the same level is ignored entirely"
-    );
+    assert_eq!(incident.first_seen, Some(t(5)), "older version at the same level is ignored entirely");
     assert_eq!(incident.last_seen, Some(t(9)));
     let (incident, _) = feed(&[(5, 5, 2.0), (1, 1, 8.0)]);
-    assert_eq!(
-        incident.first_seen,
-        Some(t(1)),
-        "an older version that raises also widens the span"
-    );
-    assert_eq!(
-        incident.finding_updated_at,
-        timestamp(Some("2026-11-20T10:05:00Z"))
-    );
+    assert_eq!(incident.first_seen, Some(t(1)), "an older version that raises also widens the span");
+    assert_eq!(incident.finding_updated_at, timestamp(Some("2026-11-20T10:05:00Z")));
 }
 
 #[test]
 fn page_plan_separates_mine_free_and_held() {
     let f = finding(1, 1, 8.0);
     let mine = Incident::create("inc".into(), &f, &ctx("a", 0));
-    assert_eq!(
-        page_plan(&mine, &ctx("a", 0)).mine,
-        vec!["HIGH:iso", "HIGH:oce"]
-    );
+    assert_eq!(page_plan(&mine, &ctx("a", 0)).mine, vec!["HIGH:iso", "HIGH:oce"]);
 
     // Another worker sees the pages held until the claim runs out...
     let plan = page_plan(&mine, &ctx("b", 0));
@@ -243,19 +174,10 @@ fn page_plan_separates_mine_free_and_held() {
     let plan = page_plan(&mine, &later);
     assert_eq!(plan.claimable, vec!["HIGH:iso", "HIGH:oce"]);
     let claimed = claim(&mine, &plan.claimable, &later).expect("claimed");
-    assert_eq!(
-        page_plan(&claimed, &later).mine,
-        vec!["HIGH:iso", "HIGH:oce"]
-    );
-    assert!(
-        page_plan(&claimed, &ctx("a", 2)).held_until.is_some(),
-        "the first worker lost its claim"
-    );
+    assert_eq!(page_plan(&claimed, &later).mine, vec!["HIGH:iso", "HIGH:oce"]);
+    assert!(page_plan(&claimed, &ctx("a", 2)).held_until.is_some(), "the first worker lost its claim");
 
-    let sent: Vec<(String, String)> = vec![
-        ("HIGH:iso".into(), "1".into()),
-        ("HIGH:oce".into(), "2".into()),
-    ];
+    let sent: Vec<(String, String)> = vec![("HIGH:iso".into(), "1".into()), ("HIGH:oce".into(), "2".into())];
     let done = mark_sent(&claimed, &sent, t(2)).unwrap();
     assert!(page_plan(&done, &ctx("c", 3)).is_done());
 }

@@ -17,10 +17,7 @@ use serde_json::Value;
 
 /// LocalStack's gateway, as `deploy/start-localstack.sh` starts it.
 pub fn endpoint() -> String {
-    format!(
-        "http://127.0.0.1:{}",
-        std::env::var("LS_PORT").unwrap_or_else(|_| "4566".into())
-    )
+    format!("http://127.0.0.1:{}", std::env::var("LS_PORT").unwrap_or_else(|_| "4566".into()))
 }
 
 pub fn repo() -> PathBuf {
@@ -53,12 +50,7 @@ pub struct Stack {
 
 impl Stack {
     pub fn output(&self, key: &str) -> &str {
-        self.outputs.get(key).unwrap_or_else(|| {
-            panic!(
-                "stack {} has no output {key}: {:?}",
-                self.name, self.outputs
-            )
-        })
+        self.outputs.get(key).unwrap_or_else(|| panic!("stack {} has no output {key}: {:?}", self.name, self.outputs))
     }
     pub fn queue_url(&self) -> &str {
         self.output("QueueUrl")
@@ -80,11 +72,7 @@ impl Stack {
 /// Deploys the project's template as a stack of its own, named after the test.
 pub fn deploy_stack(test: &str) -> Stack {
     ensure_localstack();
-    let name = format!(
-        "t-{}-{}",
-        test.replace('_', "-"),
-        &uuid::Uuid::new_v4().simple().to_string()[..6]
-    );
+    let name = format!("t-{}-{}", test.replace('_', "-"), &uuid::Uuid::new_v4().simple().to_string()[..6]);
     let started = Instant::now();
     let out = Command::new("bash")
         .arg(repo().join("deploy/deploy-stack.sh"))
@@ -92,22 +80,10 @@ pub fn deploy_stack(test: &str) -> Stack {
         .env("GD_STACK_PARAMS", "TableDeletionProtection=false")
         .output()
         .expect("run deploy/deploy-stack.sh");
-    assert!(
-        out.status.success(),
-        "deploying stack {name} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let outputs: HashMap<String, String> =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "deploy-stack.sh printed no JSON ({e}):\n{}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        });
-    eprintln!(
-        "deployed stack {name} in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
+    assert!(out.status.success(), "deploying stack {name} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let outputs: HashMap<String, String> = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("deploy-stack.sh printed no JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)));
+    eprintln!("deployed stack {name} in {:.1}s", started.elapsed().as_secs_f64());
     Stack { name, outputs }
 }
 
@@ -140,13 +116,7 @@ impl Aws {
     }
 
     pub async fn send(&self, queue_url: &str, body: &str) {
-        self.sqs
-            .send_message()
-            .queue_url(queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .expect("send to the work queue");
+        self.sqs.send_message().queue_url(queue_url).message_body(body).send().await.expect("send to the work queue");
     }
 
     /// A queue subscribed to `topic` with raw delivery, so that a page's attributes arrive as message
@@ -186,13 +156,7 @@ impl Aws {
 
     /// Receives everything currently on `queue_url` (deleting it), waiting up to `wait` for at least
     /// `at_least` messages, then `quiet` more for stragglers (a duplicate would show up there).
-    pub async fn drain(
-        &self,
-        queue_url: &str,
-        at_least: usize,
-        wait: Duration,
-        quiet: Duration,
-    ) -> Vec<Received> {
+    pub async fn drain(&self, queue_url: &str, at_least: usize, wait: Duration, quiet: Duration) -> Vec<Received> {
         let mut got = Vec::new();
         let deadline = Instant::now() + wait;
         let mut quiet_until: Option<Instant> = None;
@@ -272,9 +236,10 @@ impl Aws {
                 .await
                 .expect("scan");
             items.extend(
-                out.items.unwrap_or_default().into_iter().filter(|i| {
-                    i.get("record_type") == Some(&AttributeValue::S("incident".into()))
-                }),
+                out.items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|i| i.get("record_type") == Some(&AttributeValue::S("incident".into()))),
             );
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -303,10 +268,7 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -375,11 +337,7 @@ impl Daemon {
             .stderr(Stdio::from(file))
             .spawn()
             .expect("start gd-incidents");
-        Daemon {
-            child: Some(child),
-            log,
-            name: name.into(),
-        }
+        Daemon { child: Some(child), log, name: name.into() }
     }
 
     pub fn pid(&self) -> u32 {
@@ -398,22 +356,14 @@ impl Daemon {
     pub fn terminate(&mut self, limit: Duration) -> (ExitStatus, Duration) {
         let child = self.child.as_mut().expect("running");
         let started = Instant::now();
-        let ok = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill -TERM")
-            .success();
+        let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM").success();
         assert!(ok, "could not signal the daemon");
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
                 self.child = None;
                 return (status, started.elapsed());
             }
-            assert!(
-                started.elapsed() < limit,
-                "daemon did not exit within {limit:?} of SIGTERM; log:\n{}",
-                self.log()
-            );
+            assert!(started.elapsed() < limit, "daemon did not exit within {limit:?} of SIGTERM; log:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -441,11 +391,8 @@ impl Drop for Daemon {
 
 /// A fixture from tests/fixtures/findings.
 pub fn fixture(name: &str) -> Value {
-    let path = repo()
-        .join("tests/fixtures/findings")
-        .join(format!("{name}.json"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("read fixture"))
-        .expect("fixture is JSON")
+    let path = repo().join("tests/fixtures/findings").join(format!("{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("read fixture")).expect("fixture is JSON")
 }
 
 /// An attribute as a string, if it is one.
