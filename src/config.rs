@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::policy::Policy;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +26,47 @@ pub struct Config {
     /// Process-wide behaviour.
     #[serde(default)]
     pub daemon: DaemonConfig,
+    /// Re-paging of unacknowledged incidents.
+    #[serde(default)]
+    pub escalation: EscalationConfig,
+    /// Level floors and suppressions; none by default (the contract's plain mapping).
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+/// `[escalation]`: a HIGH or CRITICAL incident nobody acknowledges is paged again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationConfig {
+    /// Seconds after a page before an unacknowledged incident is paged again; 0 turns re-paging off.
+    #[serde(default = "default_ack_timeout_secs")]
+    pub ack_timeout_secs: u64,
+    /// Re-pages per level, at most.
+    #[serde(default = "default_max_repages")]
+    pub max_repages: u32,
+    /// Seconds between two looks for due re-pages.
+    #[serde(default = "default_check_interval_secs")]
+    pub check_interval_secs: u64,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        EscalationConfig {
+            ack_timeout_secs: default_ack_timeout_secs(),
+            max_repages: default_max_repages(),
+            check_interval_secs: default_check_interval_secs(),
+        }
+    }
+}
+
+fn default_ack_timeout_secs() -> u64 {
+    900
+}
+fn default_max_repages() -> u32 {
+    3
+}
+fn default_check_interval_secs() -> u64 {
+    30
 }
 
 /// `[aws]`: region, endpoint and the retry and timeout policy of every AWS call.
@@ -277,14 +320,19 @@ impl Config {
         config.validate().map_err(|(key, reason)| ConfigError::Key {
             path: path.to_owned(),
             line: None,
-            key: key.to_owned(),
+            key,
             reason,
         })?;
         Ok(config)
     }
 
-    /// Range and shape checks serde cannot express.
-    fn validate(&self) -> Result<(), (&'static str, String)> {
+    /// Range and shape checks serde cannot express: the key and the reason.
+    fn validate(&self) -> Result<(), (String, String)> {
+        self.validate_ranges().map_err(|(key, reason)| (key.to_owned(), reason))?;
+        self.policy.validate()
+    }
+
+    fn validate_ranges(&self) -> Result<(), (&'static str, String)> {
         fn non_empty(key: &'static str, v: &str) -> Result<(), (&'static str, String)> {
             if v.trim().is_empty() { Err((key, "must not be empty".into())) } else { Ok(()) }
         }
@@ -342,6 +390,9 @@ impl Config {
         arn("paging.iso_topic_arn", &self.paging.iso_topic_arn, "sns")?;
         within("paging.claim_timeout_secs", self.paging.claim_timeout_secs, 5, 3600)?;
         within("daemon.shutdown_grace_secs", self.daemon.shutdown_grace_secs, 0, 60)?;
+        within("escalation.ack_timeout_secs", self.escalation.ack_timeout_secs, 0, 86_400)?;
+        within("escalation.max_repages", self.escalation.max_repages, 0, 100)?;
+        within("escalation.check_interval_secs", self.escalation.check_interval_secs, 1, 3600)?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(("log.level", format!("`{}` is not a log filter: {e}", self.log.level)));
         }

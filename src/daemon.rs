@@ -3,11 +3,13 @@
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::aws::{Clients, describe};
 use crate::config::Config;
 use crate::consumer::{Consumer, StartError};
+use crate::dispatch::{Dispatcher, Rules};
 use crate::ingest::Ingest;
 use crate::pager::Pager;
 use crate::store::Store;
@@ -41,7 +43,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
         .map_err(|e| DaemonError::Table { table: config.incidents.table.clone(), detail: describe(&e) })?;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
     let pager = Pager::new(clients.sns.clone(), &config.paging.oce_topic_arn, &config.paging.iso_topic_arn);
-    let ingest = Ingest::new(store, pager, Duration::from_secs(config.paging.claim_timeout_secs));
+    let dispatch = Dispatcher::new(store, pager, Rules::from_config(&config));
+    let ingest = Ingest::new(dispatch.clone());
     let consumer = Consumer::new(
         clients.sqs.clone(),
         config.aws.clone(),
@@ -56,9 +59,35 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
         iso_topic = %config.paging.iso_topic_arn,
         "gd-incidents started"
     );
-    consumer.run(shutdown).await;
+    let tasks = TaskTracker::new();
+    if config.escalation.ack_timeout_secs > 0 && config.escalation.max_repages > 0 {
+        let every = Duration::from_secs(config.escalation.check_interval_secs);
+        tasks.spawn(escalate_periodically(dispatch, every, shutdown.clone()));
+    }
+    consumer.run(shutdown.clone()).await;
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
     info!("gd-incidents stopped");
     Ok(())
+}
+
+/// Looks for due re-pages every `every` until shutdown.
+async fn escalate_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        // A round is bounded by the SDK's call timeouts; shutdown waits for it.
+        match dispatch.escalate_due().await {
+            Ok(0) => {}
+            Ok(n) => info!(incidents = n, "re-paged unacknowledged incidents"),
+            Err(e) => warn!(error = %e, "could not check for due re-pages; will try again"),
+        }
+    }
 }
 
 /// Cancels `shutdown` on the first SIGTERM or SIGINT; exits at once on a second one.

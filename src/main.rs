@@ -5,12 +5,19 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use gd_incidents::cli::{Cli, Command};
-use gd_incidents::config::Config;
+use gd_incidents::cli::{self, Cli, Command};
+use gd_incidents::config::{Config, LogConfig, LogFormat};
 use gd_incidents::{daemon, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gd-incidents: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match cli.command {
         Command::Run { config } => {
             let config = match Config::load(&config) {
@@ -21,13 +28,6 @@ fn main() -> ExitCode {
                 }
             };
             telemetry::init(&config.log);
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("gd-incidents: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
             runtime.block_on(async {
                 let shutdown = CancellationToken::new();
                 let signals = tokio::spawn(daemon::cancel_on_signal(shutdown.clone()));
@@ -42,6 +42,17 @@ fn main() -> ExitCode {
                     }
                 }
             })
+        }
+        command => {
+            // Commands print their results; only warnings and errors are logged, as text.
+            telemetry::init(&LogConfig { format: LogFormat::Text, level: "warn".into() });
+            match runtime.block_on(cli::execute(command)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("gd-incidents: {e}");
+                    cli::exit_code(&e)
+                }
+            }
         }
     }
 }

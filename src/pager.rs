@@ -29,6 +29,13 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
         Level::Critical => "CRITICAL security incident: an attack may have succeeded. Act now.",
         _ => "HIGH security incident: an attack is likely. Start remediation now.",
     };
+    let mut headline = headline.to_owned();
+    if page.escalation > 0 {
+        headline = format!("RE-PAGE {}: nobody has acknowledged this yet. {headline}", page.escalation);
+    }
+    if incident.confidential {
+        headline.push_str("\nCONFIDENTIAL staff report (procedure 3.2): do not discuss it with anyone else.");
+    }
     let body = format!(
         "{headline}\n\
          \n\
@@ -70,13 +77,20 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
         },
     );
     Message {
-        subject: subject(&format!("[{}] GuardDuty: {}", page.level, incident.title)),
+        subject: subject(&format!(
+            "[{}]{} {}: {}",
+            page.level,
+            if page.escalation > 0 { format!(" RE-PAGE {}", page.escalation) } else { String::new() },
+            if incident.confidential { "Confidential report" } else { "GuardDuty" },
+            if incident.confidential { "see the message" } else { incident.title.as_str() },
+        )),
         body,
         attributes: vec![
             ("severity", page.level.as_str().to_owned()),
             ("incident_id", incident.incident_id.clone()),
             ("finding_type", incident.finding_type.clone()),
             ("account_id", incident.account_id.clone()),
+            ("escalation", page.escalation.to_string()),
         ],
     }
 }
@@ -149,32 +163,25 @@ mod tests {
     use chrono::Utc;
 
     fn incident(title: &str) -> Incident {
-        let now = Utc::now();
-        Incident {
-            incident_id: "0d9c6f3e-1111-4a4a-9b9b-222233334444".into(),
-            account_id: "123456789012".into(),
-            region: "eu-west-1".into(),
-            finding_id: "abc123".into(),
-            finding_type: "Backdoor:EC2/C&CActivity.B!DNS".into(),
-            severity: Level::Critical,
-            status: crate::incident::Status::Open,
-            title: title.into(),
-            description: String::new(),
-            created_at: now,
-            updated_at: now,
-            finding_count: 17,
-            finding_severity: 9.5,
-            max_finding_severity: 9.5,
-            finding_updated_at: None,
-            first_seen: Some(now),
-            last_seen: None,
-            resource_type: "Instance".into(),
-            resource: "EC2 instance i-0abc (t3.micro)".into(),
-            console_url: "https://console.aws.amazon.com/guardduty/home?region=eu-west-1#/findings?fId=abc123".into(),
-            detector_id: None,
-            pages: Default::default(),
-            version: 1,
-        }
+        let body =
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/findings/ec2-instance-backdoor.json"));
+        let mut finding = crate::finding::parse(body).unwrap();
+        finding.title = title.into();
+        finding.region = "eu-west-1".into();
+        finding.id = "abc123".into();
+        finding.count = 17;
+        finding.last_seen = None;
+        let policy = crate::policy::Policy::default();
+        let ctx = crate::incident::Ctx {
+            now: Utc::now(),
+            claimant: "t",
+            claim_for: chrono::Duration::seconds(60),
+            policy: &policy,
+            escalate_after: None,
+        };
+        let (mut incident, _) = Incident::create("0d9c6f3e-1111-4a4a-9b9b-222233334444".into(), &finding, &ctx);
+        incident.severity = Level::Critical;
+        incident
     }
 
     fn page(level: Level, target: Target) -> Page {
@@ -187,6 +194,7 @@ mod tests {
             claim_until: None,
             sent_at: None,
             message_id: None,
+            escalation: 0,
         }
     }
 
@@ -199,7 +207,7 @@ mod tests {
             "Backdoor:EC2/C&CActivity.B!DNS",
             "123456789012",
             "eu-west-1",
-            "EC2 instance i-0abc (t3.micro)",
+            "EC2 instance i-0a1b2c3d4e5f67890",
             "First seen:",
             "Last seen:      unknown",
             "Count:          17",

@@ -2,6 +2,7 @@ use chrono::TimeZone;
 
 use super::*;
 use crate::finding::{Resource, timestamp};
+use crate::policy::{Floor, Policy, Suppression};
 
 fn t(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, minute, 0).unwrap()
@@ -30,8 +31,10 @@ fn finding(updated_minute: u32, count: u64, severity: f64) -> Finding {
     }
 }
 
+static NO_RULES: Policy = Policy { floors: Vec::new(), suppress: Vec::new() };
+
 fn ctx(claimant: &str, minute: u32) -> Ctx<'_> {
-    Ctx { now: t(minute), claimant, claim_for: Duration::seconds(60) }
+    Ctx { now: t(minute), claimant, claim_for: Duration::seconds(60), policy: &NO_RULES, escalate_after: None }
 }
 
 /// Feeds versions in arrival order, as the daemon does, and returns the incident and how many writes.
@@ -42,8 +45,8 @@ fn feed(versions: &[(u32, u64, f64)]) -> (Incident, usize) {
         let f = finding(minute, count, sev);
         let c = ctx("w", 30 + i as u32);
         let next = match &incident {
-            None => Some(Incident::create("inc-1".into(), &f, &c)),
-            Some(existing) => apply(existing, &f, &c),
+            None => Some(Incident::create("inc-1".into(), &f, &c).0),
+            Some(existing) => apply(existing, &f, &c).map(|(i, _)| i),
         };
         if let Some(mut next) = next {
             next.version += 1;
@@ -141,8 +144,12 @@ fn unsent_high_pages_are_superseded_by_critical() {
 fn sent_high_pages_stay_sent_and_critical_pages_again() {
     let (incident, _) = feed(&[(1, 1, 8.0)]);
     let sent = vec![("HIGH:oce".to_string(), "m1".to_string()), ("HIGH:iso".to_string(), "m2".to_string())];
-    let incident = mark_sent(&incident, &sent, t(40)).expect("changed");
-    let next = apply(&incident, &finding(2, 2, 9.9), &ctx("w2", 41)).expect("raised");
+    let (incident, event) = mark_sent(&incident, &sent, t(40)).expect("changed");
+    assert_eq!(event.action, "page.sent");
+    let (next, event) = apply(&incident, &finding(2, 2, 9.9), &ctx("w2", 41)).expect("raised");
+    assert_eq!(event.action, "finding.raised");
+    assert_eq!(event.before["severity"], "HIGH");
+    assert_eq!(event.after["severity"], "CRITICAL");
     assert_eq!(next.pages["HIGH:oce"].state, PageState::Sent);
     assert_eq!(next.pages["HIGH:oce"].message_id.as_deref(), Some("m1"));
     assert_eq!(owed(&next), vec!["CRITICAL:iso", "CRITICAL:oce"]);
@@ -162,7 +169,7 @@ fn first_and_last_seen_span_all_versions() {
 #[test]
 fn page_plan_separates_mine_free_and_held() {
     let f = finding(1, 1, 8.0);
-    let mine = Incident::create("inc".into(), &f, &ctx("a", 0));
+    let mine = Incident::create("inc".into(), &f, &ctx("a", 0)).0;
     assert_eq!(page_plan(&mine, &ctx("a", 0)).mine, vec!["HIGH:iso", "HIGH:oce"]);
 
     // Another worker sees the pages held until the claim runs out...
@@ -178,7 +185,7 @@ fn page_plan_separates_mine_free_and_held() {
     assert!(page_plan(&claimed, &ctx("a", 2)).held_until.is_some(), "the first worker lost its claim");
 
     let sent: Vec<(String, String)> = vec![("HIGH:iso".into(), "1".into()), ("HIGH:oce".into(), "2".into())];
-    let done = mark_sent(&claimed, &sent, t(2)).unwrap();
+    let (done, _) = mark_sent(&claimed, &sent, t(2)).unwrap();
     assert!(page_plan(&done, &ctx("c", 3)).is_done());
 }
 
@@ -205,4 +212,71 @@ fn serialises_with_the_contract_names() {
     assert_eq!(v["created_at"], "2026-11-20T10:30:00.000Z");
     let back: Incident = serde_json::from_value(v).unwrap();
     assert_eq!(back, incident);
+}
+
+fn rules_ctx<'a>(policy: &'a Policy, claimant: &'a str, minute: u32, escalate_after: Option<Duration>) -> Ctx<'a> {
+    Ctx { now: t(minute), claimant, claim_for: Duration::seconds(60), policy, escalate_after }
+}
+
+#[test]
+fn floors_raise_levels_and_suppressions_never_page() {
+    let policy = Policy {
+        floors: vec![Floor { types: vec!["Type/*".into()], level: Level::High }],
+        suppress: vec![Suppression { types: vec![], accounts: vec!["999999999999".into()], reason: "sandbox".into() }],
+    };
+    let (incident, event) = Incident::create("i".into(), &finding(1, 1, 2.0), &rules_ctx(&policy, "w", 0, None));
+    assert_eq!(incident.severity, Level::High, "the floor raises a LOW finding");
+    assert_eq!(owed(&incident), vec!["HIGH:iso", "HIGH:oce"]);
+    assert_eq!(event.action, "finding.created");
+
+    let mut sandbox = finding(1, 1, 9.5);
+    sandbox.account_id = "999999999999".into();
+    let (incident, event) = Incident::create("s".into(), &sandbox, &rules_ctx(&policy, "w", 0, None));
+    assert_eq!(incident.status, Status::Suppressed);
+    assert_eq!(incident.suppressed_reason.as_deref(), Some("sandbox"));
+    assert!(incident.pages.is_empty(), "suppressed incidents are never paged");
+    assert!(event.summary.contains("suppressed: sandbox"));
+    let raised = apply(&incident, &finding(2, 2, 10.0), &rules_ctx(&policy, "w", 1, None));
+    assert!(raised.is_some_and(|(i, _)| i.pages.is_empty()), "not even when raised");
+}
+
+#[test]
+fn escalation_repages_until_acknowledged_or_the_limit() {
+    let after = Some(Duration::minutes(15));
+    let policy = Policy::default();
+    let (mut incident, _) = Incident::create("i".into(), &finding(1, 1, 8.0), &rules_ctx(&policy, "w", 0, after));
+    assert_eq!(incident.escalate_at, Some(t(15)));
+    incident.pages.values_mut().for_each(|p| p.state = PageState::Sent);
+
+    assert!(escalate(&incident, 2, &rules_ctx(&policy, "w", 14, after)).is_none(), "not due yet");
+    let (once, event) = escalate(&incident, 2, &rules_ctx(&policy, "w", 15, after)).expect("due");
+    assert_eq!(event.action, "escalation");
+    assert_eq!(once.escalations, 1);
+    assert_eq!(owed(&once), vec!["HIGH:iso:esc1", "HIGH:oce:esc1"]);
+    assert_eq!(once.escalate_at, Some(t(30)));
+    let (twice, _) = escalate(&once, 2, &rules_ctx(&policy, "w", 30, after)).expect("due again");
+    assert_eq!(twice.escalations, 2);
+    assert_eq!(twice.escalate_at, None, "the limit is reached: no more re-pages");
+    assert!(escalate(&twice, 2, &rules_ctx(&policy, "w", 45, after)).is_none());
+
+    // An acknowledged incident is not re-paged; the schedule is cleared.
+    let mut acked = once.clone();
+    acked.acknowledged_at = Some(t(20));
+    let (cleared, event) = escalate(&acked, 2, &rules_ctx(&policy, "w", 30, after)).expect("cleanup");
+    assert_eq!((cleared.escalate_at, cleared.escalations), (None, 1));
+    assert_eq!(event.action, "escalation.stopped");
+
+    // Raising to CRITICAL pages at once and starts the count again.
+    let (critical, _) = apply(&once, &finding(2, 2, 9.5), &rules_ctx(&policy, "w", 20, after)).unwrap();
+    assert_eq!(critical.escalations, 0);
+    assert_eq!(critical.escalate_at, Some(t(35)));
+    assert!(owed(&critical).contains(&"CRITICAL:oce".to_string()));
+}
+
+#[test]
+fn confidential_incidents_page_the_iso_alone() {
+    let (mut incident, _) = Incident::create("i".into(), &finding(1, 1, 2.0), &ctx("w", 0));
+    incident.confidential = true;
+    let (raised, _) = apply(&incident, &finding(2, 2, 9.0), &ctx("w", 1)).unwrap();
+    assert_eq!(owed(&raised), vec!["CRITICAL:iso"]);
 }

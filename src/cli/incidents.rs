@@ -1,0 +1,213 @@
+//! The responder and staff commands. They use the store, the dispatcher and the pure lifecycle rules; never
+//! an SDK client directly.
+
+use chrono::Utc;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::output;
+use super::{CloseArgs, Command, Common, IncidentsCommand, ReportArgs, YesNo};
+use crate::aws::Clients;
+use crate::config::{Config, ConfigError};
+use crate::dispatch::{Dispatcher, Rules};
+use crate::incident::{Incident, PageState};
+use crate::lifecycle::{self, Action, CloseInput, Refusal, Report};
+use crate::pager::Pager;
+use crate::store::{ListFilter, Store, StoreError};
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No such incident.
+    #[error("no incident with id {0} (see `gd-incidents incidents list`)")]
+    NotFound(String),
+    /// The rules refuse the action; nothing changed.
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    /// The table could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Recorded, but a page could not be sent yet.
+    #[error("incident {id} is recorded, but its pages are not all sent yet: {reason} (the daemon retries them)")]
+    PagesPending {
+        /// The incident.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// A stored finding no longer has its recorded hash.
+    #[error("evidence of incident {id} does not verify: {bad} of {total} versions do not match their SHA-256")]
+    Tampered {
+        /// The incident.
+        id: String,
+        /// Versions that do not match.
+        bad: usize,
+        /// Versions kept.
+        total: usize,
+    },
+}
+
+/// Connects to what a command needs.
+async fn connect(common: &Common) -> Result<(Config, Dispatcher), CommandError> {
+    let config = Config::load(&common.config)?;
+    let clients = Clients::new(&config.aws).await;
+    let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
+    let pager = Pager::new(clients.sns.clone(), &config.paging.oce_topic_arn, &config.paging.iso_topic_arn);
+    let dispatch = Dispatcher::new(store, pager, Rules::from_config(&config));
+    Ok((config, dispatch))
+}
+
+fn default_by(by: Option<String>) -> String {
+    by.filter(|b| !b.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Runs a command other than `run`, printing its result.
+pub async fn execute(command: Command) -> Result<(), CommandError> {
+    match command {
+        Command::Run { .. } => Ok(()),
+        Command::Report(args) => report(args).await,
+        Command::Incidents { command } => incidents(command).await,
+    }
+}
+
+async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
+    match command {
+        IncidentsCommand::List { common, status, severity, since, limit, next, confidential } => {
+            let (_, dispatch) = connect(&common).await?;
+            let filter = ListFilter {
+                statuses: status.iter().map(|s| s.as_str().to_owned()).collect(),
+                severities: severity.iter().map(|s| s.as_str().to_owned()).collect(),
+                since,
+                confidential,
+            };
+            let listing = dispatch.store().list(&filter, limit.into(), next.as_deref()).await?;
+            output::listing(&listing, common.json);
+            Ok(())
+        }
+        IncidentsCommand::Show { id, common } => {
+            let (_, dispatch) = connect(&common).await?;
+            let incident = find(&dispatch, &id).await?;
+            let timeline = dispatch.store().timeline(&incident).await?;
+            let evidence = dispatch.store().evidence(&incident).await?;
+            output::incident(&incident, &timeline, evidence.len(), common.json);
+            Ok(())
+        }
+        IncidentsCommand::Ack { id, by, common } => act(&common, &id, &by, Action::Ack).await,
+        IncidentsCommand::Assign { id, to, by, common } => {
+            act(&common, &id, &default_by(by), Action::Assign { to }).await
+        }
+        IncidentsCommand::Note { id, text, by, at, common } => {
+            act(&common, &id, &by, Action::Note { text, occurred_at: at }).await
+        }
+        IncidentsCommand::Status { id, status, by, common } => {
+            act(&common, &id, &default_by(by), Action::SetStatus(status.into())).await
+        }
+        IncidentsCommand::Mark { id, data_loss, service_impact, by, common } => {
+            act(&common, &id, &default_by(by), Action::Mark { data_loss, service_impact }).await
+        }
+        IncidentsCommand::Close(CloseArgs {
+            id,
+            by,
+            notes,
+            root_cause,
+            lessons_learned,
+            mitigations,
+            cost_estimate,
+            legal_counsel,
+            customers_notified,
+            common,
+        }) => {
+            let input = CloseInput {
+                notes,
+                root_cause,
+                lessons_learned,
+                mitigations,
+                cost_estimate,
+                legal_counsel: legal_counsel.map(|v| v == YesNo::Yes),
+                customers_notified: customers_notified.map(|v| v == YesNo::Yes),
+            };
+            act(&common, &id, &by, Action::Close(input)).await
+        }
+        IncidentsCommand::Reopen { id, reason, by, common } => {
+            act(&common, &id, &default_by(by), Action::Reopen { reason }).await
+        }
+        IncidentsCommand::Evidence { id, print, common } => {
+            let (_, dispatch) = connect(&common).await?;
+            let incident = find(&dispatch, &id).await?;
+            let evidence = dispatch.store().evidence(&incident).await?;
+            output::evidence(&incident, &evidence, print, common.json);
+            let bad = evidence.iter().filter(|e| !e.verify()).count();
+            if bad > 0 {
+                return Err(CommandError::Tampered { id, bad, total: evidence.len() });
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn find(dispatch: &Dispatcher, id: &str) -> Result<Incident, CommandError> {
+    dispatch.store().find(id.trim()).await?.ok_or_else(|| CommandError::NotFound(id.to_owned()))
+}
+
+/// Applies a responder's action with a conditional write (re-applied if someone else wrote first).
+async fn act(common: &Common, id: &str, by: &str, action: Action) -> Result<(), CommandError> {
+    let (_, dispatch) = connect(common).await?;
+    let incident = find(&dispatch, id).await?;
+    let mut refusal = None;
+    let before = incident.version;
+    let stored = dispatch
+        .store()
+        .modify(incident, |current| {
+            refusal = None;
+            match lifecycle::perform(current, &action, by, Utc::now()) {
+                Ok((next, event)) => Some((next, Some(event))),
+                Err(r) => {
+                    refusal = Some(r);
+                    None
+                }
+            }
+        })
+        .await?;
+    if let Some(r) = refusal {
+        return Err(r.into());
+    }
+    debug_assert!(stored.version > before);
+    output::changed(&stored, common.json);
+    Ok(())
+}
+
+async fn report(args: ReportArgs) -> Result<(), CommandError> {
+    let (_, dispatch) = connect(&args.common).await?;
+    let claimant = Uuid::new_v4().to_string();
+    let r = Report {
+        by: args.by,
+        title: args.title,
+        description: args.description,
+        level: args.severity,
+        confidential: args.confidential,
+    };
+    let (incident, event) = lifecycle::report(Uuid::new_v4().to_string(), &r, &dispatch.rules().ctx(&claimant))?;
+    let stored = dispatch.store().commit(&incident, None, &[event], None).await?;
+    let (stored, _) = dispatch
+        .send_pages(stored, &claimant)
+        .await
+        .map_err(|e| CommandError::PagesPending { id: incident.incident_id.clone(), reason: e.reason })?;
+    if args.common.json {
+        output::json(&json!({ "incident": stored }));
+    } else {
+        let paged: Vec<String> =
+            stored.pages.iter().filter(|(_, p)| p.state == PageState::Sent).map(|(k, _)| k.clone()).collect();
+        println!("reported incident {} ({})", stored.incident_id, stored.severity);
+        if paged.is_empty() {
+            println!("nobody paged ({} does not page)", stored.severity);
+        } else {
+            println!("paged: {}", paged.join(", "));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! The command line: the daemon, and the commands responders and staff use on the same table.
+
+mod incidents;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::incident::Status;
+use crate::severity::Level;
+
+pub use incidents::execute;
+
+/// Turns AWS GuardDuty findings into tracked security incidents and pages the right people.
+#[derive(Debug, Parser)]
+#[command(name = "gd-incidents", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The configuration file, and the output format, that every command but `run` takes.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// The TOML configuration file (the same one the daemon uses; see config/ for examples).
+    #[arg(long, value_name = "FILE", env = "GD_INCIDENTS_CONFIG")]
+    pub config: PathBuf,
+    /// Print JSON instead of text, for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon in the foreground: consume GuardDuty findings from SQS, keep incidents in DynamoDB,
+    /// page the on-call engineer and the security officer on SNS, re-page what nobody acknowledges.
+    /// Stops cleanly on SIGTERM or SIGINT.
+    Run {
+        /// The TOML configuration file (see config/ for examples).
+        #[arg(long, value_name = "FILE", env = "GD_INCIDENTS_CONFIG")]
+        config: PathBuf,
+    },
+    /// Work incidents: list, show, acknowledge, assign, note, change status, close, reopen, evidence.
+    Incidents {
+        /// What to do with incidents.
+        #[command(subcommand)]
+        command: IncidentsCommand,
+    },
+    /// Report an incident as a member of staff (procedure 3.2); HIGH and CRITICAL page like a finding.
+    Report(ReportArgs),
+}
+
+/// `gd-incidents report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Who reports (name or e-mail).
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// One line saying what happened.
+    #[arg(long)]
+    pub title: String,
+    /// What was observed, where and when.
+    #[arg(long)]
+    pub description: String,
+    /// Your classification: LOW, MEDIUM, HIGH or CRITICAL (HIGH and CRITICAL page at once).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub severity: Level,
+    /// Insider misconduct: only the information security officer is paged, and the report is left out of
+    /// `incidents list` unless `--confidential` is asked for.
+    #[arg(long)]
+    pub confidential: bool,
+}
+
+/// Statuses that `incidents status` sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkStatus {
+    /// Being investigated.
+    Investigating,
+    /// The exploitation is contained.
+    Contained,
+    /// Remediated; close it with notes next.
+    Resolved,
+}
+
+impl From<WorkStatus> for Status {
+    fn from(s: WorkStatus) -> Status {
+        match s {
+            WorkStatus::Investigating => Status::Investigating,
+            WorkStatus::Contained => Status::Contained,
+            WorkStatus::Resolved => Status::Resolved,
+        }
+    }
+}
+
+/// A yes/no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum YesNo {
+    /// Yes.
+    Yes,
+    /// No.
+    No,
+}
+
+/// `gd-incidents incidents ...`.
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// List incidents, newest first.
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Only this status (repeatable): open, acknowledged, investigating, contained, resolved, closed, suppressed.
+        #[arg(long, value_parser = parse_status)]
+        status: Vec<Status>,
+        /// Only this level (repeatable): LOW, MEDIUM, HIGH, CRITICAL.
+        #[arg(long, value_parser = parse_level)]
+        severity: Vec<Level>,
+        /// Only incidents created since TIME: RFC 3339 (2026-11-20T10:00:00Z) or an age (30m, 24h, 7d).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        since: Option<DateTime<Utc>>,
+        /// At most this many per page.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+        /// Continue after the page that printed this token.
+        #[arg(long, value_name = "TOKEN")]
+        next: Option<String>,
+        /// Include confidential staff reports (the information security officer's view).
+        #[arg(long)]
+        confidential: bool,
+    },
+    /// Show one incident with its pages and whole timeline.
+    Show {
+        /// The incident id.
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Acknowledge: you take the incident, and re-paging stops.
+    Ack {
+        /// The incident id.
+        id: String,
+        /// Who acknowledges.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Assign a person or team to handle the incident (procedure 3.4).
+    Assign {
+        /// The incident id.
+        id: String,
+        /// The person or team.
+        #[arg(long, value_name = "NAME")]
+        to: String,
+        /// Who assigns (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Add a timeline entry, e.g. what the attacker did and when (--at).
+    Note {
+        /// The incident id.
+        id: String,
+        /// The entry.
+        text: String,
+        /// Who writes it.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// When what the note describes happened: RFC 3339 or an age (2h).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        at: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Set the working status: investigating, contained or resolved.
+    Status {
+        /// The incident id.
+        id: String,
+        /// The new status.
+        status: WorkStatus,
+        /// Who changes it (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Record data loss or service impact (closing then requires the post-mortem).
+    Mark {
+        /// The incident id.
+        id: String,
+        /// Data was lost.
+        #[arg(long)]
+        data_loss: bool,
+        /// Services were impacted.
+        #[arg(long)]
+        service_impact: bool,
+        /// Who records it (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Close with notes. A CRITICAL incident, or one marked with data loss or service impact, also needs the
+    /// post-mortem: root cause, lessons learned, mitigations, cost estimate, legal counsel, customers notified.
+    Close(CloseArgs),
+    /// Reopen a closed incident.
+    Reopen {
+        /// The incident id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Who reopens (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the incident's evidence (every version of its finding as received), verify the SHA-256 of
+    /// each, and print them with --print. Exits 1 if any hash does not match.
+    Evidence {
+        /// The incident id.
+        id: String,
+        /// Print each version's JSON.
+        #[arg(long)]
+        print: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// `gd-incidents incidents close`.
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    /// The incident id.
+    pub id: String,
+    /// Who closes.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// Closure notes: the investigation and the corrective actions taken (required).
+    #[arg(long)]
+    pub notes: String,
+    /// Post-mortem: what caused it.
+    #[arg(long)]
+    pub root_cause: Option<String>,
+    /// Post-mortem: what was learned.
+    #[arg(long)]
+    pub lessons_learned: Option<String>,
+    /// Post-mortem: long-term mitigations recommended.
+    #[arg(long)]
+    pub mitigations: Option<String>,
+    /// Post-mortem: the estimated cost (free text, e.g. "12 person-days, 4000 EUR").
+    #[arg(long)]
+    pub cost_estimate: Option<String>,
+    /// Post-mortem: whether a lawyer is involved (ISO/CEO decision).
+    #[arg(long, value_name = "yes|no")]
+    pub legal_counsel: Option<YesNo>,
+    /// Post-mortem: whether affected customers were, or must be, notified.
+    #[arg(long, value_name = "yes|no")]
+    pub customers_notified: Option<YesNo>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    s.parse::<Level>().map_err(|e| e.to_string())
+}
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    s.parse::<Status>()
+}
+
+/// RFC 3339, or an age before now such as `90s`, `30m`, `24h`, `7d`.
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = crate::timestamp::parse(s) {
+        return Ok(t);
+    }
+    let expected = || format!("`{s}` is not a time: expected RFC 3339 (2026-11-20T10:00:00Z) or an age (30m, 24h, 7d)");
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(expected)?);
+    let n: i64 = digits.parse().map_err(|_| expected())?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(expected()),
+    };
+    n.checked_mul(secs)
+        .and_then(chrono::Duration::try_seconds)
+        .and_then(|d| Utc::now().checked_sub_signed(d))
+        .ok_or_else(expected)
+}
+
+/// What a command's failure means for the exit code.
+pub fn exit_code(failed: &incidents::CommandError) -> ExitCode {
+    match failed {
+        incidents::CommandError::Config(_) => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+pub use incidents::CommandError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_or_ages() {
+        assert_eq!(
+            parse_time("2026-11-20T10:00:00Z").unwrap(),
+            crate::timestamp::parse("2026-11-20T10:00:00Z").unwrap()
+        );
+        let age = Utc::now() - parse_time("24h").unwrap();
+        assert!((age.num_seconds() - 86_400).abs() < 5);
+        let week = parse_time("7d").unwrap();
+        assert!(((Utc::now() - week).num_seconds() - 7 * 86_400).abs() < 5);
+        for bad in ["yesterday", "24", "h", "5w", "", "99999999999999999999d"] {
+            assert!(parse_time(bad).unwrap_err().contains("expected RFC 3339"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,210 @@
+//! Sending the pages an incident owes: claim, publish, record as sent. Shared by the daemon (findings and
+//! re-pages) and the command line (staff reports), so a page is sent the same way whoever made it owed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::incident::{self, Ctx, Incident};
+use crate::pager::Pager;
+use crate::policy::Policy;
+use crate::store::{IncidentKey, Store, StoreError};
+
+/// How long a worker waits in-process for pages another worker holds: that worker usually publishes within
+/// milliseconds, and giving up early would hold a message back for a whole claim period.
+const HELD_PATIENCE: Duration = Duration::from_secs(5);
+/// Bound on claim/publish rounds for one incident.
+const MAX_ROUNDS: usize = 32;
+
+/// The rules every writer of incidents applies.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// How long a claim on a page holds.
+    pub claim_for: chrono::Duration,
+    /// Floors and suppressions.
+    pub policy: Arc<Policy>,
+    /// Re-page an unacknowledged HIGH/CRITICAL incident after this long; `None`: never.
+    pub escalate_after: Option<chrono::Duration>,
+    /// At most this many re-pages per level.
+    pub max_escalations: u32,
+}
+
+impl Rules {
+    /// The rules a configuration sets.
+    pub fn from_config(config: &crate::config::Config) -> Rules {
+        let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        Rules {
+            claim_for: secs(config.paging.claim_timeout_secs),
+            policy: Arc::new(config.policy.clone()),
+            escalate_after: match config.escalation.ack_timeout_secs {
+                0 => None,
+                s => Some(secs(s)),
+            },
+            max_escalations: config.escalation.max_repages,
+        }
+    }
+
+    /// The context for the pure functions, now, for `claimant`.
+    pub fn ctx<'a>(&'a self, claimant: &'a str) -> Ctx<'a> {
+        Ctx {
+            now: Utc::now(),
+            claimant,
+            claim_for: self.claim_for,
+            policy: &self.policy,
+            escalate_after: self.escalate_after,
+        }
+    }
+}
+
+/// A page that could not be sent now.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct NotSent {
+    /// Why.
+    pub reason: String,
+    /// When to try again at the earliest, if known.
+    pub after: Option<Duration>,
+}
+
+impl From<StoreError> for NotSent {
+    fn from(e: StoreError) -> Self {
+        NotSent { reason: e.to_string(), after: None }
+    }
+}
+
+/// Sends owed pages.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    store: Store,
+    pager: Pager,
+    rules: Rules,
+}
+
+impl Dispatcher {
+    /// A dispatcher writing to `store` and publishing through `pager`.
+    pub fn new(store: Store, pager: Pager, rules: Rules) -> Dispatcher {
+        Dispatcher { store, pager, rules }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Publishes every page `incident` owes that `claimant` holds or can claim, and records them as sent.
+    /// Returns the incident as stored and the keys of the pages this call published.
+    pub async fn send_pages(&self, mut incident: Incident, claimant: &str) -> Result<(Incident, Vec<String>), NotSent> {
+        let mut paged = Vec::new();
+        let mut waited = Duration::ZERO;
+        let mut pause = Duration::from_millis(100);
+        for _ in 0..MAX_ROUNDS {
+            let plan = incident::page_plan(&incident, &self.rules.ctx(claimant));
+            if !plan.claimable.is_empty() {
+                let keys = plan.claimable.clone();
+                incident = self
+                    .store
+                    .modify(incident, |current| {
+                        incident::claim(current, &keys, &self.rules.ctx(claimant)).map(|next| (next, None))
+                    })
+                    .await?;
+                continue;
+            }
+            if !plan.mine.is_empty() {
+                let results = join_all(plan.mine.iter().map(|key| {
+                    let incident = &incident;
+                    async move {
+                        let page = incident.pages.get(key).ok_or_else(|| format!("page {key} vanished"))?;
+                        self.pager
+                            .publish(incident, page)
+                            .await
+                            .map(|message_id| (key.clone(), message_id))
+                            .map_err(|e| e.to_string())
+                    }
+                }))
+                .await;
+                let mut sent = Vec::new();
+                let mut failure = None;
+                for result in results {
+                    match result {
+                        Ok(done) => sent.push(done),
+                        Err(e) => failure = Some(e),
+                    }
+                }
+                for (key, message_id) in &sent {
+                    info!(incident_id = %incident.incident_id, page = %key, sns_message_id = %message_id, "page sent");
+                }
+                paged.extend(sent.iter().map(|(k, _)| k.clone()));
+                let now = Utc::now();
+                incident = self
+                    .store
+                    .modify(incident, |current| incident::mark_sent(current, &sent, now).map(|(i, e)| (i, Some(e))))
+                    .await?;
+                if let Some(reason) = failure {
+                    warn!(incident_id = %incident.incident_id, error = %reason, "page not sent; will retry");
+                    return Err(NotSent { reason, after: None });
+                }
+                continue;
+            }
+            if let Some(until) = plan.held_until {
+                if waited < HELD_PATIENCE {
+                    tokio::time::sleep(pause).await;
+                    waited += pause;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                    incident = self.store.load(&IncidentKey::of(&incident)).await?.ok_or_else(|| NotSent {
+                        reason: format!("incident {} vanished", incident.incident_id),
+                        after: None,
+                    })?;
+                    continue;
+                }
+                let wait = (until - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1);
+                return Err(NotSent {
+                    reason: format!("pages of incident {} are being sent by another worker", incident.incident_id),
+                    after: Some(wait),
+                });
+            }
+            return Ok((incident, paged));
+        }
+        Err(NotSent { reason: format!("pages of incident {} kept changing", incident.incident_id), after: None })
+    }
+
+    /// Sends the re-pages that are due. Several daemons may run this at once: the conditional write lets
+    /// one of them schedule each re-page. Returns how many incidents were re-paged.
+    pub async fn escalate_due(&self) -> Result<usize, StoreError> {
+        let max = self.rules.max_escalations;
+        let mut escalated = 0;
+        for key in self.store.escalations_due(Utc::now()).await? {
+            let Some(current) = self.store.load(&key).await? else { continue };
+            let claimant = Uuid::new_v4().to_string();
+            if !incident::page_plan(&current, &self.rules.ctx(&claimant)).is_done() {
+                // The last re-page is not out yet: send it before scheduling another.
+                if let Err(e) = self.send_pages(current, &claimant).await {
+                    warn!(error = %e, "re-page not sent yet");
+                }
+                continue;
+            }
+            let before = current.escalations;
+            let stored = self
+                .store
+                .modify(current, |c| incident::escalate(c, max, &self.rules.ctx(&claimant)).map(|(i, e)| (i, Some(e))))
+                .await?;
+            if stored.escalations > before {
+                escalated += 1;
+                info!(incident_id = %stored.incident_id, escalation = stored.escalations, "re-paging: not acknowledged");
+            }
+            if let Err(e) = self.send_pages(stored, &claimant).await {
+                // Still owed: the next round, or any redelivery of its finding, sends it.
+                warn!(error = %e, "re-page not sent yet");
+            }
+        }
+        Ok(escalated)
+    }
+}

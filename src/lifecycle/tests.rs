@@ -1,0 +1,169 @@
+use chrono::{Duration, TimeZone, Utc};
+
+use super::*;
+use crate::incident::PageState;
+use crate::policy::Policy;
+
+fn t(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 11, minute, 0).unwrap()
+}
+
+static NO_RULES: Policy = Policy { floors: Vec::new(), suppress: Vec::new() };
+
+fn ctx(minute: u32) -> crate::incident::Ctx<'static> {
+    crate::incident::Ctx {
+        now: t(minute),
+        claimant: "cli",
+        claim_for: Duration::seconds(60),
+        policy: &NO_RULES,
+        escalate_after: Some(Duration::minutes(15)),
+    }
+}
+
+fn reported(level: Level, confidential: bool) -> Incident {
+    let r = Report {
+        by: "dana".into(),
+        title: "Laptop shows unknown admin account".into(),
+        description: "Seen at 09:12".into(),
+        level,
+        confidential,
+    };
+    report("inc-1".into(), &r, &ctx(0)).expect("valid report").0
+}
+
+fn full_post_mortem() -> CloseInput {
+    CloseInput {
+        notes: "Rotated keys, rebuilt host".into(),
+        root_cause: Some("Leaked key in CI logs".into()),
+        lessons_learned: Some("Mask secrets".into()),
+        mitigations: Some("Short-lived credentials".into()),
+        cost_estimate: Some("3 person-days".into()),
+        legal_counsel: Some(false),
+        customers_notified: Some(true),
+    }
+}
+
+#[test]
+fn a_walk_from_report_to_closed() {
+    let i = reported(Level::High, false);
+    assert_eq!((i.status, i.source, i.account_id.as_str()), (Status::Open, Source::Staff, STAFF_ACCOUNT));
+    assert_eq!(i.escalate_at, Some(t(15)), "unacknowledged HIGH is scheduled for a re-page");
+    let steps = [
+        (Action::Ack, Status::Acknowledged, "ack"),
+        (Action::Assign { to: "infra-team".into() }, Status::Acknowledged, "assign"),
+        (Action::Note { text: "attacker logged in".into(), occurred_at: Some(t(1)) }, Status::Acknowledged, "note"),
+        (Action::SetStatus(Status::Investigating), Status::Investigating, "status"),
+        (Action::SetStatus(Status::Contained), Status::Contained, "status"),
+        (Action::SetStatus(Status::Resolved), Status::Resolved, "status"),
+        (Action::Close(CloseInput { notes: "done".into(), ..Default::default() }), Status::Closed, "close"),
+        (Action::Reopen { reason: Some("came back".into()) }, Status::Investigating, "reopen"),
+    ];
+    let mut current = i;
+    for (n, (action, status, name)) in steps.into_iter().enumerate() {
+        let (next, event) =
+            perform(&current, &action, "alice", t(2 + n as u32)).unwrap_or_else(|r| panic!("{action:?}: {r}"));
+        assert_eq!(next.status, status, "{action:?}");
+        assert_eq!(event.action, name);
+        assert_eq!(event.by, "alice");
+        assert_eq!(event.at, t(2 + n as u32));
+        current = next;
+    }
+    assert_eq!(current.acknowledged_by.as_deref(), Some("alice"));
+    assert_eq!(current.assignee.as_deref(), Some("infra-team"));
+    assert_eq!(current.escalate_at, None, "acknowledging stops re-paging");
+    assert!(current.closure.is_none(), "reopening clears the closure (the log keeps it)");
+}
+
+#[test]
+fn events_record_before_and_after() {
+    let i = reported(Level::Medium, false);
+    let (_, event) = perform(&i, &Action::Assign { to: "bob".into() }, "alice", t(1)).unwrap();
+    assert_eq!(event.before["assignee"], serde_json::Value::Null);
+    assert_eq!(event.after["assignee"], "bob");
+    let (_, note) = perform(&i, &Action::Note { text: "x".into(), occurred_at: Some(t(0)) }, "alice", t(1)).unwrap();
+    assert_eq!(note.occurred_at, Some(t(0)));
+}
+
+#[test]
+fn critical_or_impact_requires_the_post_mortem() {
+    let notes_only = CloseInput { notes: "done".into(), ..Default::default() };
+    let all = [
+        "--root-cause",
+        "--lessons-learned",
+        "--mitigations",
+        "--cost-estimate",
+        "--legal-counsel",
+        "--customers-notified",
+    ];
+    for (name, incident) in [
+        ("critical", reported(Level::Critical, false)),
+        ("data loss", {
+            let i = reported(Level::Low, false);
+            perform(&i, &Action::Mark { data_loss: true, service_impact: false }, "a", t(1)).unwrap().0
+        }),
+        ("service impact", {
+            let i = reported(Level::Medium, false);
+            perform(&i, &Action::Mark { data_loss: false, service_impact: true }, "a", t(1)).unwrap().0
+        }),
+    ] {
+        match perform(&incident, &Action::Close(notes_only.clone()), "a", t(2)) {
+            Err(Refusal::MissingPostMortem { missing, why, .. }) => {
+                assert_eq!(missing, all.to_vec(), "{name}");
+                assert!(why.contains(name.split(' ').next().unwrap()) || name == "critical", "{name}: {why}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        let partial = CloseInput { root_cause: Some("x".into()), legal_counsel: Some(true), ..notes_only.clone() };
+        let Err(Refusal::MissingPostMortem { missing, .. }) = perform(&incident, &Action::Close(partial), "a", t(2))
+        else {
+            panic!("{name}: partial post-mortem accepted");
+        };
+        assert_eq!(missing, vec!["--lessons-learned", "--mitigations", "--cost-estimate", "--customers-notified"]);
+        let (closed, _) = perform(&incident, &Action::Close(full_post_mortem()), "a", t(3)).expect(name);
+        let closure = closed.closure.expect("closure kept");
+        assert_eq!(closure.customers_notified, Some(true));
+        assert_eq!(closure.legal_counsel, Some(false));
+    }
+    let low = reported(Level::Low, false);
+    assert!(perform(&low, &Action::Close(notes_only), "a", t(1)).is_ok(), "LOW closes with notes alone");
+}
+
+#[test]
+fn refusals_change_nothing_and_say_why() {
+    let i = reported(Level::High, false);
+    let (acked, _) = perform(&i, &Action::Ack, "alice", t(1)).unwrap();
+    let (closed, _) =
+        perform(&i, &Action::Close(CloseInput { notes: "n".into(), ..Default::default() }), "a", t(1)).unwrap();
+    let cases: Vec<(&str, &Incident, Action, &str)> = vec![
+        ("double ack", &acked, Action::Ack, "already acknowledged by alice"),
+        ("no notes", &i, Action::Close(CloseInput::default()), "--notes"),
+        ("blank note", &i, Action::Note { text: " ".into(), occurred_at: None }, "the note must not be empty"),
+        ("status closed", &i, Action::SetStatus(Status::Closed), "cannot be set directly"),
+        ("same status", &i, Action::SetStatus(Status::Open), "cannot be set directly"),
+        ("act on closed", &closed, Action::Ack, "is closed: reopen it first"),
+        ("reopen open", &i, Action::Reopen { reason: None }, "is not closed"),
+        ("assign nobody", &i, Action::Assign { to: "".into() }, "--to must not be empty"),
+        ("mark nothing", &i, Action::Mark { data_loss: false, service_impact: false }, "nothing to change"),
+    ];
+    for (name, incident, action, says) in cases {
+        let err = perform(incident, &action, "alice", t(2)).expect_err(name);
+        assert!(err.to_string().contains(says), "{name}: {err}");
+    }
+    assert!(perform(&i, &Action::Ack, " ", t(2)).unwrap_err().to_string().contains("--by"));
+}
+
+#[test]
+fn reports_page_like_findings_and_confidential_ones_the_iso_alone() {
+    let owed = |i: &Incident| -> Vec<String> {
+        i.pages.iter().filter(|(_, p)| p.state == PageState::Owed).map(|(k, _)| k.clone()).collect()
+    };
+    assert_eq!(owed(&reported(Level::Low, false)), Vec::<String>::new());
+    assert_eq!(owed(&reported(Level::High, false)), vec!["HIGH:iso", "HIGH:oce"]);
+    assert_eq!(owed(&reported(Level::Critical, false)), vec!["CRITICAL:iso", "CRITICAL:oce"]);
+    let confidential = reported(Level::High, true);
+    assert_eq!(owed(&confidential), vec!["HIGH:iso"]);
+    assert!(confidential.confidential);
+    let blank =
+        Report { by: "x".into(), title: " ".into(), description: "d".into(), level: Level::Low, confidential: false };
+    assert_eq!(report("i".into(), &blank, &ctx(0)).unwrap_err(), Refusal::Empty("--title"));
+}
