@@ -273,8 +273,13 @@ where
     }
 }
 
-/// Writes a configuration for `stack` into `dir`, with `extra` TOML appended to the sections named in it.
+/// Writes a configuration for `stack` into `dir`, with `queue_extra` added to `[queue]`.
 pub fn write_config(dir: &Path, stack: &Stack, queue_extra: &str) -> PathBuf {
+    write_config_with(dir, stack, queue_extra, "")
+}
+
+/// Like [`write_config`], with `tail` (more sections) appended.
+pub fn write_config_with(dir: &Path, stack: &Stack, queue_extra: &str, tail: &str) -> PathBuf {
     let text = format!(
         r#"[aws]
 region = "us-east-1"
@@ -297,6 +302,8 @@ iso_topic_arn = "{iso}"
 [log]
 format = "json"
 level = "gd_incidents=debug,info"
+
+{tail}
 "#,
         endpoint = endpoint(),
         queue = stack.queue_url(),
@@ -307,6 +314,33 @@ level = "gd_incidents=debug,info"
     let path = dir.join(format!("{}.toml", stack.name));
     std::fs::write(&path, text).expect("write config");
     path
+}
+
+/// Runs a `gd-incidents` command with LocalStack's credentials: (exit code, stdout, stderr).
+pub fn gd(config: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(binary())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run gd-incidents");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a command that must succeed with `--json`, and returns its output.
+pub fn gd_json(config: &Path, args: &[&str]) -> Value {
+    let mut all: Vec<&str> = args.to_vec();
+    all.push("--json");
+    let (code, out, err) = gd(config, &all);
+    assert_eq!(code, 0, "gd-incidents {args:?} failed:\n{err}\n{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("gd-incidents {args:?} printed no JSON ({e}): {out}"))
 }
 
 /// The path of the binary under test.
