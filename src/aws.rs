@@ -8,6 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::config::AwsConfig;
+use crate::metrics::CallMetrics;
 
 /// The SDK clients the daemon and the CLI use.
 #[derive(Debug, Clone)]
@@ -50,10 +51,17 @@ impl Clients {
     /// Builds every client from one shared configuration.
     pub async fn new(cfg: &AwsConfig) -> Clients {
         let shared = sdk_config(cfg).await;
+        // Every call is counted and timed by operation (the /metrics endpoint).
         Clients {
-            sqs: aws_sdk_sqs::Client::new(&shared),
-            dynamodb: aws_sdk_dynamodb::Client::new(&shared),
-            sns: aws_sdk_sns::Client::new(&shared),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(&shared).interceptor(CallMetrics).build(),
+            ),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(CallMetrics).build(),
+            ),
+            sns: aws_sdk_sns::Client::from_conf(
+                aws_sdk_sns::config::Builder::from(&shared).interceptor(CallMetrics).build(),
+            ),
         }
     }
 }

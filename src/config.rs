@@ -32,6 +32,18 @@ pub struct Config {
     /// Level floors and suppressions; none by default (the contract's plain mapping).
     #[serde(default)]
     pub policy: Policy,
+    /// The health and metrics endpoint.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// `[server]`: health and metrics over HTTP.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to serve `/healthz`, `/readyz` and `/metrics` on, e.g. `127.0.0.1:9090`; off when absent.
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[escalation]`: a HIGH or CRITICAL incident nobody acknowledges is paged again.
@@ -289,34 +301,75 @@ impl ConfigError {
     }
 }
 
+/// Environment variables with this prefix override keys of the file: `GD_INCIDENTS__QUEUE__URL` sets
+/// `[queue] url`. Values are read as TOML (`20`, `true`, `["a", "b"]`), and as text when they are not TOML.
+pub const ENV_PREFIX: &str = "GD_INCIDENTS__";
+
 impl Config {
-    /// Reads, parses and validates the file.
+    /// Reads, parses and validates the file, with the overrides from the process environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        Config::parse(&text, path)
+        Config::parse_with_env(&text, path, std::env::vars())
     }
 
     /// Parses and validates `text`; `path` is only used in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        Config::parse_with_env(text, path, std::iter::empty())
+    }
+
+    /// Parses `text`, applies the `GD_INCIDENTS__SECTION__KEY` overrides among `env`, and validates.
+    pub fn parse_with_env(
+        text: &str,
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let line_of = |span: Option<std::ops::Range<usize>>| {
             span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
         };
-        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::Syntax {
-            path: path.to_owned(),
-            line: line_of(e.span()),
-            reason: e.message().trim().to_owned(),
-        })?;
-        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key_error = |e: serde_path_to_error::Error<toml::de::Error>, overridden: &[(String, String)]| {
             let mut key = e.path().to_string();
             let inner = e.into_inner();
-            let reason = inner.message().trim().to_owned();
-            // serde reports a missing key at its table; name the key itself.
-            if let Some(field) = reason.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
-                key = if key == "." { field.to_owned() } else { format!("{key}.{field}") };
+            let mut reason = inner.message().trim().to_owned();
+            // serde reports a missing or unknown key at its table; name the key itself.
+            for prefix in ["missing field `", "unknown field `"] {
+                if let Some(field) = reason.strip_prefix(prefix).and_then(|r| r.split('`').next())
+                    && key.rsplit('.').next() != Some(field)
+                {
+                    key = if key == "." { field.to_owned() } else { format!("{key}.{field}") };
+                }
+            }
+            if let Some((var, _)) = overridden.iter().find(|(_, k)| *k == key) {
+                reason.push_str(&format!(" (from environment variable {var})"));
             }
             ConfigError::Key { path: path.to_owned(), line: line_of(inner.span()), key, reason }
-        })?;
+        };
+        let overrides: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+        let config: Config = if overrides.is_empty() {
+            let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::Syntax {
+                path: path.to_owned(),
+                line: line_of(e.span()),
+                reason: e.message().trim().to_owned(),
+            })?;
+            serde_path_to_error::deserialize(de).map_err(|e| key_error(e, &[]))?
+        } else {
+            let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
+                path: path.to_owned(),
+                line: line_of(e.span()),
+                reason: e.message().trim().to_owned(),
+            })?;
+            let mut applied = Vec::new();
+            for (var, value) in &overrides {
+                let key = apply_override(&mut table, var, value).map_err(|reason| ConfigError::Key {
+                    path: path.to_owned(),
+                    line: None,
+                    key: var.clone(),
+                    reason,
+                })?;
+                applied.push((var.clone(), key));
+            }
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| key_error(e, &applied))?
+        };
         config.validate().map_err(|(key, reason)| ConfigError::Key {
             path: path.to_owned(),
             line: None,
@@ -400,9 +453,74 @@ impl Config {
     }
 }
 
+/// Sets the key an override variable names; returns the dotted key.
+fn apply_override(table: &mut toml::Table, var: &str, value: &str) -> Result<String, String> {
+    let name = var.strip_prefix(ENV_PREFIX).unwrap_or(var).to_ascii_lowercase();
+    let parts: Vec<&str> = name.split("__").collect();
+    let [section, key] = parts[..] else {
+        return Err("expected GD_INCIDENTS__<SECTION>__<KEY>, e.g. GD_INCIDENTS__QUEUE__URL".into());
+    };
+    if section.is_empty() || key.is_empty() {
+        return Err("expected GD_INCIDENTS__<SECTION>__<KEY>, e.g. GD_INCIDENTS__QUEUE__URL".into());
+    }
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !matches!(v, toml::Value::Datetime(_)))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let entry = table.entry(section.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let toml::Value::Table(section_table) = entry else {
+        return Err(format!("`{section}` is not a section"));
+    };
+    section_table.insert(key.to_owned(), parsed);
+    Ok(format!("{section}.{key}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn environment_variables_override_and_complete_the_file() {
+        let without_table = MINIMAL.replace("table = \"gd-incidents\"", "");
+        let env = vars(&[
+            ("GD_INCIDENTS__INCIDENTS__TABLE", "from-env"),
+            ("GD_INCIDENTS__QUEUE__BATCH_SIZE", "5"),
+            ("GD_INCIDENTS__QUEUE__URL", "https://sqs.eu-west-1.amazonaws.com/1/q"),
+            ("GD_INCIDENTS__AWS__REGION", "eu-west-1"),
+            ("GD_INCIDENTS__LOG__FORMAT", "json"),
+            ("GD_INCIDENTS__DAEMON__SHUTDOWN_GRACE_SECS", "10"),
+            ("OTHER", "ignored"),
+        ]);
+        let c = Config::parse_with_env(&without_table, Path::new("gd.toml"), env).unwrap();
+        assert_eq!(c.incidents.table, "from-env");
+        assert_eq!(c.queue.batch_size, 5);
+        assert_eq!(c.queue.url, "https://sqs.eu-west-1.amazonaws.com/1/q");
+        assert_eq!(c.aws.region, "eu-west-1");
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.daemon.shutdown_grace_secs, 10);
+    }
+
+    #[test]
+    fn bad_environment_overrides_name_the_variable() {
+        let cases = [
+            ("GD_INCIDENTS__QUEUE__BATCH_SIZE", "ten", "queue.batch_size", "GD_INCIDENTS__QUEUE__BATCH_SIZE"),
+            ("GD_INCIDENTS__QUEUE__URLL", "x", "queue.urll", "GD_INCIDENTS__QUEUE__URLL"),
+            ("GD_INCIDENTS__QUEUE", "x", "GD_INCIDENTS__QUEUE", "expected GD_INCIDENTS__<SECTION>__<KEY>"),
+            ("GD_INCIDENTS__QUEUE__BATCH_SIZE", "11", "queue.batch_size", "out of range"),
+        ];
+        for (var, value, key, says) in cases {
+            let err = Config::parse_with_env(MINIMAL, Path::new("gd.toml"), vars(&[(var, value)])).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains(&format!("key `{key}`")), "{var}: {msg}");
+            assert!(msg.contains(says), "{var}: {msg}");
+        }
+    }
 
     const MINIMAL: &str = r#"
 [aws]

@@ -36,6 +36,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use crate::aws::{describe, long_poll_timeouts};
 use crate::config::{AwsConfig, QueueConfig};
 use crate::ingest::{Change, Ingest, Outcome};
+use crate::metrics;
 
 /// The message attribute that says why a message was dead-lettered.
 pub const ATTR_REJECT_REASON: &str = "reject_reason";
@@ -169,13 +170,22 @@ impl Consumer {
             match received {
                 Ok(messages) => {
                     failures = 0;
+                    metrics::get().received.inc_by(messages.len() as u64);
                     for (message, permit) in messages.into_iter().zip(permits.drain(..)) {
                         let shared = shared.clone();
                         let abort = abort.clone();
-                        let span = info_span!("message", message_id = message.message_id.as_deref().unwrap_or(""));
+                        let span = info_span!(
+                            "message",
+                            message_id = message.message_id.as_deref().unwrap_or(""),
+                            finding_id = tracing::field::Empty,
+                            incident_id = tracing::field::Empty,
+                        );
                         tracker.spawn(
                             async move {
+                                let in_flight = &metrics::get().in_flight;
+                                in_flight.inc();
                                 handle(&shared, message, &abort).await;
+                                in_flight.dec();
                                 drop(permit);
                             }
                             .instrument(span),
@@ -230,7 +240,7 @@ impl Consumer {
 }
 
 /// Reads the work queue's redrive policy and returns its dead-letter queue's URL.
-async fn discover_dead_letter_queue(sqs: &Client, url: &str) -> Result<String, StartError> {
+pub async fn discover_dead_letter_queue(sqs: &Client, url: &str) -> Result<String, StartError> {
     let attrs = sqs
         .get_queue_attributes()
         .queue_url(url)
@@ -304,6 +314,7 @@ async fn handle(shared: &Shared, message: Message, abort: &CancellationToken) {
             if change != Change::Unchanged || !paged.is_empty() {
                 debug!(finding_id = %incident.finding_id, incident_id = %incident.incident_id, ?change, ?paged, "processed");
             }
+            metrics::count(&metrics::get().settled, "processed");
             let receipt = Receipt { message_id, handle: receipt };
             if shared.deletes.send(receipt).await.is_err() {
                 warn!("delete queue closed; the message will be redelivered and recognised as done");
@@ -311,6 +322,8 @@ async fn handle(shared: &Shared, message: Message, abort: &CancellationToken) {
         }
         Outcome::Rejected(reject) => {
             warn!(reason = reject.code(), detail = %reject, "not a GuardDuty finding: dead-lettering");
+            metrics::count(&metrics::get().settled, "dead_lettered");
+            metrics::count(&metrics::get().dead_lettered, reject.code());
             match dead_letter(shared, &message, reject.code(), &reject.to_string()).await {
                 Ok(()) => {
                     if let Err(e) = delete_now(shared, &receipt).await {
@@ -323,6 +336,7 @@ async fn handle(shared: &Shared, message: Message, abort: &CancellationToken) {
             }
         }
         Outcome::Retry { reason, after } => {
+            metrics::count(&metrics::get().settled, "retried");
             let delay =
                 after.unwrap_or_else(|| backoff(shared.retry_delay, receives, MAX_RETRY_DELAY)).min(MAX_RETRY_DELAY);
             if receives >= shared.requeue_after {

@@ -12,6 +12,7 @@ use crate::consumer::{Consumer, StartError};
 use crate::dispatch::{Dispatcher, Rules};
 use crate::ingest::Ingest;
 use crate::pager::Pager;
+use crate::server::{self, Readiness};
 use crate::store::Store;
 
 /// Why the daemon could not start. Everything that can fail at start fails before the first receive.
@@ -20,6 +21,14 @@ pub enum DaemonError {
     /// The queue or its dead-letter queue is not usable.
     #[error(transparent)]
     Queue(#[from] StartError),
+    /// The health and metrics endpoint cannot listen.
+    #[error("cannot listen on {listen} ([server] listen): {detail}")]
+    Listen {
+        /// The address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        detail: String,
+    },
     /// The incident table is not usable.
     #[error("cannot use incident table {table}: {detail}")]
     Table {
@@ -60,6 +69,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
         "gd-incidents started"
     );
     let tasks = TaskTracker::new();
+    if let Some(listen) = config.server.listen {
+        let listener = server::bind(listen).await.map_err(|e| DaemonError::Listen { listen, detail: e.to_string() })?;
+        let readiness = Readiness {
+            sqs: clients.sqs.clone(),
+            dynamodb: clients.dynamodb.clone(),
+            queue_url: config.queue.url.clone(),
+            table: config.incidents.table.clone(),
+        };
+        info!(%listen, "serving /healthz, /readyz and /metrics");
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) = server::serve(listener, readiness, stop).await {
+                warn!(error = %e, "the health and metrics endpoint stopped");
+            }
+        });
+    }
     if config.escalation.ack_timeout_secs > 0 && config.escalation.max_repages > 0 {
         let every = Duration::from_secs(config.escalation.check_interval_secs);
         tasks.spawn(escalate_periodically(dispatch, every, shutdown.clone()));

@@ -10,6 +10,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::incident::{self, Ctx, Incident};
+use crate::metrics;
 use crate::pager::Pager;
 use crate::policy::Policy;
 use crate::store::{IncidentKey, Store, StoreError};
@@ -141,6 +142,13 @@ impl Dispatcher {
                 }
                 for (key, message_id) in &sent {
                     info!(incident_id = %incident.incident_id, page = %key, sns_message_id = %message_id, "page sent");
+                    if let Some(page) = incident.pages.get(key) {
+                        let labels = metrics::PageLabels {
+                            target: page.target.as_str().into(),
+                            severity: page.level.as_str().into(),
+                        };
+                        metrics::get().pages_sent.get_or_create(&labels).inc();
+                    }
                 }
                 paged.extend(sent.iter().map(|(k, _)| k.clone()));
                 let now = Utc::now();
@@ -149,6 +157,7 @@ impl Dispatcher {
                     .modify(incident, |current| incident::mark_sent(current, &sent, now).map(|(i, e)| (i, Some(e))))
                     .await?;
                 if let Some(reason) = failure {
+                    metrics::get().pages_failed.inc();
                     warn!(incident_id = %incident.incident_id, error = %reason, "page not sent; will retry");
                     return Err(NotSent { reason, after: None });
                 }
@@ -198,6 +207,7 @@ impl Dispatcher {
                 .await?;
             if stored.escalations > before {
                 escalated += 1;
+                metrics::get().escalations.inc();
                 info!(incident_id = %stored.incident_id, escalation = stored.escalations, "re-paging: not acknowledged");
             }
             if let Err(e) = self.send_pages(stored, &claimant).await {

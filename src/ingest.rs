@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::dispatch::{Dispatcher, NotSent};
 use crate::finding::{self, Finding, Reject};
 use crate::incident::{self, Incident};
+use crate::metrics;
 use crate::store::{Evidence, IncidentKey, StoreError};
 
 /// What happened to the incident.
@@ -78,7 +79,15 @@ impl Ingest {
         // Each attempt claims pages under its own name, so that two messages of one finding in the same
         // daemon never both think a page is theirs.
         let claimant = Uuid::new_v4().to_string();
+        let span = tracing::Span::current();
+        span.record("finding_id", finding.id.as_str());
         let (incident, change) = self.upsert(finding, body, &claimant).await?;
+        span.record("incident_id", incident.incident_id.as_str());
+        if change != Change::Unchanged {
+            let change = if change == Change::Created { "created" } else { "updated" };
+            let labels = metrics::IncidentLabels { change: change.into(), severity: incident.severity.as_str().into() };
+            metrics::get().incidents.get_or_create(&labels).inc();
+        }
         match change {
             Change::Created => info!(
                 finding_id = %finding.id, incident_id = %incident.incident_id, severity = %incident.severity,

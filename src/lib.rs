@@ -6,17 +6,22 @@
 //! together, and [`daemon`] wires it all for `gd-incidents run`.
 
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod consumer;
 pub mod daemon;
 pub mod dispatch;
+pub mod dlq;
 pub mod finding;
+pub mod guardduty;
 pub mod incident;
 pub mod ingest;
 pub mod lifecycle;
+pub mod metrics;
 pub mod pager;
 pub mod policy;
+pub mod server;
 pub mod severity;
 pub mod store;
 pub mod telemetry;

@@ -38,6 +38,9 @@ pub enum CommandError {
         /// Why.
         reason: String,
     },
+    /// An operator check or command failed.
+    #[error("{0}")]
+    Failed(String),
     /// A stored finding no longer has its recorded hash.
     #[error("evidence of incident {id} does not verify: {bad} of {total} versions do not match their SHA-256")]
     Tampered {
@@ -72,6 +75,9 @@ pub async fn execute(command: Command) -> Result<(), CommandError> {
         Command::Run { .. } => Ok(()),
         Command::Report(args) => report(args).await,
         Command::Incidents { command } => incidents(command).await,
+        Command::Check { common } => super::ops::check(&common).await,
+        Command::Health { config, timeout } => super::ops::health(&config, timeout).await,
+        Command::Dlq { command } => super::ops::dlq(command).await,
     }
 }
 

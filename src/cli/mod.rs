@@ -1,6 +1,7 @@
 //! The command line: the daemon, and the commands responders and staff use on the same table.
 
 mod incidents;
+mod ops;
 mod output;
 
 use std::path::PathBuf;
@@ -53,6 +54,55 @@ pub enum Command {
     },
     /// Report an incident as a member of staff (procedure 3.2); HIGH and CRITICAL page like a finding.
     Report(ReportArgs),
+    /// Check the configuration and every resource and permission the daemon needs, with harmless calls:
+    /// one line per check, and exit 1 if any fails.
+    Check {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Exit 0 if the running daemon's /healthz (at [server] listen) answers 200, else 1: for container
+    /// health checks in images without curl.
+    Health {
+        /// The TOML configuration file (the daemon's).
+        #[arg(long, value_name = "FILE", env = "GD_INCIDENTS_CONFIG")]
+        config: PathBuf,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+    /// Inspect the dead-letter queue, and send messages back to the work queue after a fix.
+    Dlq {
+        /// What to do with dead letters.
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+/// `gd-incidents dlq ...`.
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters with the reason each was dead-lettered (they stay in the queue).
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Send dead letters back to the work queue and delete them from the dead-letter queue.
+    Redrive {
+        #[command(flatten)]
+        common: Common,
+        /// Only these message ids (repeatable; see `dlq list`).
+        #[arg(long = "id", value_name = "MESSAGE_ID", required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every dead letter.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
 }
 
 /// `gd-incidents report`.

@@ -1,0 +1,133 @@
+//! `gd-incidents check`: every resource and permission the daemon needs, tried with harmless calls.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::aws::{Clients, describe};
+use crate::config::Config;
+use crate::consumer::discover_dead_letter_queue;
+
+/// The indexes the daemon and the commands query.
+pub const REQUIRED_INDEXES: [&str; 3] = ["by-incident-id", "by-created", "by-escalation"];
+
+/// The result of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked, e.g. `queue`.
+    pub what: &'static str,
+    /// The call and the resource.
+    pub how: String,
+    /// `Ok(detail)` or `Err(why)`.
+    pub result: Result<String, String>,
+}
+
+/// Runs every check; none changes anything.
+pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let queue = &config.queue.url;
+    checks.push(Check {
+        what: "queue",
+        how: format!("sqs:GetQueueAttributes {queue}"),
+        result: clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map(|o| {
+                let depth = o.attributes.and_then(|mut a| a.remove(&QueueAttributeName::ApproximateNumberOfMessages));
+                format!("{} message(s) waiting", depth.unwrap_or_else(|| "?".into()))
+            })
+            .map_err(|e| describe(&e)),
+    });
+    let dlq = match &config.queue.dead_letter_url {
+        Some(url) => Ok(url.clone()),
+        None => discover_dead_letter_queue(&clients.sqs, queue).await.map_err(|e| e.to_string()),
+    };
+    checks.push(match dlq {
+        Ok(url) => Check {
+            what: "dead-letter queue",
+            how: format!("sqs:GetQueueAttributes {url}"),
+            result: clients
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .send()
+                .await
+                .map(|o| {
+                    let depth =
+                        o.attributes.and_then(|mut a| a.remove(&QueueAttributeName::ApproximateNumberOfMessages));
+                    format!("{} dead letter(s)", depth.unwrap_or_else(|| "?".into()))
+                })
+                .map_err(|e| describe(&e)),
+        },
+        Err(why) => Check { what: "dead-letter queue", how: "redrive policy of the queue".into(), result: Err(why) },
+    });
+    let table = &config.incidents.table;
+    checks.push(Check {
+        what: "table",
+        how: format!("dynamodb:DescribeTable {table}"),
+        result: match clients.dynamodb.describe_table().table_name(table).send().await {
+            Ok(out) => {
+                let t = out.table;
+                let indexes: Vec<String> = t
+                    .as_ref()
+                    .map(|t| {
+                        t.global_secondary_indexes().iter().filter_map(|i| i.index_name().map(str::to_owned)).collect()
+                    })
+                    .unwrap_or_default();
+                let missing: Vec<&str> =
+                    REQUIRED_INDEXES.iter().copied().filter(|i| !indexes.iter().any(|have| have == i)).collect();
+                if missing.is_empty() {
+                    Ok(format!("indexes {}", indexes.join(", ")))
+                } else {
+                    Err(format!("missing index(es) {}: deploy the current template", missing.join(", ")))
+                }
+            }
+            Err(e) => Err(describe(&e)),
+        },
+    });
+    // A put whose condition cannot hold: allowed means ConditionalCheckFailed, and nothing is written.
+    let probe = clients
+        .dynamodb
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S("CHECK#permissions".into()))
+        .item("sk", AttributeValue::S("-".into()))
+        .item("record_type", AttributeValue::S("check".into()))
+        .condition_expression("attribute_exists(pk) AND attribute_not_exists(pk)")
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
+        .send()
+        .await;
+    checks.push(Check {
+        what: "table writes",
+        how: format!("dynamodb:PutItem {table} (a condition that never holds: writes nothing)"),
+        result: match probe {
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Ok("allowed".into())
+            }
+            Err(e) => Err(describe(&e)),
+            Ok(_) => Err("the impossible condition held: is this DynamoDB?".into()),
+        },
+    });
+    for (what, arn) in [("OCE topic", &config.paging.oce_topic_arn), ("ISO topic", &config.paging.iso_topic_arn)] {
+        checks.push(Check {
+            what,
+            how: format!("sns:GetTopicAttributes {arn}"),
+            result: clients
+                .sns
+                .get_topic_attributes()
+                .topic_arn(arn)
+                .send()
+                .await
+                .map(|o| {
+                    let subs = o.attributes.and_then(|mut a| a.remove("SubscriptionsConfirmed"));
+                    format!("{} confirmed subscription(s)", subs.unwrap_or_else(|| "?".into()))
+                })
+                .map_err(|e| describe(&e)),
+        });
+    }
+    checks
+}

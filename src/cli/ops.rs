@@ -1,0 +1,111 @@
+//! The operator commands: `check`, `health`, `dlq`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::incidents::CommandError;
+use super::output;
+use super::{Common, DlqCommand};
+use crate::aws::Clients;
+use crate::config::Config;
+use crate::consumer::discover_dead_letter_queue;
+use crate::dlq::DeadLetters;
+
+/// `gd-incidents check`.
+pub async fn check(common: &Common) -> Result<(), CommandError> {
+    let config = Config::load(&common.config)?;
+    let clients = Clients::new(&config.aws).await;
+    let checks = crate::check::run(&config, &clients).await;
+    let failed = checks.iter().filter(|c| c.result.is_err()).count();
+    if common.json {
+        let rows: Vec<serde_json::Value> = checks
+            .iter()
+            .map(|c| match &c.result {
+                Ok(detail) => json!({"check": c.what, "call": c.how, "ok": true, "detail": detail}),
+                Err(why) => json!({"check": c.what, "call": c.how, "ok": false, "error": why}),
+            })
+            .collect();
+        output::json(&json!({ "config": common.config, "checks": rows, "failed": failed }));
+    } else {
+        println!("ok    config             {} (region {})", common.config.display(), config.aws.region);
+        for c in &checks {
+            match &c.result {
+                Ok(detail) => println!("ok    {:<18} {}: {detail}", c.what, c.how),
+                Err(why) => println!("FAIL  {:<18} {}: {why}", c.what, c.how),
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(CommandError::Failed(format!("{failed} of {} checks failed", checks.len() + 1)));
+    }
+    Ok(())
+}
+
+/// `gd-incidents health`.
+pub async fn health(config: &Path, timeout: u64) -> Result<(), CommandError> {
+    let config = Config::load(config)?;
+    let listen = config.server.listen.ok_or_else(|| {
+        CommandError::Failed("[server] listen is not set: the daemon serves no /healthz to check".into())
+    })?;
+    match crate::server::probe(listen, "/healthz", Duration::from_secs(timeout.max(1))).await {
+        Ok(200) => {
+            println!("healthy");
+            Ok(())
+        }
+        Ok(code) => Err(CommandError::Failed(format!("/healthz on {listen} answered {code}"))),
+        Err(why) => Err(CommandError::Failed(why)),
+    }
+}
+
+/// `gd-incidents dlq ...`.
+pub async fn dlq(command: DlqCommand) -> Result<(), CommandError> {
+    let common = match &command {
+        DlqCommand::List { common, .. } | DlqCommand::Redrive { common, .. } => common.clone(),
+    };
+    let config = Config::load(&common.config)?;
+    let clients = Clients::new(&config.aws).await;
+    let dlq_url = match &config.queue.dead_letter_url {
+        Some(url) => url.clone(),
+        None => discover_dead_letter_queue(&clients.sqs, &config.queue.url)
+            .await
+            .map_err(|e| CommandError::Failed(e.to_string()))?,
+    };
+    let letters = DeadLetters::new(clients.sqs.clone(), dlq_url, config.queue.url.clone());
+    let failed = |e: crate::dlq::DlqError| CommandError::Failed(e.to_string());
+    match command {
+        DlqCommand::List { limit, .. } => {
+            let list = letters.list(limit).await.map_err(failed)?;
+            if common.json {
+                output::json(&json!({ "dead_letter_queue": letters.url(), "messages": list }));
+            } else if list.is_empty() {
+                println!("the dead-letter queue {} is empty", letters.url());
+            } else {
+                for l in &list {
+                    println!(
+                        "{}  {}  {}",
+                        l.message_id,
+                        l.reason.as_deref().unwrap_or("(redrive policy: failed too often)"),
+                        l.detail.as_deref().unwrap_or("")
+                    );
+                    println!("    {}", crate::finding::truncate(&l.body.replace('\n', " "), 160));
+                }
+            }
+        }
+        DlqCommand::Redrive { ids, limit, .. } => {
+            let moved = letters.redrive(&ids, limit).await.map_err(failed)?;
+            let missing: Vec<&String> = ids.iter().filter(|id| !moved.contains(id)).collect();
+            if common.json {
+                output::json(&json!({ "redriven": moved, "not_found": missing }));
+            } else {
+                println!("sent {} message(s) back to {}", moved.len(), config.queue.url);
+            }
+            if !missing.is_empty() {
+                let missing: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+                return Err(CommandError::Failed(format!("not in the dead-letter queue: {}", missing.join(", "))));
+            }
+        }
+    }
+    Ok(())
+}

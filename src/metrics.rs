@@ -1,0 +1,232 @@
+//! The daemon's metrics, in Prometheus text format: messages, incidents, pages, AWS calls by operation.
+//! One process-wide registry, so that any layer (and the SDK interceptor) records without plumbing.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels: one word.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Kind {
+    /// The value.
+    pub kind: String,
+}
+
+/// Labels of incident changes.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IncidentLabels {
+    /// created, updated.
+    pub change: String,
+    /// The incident's level.
+    pub severity: String,
+}
+
+/// Labels of pages.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PageLabels {
+    /// oce, iso.
+    pub target: String,
+    /// HIGH, CRITICAL.
+    pub severity: String,
+}
+
+/// Labels of AWS calls.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// e.g. SQS, DynamoDB.
+    pub service: String,
+    /// e.g. ReceiveMessage.
+    pub operation: String,
+}
+
+/// Every metric the daemon exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Messages received from the work queue.
+    pub received: Counter,
+    /// Messages settled, by outcome (processed, dead_lettered, retried).
+    pub settled: Family<Kind, Counter>,
+    /// Messages dead-lettered, by reason.
+    pub dead_lettered: Family<Kind, Counter>,
+    /// Incidents created or updated, by level.
+    pub incidents: Family<IncidentLabels, Counter>,
+    /// Pages published.
+    pub pages_sent: Family<PageLabels, Counter>,
+    /// Pages that failed to publish (retried later).
+    pub pages_failed: Counter,
+    /// Re-pages of unacknowledged incidents scheduled.
+    pub escalations: Counter,
+    /// Messages being processed now.
+    pub in_flight: Gauge,
+    /// AWS operations called (each may take several attempts).
+    pub aws_calls: Family<CallLabels, Counter>,
+    /// AWS attempts (retries included).
+    pub aws_attempts: Family<CallLabels, Counter>,
+    /// AWS operations that failed after their retries.
+    pub aws_errors: Family<CallLabels, Counter>,
+    /// Seconds an AWS operation took, retries included.
+    pub aws_seconds: Family<CallLabels, Histogram, fn() -> Histogram>,
+    /// Findings seen by reconciliation, by what became of them.
+    pub reconciled: Family<Kind, Counter>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("gd_incidents");
+        let m = Metrics {
+            received: Counter::default(),
+            settled: Family::default(),
+            dead_lettered: Family::default(),
+            incidents: Family::default(),
+            pages_sent: Family::default(),
+            pages_failed: Counter::default(),
+            escalations: Counter::default(),
+            in_flight: Gauge::default(),
+            aws_calls: Family::default(),
+            aws_attempts: Family::default(),
+            aws_errors: Family::default(),
+            aws_seconds: Family::new_with_constructor(latency_histogram),
+            reconciled: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register("messages_received", "Messages received from the work queue", m.received.clone());
+        registry.register("messages_settled", "Messages settled, by outcome", m.settled.clone());
+        registry.register(
+            "messages_dead_lettered",
+            "Messages moved to the dead-letter queue, by reason",
+            m.dead_lettered.clone(),
+        );
+        registry.register("incidents", "Incidents created or updated, by level", m.incidents.clone());
+        registry.register("pages_sent", "Pages published, by target and level", m.pages_sent.clone());
+        registry.register("pages_failed", "Page publishes that failed (retried)", m.pages_failed.clone());
+        registry.register("escalations", "Re-pages of unacknowledged incidents", m.escalations.clone());
+        registry.register("messages_in_flight", "Messages being processed now", m.in_flight.clone());
+        registry.register("aws_calls", "AWS operations called", m.aws_calls.clone());
+        registry.register("aws_attempts", "AWS attempts, retries included", m.aws_attempts.clone());
+        registry.register("aws_errors", "AWS operations that failed after retries", m.aws_errors.clone());
+        registry.register("aws_call_seconds", "Seconds per AWS operation, retries included", m.aws_seconds.clone());
+        registry.register("reconciled_findings", "Findings seen by reconciliation, by result", m.reconciled.clone());
+        Metrics { registry, ..m }
+    }
+
+    /// The text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The process's metrics.
+pub fn get() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+/// Counts one of a labelled counter.
+pub fn count(family: &Family<Kind, Counter>, kind: &str) {
+    family.get_or_create(&Kind { kind: kind.to_owned() }).inc();
+}
+
+#[derive(Debug, Clone)]
+struct Started(Instant);
+
+impl Storable for Started {
+    type Storer = StoreReplace<Self>;
+}
+
+/// An SDK interceptor that counts every AWS operation and attempt and times it.
+#[derive(Debug, Default)]
+pub struct CallMetrics;
+
+fn labels(cfg: &ConfigBag) -> CallLabels {
+    match cfg.load::<Metadata>() {
+        Some(m) => CallLabels { service: m.service().to_owned(), operation: m.name().to_owned() },
+        None => CallLabels { service: "unknown".into(), operation: "unknown".into() },
+    }
+}
+
+impl Intercept for CallMetrics {
+    fn name(&self) -> &'static str {
+        "CallMetrics"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state().store_put(Started(Instant::now()));
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        get().aws_attempts.get_or_create(&labels(cfg)).inc();
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let m = get();
+        let labels = labels(cfg);
+        m.aws_calls.get_or_create(&labels).inc();
+        if let Some(Started(at)) = cfg.load::<Started>() {
+            m.aws_seconds.get_or_create(&labels).observe(at.elapsed().as_secs_f64());
+        }
+        if !matches!(context.output_or_error(), Some(Ok(_))) {
+            m.aws_errors.get_or_create(&labels).inc();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_names_every_metric() {
+        let m = get();
+        m.received.inc();
+        count(&m.dead_lettered, "not_json");
+        m.aws_calls.get_or_create(&CallLabels { service: "SQS".into(), operation: "ReceiveMessage".into() }).inc();
+        let text = m.encode();
+        for name in [
+            "gd_incidents_messages_received_total",
+            "gd_incidents_messages_dead_lettered_total{kind=\"not_json\"}",
+            "gd_incidents_aws_calls_total{service=\"SQS\",operation=\"ReceiveMessage\"}",
+            "# TYPE gd_incidents_messages_in_flight gauge",
+        ] {
+            assert!(text.contains(name), "{name} missing in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! What operators run the daemon with, against LocalStack through the real binary: the health and metrics
+//! endpoint, `health`, `check`, `dlq list|redrive`, configuration from the environment, and logs that carry
+//! the message, finding and incident ids.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// `GET path` on `addr`: (status, body).
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+fn metric(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn finding(id: &str, severity: f64) -> String {
+    let mut v = fixture("ec2-instance-backdoor");
+    v["detail"]["id"] = json!(id);
+    v["detail"]["severity"] = json!(severity);
+    v.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_logs() {
+    let stack = deploy_stack("ops");
+    let aws = Aws::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_port();
+    let config = write_config_with(dir.path(), &stack, "", &format!("[server]\nlisten = \"{addr}\"\n"));
+    let mut daemon = Daemon::start(&config, "d1");
+
+    eventually("/healthz", Duration::from_secs(30), || async {
+        tokio::net::TcpStream::connect(addr).await.ok().map(|_| ())
+    })
+    .await;
+    assert_eq!(get(addr, "/healthz").await.0, 200);
+    let (code, body) = get(addr, "/readyz").await;
+    assert_eq!(code, 200, "{body}");
+    let (code, out, err) = gd(&config, &["health"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    aws.send(stack.queue_url(), &finding("0b5e0b5e0b5e0b5e0b5e0b5e0b5e0b50", 8.0)).await;
+    aws.send(stack.queue_url(), "not json at all").await;
+    let text = eventually("metrics of one incident and one reject", Duration::from_secs(60), || async {
+        let (_, text) = get(addr, "/metrics").await;
+        let done = metric(&text, "gd_incidents_messages_settled_total{kind=\"processed\"}") >= 1.0
+            && metric(&text, "gd_incidents_messages_settled_total{kind=\"dead_lettered\"}") >= 1.0;
+        done.then_some(text)
+    })
+    .await;
+    assert_eq!(metric(&text, "gd_incidents_messages_received_total"), 2.0, "{text}");
+    assert_eq!(metric(&text, "gd_incidents_incidents_total{change=\"created\",severity=\"HIGH\"}"), 1.0);
+    assert_eq!(metric(&text, "gd_incidents_pages_sent_total{target=\"oce\",severity=\"HIGH\"}"), 1.0);
+    assert_eq!(metric(&text, "gd_incidents_messages_settled_total{kind=\"processed\"}"), 1.0);
+    // One write creates the incident (with its log entry, evidence and claimed pages), one records the pages.
+    assert_eq!(
+        metric(&text, "gd_incidents_aws_calls_total{service=\"DynamoDB\",operation=\"TransactWriteItems\"}"),
+        2.0
+    );
+    assert_eq!(metric(&text, "gd_incidents_messages_dead_lettered_total{kind=\"not_json\"}"), 1.0);
+    assert!(metric(&text, "gd_incidents_aws_calls_total{service=\"SQS\",operation=\"ReceiveMessage\"}") >= 1.0);
+    assert!(metric(&text, "gd_incidents_aws_calls_total{service=\"SNS\",operation=\"Publish\"}") >= 2.0);
+    assert!(text.contains("gd_incidents_aws_call_seconds_bucket"), "latencies by operation");
+    assert!(text.contains("gd_incidents_messages_in_flight"));
+
+    // Every log line about the message carries its message, finding and incident ids.
+    let log = daemon.log();
+    let created: Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "page sent")
+        .unwrap_or_else(|| panic!("no page log line:\n{log}"));
+    for field in ["message_id", "finding_id", "incident_id"] {
+        assert!(created["span"][field].as_str().is_some_and(|v| !v.is_empty()), "{field} in {created}");
+    }
+    assert!(!log.contains("\"body\""), "message bodies are not logged");
+
+    // Readiness follows the queue: gone, and /readyz says so.
+    aws.sqs.delete_queue().queue_url(stack.queue_url()).send().await.unwrap();
+    let (code, body) = eventually("/readyz to fail", Duration::from_secs(30), || async {
+        let (code, body) = get(addr, "/readyz").await;
+        (code == 503).then_some((code, body))
+    })
+    .await;
+    assert!(body.contains("queue"), "{code} {body}");
+
+    let (status, _) = daemon.terminate(Duration::from_secs(20));
+    assert!(status.success());
+    let (code, _, err) = gd(&config, &["health"]);
+    assert_eq!(code, 1, "health fails when the daemon is gone: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_each_permission_and_fails_on_a_wrong_topic() {
+    let stack = deploy_stack("check");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &stack, "");
+    let (code, out, err) = gd(&config, &["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for line in [
+        "ok    queue",
+        "ok    dead-letter queue",
+        "ok    table ",
+        "ok    table writes",
+        "ok    OCE topic",
+        "ok    ISO topic",
+    ] {
+        assert!(out.contains(line), "{line:?} in\n{out}");
+    }
+    let bad =
+        std::fs::read_to_string(&config).unwrap().replace(stack.oce_topic(), &format!("{}-gone", stack.oce_topic()));
+    std::fs::write(&config, bad).unwrap();
+    let (code, out, _) = gd(&config, &["check"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("FAIL  OCE topic"), "{out}");
+    assert!(out.contains("ok    ISO topic"), "the other checks still run: {out}");
+    let report = gd(&config, &["check", "--json"]).1;
+    let v: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(v["failed"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_with_reasons_and_redriven_after_a_fix() {
+    let stack = deploy_stack("dlq");
+    let aws = Aws::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &stack, "");
+    // The daemon gets its table from the environment, as in an ECS task definition.
+    let without_table = dir.path().join("without-table.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(&format!("table = \"{}\"", stack.table()), "");
+    std::fs::write(&without_table, text).unwrap();
+    let env_daemon = |name: &str| {
+        let log = dir.path().join(format!("{name}.log"));
+        Command::new(binary())
+            .args(["run", "--config"])
+            .arg(&without_table)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("GD_INCIDENTS__INCIDENTS__TABLE", stack.table())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut daemon = env_daemon("d1");
+    aws.send(stack.queue_url(), "{\"source\": \"aws.ec2\"}").await;
+    let list = eventually("a dead letter", Duration::from_secs(60), || async {
+        let mut args = vec!["dlq", "list", "--json"];
+        args.push("--limit");
+        args.push("5");
+        let (code, out, _) = gd(&config, &args);
+        let v: Value = serde_json::from_str(&out).ok()?;
+        (code == 0 && !v["messages"].as_array()?.is_empty()).then_some(v)
+    })
+    .await;
+    let letter = &list["messages"][0];
+    assert_eq!(letter["reason"], "not_guardduty_finding");
+    assert!(letter["detail"].as_str().unwrap().contains("aws.ec2"));
+    let (code, text, _) = gd(&config, &["dlq", "list"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("not_guardduty_finding"), "{text}");
+    assert_eq!(aws.queue_depth(stack.dlq_url()).await, 1, "listing leaves it in place");
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+
+    // A valid finding that was dead-lettered (say, during a bug): redriven, it becomes an incident.
+    let good = finding("4ed41e4ed41e4ed41e4ed41e4ed41e40", 5.0);
+    aws.send(stack.dlq_url(), &good).await;
+    let all = gd_json(&config, &["dlq", "list"]);
+    let good_id = all["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["body"] == good.as_str())
+        .map(|m| m["message_id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let (code, _, err) = gd(&config, &["dlq", "redrive", "--id", "no-such-message"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not in the dead-letter queue: no-such-message"), "{err}");
+    let moved = gd_json(&config, &["dlq", "redrive", "--id", &good_id]);
+    assert_eq!(moved["redriven"], json!([good_id]));
+    assert_eq!(aws.queue_depth(stack.dlq_url()).await, 1, "only the chosen message moved");
+    let mut daemon = env_daemon("d2");
+    eventually("the redriven finding's incident", Duration::from_secs(60), || async {
+        let items = aws.incidents(stack.table()).await;
+        items.iter().any(|i| s(i, "finding_id") == Some("4ed41e4ed41e4ed41e4ed41e4ed41e40")).then_some(())
+    })
+    .await;
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let (code, _, err) = gd(&config, &["dlq", "redrive"]);
+    assert_eq!(code, 2, "redrive needs --id or --all: {err}");
+}
