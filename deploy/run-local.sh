@@ -35,6 +35,13 @@ table = "$(out IncidentTableName)"
 [paging]
 oce_topic_arn = "$(out OceTopicArn)"
 iso_topic_arn = "$(out IsoTopicArn)"
+
+[server]
+listen = "127.0.0.1:9090"
+
+[guardduty]
+# LocalStack does not emulate GuardDuty: no reconciliation sweeps here.
+reconcile_interval_secs = 0
 TOML
 echo "wrote $CONFIG" >&2
 

@@ -19,6 +19,8 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// The paging topics.
     pub sns: aws_sdk_sns::Client,
+    /// The shared configuration, for clients made later (GuardDuty, per region).
+    pub shared: SdkConfig,
 }
 
 /// Loads the shared SDK configuration: region and endpoint from the config file, credentials from the
@@ -47,21 +49,40 @@ pub async fn sdk_config(cfg: &AwsConfig) -> SdkConfig {
     loader.load().await
 }
 
+/// `AWS_ENDPOINT_URL_<SERVICE>`, when set: it wins over `[aws] endpoint_url` (which, set in code, would
+/// otherwise win over the environment in the SDK).
+pub fn service_endpoint(service_env_name: &str) -> Option<String> {
+    std::env::var(format!("AWS_ENDPOINT_URL_{service_env_name}")).ok().filter(|v| !v.trim().is_empty())
+}
+
 impl Clients {
     /// Builds every client from one shared configuration.
     pub async fn new(cfg: &AwsConfig) -> Clients {
         let shared = sdk_config(cfg).await;
         // Every call is counted and timed by operation (the /metrics endpoint).
         Clients {
-            sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(&shared).interceptor(CallMetrics).build(),
-            ),
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(CallMetrics).build(),
-            ),
-            sns: aws_sdk_sns::Client::from_conf(
-                aws_sdk_sns::config::Builder::from(&shared).interceptor(CallMetrics).build(),
-            ),
+            sqs: aws_sdk_sqs::Client::from_conf({
+                let mut b = aws_sdk_sqs::config::Builder::from(&shared).interceptor(CallMetrics);
+                if let Some(url) = service_endpoint("SQS") {
+                    b = b.endpoint_url(url);
+                }
+                b.build()
+            }),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf({
+                let mut b = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(CallMetrics);
+                if let Some(url) = service_endpoint("DYNAMODB") {
+                    b = b.endpoint_url(url);
+                }
+                b.build()
+            }),
+            sns: aws_sdk_sns::Client::from_conf({
+                let mut b = aws_sdk_sns::config::Builder::from(&shared).interceptor(CallMetrics);
+                if let Some(url) = service_endpoint("SNS") {
+                    b = b.endpoint_url(url);
+                }
+                b.build()
+            }),
+            shared,
         }
     }
 }

@@ -35,6 +35,77 @@ pub struct Config {
     /// The health and metrics endpoint.
     #[serde(default)]
     pub server: ServerConfig,
+    /// Reconciliation with the GuardDuty API, and archiving on close.
+    #[serde(default)]
+    pub guardduty: GuardDutyConfig,
+}
+
+/// `[guardduty]`: findings missed on the queue are read from the GuardDuty API; closed incidents may
+/// archive their finding.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardDutyConfig {
+    /// Regions whose detectors are swept; default: `[aws] region`.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// The detectors to sweep; when empty, each region's detectors are found with ListDetectors.
+    #[serde(default)]
+    pub detectors: Vec<DetectorConfig>,
+    /// Seconds between sweeps (the first runs at start); 0 turns reconciliation off.
+    #[serde(default = "default_reconcile_interval_secs")]
+    pub reconcile_interval_secs: u64,
+    /// Days back the first sweep looks, when no watermark is stored yet.
+    #[serde(default = "default_initial_lookback_days")]
+    pub initial_lookback_days: u32,
+    /// Archive the finding in GuardDuty when its incident is closed (retried until it succeeds).
+    #[serde(default)]
+    pub archive_on_close: bool,
+}
+
+/// `[[guardduty.detectors]]`: one detector.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorConfig {
+    /// Its region.
+    pub region: String,
+    /// Its id.
+    pub id: String,
+}
+
+impl Default for GuardDutyConfig {
+    fn default() -> Self {
+        GuardDutyConfig {
+            regions: Vec::new(),
+            detectors: Vec::new(),
+            reconcile_interval_secs: default_reconcile_interval_secs(),
+            initial_lookback_days: default_initial_lookback_days(),
+            archive_on_close: false,
+        }
+    }
+}
+
+impl Config {
+    /// The regions reconciliation covers: `[guardduty] regions`, those of configured detectors, or
+    /// `[aws] region`.
+    pub fn guardduty_regions(&self) -> Vec<String> {
+        let mut regions = self.guardduty.regions.clone();
+        for d in &self.guardduty.detectors {
+            if !regions.contains(&d.region) {
+                regions.push(d.region.clone());
+            }
+        }
+        if regions.is_empty() {
+            regions.push(self.aws.region.clone());
+        }
+        regions
+    }
+}
+
+fn default_reconcile_interval_secs() -> u64 {
+    900
+}
+fn default_initial_lookback_days() -> u32 {
+    30
 }
 
 /// `[server]`: health and metrics over HTTP.
@@ -443,6 +514,8 @@ impl Config {
         arn("paging.iso_topic_arn", &self.paging.iso_topic_arn, "sns")?;
         within("paging.claim_timeout_secs", self.paging.claim_timeout_secs, 5, 3600)?;
         within("daemon.shutdown_grace_secs", self.daemon.shutdown_grace_secs, 0, 60)?;
+        within("guardduty.reconcile_interval_secs", self.guardduty.reconcile_interval_secs, 0, 86_400)?;
+        within("guardduty.initial_lookback_days", self.guardduty.initial_lookback_days, 0, 90)?;
         within("escalation.ack_timeout_secs", self.escalation.ack_timeout_secs, 0, 86_400)?;
         within("escalation.max_repages", self.escalation.max_repages, 0, 100)?;
         within("escalation.check_interval_secs", self.escalation.check_interval_secs, 1, 3600)?;

@@ -10,8 +10,10 @@ use crate::aws::{Clients, describe};
 use crate::config::Config;
 use crate::consumer::{Consumer, StartError};
 use crate::dispatch::{Dispatcher, Rules};
+use crate::guardduty::GuardDuty;
 use crate::ingest::Ingest;
 use crate::pager::Pager;
+use crate::reconcile::Reconciler;
 use crate::server::{self, Readiness};
 use crate::store::Store;
 
@@ -54,6 +56,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     let pager = Pager::new(clients.sns.clone(), &config.paging.oce_topic_arn, &config.paging.iso_topic_arn);
     let dispatch = Dispatcher::new(store, pager, Rules::from_config(&config));
     let ingest = Ingest::new(dispatch.clone());
+    let ingest_for_reconcile = ingest.clone();
     let consumer = Consumer::new(
         clients.sqs.clone(),
         config.aws.clone(),
@@ -84,6 +87,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
                 warn!(error = %e, "the health and metrics endpoint stopped");
             }
         });
+    }
+    let sweeps = config.guardduty.reconcile_interval_secs > 0;
+    if sweeps || config.guardduty.archive_on_close {
+        let guardduty = GuardDuty::new(&clients.shared, &config.guardduty_regions());
+        let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
+        let reconciler = Reconciler::new(&config, guardduty, store, ingest_for_reconcile);
+        let every = Duration::from_secs(if sweeps { config.guardduty.reconcile_interval_secs } else { 60 });
+        let holder = uuid::Uuid::new_v4().to_string();
+        tasks.spawn(reconciler.run(every, sweeps, holder, shutdown.clone()));
     }
     if config.escalation.ack_timeout_secs > 0 && config.escalation.max_repages > 0 {
         let every = Duration::from_secs(config.escalation.check_interval_secs);

@@ -5,6 +5,7 @@
 //! (DynamoDB), [`pager`] (SNS) and [`consumer`] (SQS) do the I/O, [`ingest`] ties one finding's path
 //! together, and [`daemon`] wires it all for `gd-incidents run`.
 
+pub mod archive;
 pub mod aws;
 pub mod check;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod pager;
 pub mod policy;
+pub mod reconcile;
 pub mod server;
 pub mod severity;
 pub mod store;

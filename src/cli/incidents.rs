@@ -53,14 +53,30 @@ pub enum CommandError {
     },
 }
 
+/// What a command works with.
+pub(super) struct Session {
+    /// The configuration.
+    pub config: Config,
+    /// The clients.
+    pub clients: Clients,
+    /// Store, pager and rules.
+    pub dispatch: Dispatcher,
+}
+
 /// Connects to what a command needs.
-async fn connect(common: &Common) -> Result<(Config, Dispatcher), CommandError> {
+pub(super) async fn session(common: &Common) -> Result<Session, CommandError> {
     let config = Config::load(&common.config)?;
     let clients = Clients::new(&config.aws).await;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
     let pager = Pager::new(clients.sns.clone(), &config.paging.oce_topic_arn, &config.paging.iso_topic_arn);
     let dispatch = Dispatcher::new(store, pager, Rules::from_config(&config));
-    Ok((config, dispatch))
+    Ok(Session { config, clients, dispatch })
+}
+
+/// Connects to what a command needs.
+async fn connect(common: &Common) -> Result<(Config, Dispatcher), CommandError> {
+    let s = session(common).await?;
+    Ok((s.config, s.dispatch))
 }
 
 fn default_by(by: Option<String>) -> String {
@@ -78,6 +94,7 @@ pub async fn execute(command: Command) -> Result<(), CommandError> {
         Command::Check { common } => super::ops::check(&common).await,
         Command::Health { config, timeout } => super::ops::health(&config, timeout).await,
         Command::Dlq { command } => super::ops::dlq(command).await,
+        Command::Reconcile { common, since } => super::ops::reconcile(&common, since).await,
     }
 }
 
@@ -137,7 +154,19 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
                 legal_counsel: legal_counsel.map(|v| v == YesNo::Yes),
                 customers_notified: customers_notified.map(|v| v == YesNo::Yes),
             };
-            act(&common, &id, &by, Action::Close(input)).await
+            let s = session(&common).await?;
+            let closed = act_in(&s, &id, &by, Action::Close(input)).await?;
+            output::changed(&closed, common.json);
+            if s.config.guardduty.archive_on_close {
+                let guardduty = crate::guardduty::GuardDuty::new(&s.clients.shared, std::slice::from_ref(&closed.region));
+                crate::archive::after_close(&guardduty, s.dispatch.store(), &closed).await.map_err(|why| {
+                    CommandError::Failed(format!(
+                        "incident {} is closed, but archiving its finding in GuardDuty failed: {why} (the daemon retries it)",
+                        closed.incident_id
+                    ))
+                })?;
+            }
+            Ok(())
         }
         IncidentsCommand::Reopen { id, reason, by, common } => {
             act(&common, &id, &default_by(by), Action::Reopen { reason }).await
@@ -162,8 +191,15 @@ async fn find(dispatch: &Dispatcher, id: &str) -> Result<Incident, CommandError>
 
 /// Applies a responder's action with a conditional write (re-applied if someone else wrote first).
 async fn act(common: &Common, id: &str, by: &str, action: Action) -> Result<(), CommandError> {
-    let (_, dispatch) = connect(common).await?;
-    let incident = find(&dispatch, id).await?;
+    let s = session(common).await?;
+    let stored = act_in(&s, id, by, action).await?;
+    output::changed(&stored, common.json);
+    Ok(())
+}
+
+async fn act_in(s: &Session, id: &str, by: &str, action: Action) -> Result<Incident, CommandError> {
+    let dispatch = &s.dispatch;
+    let incident = find(dispatch, id).await?;
     let mut refusal = None;
     let before = incident.version;
     let stored = dispatch
@@ -183,8 +219,7 @@ async fn act(common: &Common, id: &str, by: &str, action: Action) -> Result<(), 
         return Err(r.into());
     }
     debug_assert!(stored.version > before);
-    output::changed(&stored, common.json);
-    Ok(())
+    Ok(stored)
 }
 
 async fn report(args: ReportArgs) -> Result<(), CommandError> {

@@ -70,6 +70,16 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         timeout: u64,
     },
+    /// Sweep GuardDuty once, by hand: findings updated since TIME that are missing or outdated become
+    /// incidents (and page) exactly as if they had come through the queue. The daemon's watermark is left
+    /// alone. Exit 1 if any finding could not be recorded.
+    Reconcile {
+        #[command(flatten)]
+        common: Common,
+        /// List findings updated since TIME: RFC 3339 or an age (24h, 7d).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        since: DateTime<Utc>,
+    },
     /// Inspect the dead-letter queue, and send messages back to the work queue after a fix.
     Dlq {
         /// What to do with dead letters.

@@ -109,3 +109,33 @@ pub async fn dlq(command: DlqCommand) -> Result<(), CommandError> {
     }
     Ok(())
 }
+
+/// `gd-incidents reconcile`.
+pub async fn reconcile(common: &Common, since: chrono::DateTime<chrono::Utc>) -> Result<(), CommandError> {
+    let s = super::incidents::session(common).await?;
+    let guardduty = crate::guardduty::GuardDuty::new(&s.clients.shared, &s.config.guardduty_regions());
+    let ingest = crate::ingest::Ingest::new(s.dispatch.clone());
+    let reconciler = crate::reconcile::Reconciler::new(&s.config, guardduty, s.dispatch.store().clone(), ingest);
+    let reports = reconciler.sweep(Some(since)).await.map_err(|e| CommandError::Failed(e.to_string()))?;
+    if common.json {
+        output::json(&json!({ "detectors": reports }));
+    } else if reports.is_empty() {
+        println!("no GuardDuty detector found in {}", s.config.guardduty_regions().join(", "));
+    } else {
+        println!(
+            "{:<14} {:<34} {:>6} {:>7} {:>7} {:>9} {:>8} {:>6} {:>5}",
+            "REGION", "DETECTOR", "LISTED", "CREATED", "UPDATED", "UNCHANGED", "REJECTED", "FAILED", "PAGES"
+        );
+        for r in &reports {
+            println!(
+                "{:<14} {:<34} {:>6} {:>7} {:>7} {:>9} {:>8} {:>6} {:>5}",
+                r.region, r.detector_id, r.listed, r.created, r.updated, r.unchanged, r.rejected, r.failed, r.pages
+            );
+        }
+    }
+    let failed: usize = reports.iter().map(|r| r.failed).sum();
+    if failed > 0 {
+        return Err(CommandError::Failed(format!("{failed} finding(s) could not be recorded; run it again")));
+    }
+    Ok(())
+}

@@ -80,6 +80,8 @@ struct State {
     archived: Vec<String>,
     /// Every ArchiveFindings call's ids.
     archive_calls: Vec<Vec<String>>,
+    /// ArchiveFindings calls still to fail with an access error (to test retries).
+    failing_archives: usize,
     calls: Vec<Call>,
 }
 
@@ -179,7 +181,12 @@ impl FakeGuardDuty {
         self.state().archived.clone()
     }
 
-    /// The ids of each ArchiveFindings call.
+    /// Makes the next `calls` ArchiveFindings calls fail with AccessDeniedException.
+    pub fn fail_archives(&self, calls: usize) {
+        self.state().failing_archives = calls;
+    }
+
+    /// Every ArchiveFindings call's ids (those that failed included).
     pub fn archive_calls(&self) -> Vec<Vec<String>> {
         self.state().archive_calls.clone()
     }
@@ -551,6 +558,15 @@ fn get_findings(state: &State, detector: &str, body: &Value) -> Result<Value, Ap
 
 fn set_archived(state: &mut State, detector: &str, body: &Value, archived: bool) -> Result<Value, ApiError> {
     let ids = finding_ids(body)?;
+    if archived && state.failing_archives > 0 {
+        state.failing_archives -= 1;
+        state.archive_calls.push(ids);
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "AccessDeniedException",
+            message: "not authorized to perform guardduty:ArchiveFindings (injected by the test)".into(),
+        });
+    }
     if let Some(findings) = state.findings.get_mut(detector) {
         for finding in findings.iter_mut().filter(|f| f["id"].as_str().is_some_and(|id| ids.iter().any(|i| i == id))) {
             finding["service"]["archived"] = Value::Bool(archived);

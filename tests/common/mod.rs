@@ -318,10 +318,16 @@ level = "gd_incidents=debug,info"
 
 /// Runs a `gd-incidents` command with LocalStack's credentials: (exit code, stdout, stderr).
 pub fn gd(config: &Path, args: &[&str]) -> (i32, String, String) {
+    gd_env(config, args, &[])
+}
+
+/// Like [`gd`], with extra environment variables.
+pub fn gd_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(binary())
         .args(args)
         .arg("--config")
         .arg(config)
+        .envs(env.iter().copied())
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env_remove("AWS_PROFILE")
@@ -357,11 +363,17 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(config: &Path, name: &str) -> Daemon {
+        Daemon::start_with_env(config, name, &[])
+    }
+
+    /// Starts with extra environment variables (e.g. `AWS_ENDPOINT_URL_GUARDDUTY`).
+    pub fn start_with_env(config: &Path, name: &str, env: &[(&str, &str)]) -> Daemon {
         let log = config.with_extension(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("create daemon log");
         let child = Command::new(binary())
             .args(["run", "--config"])
             .arg(config)
+            .envs(env.iter().copied())
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env_remove("AWS_PROFILE")
