@@ -158,7 +158,8 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
             let closed = act_in(&s, &id, &by, Action::Close(input)).await?;
             output::changed(&closed, common.json);
             if s.config.guardduty.archive_on_close {
-                let guardduty = crate::guardduty::GuardDuty::new(&s.clients.shared, std::slice::from_ref(&closed.region));
+                let guardduty =
+                    crate::guardduty::GuardDuty::new(&s.clients.shared, std::slice::from_ref(&closed.region));
                 crate::archive::after_close(&guardduty, s.dispatch.store(), &closed).await.map_err(|why| {
                     CommandError::Failed(format!(
                         "incident {} is closed, but archiving its finding in GuardDuty failed: {why} (the daemon retries it)",
