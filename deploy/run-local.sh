@@ -49,14 +49,17 @@ cargo build --release --locked
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
 cat >&2 <<MSG
 
-gd-incidents is starting against LocalStack. In another terminal, try:
-  # a HIGH finding, straight onto the queue as EventBridge delivers it
-  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test ~/.cache/localstack-host/venv/bin/aws --endpoint-url $ENDPOINT \\
-    --region us-east-1 sqs send-message --queue-url $(out QueueUrl) \\
-    --message-body file://tests/fixtures/findings/ec2-instance-backdoor.json
-  # the incident it became
-  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test ~/.cache/localstack-host/venv/bin/aws --endpoint-url $ENDPOINT \\
-    --region us-east-1 dynamodb scan --table-name $(out IncidentTableName)
+gd-incidents is starting against LocalStack (config: $CONFIG). In another terminal, try:
+
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test   # LocalStack's credentials
+  # 1. watch what the on-call engineer and the security officer receive
+  target/release/gd-incidents pages --follow --config $CONFIG
+  # 2. a HIGH GuardDuty finding, delivered as AWS delivers it (EventBridge -> rule -> queue)
+  target/release/gd-incidents sample --severity HIGH --config $CONFIG
+  # 3. the incident it became, and what a responder does next
+  target/release/gd-incidents incidents list --config $CONFIG
+  target/release/gd-incidents incidents show <incident id> --config $CONFIG
+
 Ctrl-C stops the daemon.
 
 MSG

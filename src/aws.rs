@@ -8,6 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::config::AwsConfig;
+use crate::faults::FaultInjection;
 use crate::metrics::CallMetrics;
 
 /// The SDK clients the daemon and the CLI use.
@@ -55,35 +56,38 @@ pub fn service_endpoint(service_env_name: &str) -> Option<String> {
     std::env::var(format!("AWS_ENDPOINT_URL_{service_env_name}")).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// A client of one service from the shared configuration: counted by the metrics interceptor, with the
+/// test-only fault injection when configured, and `AWS_ENDPOINT_URL_<SERVICE>` winning over the shared
+/// endpoint.
+macro_rules! service_client {
+    ($sdk:ident, $shared:expr, $faults:expr, $env:literal) => {{
+        let mut b = $sdk::config::Builder::from($shared).interceptor(CallMetrics);
+        if let Some(file) = $faults {
+            b = b.interceptor(FaultInjection::new(file.clone()));
+        }
+        if let Some(url) = service_endpoint($env) {
+            b = b.endpoint_url(url);
+        }
+        $sdk::Client::from_conf(b.build())
+    }};
+}
+
 impl Clients {
     /// Builds every client from one shared configuration.
     pub async fn new(cfg: &AwsConfig) -> Clients {
         let shared = sdk_config(cfg).await;
-        // Every call is counted and timed by operation (the /metrics endpoint).
+        let faults = cfg.fault_injection_file.as_ref();
         Clients {
-            sqs: aws_sdk_sqs::Client::from_conf({
-                let mut b = aws_sdk_sqs::config::Builder::from(&shared).interceptor(CallMetrics);
-                if let Some(url) = service_endpoint("SQS") {
-                    b = b.endpoint_url(url);
-                }
-                b.build()
-            }),
-            dynamodb: aws_sdk_dynamodb::Client::from_conf({
-                let mut b = aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(CallMetrics);
-                if let Some(url) = service_endpoint("DYNAMODB") {
-                    b = b.endpoint_url(url);
-                }
-                b.build()
-            }),
-            sns: aws_sdk_sns::Client::from_conf({
-                let mut b = aws_sdk_sns::config::Builder::from(&shared).interceptor(CallMetrics);
-                if let Some(url) = service_endpoint("SNS") {
-                    b = b.endpoint_url(url);
-                }
-                b.build()
-            }),
+            sqs: service_client!(aws_sdk_sqs, &shared, faults, "SQS"),
+            dynamodb: service_client!(aws_sdk_dynamodb, &shared, faults, "DYNAMODB"),
+            sns: service_client!(aws_sdk_sns, &shared, faults, "SNS"),
             shared,
         }
+    }
+
+    /// An EventBridge client (for `sample`).
+    pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        service_client!(aws_sdk_eventbridge, &self.shared, None::<&std::path::PathBuf>, "EVENTBRIDGE")
     }
 }
 

@@ -44,6 +44,27 @@ pub enum DaemonError {
 /// Runs the daemon until `shutdown` is cancelled; then stops receiving, finishes or releases in-flight
 /// work within `[daemon] shutdown_grace_secs`, and returns.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    // A start that hangs (an endpoint that never answers) still stops on the signal.
+    let (clients, dispatch, ingest, consumer) = tokio::select! {
+        _ = shutdown.cancelled() => {
+            info!("signal received before the start finished: stopping");
+            return Ok(());
+        }
+        started = start(&config) => started?,
+    };
+    let ingest_for_reconcile = ingest;
+    info!(
+        table = %config.incidents.table,
+        oce_topic = %config.paging.oce_topic_arn,
+        iso_topic = %config.paging.iso_topic_arn,
+        "gd-incidents started"
+    );
+    serve(config, shutdown, (clients, dispatch, ingest_for_reconcile, consumer)).await
+}
+
+/// Everything that can fail at start, before the first receive: clients, the table, the queue and its
+/// dead-letter queue.
+async fn start(config: &Config) -> Result<(Clients, Dispatcher, Ingest, Consumer), DaemonError> {
     let clients = Clients::new(&config.aws).await;
     clients
         .dynamodb
@@ -54,23 +75,25 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
         .map_err(|e| DaemonError::Table { table: config.incidents.table.clone(), detail: describe(&e) })?;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
     let pager = Pager::new(clients.sns.clone(), &config.paging.oce_topic_arn, &config.paging.iso_topic_arn);
-    let dispatch = Dispatcher::new(store, pager, Rules::from_config(&config));
+    let dispatch = Dispatcher::new(store, pager, Rules::from_config(config));
     let ingest = Ingest::new(dispatch.clone());
-    let ingest_for_reconcile = ingest.clone();
     let consumer = Consumer::new(
         clients.sqs.clone(),
         config.aws.clone(),
         config.queue.clone(),
-        ingest,
+        ingest.clone(),
         Duration::from_secs(config.daemon.shutdown_grace_secs),
     )
     .await?;
-    info!(
-        table = %config.incidents.table,
-        oce_topic = %config.paging.oce_topic_arn,
-        iso_topic = %config.paging.iso_topic_arn,
-        "gd-incidents started"
-    );
+    Ok((clients, dispatch, ingest, consumer))
+}
+
+/// The rest of `run`, once started.
+async fn serve(
+    config: Config,
+    shutdown: CancellationToken,
+    (clients, dispatch, ingest_for_reconcile, consumer): (Clients, Dispatcher, Ingest, Consumer),
+) -> Result<(), DaemonError> {
     let tasks = TaskTracker::new();
     if let Some(listen) = config.server.listen {
         let listener = server::bind(listen).await.map_err(|e| DaemonError::Listen { listen, detail: e.to_string() })?;
@@ -137,8 +160,9 @@ pub async fn cancel_on_signal(shutdown: CancellationToken) {
     std::process::exit(130);
 }
 
+/// Waits for SIGTERM or SIGINT.
 #[cfg(unix)]
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(mut term), Ok(mut int)) => {
@@ -153,7 +177,8 @@ async fn wait_for_signal() {
     }
 }
 
+/// Waits for Ctrl-C.
 #[cfg(not(unix))]
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }

@@ -94,7 +94,12 @@ pub async fn execute(command: Command) -> Result<(), CommandError> {
         Command::Check { common } => super::ops::check(&common).await,
         Command::Health { config, timeout } => super::ops::health(&config, timeout).await,
         Command::Dlq { command } => super::ops::dlq(command).await,
+        Command::Portal { config } => Ok(crate::portal::run(&config).await?),
         Command::Reconcile { common, since } => super::ops::reconcile(&common, since).await,
+        Command::Sample { common, severity, count, finding_type } => {
+            super::ops::sample(&common, severity, count.into(), finding_type).await
+        }
+        Command::Pages { common, follow, wait } => super::ops::pages(&common, follow, wait).await,
     }
 }
 

@@ -80,6 +80,42 @@ pub enum Command {
         #[arg(long, value_name = "TIME", value_parser = parse_time)]
         since: DateTime<Utc>,
     },
+    /// Serve the incident portal at [portal] listen: web pages where staff report incidents and follow their
+    /// reports, and responders and the security officer work incidents. Runs behind an AWS load balancer
+    /// that signs people in (OIDC); stops on SIGTERM or SIGINT.
+    Portal {
+        /// The TOML configuration file, with a [portal] section (see config/ for examples).
+        #[arg(long, value_name = "FILE", env = "GD_INCIDENTS_CONFIG")]
+        config: PathBuf,
+    },
+    /// Emit realistic GuardDuty findings the way AWS delivers them: on LocalStack (an endpoint is
+    /// configured) as `aws.guardduty` events on the default EventBridge bus, which the stack's rule routes to
+    /// the queue; on real AWS, with GuardDuty's CreateSampleFindings on the configured or discovered detector.
+    Sample {
+        #[command(flatten)]
+        common: Common,
+        /// The level of the findings: LOW, MEDIUM, HIGH or CRITICAL.
+        #[arg(long, value_name = "LEVEL", value_parser = parse_level, default_value = "HIGH")]
+        severity: Level,
+        /// How many findings.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+        count: u16,
+        /// The finding type (default: a typical one for the level).
+        #[arg(long = "type", value_name = "TYPE")]
+        finding_type: Option<String>,
+    },
+    /// Show the pages the on-call engineer and the security officer receive: subscribes a temporary queue to
+    /// both topics and prints pages as they arrive (start it before `sample`); cleans up on exit.
+    Pages {
+        #[command(flatten)]
+        common: Common,
+        /// Keep printing until Ctrl-C (otherwise stop after --wait).
+        #[arg(long)]
+        follow: bool,
+        /// Seconds to wait for pages without --follow.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+    },
     /// Inspect the dead-letter queue, and send messages back to the work queue after a fix.
     Dlq {
         /// What to do with dead letters.

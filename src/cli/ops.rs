@@ -139,3 +139,88 @@ pub async fn reconcile(common: &Common, since: chrono::DateTime<chrono::Utc>) ->
     }
     Ok(())
 }
+
+/// The account of a queue URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`).
+fn account_of(queue_url: &str) -> Option<&str> {
+    let mut parts = queue_url.trim_end_matches('/').rsplit('/');
+    parts.next();
+    parts.next().filter(|a| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// `gd-incidents sample`.
+pub async fn sample(
+    common: &Common,
+    level: crate::severity::Level,
+    count: usize,
+    finding_type: Option<String>,
+) -> Result<(), CommandError> {
+    let config = Config::load(&common.config)?;
+    let clients = Clients::new(&config.aws).await;
+    let finding_type = finding_type.unwrap_or_else(|| crate::sample::default_type(level).to_owned());
+    let failed = |e: crate::sample::SampleError| CommandError::Failed(e.0);
+    if config.aws.endpoint_url.is_some() {
+        let events = clients.eventbridge();
+        let account = account_of(&config.queue.url).unwrap_or("000000000000");
+        let ids = crate::sample::put_events(&events, account, &config.aws.region, level, &finding_type, count)
+            .await
+            .map_err(failed)?;
+        if common.json {
+            output::json(&json!({ "via": "eventbridge", "finding_ids": ids, "severity": level, "type": finding_type }));
+        } else {
+            println!(
+                "put {} {level} sample finding(s) of type {finding_type} on the default EventBridge bus ({}), as aws.guardduty",
+                ids.len(),
+                config.aws.region
+            );
+            for id in &ids {
+                println!("  finding {id}");
+            }
+        }
+    } else {
+        let guardduty = crate::guardduty::GuardDuty::new(&clients.shared, &config.guardduty_regions());
+        let ingest = crate::ingest::Ingest::new(super::incidents::session(common).await?.dispatch);
+        let store = crate::store::Store::new(clients.dynamodb.clone(), &config.incidents.table);
+        let reconciler = crate::reconcile::Reconciler::new(&config, guardduty.clone(), store, ingest);
+        let detector = reconciler
+            .detectors()
+            .await
+            .map_err(|e| CommandError::Failed(e.to_string()))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| CommandError::Failed("no GuardDuty detector found: enable GuardDuty first".into()))?;
+        crate::sample::create_sample_findings(&guardduty, &detector, &finding_type, count).await.map_err(failed)?;
+        println!(
+            "real AWS reserves aws.* event sources, so GuardDuty itself made sample finding(s) of type {finding_type} \
+             on detector {} ({}); GuardDuty sets their severity, and EventBridge delivers them within minutes",
+            detector.id, detector.region
+        );
+    }
+    Ok(())
+}
+
+/// `gd-incidents pages`.
+pub async fn pages(common: &Common, follow: bool, wait: u64) -> Result<(), CommandError> {
+    let config = Config::load(&common.config)?;
+    let clients = Clients::new(&config.aws).await;
+    let topics = [("OCE", config.paging.oce_topic_arn.as_str()), ("ISO", config.paging.iso_topic_arn.as_str())];
+    let watch = crate::watch::Watch::start(&clients, &topics).await.map_err(|e| CommandError::Failed(e.0))?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let on_signal = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            crate::daemon::wait_for_signal().await;
+            stop.cancel();
+        })
+    };
+    if !common.json {
+        eprintln!(
+            "watching the OCE and ISO topics{} (Ctrl-C stops)",
+            if follow { String::new() } else { format!(" for {wait} s") }
+        );
+    }
+    let until = (!follow).then(|| Duration::from_secs(wait));
+    let result = watch.print(&stop, until, common.json).await;
+    on_signal.abort();
+    watch.stop().await;
+    result.map(drop).map_err(|e| CommandError::Failed(e.0))
+}

@@ -145,4 +145,21 @@ impl GuardDuty {
             |e| GuardDutyError { op: "ArchiveFindings", region: detector.region.clone(), detail: describe(&e) },
         )
     }
+
+    /// Asks GuardDuty to make sample findings of `types` on `detector`.
+    pub async fn create_sample_findings(&self, detector: &Detector, types: &[String]) -> Result<(), GuardDutyError> {
+        let client = self.client(&detector.region)?;
+        client
+            .create_sample_findings()
+            .detector_id(&detector.id)
+            .set_finding_types(Some(types.to_vec()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| GuardDutyError {
+                op: "CreateSampleFindings",
+                region: detector.region.clone(),
+                detail: describe(&e),
+            })
+    }
 }

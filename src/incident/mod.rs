@@ -497,7 +497,9 @@ pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, E
     let level = ctx.policy.level(&f.finding_type, f.level);
     let newer = f.version() > existing.finding_version();
     let raised = level > existing.severity;
-    if !newer && !raised {
+    // An older version may still carry a higher numeric severity than any seen: keep the maximum exact.
+    let higher_score = f.severity > existing.max_finding_severity;
+    if !newer && !raised && !higher_score {
         return None;
     }
     let mut next = existing.clone();
@@ -521,8 +523,10 @@ pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, E
         next.severity = level;
         next.owe_pages(level, 0, ctx);
         format!("raised {} -> {level} by a version with severity {} (count {})", existing.severity, f.severity, f.count)
-    } else {
+    } else if newer {
         format!("newer version: severity {}, count {}", f.severity, f.count)
+    } else {
+        format!("an older version with a higher severity ({}) arrived late", f.severity)
     };
     next.updated_at = ctx.now;
     let action = if raised { "finding.raised" } else { "finding.updated" };

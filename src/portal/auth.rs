@@ -1,0 +1,444 @@
+//! Who is asking: the `x-amzn-oidc-data` header that an AWS Application Load Balancer adds after it has
+//! signed the person in with OIDC, verified here; or, for local development only, one fixed person.
+//!
+//! The header is a JWT signed by the load balancer with ES256. Its header names the key (`kid`) and the
+//! load balancer (`signer`, its ARN); the key is a PEM public key at `<public_key_url>/<kid>`, fetched once
+//! and cached. A token is accepted only if `alg` is exactly `ES256`, `signer` is the configured load
+//! balancer, the signature verifies (RustCrypto `p256`), `exp` has not passed, and it carries an `email`
+//! claim. The load balancer's base64url may carry `=` padding, which is accepted. Anything else is a 401:
+//! there is never a default user.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Request, StatusCode, Uri, header};
+use base64::Engine;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use p256::pkcs8::DecodePublicKey;
+use serde::Deserialize;
+
+/// The header the load balancer signs.
+pub const OIDC_DATA_HEADER: &str = "x-amzn-oidc-data";
+/// The only algorithm accepted.
+pub const ALGORITHM: &str = "ES256";
+/// Longer headers are refused before any work (the load balancer's are well under 4 KiB).
+const MAX_TOKEN_LEN: usize = 16 * 1024;
+const KEY_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_KEY_BYTES: usize = 16 * 1024;
+/// A key that could not be fetched is not asked for again before this long (unknown `kid`s would
+/// otherwise turn every forged request into a request to the key server).
+const FAILED_KEY_RETRY: Duration = Duration::from_secs(30);
+const MAX_CACHED_KEYS: usize = 256;
+
+/// base64url, with or without `=` padding (the load balancer pads).
+const B64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Why a request is not signed in. Every variant answers 401.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No header at all.
+    #[error("no {OIDC_DATA_HEADER} header")]
+    Missing,
+    /// Not a JWT of the expected shape.
+    #[error("the {OIDC_DATA_HEADER} header is not a valid token: {0}")]
+    Malformed(&'static str),
+    /// `alg` is not ES256 (e.g. `none` or `HS256`).
+    #[error("the token's alg is `{0}`, only ES256 is accepted")]
+    Algorithm(String),
+    /// Signed by another load balancer, or by none.
+    #[error("the token's signer is `{0}`, not the configured load balancer")]
+    Signer(String),
+    /// No usable `kid`.
+    #[error("the token has no valid key id")]
+    KeyId,
+    /// The key could not be fetched or read.
+    #[error("the load balancer's key {kid} is not available: {why}")]
+    KeyUnavailable {
+        /// The key id.
+        kid: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// The signature does not verify with the load balancer's key.
+    #[error("the token's signature does not verify")]
+    Signature,
+    /// `exp` has passed.
+    #[error("the token expired at {0} (Unix time)")]
+    Expired(i64),
+    /// No `exp` claim.
+    #[error("the token has no exp claim")]
+    NoExpiry,
+    /// No `email` claim.
+    #[error("the token has no email claim")]
+    NoEmail,
+}
+
+impl AuthError {
+    /// The status a request gets for it.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::UNAUTHORIZED
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct JwtHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    signer: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    exp: Option<f64>,
+}
+
+/// A token split and decoded, not yet verified.
+#[derive(Debug)]
+pub struct Token<'a> {
+    header: JwtHeader,
+    signing_input: &'a str,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+/// Splits and decodes a token; checks nothing yet.
+pub fn parse(token: &str) -> Result<Token<'_>, AuthError> {
+    let token = token.trim();
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AuthError::Malformed("too long"));
+    }
+    let mut parts = token.split('.');
+    let (Some(head), Some(body), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(AuthError::Malformed("expected three dot-separated parts"));
+    };
+    let decode = |part: &str, what: &'static str| B64URL.decode(part).map_err(|_| AuthError::Malformed(what));
+    let header: JwtHeader = serde_json::from_slice(&decode(head, "the header is not base64url")?)
+        .map_err(|_| AuthError::Malformed("the header is not a JSON object with an alg"))?;
+    Ok(Token {
+        header,
+        signing_input: &token[..head.len() + 1 + body.len()],
+        payload: decode(body, "the payload is not base64url")?,
+        signature: decode(sig, "the signature is not base64url")?,
+    })
+}
+
+/// Checks what can be checked before the key is fetched: the algorithm, the signer and the key id.
+/// Returns the key id.
+pub fn check_header<'t>(token: &'t Token<'_>, signer: &str) -> Result<&'t str, AuthError> {
+    if token.header.alg != ALGORITHM {
+        return Err(AuthError::Algorithm(token.header.alg.clone()));
+    }
+    match token.header.signer.as_deref() {
+        Some(s) if s == signer => {}
+        other => return Err(AuthError::Signer(other.unwrap_or("(none)").to_owned())),
+    }
+    let kid = token.header.kid.as_deref().unwrap_or_default();
+    let valid = !kid.is_empty() && kid.len() <= 128 && kid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid { Ok(kid) } else { Err(AuthError::KeyId) }
+}
+
+/// Verifies the signature with `key`, then the claims at `now` (Unix seconds). Returns the e-mail address.
+pub fn verify_with(token: &Token<'_>, key: &VerifyingKey, now: i64) -> Result<String, AuthError> {
+    let signature = Signature::from_slice(&token.signature).map_err(|_| AuthError::Signature)?;
+    key.verify(token.signing_input.as_bytes(), &signature).map_err(|_| AuthError::Signature)?;
+    let claims: Claims =
+        serde_json::from_slice(&token.payload).map_err(|_| AuthError::Malformed("the claims are not valid JSON"))?;
+    let exp = claims.exp.ok_or(AuthError::NoExpiry)?;
+    if !exp.is_finite() || exp <= now as f64 {
+        return Err(AuthError::Expired(exp as i64));
+    }
+    claims.email.map(|e| e.trim().to_owned()).filter(|e| e.contains('@')).ok_or(AuthError::NoEmail)
+}
+
+/// The default base URL of the load balancer's public keys, in the region of its ARN.
+pub fn default_key_url(alb_arn: &str) -> String {
+    let region = alb_arn.split(':').nth(3).filter(|r| !r.is_empty()).unwrap_or("us-east-1");
+    format!("https://public-keys.auth.elb.{region}.amazonaws.com")
+}
+
+enum Fetcher {
+    Plain(Client<HttpConnector, Empty<Bytes>>),
+    Tls(Client<HttpsConnector<HttpConnector>, Empty<Bytes>>),
+}
+
+enum Cached {
+    Key(Box<VerifyingKey>),
+    Failed { at: Instant, why: String },
+}
+
+/// The load balancer's public keys, fetched on first use and kept.
+pub struct KeyStore {
+    base: String,
+    fetcher: Fetcher,
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore").field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+impl KeyStore {
+    /// Keys under `base` (`https://...`, or `http://` for tests), over hyper with the AWS SDK's rustls.
+    pub fn new(base: &str) -> Result<KeyStore, String> {
+        let fetcher = if base.starts_with("https://") {
+            let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_native_roots()
+                .map_err(|e| format!("cannot load the system's CA certificates to fetch keys from {base}: {e}"))?
+                .https_only()
+                .enable_http1()
+                .build();
+            Fetcher::Tls(Client::builder(TokioExecutor::new()).build(connector))
+        } else {
+            Fetcher::Plain(Client::builder(TokioExecutor::new()).build(HttpConnector::new()))
+        };
+        Ok(KeyStore { base: base.trim_end_matches('/').to_owned(), fetcher, cache: Mutex::new(HashMap::new()) })
+    }
+
+    /// The key `kid`, from the cache or fetched.
+    pub async fn key(&self, kid: &str) -> Result<VerifyingKey, AuthError> {
+        let unavailable = |why: String| AuthError::KeyUnavailable { kid: kid.to_owned(), why };
+        {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            match cache.get(kid) {
+                Some(Cached::Key(key)) => return Ok(**key),
+                Some(Cached::Failed { at, why }) if at.elapsed() < FAILED_KEY_RETRY => {
+                    return Err(unavailable(why.clone()));
+                }
+                _ => {}
+            }
+        }
+        let result = self.fetch(&format!("{}/{kid}", self.base)).await;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_CACHED_KEYS {
+            cache.retain(|_, c| matches!(c, Cached::Key(_)));
+        }
+        match result {
+            Ok(key) => {
+                cache.insert(kid.to_owned(), Cached::Key(Box::new(key)));
+                Ok(key)
+            }
+            Err(why) => {
+                tracing::warn!(kid, error = %why, "cannot fetch the load balancer's public key");
+                if cache.len() < MAX_CACHED_KEYS {
+                    cache.insert(kid.to_owned(), Cached::Failed { at: Instant::now(), why: why.clone() });
+                }
+                Err(unavailable(why))
+            }
+        }
+    }
+
+    async fn fetch(&self, url: &str) -> Result<VerifyingKey, String> {
+        let uri: Uri = url.parse().map_err(|e| format!("bad key URL {url}: {e}"))?;
+        let request = Request::get(uri)
+            .header(header::USER_AGENT, concat!("gd-incidents-portal/", env!("CARGO_PKG_VERSION")))
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| format!("bad key request {url}: {e}"))?;
+        let exchange = async {
+            let response = match &self.fetcher {
+                Fetcher::Plain(c) => c.request(request).await,
+                Fetcher::Tls(c) => c.request(request).await,
+            }
+            .map_err(|e| format!("GET {url}: {e}"))?;
+            if response.status() != StatusCode::OK {
+                return Err(format!("GET {url}: HTTP {}", response.status()));
+            }
+            Limited::new(response.into_body(), MAX_KEY_BYTES)
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .map_err(|e| format!("GET {url}: {e}"))
+        };
+        let body = tokio::time::timeout(KEY_FETCH_TIMEOUT, exchange)
+            .await
+            .map_err(|_| format!("GET {url}: no answer within {KEY_FETCH_TIMEOUT:?}"))??;
+        let pem = std::str::from_utf8(&body).map_err(|_| format!("{url} is not a PEM text"))?;
+        VerifyingKey::from_public_key_pem(pem.trim()).map_err(|e| format!("{url} is not a P-256 public key: {e}"))
+    }
+}
+
+/// Verifies the load balancer's header.
+#[derive(Debug)]
+pub struct AlbVerifier {
+    signer: String,
+    keys: KeyStore,
+}
+
+impl AlbVerifier {
+    /// Accepts tokens signed by the load balancer `alb_arn` with the keys under `key_url`.
+    pub fn new(alb_arn: &str, key_url: &str) -> Result<AlbVerifier, String> {
+        Ok(AlbVerifier { signer: alb_arn.to_owned(), keys: KeyStore::new(key_url)? })
+    }
+
+    /// The e-mail address of a header value, if it is a valid token of this load balancer.
+    pub async fn verify(&self, value: &str, now: i64) -> Result<String, AuthError> {
+        let token = parse(value)?;
+        let kid = check_header(&token, &self.signer)?;
+        let key = self.keys.key(kid).await?;
+        verify_with(&token, &key, now)
+    }
+}
+
+/// How the portal learns who is asking.
+#[derive(Debug)]
+pub enum Identity {
+    /// Behind the load balancer: its signed header.
+    Alb(Box<AlbVerifier>),
+    /// Local development: everyone is this person, unauthenticated (loopback only; every page says so).
+    Dev(String),
+}
+
+impl Identity {
+    /// The e-mail address of whoever sent `headers`.
+    pub async fn who(&self, headers: &HeaderMap) -> Result<String, AuthError> {
+        match self {
+            Identity::Dev(email) => Ok(email.clone()),
+            Identity::Alb(verifier) => {
+                let mut values = headers.get_all(OIDC_DATA_HEADER).iter();
+                let (Some(value), None) = (values.next(), values.next()) else {
+                    return Err(if headers.contains_key(OIDC_DATA_HEADER) {
+                        AuthError::Malformed("more than one header")
+                    } else {
+                        AuthError::Missing
+                    });
+                };
+                let value = value.to_str().map_err(|_| AuthError::Malformed("not ASCII"))?;
+                verifier.verify(value, chrono::Utc::now().timestamp()).await
+            }
+        }
+    }
+
+    /// Whether this is the unauthenticated development mode.
+    pub fn is_dev(&self) -> bool {
+        matches!(self, Identity::Dev(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::SigningKey;
+    use p256::ecdsa::signature::Signer;
+    use p256::elliptic_curve::Generate;
+
+    const ARN: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/portal/50dc6c495c0c9188";
+
+    fn b64(bytes: &[u8], padded: bool) -> String {
+        if padded {
+            base64::engine::general_purpose::URL_SAFE.encode(bytes)
+        } else {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        }
+    }
+
+    fn token(key: &SigningKey, header: serde_json::Value, claims: serde_json::Value, padded: bool) -> String {
+        let input =
+            format!("{}.{}", b64(header.to_string().as_bytes(), padded), b64(claims.to_string().as_bytes(), padded));
+        let sig: Signature = key.sign(input.as_bytes());
+        format!("{input}.{}", b64(&sig.to_bytes(), padded))
+    }
+
+    fn header() -> serde_json::Value {
+        serde_json::json!({"alg": "ES256", "kid": "0b8f5a4c-8d2e-4a51-9c1e-2f3b4c5d6e7f", "signer": ARN, "typ": "JWT"})
+    }
+
+    fn check(t: &str, key: &VerifyingKey, now: i64) -> Result<String, AuthError> {
+        let parsed = parse(t)?;
+        check_header(&parsed, ARN)?;
+        verify_with(&parsed, key, now)
+    }
+
+    #[test]
+    fn accepts_the_load_balancers_tokens_padded_or_not() {
+        let key = SigningKey::generate();
+        let claims = serde_json::json!({"email": "sam@example.com", "exp": 2_000, "sub": "x"});
+        // A payload whose length is not a multiple of 3 gets `=` padding, as the load balancer sends it.
+        let padded = token(&key, header(), claims.clone(), true);
+        assert!(padded.contains('='), "{padded}");
+        assert_eq!(check(&padded, key.verifying_key(), 1_000).unwrap(), "sam@example.com");
+        assert_eq!(
+            check(&token(&key, header(), claims, false), key.verifying_key(), 1_000).unwrap(),
+            "sam@example.com"
+        );
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        let key = SigningKey::generate();
+        let other = SigningKey::generate();
+        let good = serde_json::json!({"email": "sam@example.com", "exp": 2_000});
+        let vk = key.verifying_key();
+        let with = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut h = header();
+            f(&mut h);
+            token(&key, h, good.clone(), true)
+        };
+        assert_eq!(check(&token(&other, header(), good.clone(), true), vk, 1_000), Err(AuthError::Signature));
+        assert_eq!(
+            check(&token(&key, header(), good.clone(), true), vk, 2_000),
+            Err(AuthError::Expired(2_000)),
+            "exp is the last second that is not valid"
+        );
+        assert_eq!(check(&with(&|h| h["alg"] = "none".into()), vk, 1_000), Err(AuthError::Algorithm("none".into())));
+        assert_eq!(check(&with(&|h| h["alg"] = "HS256".into()), vk, 1_000), Err(AuthError::Algorithm("HS256".into())));
+        assert!(matches!(
+            check(&with(&|h| h["signer"] = "arn:aws:elasticloadbalancing:x".into()), vk, 1_000),
+            Err(AuthError::Signer(_))
+        ));
+        assert_eq!(
+            check(
+                &with(&|h| {
+                    h.as_object_mut().unwrap().remove("signer");
+                }),
+                vk,
+                1_000
+            ),
+            Err(AuthError::Signer("(none)".into()))
+        );
+        assert_eq!(check(&with(&|h| h["kid"] = "../../etc/passwd".into()), vk, 1_000), Err(AuthError::KeyId));
+        assert_eq!(
+            check(&token(&key, header(), serde_json::json!({"email": "a@b"}), true), vk, 1_000),
+            Err(AuthError::NoExpiry)
+        );
+        assert_eq!(
+            check(&token(&key, header(), serde_json::json!({"exp": 2_000}), true), vk, 1_000),
+            Err(AuthError::NoEmail)
+        );
+
+        // A valid token with its payload swapped for another person's: the signature no longer matches.
+        let t = token(&key, header(), good, true);
+        let parts: Vec<&str> = t.split('.').collect();
+        let forged_claims =
+            b64(serde_json::json!({"email": "iso@example.com", "exp": 2_000}).to_string().as_bytes(), true);
+        assert_eq!(check(&format!("{}.{forged_claims}.{}", parts[0], parts[2]), vk, 1_000), Err(AuthError::Signature));
+        // `alg: none` with an empty signature.
+        let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#, false), parts[1]);
+        assert_eq!(check(&none, vk, 1_000), Err(AuthError::Algorithm("none".into())));
+        for junk in ["", "abc", "a.b", "a.b.c.d", "!!!.b.c", "e30.e30.e30"] {
+            assert!(matches!(check(junk, vk, 1_000), Err(AuthError::Malformed(_))), "{junk}");
+        }
+    }
+
+    #[test]
+    fn the_default_key_url_is_in_the_load_balancers_region() {
+        assert_eq!(default_key_url(ARN), "https://public-keys.auth.elb.eu-west-1.amazonaws.com");
+    }
+}
