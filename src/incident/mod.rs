@@ -388,6 +388,47 @@ pub struct Ctx<'a> {
 }
 
 impl Incident {
+    /// An open incident created at `now` with nothing known yet: the base that findings and staff reports fill.
+    pub fn open(now: DateTime<Utc>) -> Incident {
+        Incident {
+            incident_id: String::new(),
+            account_id: String::new(),
+            region: String::new(),
+            finding_id: String::new(),
+            finding_type: String::new(),
+            severity: Level::Low,
+            status: Status::Open,
+            title: String::new(),
+            description: String::new(),
+            created_at: now,
+            updated_at: now,
+            finding_count: 0,
+            finding_severity: 0.0,
+            max_finding_severity: 0.0,
+            finding_updated_at: None,
+            first_seen: None,
+            last_seen: None,
+            resource_type: String::new(),
+            resource: String::new(),
+            console_url: String::new(),
+            detector_id: None,
+            pages: BTreeMap::new(),
+            source: Source::Guardduty,
+            confidential: false,
+            reported_by: None,
+            suppressed_reason: None,
+            acknowledged_by: None,
+            acknowledged_at: None,
+            assignee: None,
+            data_loss: false,
+            service_impact: false,
+            closure: None,
+            escalations: 0,
+            escalate_at: None,
+            version: 0,
+        }
+    }
+
     /// The incident a finding seen for the first time becomes, owing its pages, and the log entry.
     pub fn create(incident_id: String, f: &Finding, ctx: &Ctx) -> (Incident, Event) {
         let level = ctx.policy.level(&f.finding_type, f.level);
@@ -402,8 +443,6 @@ impl Incident {
             status: if suppressed.is_some() { Status::Suppressed } else { Status::Open },
             title: f.title.clone(),
             description: f.description.clone(),
-            created_at: ctx.now,
-            updated_at: ctx.now,
             finding_count: f.count,
             finding_severity: f.severity,
             max_finding_severity: f.severity,
@@ -414,20 +453,8 @@ impl Incident {
             resource: f.resource.summary.clone(),
             console_url: f.console_url(),
             detector_id: f.detector_id.clone(),
-            pages: BTreeMap::new(),
-            source: Source::Guardduty,
-            confidential: false,
-            reported_by: None,
             suppressed_reason: suppressed,
-            acknowledged_by: None,
-            acknowledged_at: None,
-            assignee: None,
-            data_loss: false,
-            service_impact: false,
-            closure: None,
-            escalations: 0,
-            escalate_at: None,
-            version: 0,
+            ..Incident::open(ctx.now)
         };
         incident.owe_pages(level, 0, ctx);
         let mut summary =
