@@ -147,6 +147,13 @@ pub fn parse(body: &str) -> Result<Finding, Reject> {
     if body.trim().is_empty() {
         return Err(Reject::EmptyBody);
     }
+    // Serde would also read a struct from an array by position: an event is a JSON object.
+    if !body.trim_start().starts_with('{') {
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Reject::NotGuardDutyFinding { event_source: None, detail_type: None },
+            Err(e) => Reject::NotJson(e.to_string()),
+        });
+    }
     let mut de = serde_json::Deserializer::from_str(body);
     let envelope: wire::Envelope = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let at_root = err.path().iter().next().is_none();

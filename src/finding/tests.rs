@@ -90,6 +90,17 @@ fn rejects_bad_messages_with_a_reason() {
         ("Infinity literal", event().to_string().replace("\"severity\":2", "\"severity\":Infinity"), "not_json"),
         ("huge exponent", event().to_string().replace("\"severity\":2", "\"severity\":1e400"), "not_json"),
         ("array", "[]".into(), "not_guardduty_finding"),
+        (
+            "event as an array",
+            format!("[\"x\",\"aws.guardduty\",\"GuardDuty Finding\",null,{}]", event()["detail"]),
+            "not_guardduty_finding",
+        ),
+        (
+            "detail as an array",
+            with(event(), "/detail", json!(["a2b3", "123456789012", "us-east-1", "t", 8])),
+            "invalid_field",
+        ),
+        ("broken array", "[1, 2".into(), "not_json"),
         ("number", "42".into(), "not_guardduty_finding"),
         ("string", "\"GuardDuty Finding\"".into(), "not_guardduty_finding"),
         ("other source", with(event(), "/source", json!("aws.ec2")), "not_guardduty_finding"),

@@ -23,7 +23,8 @@ pub struct Envelope {
     /// When EventBridge received the event.
     #[serde(default, deserialize_with = "lenient")]
     pub time: Option<String>,
-    /// The finding.
+    /// The finding (a JSON object: serde would otherwise also read a struct from an array by position).
+    #[serde(default, deserialize_with = "object")]
     pub detail: Option<Detail>,
 }
 
@@ -87,6 +88,31 @@ pub struct Service {
     /// Extended Threat Detection's account of an attack sequence, when there is one.
     #[serde(default)]
     pub detection: Value,
+}
+
+/// Reads an optional struct only from a JSON object (or null).
+fn object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Visitor<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    deserializer.deserialize_any(Visitor(std::marker::PhantomData))
 }
 
 /// Accepts any JSON value and keeps it only if it has the expected shape.
