@@ -115,9 +115,17 @@ pub async fn probe(addr: SocketAddr, path: &str, limit: Duration) -> Result<u16,
             tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
         let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
-        let mut head = vec![0u8; 64];
-        let n = stream.read(&mut head).await.map_err(|e| e.to_string())?;
-        let line = String::from_utf8_lossy(&head[..n]).to_string();
+        // The status line may arrive in pieces: read until it is whole (or the peer closes).
+        let mut head = Vec::new();
+        let mut buf = [0u8; 256];
+        while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
+            let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned();
         line.split_whitespace()
             .nth(1)
             .and_then(|code| code.parse::<u16>().ok())
