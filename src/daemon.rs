@@ -132,15 +132,34 @@ async fn serve(
     Ok(())
 }
 
+/// Fires at once and then every period, until shutdown: the schedule of the daemon's periodic tasks.
+pub(crate) struct Every {
+    tick: tokio::time::Interval,
+    shutdown: CancellationToken,
+}
+
+impl Every {
+    /// A schedule of `period` that ends with `shutdown`.
+    pub(crate) fn new(period: Duration, shutdown: CancellationToken) -> Every {
+        let mut tick = tokio::time::interval(period);
+        // A round that overruns delays the next one rather than bunching several.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Every { tick, shutdown }
+    }
+
+    /// Waits for the next round; `false` once shutdown has begun.
+    pub(crate) async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.shutdown.cancelled() => false,
+            _ = self.tick.tick() => true,
+        }
+    }
+}
+
 /// Looks for due re-pages every `every` until shutdown.
 async fn escalate_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    let mut rounds = Every::new(every, shutdown);
+    while rounds.next().await {
         // A round is bounded by the SDK's call timeouts; shutdown waits for it.
         match dispatch.escalate_due().await {
             Ok(0) => {}

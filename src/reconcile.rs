@@ -177,13 +177,8 @@ impl Reconciler {
     /// Sweeps at start and every `every` (when `sweeps` is on), while holding the lease, until `shutdown`;
     /// also retries pending archives.
     pub async fn run(self, every: Duration, sweeps: bool, holder: String, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        let mut rounds = crate::daemon::Every::new(every, shutdown.clone());
+        while rounds.next().await {
             crate::archive::retry_pending(&self.guardduty, &self.store).await;
             if !sweeps {
                 continue;
