@@ -354,6 +354,24 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_gd-incidents")
 }
 
+/// Starts `gd-incidents COMMAND --config CONFIG` with LocalStack's credentials, its stderr (the logs) in `log`.
+pub fn spawn_gd(command: &str, config: &Path, log: &Path, env: &[(&str, &str)]) -> Child {
+    let file = std::fs::File::create(log).expect("create the process's log file");
+    Command::new(binary())
+        .args([command, "--config"])
+        .arg(config)
+        .envs(env.iter().copied())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(file))
+        .spawn()
+        .unwrap_or_else(|e| panic!("start gd-incidents {command}: {e}"))
+}
+
 /// A running `gd-incidents run`; killed when dropped, and its log printed if the test failed.
 pub struct Daemon {
     child: Option<Child>,
@@ -369,20 +387,7 @@ impl Daemon {
     /// Starts with extra environment variables (e.g. `AWS_ENDPOINT_URL_GUARDDUTY`).
     pub fn start_with_env(config: &Path, name: &str, env: &[(&str, &str)]) -> Daemon {
         let log = config.with_extension(format!("{name}.log"));
-        let file = std::fs::File::create(&log).expect("create daemon log");
-        let child = Command::new(binary())
-            .args(["run", "--config"])
-            .arg(config)
-            .envs(env.iter().copied())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env_remove("AWS_PROFILE")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file))
-            .spawn()
-            .expect("start gd-incidents");
+        let child = spawn_gd("run", config, &log, env);
         Daemon { child: Some(child), log, name: name.into() }
     }
 

@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ use p256::elliptic_curve::Generate;
 use p256::pkcs8::{EncodePublicKey, LineEnding};
 use serde_json::{Value, json};
 
-use crate::common::{Stack, binary, write_config_with};
+use crate::common::{Stack, spawn_gd, write_config_with};
 
 /// The load balancer the portals under test trust.
 pub const ALB_ARN: &str =
@@ -304,19 +304,7 @@ impl PortalProcess {
     /// Starts the portal of `config`, listening on `addr`, and waits until it answers `/healthz`.
     pub async fn start(config: &Path, addr: SocketAddr, name: &str) -> PortalProcess {
         let log = config.with_extension(format!("{name}.log"));
-        let file = std::fs::File::create(&log).expect("create portal log");
-        let child = Command::new(binary())
-            .args(["portal", "--config"])
-            .arg(config)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env_remove("AWS_PROFILE")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file))
-            .spawn()
-            .expect("start gd-incidents portal");
+        let child = spawn_gd("portal", config, &log, &[]);
         let mut p = PortalProcess { child: Some(child), log, url: format!("http://{addr}"), name: name.into() };
         let http = Http::default();
         let deadline = Instant::now() + Duration::from_secs(30);
