@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::incident::{Closure, Ctx, Event, Incident, Source, Status};
+use crate::incident::{Classification, Closure, Ctx, Event, Incident, Source, Status};
 use crate::severity::Level;
 
 /// A responder's action.
@@ -252,6 +252,55 @@ pub fn perform(
     let mut event = Event::new(now, by, name, summary).with_diff(incident, &next);
     event.occurred_at = occurred_at;
     Ok((next, event))
+}
+
+/// A person sets the incident's level (procedure §3.3: the OCE identifies the severity), with the reason, at
+/// `ctx.now`. Raising owes pages as reaching a level by a finding does (each level pages once, so a level
+/// already paged is not paged again); lowering pages no one and, below HIGH, stops re-paging. The finding's
+/// severity at this moment is kept: later versions raise the level again only above it.
+pub fn classify(
+    incident: &Incident,
+    level: Level,
+    reason: &str,
+    by: &str,
+    ctx: &Ctx,
+) -> Result<(Incident, Event), Refusal> {
+    if by.trim().is_empty() {
+        return Err(Refusal::Empty("--by"));
+    }
+    if reason.trim().is_empty() {
+        return Err(Refusal::Empty("--reason"));
+    }
+    if incident.status == Status::Closed {
+        return Err(Refusal::Closed(incident.incident_id.clone()));
+    }
+    let previous = incident.severity;
+    if previous == level && incident.classification.as_ref().is_some_and(|c| c.level == level) {
+        return Err(Refusal::NoChange);
+    }
+    let mut next = incident.clone();
+    next.updated_at = ctx.now;
+    next.severity = level;
+    next.classification = Some(Classification {
+        by: by.to_owned(),
+        at: ctx.now,
+        level,
+        previous,
+        reason: reason.trim().to_owned(),
+        finding_severity: incident.max_finding_severity,
+    });
+    if level > previous {
+        next.owe_pages(level, 0, ctx);
+    } else if !level.pages() {
+        next.escalate_at = None;
+    }
+    let verb = match level.cmp(&previous) {
+        std::cmp::Ordering::Greater => "raised",
+        std::cmp::Ordering::Less => "lowered",
+        std::cmp::Ordering::Equal => "confirmed",
+    };
+    let summary = format!("{verb} {previous} -> {level} by {by}: {}", reason.trim());
+    Ok((next.clone(), Event::new(ctx.now, by, "classify", summary).with_diff(incident, &next)))
 }
 
 /// What a member of staff reports (procedure §3.2).

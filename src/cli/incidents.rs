@@ -135,6 +135,13 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
         IncidentsCommand::Status { id, status, by, common } => {
             act(&common, &id, &default_by(by), Action::SetStatus(status.into())).await
         }
+        IncidentsCommand::Classify { id, level, by, reason, common } => {
+            let s = session(&common).await?;
+            let stored =
+                change_in(&s, &id, |current, ctx| lifecycle::classify(current, level, &reason, &by, ctx)).await?;
+            output::changed(&stored, common.json);
+            Ok(())
+        }
         IncidentsCommand::Mark { id, data_loss, service_impact, by, common } => {
             act(&common, &id, &default_by(by), Action::Mark { data_loss, service_impact }).await
         }
@@ -204,15 +211,25 @@ async fn act(common: &Common, id: &str, by: &str, action: Action) -> Result<(), 
 }
 
 async fn act_in(s: &Session, id: &str, by: &str, action: Action) -> Result<Incident, CommandError> {
+    change_in(s, id, |current, _ctx| lifecycle::perform(current, &action, by, Utc::now())).await
+}
+
+/// Applies `change` with a conditional write (re-applied on the latest version if someone else wrote first),
+/// then sends what the change made owed.
+async fn change_in<F>(s: &Session, id: &str, mut change: F) -> Result<Incident, CommandError>
+where
+    F: FnMut(&Incident, &crate::incident::Ctx) -> Result<(Incident, crate::incident::Event), Refusal>,
+{
     let dispatch = &s.dispatch;
     let incident = find(dispatch, id).await?;
+    let claimant = Uuid::new_v4().to_string();
     let mut refusal = None;
     let before = incident.version;
     let stored = dispatch
         .store()
         .modify(incident, |current| {
             refusal = None;
-            match lifecycle::perform(current, &action, by, Utc::now()) {
+            match change(current, &dispatch.rules().ctx(&claimant)) {
                 Ok((next, event)) => Some((next, Some(event))),
                 Err(r) => {
                     refusal = Some(r);
@@ -225,6 +242,11 @@ async fn act_in(s: &Session, id: &str, by: &str, action: Action) -> Result<Incid
         return Err(r.into());
     }
     debug_assert!(stored.version > before);
+    let id = stored.incident_id.clone();
+    let (stored, _) = dispatch
+        .send_pages(stored, &claimant)
+        .await
+        .map_err(|e| CommandError::PagesPending { id, reason: e.reason })?;
     Ok(stored)
 }
 

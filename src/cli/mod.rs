@@ -287,6 +287,25 @@ pub enum IncidentsCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Set the level by your decision (procedure 3.3: the OCE identifies the severity), with the reason.
+    /// Raising pages as reaching that level does (a level already paged is not paged again); lowering pages no
+    /// one. Later versions of the finding raise the level again only if their severity rises above the
+    /// finding's severity at the time of this decision.
+    Classify {
+        /// The incident id.
+        id: String,
+        /// The level: LOW, MEDIUM, HIGH or CRITICAL.
+        #[arg(value_name = "LEVEL", value_parser = parse_level)]
+        level: Level,
+        /// Who decides.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// Why (kept in the timeline).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Record data loss or service impact (closing then requires the post-mortem).
     Mark {
         /// The incident id.

@@ -206,6 +206,25 @@ pub struct Closure {
     pub customers_notified: Option<bool>,
 }
 
+/// A person's decision on an incident's level (procedure §3.3: the OCE identifies the severity).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Classification {
+    /// Who decided.
+    pub by: String,
+    /// When.
+    #[serde(with = "timestamp::required")]
+    pub at: DateTime<Utc>,
+    /// The level decided.
+    pub level: Level,
+    /// The level before the decision.
+    pub previous: Level,
+    /// Why, in the person's words.
+    pub reason: String,
+    /// The highest numeric severity of the finding when the person decided: a later version raises the level
+    /// again only with a severity above this.
+    pub finding_severity: f64,
+}
+
 /// A tracked security incident: the contract's attributes and what a responder needs to see.
 ///
 /// Serialised with the contract's attribute names; the store adds its keys and `record_type`.
@@ -293,6 +312,9 @@ pub struct Incident {
     /// Set when closed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure: Option<Closure>,
+    /// The latest manual classification, if a person set the level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
     /// Re-pages sent at the current level because nobody acknowledged.
     #[serde(default)]
     pub escalations: u32,
@@ -423,6 +445,7 @@ impl Incident {
             data_loss: false,
             service_impact: false,
             closure: None,
+            classification: None,
             escalations: 0,
             escalate_at: None,
             version: 0,
@@ -519,11 +542,14 @@ impl Incident {
 /// older version at the same or a lower level), else the incident to write and its log entry.
 ///
 /// A newer version (by `updatedAt`, then `service.count`) replaces the details; any version may raise the
-/// level, and raising to HIGH or CRITICAL makes pages owed. A level is never lowered.
+/// level, and raising to HIGH or CRITICAL makes pages owed. A level is never lowered. After a person
+/// classified the incident, only a version whose severity is above the finding's severity at that time may
+/// raise it: the person's decision stands against the evidence they already weighed.
 pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, Event)> {
     let level = ctx.policy.level(&f.finding_type, f.level);
     let newer = f.version() > existing.finding_version();
-    let raised = level > existing.severity;
+    let beyond_decision = existing.classification.as_ref().is_none_or(|c| f.severity > c.finding_severity);
+    let raised = level > existing.severity && beyond_decision;
     // An older version may still carry a higher numeric severity than any seen: keep the maximum exact.
     let higher_score = f.severity > existing.max_finding_severity;
     if !newer && !raised && !higher_score {

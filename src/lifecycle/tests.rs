@@ -167,3 +167,80 @@ fn reports_page_like_findings_and_confidential_ones_the_iso_alone() {
         Report { by: "x".into(), title: " ".into(), description: "d".into(), level: Level::Low, confidential: false };
     assert_eq!(report("i".into(), &blank, &ctx(0)).unwrap_err(), Refusal::Empty("--title"));
 }
+
+#[test]
+fn classification_raises_with_pages_lowers_without_and_pins_the_level() {
+    use crate::incident::apply;
+    let finding = |minute: u32, severity: f64| {
+        let body =
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/findings/ec2-instance-backdoor.json"));
+        let mut f = crate::finding::parse(body).unwrap();
+        f.severity = severity;
+        f.level = Level::from_score(severity).unwrap();
+        f.updated_at = Some(t(minute));
+        f.count = u64::from(minute);
+        f
+    };
+    let owed = |i: &Incident| -> Vec<String> {
+        i.pages.iter().filter(|(_, p)| p.state == PageState::Owed).map(|(k, _)| k.clone()).collect()
+    };
+    let (created, _) = Incident::create("inc".into(), &finding(1, 5.0), &ctx(1));
+    assert!(owed(&created).is_empty(), "MEDIUM pages no one");
+
+    // (name, from, to level, finding severity after, want level after the update, want pages owed after classify)
+    type Case<'a> = (&'a str, Level, Level, f64, Level, &'a [&'a str]);
+    let table: &[Case] = &[
+        ("raise MEDIUM -> HIGH pages", Level::Medium, Level::High, 5.5, Level::High, &["HIGH:iso", "HIGH:oce"]),
+        (
+            "raise MEDIUM -> CRITICAL: one CRITICAL page",
+            Level::Medium,
+            Level::Critical,
+            6.0,
+            Level::Critical,
+            &["CRITICAL:iso", "CRITICAL:oce"],
+        ),
+        ("lower: the same severity does not raise again", Level::Medium, Level::Low, 5.0, Level::Low, &[]),
+        (
+            "lower: a higher but same-level severity raises to MEDIUM",
+            Level::Medium,
+            Level::Low,
+            5.5,
+            Level::Medium,
+            &[],
+        ),
+        ("lower: a rise above the decision raises and pages", Level::Medium, Level::Low, 8.0, Level::High, &[]),
+    ];
+    for &(name, from, to, later, want, pages) in table {
+        assert_eq!(created.severity, from);
+        let (classified, event) = classify(&created, to, "reviewed the flow logs", "olga", &ctx(2)).expect(name);
+        assert_eq!(classified.severity, to, "{name}");
+        assert_eq!(owed(&classified), pages.to_vec(), "{name}: pages owed by the decision");
+        assert_eq!(event.action, "classify");
+        assert!(event.summary.contains("reviewed the flow logs") && event.summary.contains("olga"), "{name}");
+        let c = classified.classification.clone().expect("recorded");
+        assert_eq!((c.level, c.previous, c.finding_severity), (to, from, 5.0), "{name}");
+        let got = apply(&classified, &finding(3, later), &ctx(3)).map(|(i, _)| i).unwrap_or(classified.clone());
+        assert_eq!(got.severity, want.max(to), "{name}: level after a version of severity {later}");
+    }
+
+    // Raised by a finding after a lowering: the level's pages go out (once: the key is per level).
+    let (lowered, _) = classify(&created, Level::Low, "false positive", "olga", &ctx(2)).unwrap();
+    let (raised, event) = apply(&lowered, &finding(3, 8.0), &ctx(3)).expect("raised");
+    assert_eq!(event.action, "finding.raised");
+    assert_eq!(owed(&raised), vec!["HIGH:iso", "HIGH:oce"]);
+    // Lowering never pages, and a level already paged is not paged again when raised back.
+    let mut sent = raised.clone();
+    sent.pages.values_mut().for_each(|p| p.state = PageState::Sent);
+    let (down, _) = classify(&sent, Level::Medium, "contained", "olga", &ctx(4)).unwrap();
+    assert!(owed(&down).is_empty() && down.escalate_at.is_none(), "lowering pages no one and stops re-pages");
+    let (up, _) = classify(&down, Level::High, "it came back", "olga", &ctx(5)).unwrap();
+    assert!(owed(&up).is_empty(), "HIGH was paged already");
+
+    // Refusals change nothing.
+    assert_eq!(classify(&created, Level::High, " ", "olga", &ctx(2)).unwrap_err(), Refusal::Empty("--reason"));
+    assert_eq!(classify(&created, Level::High, "r", "", &ctx(2)).unwrap_err(), Refusal::Empty("--by"));
+    let (pinned, _) = classify(&created, Level::Medium, "confirmed", "olga", &ctx(2)).unwrap();
+    assert_eq!(classify(&pinned, Level::Medium, "again", "olga", &ctx(3)).unwrap_err(), Refusal::NoChange);
+    let closed = Incident { status: Status::Closed, ..created.clone() };
+    assert!(matches!(classify(&closed, Level::High, "r", "olga", &ctx(2)), Err(Refusal::Closed(_))));
+}
