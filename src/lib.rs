@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod pager;
 pub mod policy;
 pub mod portal;
+pub mod postmortem;
 pub mod reconcile;
 pub mod sample;
 pub mod server;

@@ -59,6 +59,8 @@ pub struct CloseInput {
     pub legal_counsel: Option<bool>,
     /// Whether affected customers were, or must be, notified.
     pub customers_notified: Option<bool>,
+    /// Whether the appropriate authorities were notified (procedure §3.7); required for CRITICAL.
+    pub authorities_notified: Option<bool>,
 }
 
 /// Why an action was refused. Nothing changes.
@@ -141,6 +143,20 @@ pub fn missing_post_mortem(input: &CloseInput) -> Vec<&'static str> {
     missing
 }
 
+/// The flag that answers whether the authorities were notified, required to close a CRITICAL incident.
+pub const AUTHORITIES_FLAG: &str = "--authorities-notified";
+
+/// Every field missing to close `incident` with `input`: the post-mortem where it is required, and for a
+/// CRITICAL incident whether the authorities were notified (procedure §3.5, §3.7).
+pub fn missing_at_close(incident: &Incident, input: &CloseInput) -> Option<(String, Vec<&'static str>)> {
+    let why = post_mortem_required(incident)?;
+    let mut missing = missing_post_mortem(input);
+    if incident.severity == Level::Critical && input.authorities_notified.is_none() {
+        missing.push(AUTHORITIES_FLAG);
+    }
+    (!missing.is_empty()).then_some((why, missing))
+}
+
 /// Applies `action` by `by` at `now`: the next version of the incident and its log entry, or why not.
 pub fn perform(
     incident: &Incident,
@@ -218,11 +234,8 @@ pub fn perform(
             if input.notes.trim().is_empty() {
                 return Err(Refusal::Empty("--notes (closure notes)"));
             }
-            if let Some(why) = post_mortem_required(incident) {
-                let missing = missing_post_mortem(input);
-                if !missing.is_empty() {
-                    return Err(Refusal::MissingPostMortem { id: id.clone(), why, missing });
-                }
+            if let Some((why, missing)) = missing_at_close(incident, input) {
+                return Err(Refusal::MissingPostMortem { id: id.clone(), why, missing });
             }
             next.status = Status::Closed;
             next.escalate_at = None;
@@ -236,6 +249,7 @@ pub fn perform(
                 cost_estimate: input.cost_estimate.clone(),
                 legal_counsel: input.legal_counsel,
                 customers_notified: input.customers_notified,
+                authorities_notified: input.authorities_notified,
             });
             ("close", format!("closed by {by}: {}", input.notes), None)
         }

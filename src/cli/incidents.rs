@@ -6,7 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::output;
-use super::{CloseArgs, Command, Common, IncidentsCommand, ReportArgs, YesNo};
+use super::{CloseArgs, Command, Common, IncidentsCommand, ReportArgs, ReportFormat, YesNo};
 use crate::aws::Clients;
 use crate::config::{Config, ConfigError};
 use crate::dispatch::{Dispatcher, Rules};
@@ -155,6 +155,7 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
             cost_estimate,
             legal_counsel,
             customers_notified,
+            authorities_notified,
             common,
         }) => {
             let input = CloseInput {
@@ -165,6 +166,7 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
                 cost_estimate,
                 legal_counsel: legal_counsel.map(|v| v == YesNo::Yes),
                 customers_notified: customers_notified.map(|v| v == YesNo::Yes),
+                authorities_notified: authorities_notified.map(|v| v == YesNo::Yes),
             };
             let s = session(&common).await?;
             let closed = act_in(&s, &id, &by, Action::Close(input)).await?;
@@ -183,6 +185,27 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
         }
         IncidentsCommand::Reopen { id, reason, by, common } => {
             act(&common, &id, &default_by(by), Action::Reopen { reason }).await
+        }
+        IncidentsCommand::Report { id, format, output, common } => {
+            let (_, dispatch) = connect(&common).await?;
+            let incident = find(&dispatch, &id).await?;
+            let timeline = dispatch.store().timeline(&incident).await?;
+            let evidence = dispatch.store().evidence(&incident).await?;
+            let report = crate::postmortem::build(&incident, &timeline, &evidence, Utc::now());
+            let text = if common.json || format == ReportFormat::Json {
+                let mut v = serde_json::to_string_pretty(&report)
+                    .map_err(|e| CommandError::Failed(format!("cannot encode the report: {e}")))?;
+                v.push('\n');
+                v
+            } else {
+                crate::postmortem::markdown(&report)
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| CommandError::Failed(format!("cannot write the report to {}: {e}", path.display())))?,
+                None => print!("{text}"),
+            }
+            Ok(())
         }
         IncidentsCommand::Evidence { id, print, common } => {
             let (_, dispatch) = connect(&common).await?;

@@ -195,6 +195,15 @@ impl From<WorkStatus> for Status {
     }
 }
 
+/// The format of the post-incident report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// A Markdown document for people.
+    Markdown,
+    /// One JSON object for tools.
+    Json,
+}
+
 /// A yes/no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum YesNo {
@@ -323,7 +332,8 @@ pub enum IncidentsCommand {
         common: Common,
     },
     /// Close with notes. A CRITICAL incident, or one marked with data loss or service impact, also needs the
-    /// post-mortem: root cause, lessons learned, mitigations, cost estimate, legal counsel, customers notified.
+    /// post-mortem: root cause, lessons learned, mitigations, cost estimate, legal counsel, customers notified;
+    /// a CRITICAL one also whether the authorities were notified.
     Close(CloseArgs),
     /// Reopen a closed incident.
     Reopen {
@@ -335,6 +345,21 @@ pub enum IncidentsCommand {
         /// Who reopens (default: $USER).
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Write the post-incident report (procedure 3.5): summary, timeline, cause, effect, lessons learned,
+    /// mitigations, cost, evidence with SHA-256 hashes, who was paged and when, and for CRITICAL whether the
+    /// authorities were notified. Not to be confused with `gd-incidents report`, which files a staff report.
+    Report {
+        /// The incident id.
+        id: String,
+        /// The document's format (`--json` means json).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+        format: ReportFormat,
+        /// Write it to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -380,6 +405,10 @@ pub struct CloseArgs {
     /// Post-mortem: whether affected customers were, or must be, notified.
     #[arg(long, value_name = "yes|no")]
     pub customers_notified: Option<YesNo>,
+    /// Whether the appropriate authorities were notified (procedure 3.7): required to close a CRITICAL
+    /// incident.
+    #[arg(long, value_name = "yes|no")]
+    pub authorities_notified: Option<YesNo>,
     #[command(flatten)]
     pub common: Common,
 }

@@ -126,11 +126,12 @@ pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, as_jso
                 println!("  {name}: {v}");
             }
         }
-        if c.legal_counsel.is_some() || c.customers_notified.is_some() {
+        if c.legal_counsel.is_some() || c.customers_notified.is_some() || c.authorities_notified.is_some() {
             println!(
-                "  Legal counsel: {}  Customers notified: {}",
+                "  Legal counsel: {}  Customers notified: {}  Authorities notified: {}",
                 yes_no(c.legal_counsel),
-                yes_no(c.customers_notified)
+                yes_no(c.customers_notified),
+                yes_no(c.authorities_notified)
             );
         }
     }

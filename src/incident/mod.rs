@@ -204,6 +204,9 @@ pub struct Closure {
     /// Whether affected customers were, or must be, notified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customers_notified: Option<bool>,
+    /// Whether the appropriate authorities were notified (procedure §3.7); required for CRITICAL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorities_notified: Option<bool>,
 }
 
 /// A person's decision on an incident's level (procedure §3.3: the OCE identifies the severity).

@@ -40,6 +40,7 @@ fn full_post_mortem() -> CloseInput {
         cost_estimate: Some("3 person-days".into()),
         legal_counsel: Some(false),
         customers_notified: Some(true),
+        authorities_notified: Some(true),
     }
 }
 
@@ -108,7 +109,11 @@ fn critical_or_impact_requires_the_post_mortem() {
     ] {
         match perform(&incident, &Action::Close(notes_only.clone()), "a", t(2)) {
             Err(Refusal::MissingPostMortem { missing, why, .. }) => {
-                assert_eq!(missing, all.to_vec(), "{name}");
+                let mut all = all.to_vec();
+                if name == "critical" {
+                    all.push("--authorities-notified");
+                }
+                assert_eq!(missing, all, "{name}: only CRITICAL asks whether the authorities were notified");
                 assert!(why.contains(name.split(' ').next().unwrap()) || name == "critical", "{name}: {why}");
             }
             other => panic!("{name}: {other:?}"),
@@ -118,11 +123,16 @@ fn critical_or_impact_requires_the_post_mortem() {
         else {
             panic!("{name}: partial post-mortem accepted");
         };
-        assert_eq!(missing, vec!["--lessons-learned", "--mitigations", "--cost-estimate", "--customers-notified"]);
+        let mut want = vec!["--lessons-learned", "--mitigations", "--cost-estimate", "--customers-notified"];
+        if name == "critical" {
+            want.push("--authorities-notified");
+        }
+        assert_eq!(missing, want, "{name}");
         let (closed, _) = perform(&incident, &Action::Close(full_post_mortem()), "a", t(3)).expect(name);
         let closure = closed.closure.expect("closure kept");
         assert_eq!(closure.customers_notified, Some(true));
         assert_eq!(closure.legal_counsel, Some(false));
+        assert_eq!(closure.authorities_notified, Some(true));
     }
     let low = reported(Level::Low, false);
     assert!(perform(&low, &Action::Close(notes_only), "a", t(1)).is_ok(), "LOW closes with notes alone");

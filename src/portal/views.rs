@@ -24,13 +24,14 @@ pub struct Chrome<'a> {
 
 /// The post-mortem's fields: the command line's flag (as [`lifecycle::missing_post_mortem`] names it), the
 /// form field, and its label.
-pub const POST_MORTEM_FIELDS: [(&str, &str, &str); 6] = [
+pub const POST_MORTEM_FIELDS: [(&str, &str, &str); 7] = [
     ("--root-cause", "root_cause", "Root cause"),
     ("--lessons-learned", "lessons_learned", "Lessons learned"),
     ("--mitigations", "mitigations", "Long-term mitigations"),
     ("--cost-estimate", "cost_estimate", "Cost estimate"),
     ("--legal-counsel", "legal_counsel", "Legal counsel involved"),
     ("--customers-notified", "customers_notified", "Affected customers notified"),
+    (lifecycle::AUTHORITIES_FLAG, "authorities_notified", "Authorities notified (required for CRITICAL)"),
 ];
 
 /// What went wrong with a form: a message, and the fields to mark.
@@ -441,6 +442,7 @@ fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup {
                     }
                     @if let Some(v) = c.legal_counsel { dt { "Legal counsel involved" } dd { (if v { "yes" } else { "no" }) } }
                     @if let Some(v) = c.customers_notified { dt { "Affected customers notified" } dd { (if v { "yes" } else { "no" }) } }
+                    @if let Some(v) = c.authorities_notified { dt { "Authorities notified" } dd { (if v { "yes" } else { "no" }) } }
                 }
             }
         }
@@ -653,7 +655,9 @@ mod tests {
         );
         assert!(p.message.contains("CRITICAL"));
         // Every flag the rules can name has a field here.
-        let all = lifecycle::missing_post_mortem(&lifecycle::CloseInput::default());
+        let mut critical = crate::incident::Incident::open(Utc::now());
+        critical.severity = Level::Critical;
+        let (_, all) = lifecycle::missing_at_close(&critical, &lifecycle::CloseInput::default()).unwrap();
         assert_eq!(all.len(), POST_MORTEM_FIELDS.len());
         assert!(all.iter().all(|f| POST_MORTEM_FIELDS.iter().any(|(flag, _, _)| flag == f)));
     }
