@@ -74,7 +74,7 @@ async fn start(config: &Config) -> Result<(Clients, Dispatcher, Ingest, Consumer
         .await
         .map_err(|e| DaemonError::Table { table: config.incidents.table.clone(), detail: describe(&e) })?;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
-    let pager = Pager::new(clients.sns.clone(), &config.paging.oce_topic_arn, &config.paging.iso_topic_arn);
+    let pager = Pager::from_config(clients.sns.clone(), config);
     let dispatch = Dispatcher::new(store, pager, Rules::from_config(config));
     let ingest = Ingest::new(dispatch.clone());
     let consumer = Consumer::new(

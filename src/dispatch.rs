@@ -32,6 +32,8 @@ pub struct Rules {
     pub escalate_after: Option<chrono::Duration>,
     /// At most this many re-pages per level.
     pub max_escalations: u32,
+    /// Stakeholder routes and clients.
+    pub routing: Arc<crate::routing::Routing>,
 }
 
 impl Rules {
@@ -46,6 +48,7 @@ impl Rules {
                 s => Some(secs(s)),
             },
             max_escalations: config.escalation.max_repages,
+            routing: Arc::new(config.routing()),
         }
     }
 
@@ -57,6 +60,7 @@ impl Rules {
             claim_for: self.claim_for,
             policy: &self.policy,
             escalate_after: self.escalate_after,
+            routing: &self.routing,
         }
     }
 }
@@ -115,6 +119,23 @@ impl Dispatcher {
                     .store
                     .modify(incident, |current| {
                         incident::claim(current, &keys, &self.rules.ctx(claimant)).map(|next| (next, None))
+                    })
+                    .await?;
+                continue;
+            }
+            let unroutable: Vec<String> = plan
+                .mine
+                .iter()
+                .filter(|k| incident.pages.get(*k).is_some_and(|p| self.pager.topic(&p.target).is_none()))
+                .cloned()
+                .collect();
+            if !unroutable.is_empty() {
+                warn!(incident_id = %incident.incident_id, pages = ?unroutable, "pages to a route or client no longer configured: dropped");
+                let now = Utc::now();
+                incident = self
+                    .store
+                    .modify(incident, |current| {
+                        incident::drop_pages(current, &unroutable, now).map(|(i, e)| (i, Some(e)))
                     })
                     .await?;
                 continue;

@@ -26,6 +26,7 @@ pub mod policy;
 pub mod portal;
 pub mod postmortem;
 pub mod reconcile;
+pub mod routing;
 pub mod sample;
 pub mod server;
 pub mod severity;

@@ -460,6 +460,7 @@ mod tests {
                 sent_at: Some(t(1)),
                 message_id: Some("m-1".into()),
                 escalation: 0,
+                update: None,
             },
         );
         i.closure = Some(Closure {

@@ -68,7 +68,7 @@ pub(super) async fn session(common: &Common) -> Result<Session, CommandError> {
     let config = Config::load(&common.config)?;
     let clients = Clients::new(&config.aws).await;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
-    let pager = Pager::new(clients.sns.clone(), &config.paging.oce_topic_arn, &config.paging.iso_topic_arn);
+    let pager = Pager::from_config(clients.sns.clone(), &config);
     let dispatch = Dispatcher::new(store, pager, Rules::from_config(&config));
     Ok(Session { config, clients, dispatch })
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::finding::Finding;
 use crate::policy::Policy;
+use crate::routing::Routing;
 use crate::severity::Level;
 use crate::timestamp;
 
@@ -98,33 +99,67 @@ pub enum Source {
     Staff,
 }
 
-/// Who receives a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Who receives a page: the contract's two topics, a stakeholder route, or a client's contacts.
+///
+/// Stored as text: `oce`, `iso`, `route:<name>`, `client:<name>` (incidents stored before routes existed
+/// hold only the first two, and read as before).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Target {
     /// The on-call engineer's topic.
     Oce,
     /// The information security officer's topic.
     Iso,
+    /// A `[[paging.routes]]` entry, by name.
+    Route(String),
+    /// A `[[clients]]` entry, by name: customer-facing notices, never pages.
+    Client(String),
 }
 
 impl Target {
     /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Target::Oce => "oce",
-            Target::Iso => "iso",
+            Target::Oce => "oce".into(),
+            Target::Iso => "iso".into(),
+            Target::Route(name) => format!("route:{name}").into(),
+            Target::Client(name) => format!("client:{name}").into(),
         }
+    }
+
+    /// Whether this is a client's target (customer-facing notices, not internal pages).
+    pub fn is_client(&self) -> bool {
+        matches!(self, Target::Client(_))
     }
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.as_str())
     }
 }
 
-/// Who is paged when an incident reaches a paging level.
+impl From<Target> for String {
+    fn from(t: Target) -> String {
+        t.as_str().into_owned()
+    }
+}
+
+impl TryFrom<String> for Target {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Target, String> {
+        match s.split_once(':') {
+            None if s == "oce" => Ok(Target::Oce),
+            None if s == "iso" => Ok(Target::Iso),
+            Some(("route", name)) if !name.is_empty() => Ok(Target::Route(name.to_owned())),
+            Some(("client", name)) if !name.is_empty() => Ok(Target::Client(name.to_owned())),
+            _ => Err(format!("`{s}` is not a page target: expected oce, iso, route:<name> or client:<name>")),
+        }
+    }
+}
+
+/// Who is paged when an incident reaches a paging level, whatever else is configured.
 pub const PAGE_TARGETS: [Target; 2] = [Target::Oce, Target::Iso];
 
 /// The state of one page.
@@ -166,10 +201,15 @@ pub struct Page {
     /// 0 for the page of reaching the level; n for the n-th re-page of an unacknowledged incident.
     #[serde(default)]
     pub escalation: u32,
+    /// For a client's update notice: the status it announces (`contained`, `resolved`, `closed`); `None`
+    /// for the page or notice of reaching the level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<Status>,
 }
 
-/// The key of a page in [`Incident::pages`]: `HIGH:oce`, or `HIGH:oce:esc2` for the second re-page.
-pub fn page_key(level: Level, target: Target, escalation: u32) -> String {
+/// The key of a page in [`Incident::pages`]: `HIGH:oce`, `HIGH:route:infra-ops`, or `HIGH:oce:esc2` for the
+/// second re-page.
+pub fn page_key(level: Level, target: &Target, escalation: u32) -> String {
     match escalation {
         0 => format!("{level}:{target}"),
         n => format!("{level}:{target}:esc{n}"),
@@ -410,6 +450,8 @@ pub struct Ctx<'a> {
     pub policy: &'a Policy,
     /// Re-page an unacknowledged HIGH or CRITICAL incident after this long; `None`: never.
     pub escalate_after: Option<Duration>,
+    /// Stakeholder routes and clients, besides the OCE and the ISO.
+    pub routing: &'a Routing,
 }
 
 impl Incident {
@@ -497,9 +539,15 @@ impl Incident {
         crate::finding::Version { updated_at: self.finding_updated_at, count: self.finding_count }
     }
 
-    /// Who is paged: the ISO alone for confidential incidents (insider misconduct), else both.
-    pub fn page_targets(&self) -> &'static [Target] {
-        if self.confidential { &[Target::Iso] } else { &PAGE_TARGETS }
+    /// Who is paged at `level`: the ISO alone for confidential incidents (insider misconduct: no route, no
+    /// client), else the OCE, the ISO, and the routes and client `routing` gives for the account and level.
+    pub fn page_targets(&self, level: Level, routing: &Routing) -> Vec<Target> {
+        if self.confidential {
+            return vec![Target::Iso];
+        }
+        let mut targets = PAGE_TARGETS.to_vec();
+        targets.extend(routing.targets(&self.account_id, level));
+        targets
     }
 
     /// Records the pages owed for reaching `level` (or for its `escalation`-th re-page), claimed by
@@ -509,17 +557,23 @@ impl Incident {
         if !level.pages() || self.status == Status::Suppressed {
             return;
         }
-        for &target in self.page_targets() {
+        // Re-pages wake the OCE and the ISO again; stakeholders and clients are told once per level.
+        let targets = match escalation {
+            0 => self.page_targets(level, ctx.routing),
+            _ => self.page_targets(level, &Routing::NONE),
+        };
+        for target in targets {
             if escalation == 0 {
                 for page in self.pages.values_mut() {
-                    if page.target == target && page.level < level && page.state == PageState::Owed {
+                    let level_page = page.update.is_none();
+                    if page.target == target && level_page && page.level < level && page.state == PageState::Owed {
                         page.state = PageState::Superseded;
                         page.claimed_by = None;
                         page.claim_until = None;
                     }
                 }
             }
-            self.pages.entry(page_key(level, target, escalation)).or_insert_with(|| Page {
+            self.pages.entry(page_key(level, &target, escalation)).or_insert_with(|| Page {
                 level,
                 target,
                 state: PageState::Owed,
@@ -529,6 +583,7 @@ impl Incident {
                 sent_at: None,
                 message_id: None,
                 escalation,
+                update: None,
             });
         }
         if escalation == 0 {
@@ -677,6 +732,27 @@ pub fn claim(incident: &Incident, keys: &[String], ctx: &Ctx) -> Option<Incident
         }
     }
     changed.then_some(next)
+}
+
+/// Gives up pages whose route or client is no longer configured (nobody to send them to), so they do not
+/// hold the message back for ever; `None` if none of them is still owed.
+pub fn drop_pages(incident: &Incident, keys: &[String], now: DateTime<Utc>) -> Option<(Incident, Event)> {
+    let mut next = incident.clone();
+    let mut dropped = Vec::new();
+    for key in keys {
+        if let Some(page) = next.pages.get_mut(key).filter(|p| p.state == PageState::Owed) {
+            page.state = PageState::Superseded;
+            page.claimed_by = None;
+            page.claim_until = None;
+            dropped.push(key.as_str());
+        }
+    }
+    (!dropped.is_empty()).then(|| {
+        next.updated_at = now;
+        let summary = format!("not sent, its route or client is no longer configured: {}", dropped.join(", "));
+        let event = Event::new(now, "gd-incidents", "page.dropped", summary);
+        (next, event)
+    })
 }
 
 /// Records pages as sent, with SNS's message ids; `None` if they all already are.

@@ -17,6 +17,7 @@ fn ctx(minute: u32) -> crate::incident::Ctx<'static> {
         claim_for: Duration::seconds(60),
         policy: &NO_RULES,
         escalate_after: Some(Duration::minutes(15)),
+        routing: &crate::routing::EMPTY,
     }
 }
 

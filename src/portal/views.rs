@@ -456,7 +456,7 @@ fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup {
                     tr {
                         td.mono { (key) }
                         td { (level(p.level)) }
-                        td { (match p.target { crate::incident::Target::Oce => "on-call engineer", crate::incident::Target::Iso => "security officer" }) }
+                        td { (match &p.target { crate::incident::Target::Oce => "on-call engineer".to_owned(), crate::incident::Target::Iso => "security officer".to_owned(), crate::incident::Target::Route(name) => format!("route {name}"), crate::incident::Target::Client(name) => format!("client {name}") }) }
                         td { (match p.state { PageState::Sent => "sent", PageState::Owed => "owed", PageState::Superseded => "superseded" }) }
                         td { (when_opt(p.sent_at)) }
                         td.mono { (p.message_id.as_deref().unwrap_or("-")) }
