@@ -9,7 +9,8 @@ use futures_util::future::join_all;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::incident::{self, Ctx, Incident};
+use crate::incident::{self, Ctx, Event, Incident};
+use crate::lifecycle::Refusal;
 use crate::metrics;
 use crate::pager::Pager;
 use crate::policy::Policy;
@@ -63,6 +64,17 @@ impl Rules {
             routing: &self.routing,
         }
     }
+}
+
+/// The result of [`Dispatcher::apply`].
+#[derive(Debug)]
+pub struct Applied {
+    /// The incident as stored.
+    pub incident: Incident,
+    /// Why the rules refused the change (nothing was written), if they did.
+    pub refusal: Option<Refusal>,
+    /// Why some pages or notices are not sent yet (the daemon sends them), if any are not.
+    pub pending: Option<NotSent>,
 }
 
 /// A page that could not be sent now.
@@ -204,6 +216,103 @@ impl Dispatcher {
             return Ok((incident, paged));
         }
         Err(NotSent { reason: format!("pages of incident {} kept changing", incident.incident_id), after: None })
+    }
+
+    /// Applies a person's change to `incident` (a conditional write, re-applied on the latest version when
+    /// another writer got there first) and sends the pages and notices it made owed. When the change owes
+    /// something, the incident is first marked in the outbox, so the daemon sends what this process could
+    /// not (it crashed, or SNS failed).
+    pub async fn apply<F>(&self, incident: Incident, claimant: &str, mut change: F) -> Result<Applied, StoreError>
+    where
+        F: FnMut(&Incident, &Ctx) -> Result<(Incident, Event), Refusal>,
+    {
+        let key = IncidentKey::of(&incident);
+        let id = incident.incident_id.clone();
+        let owes = change(&incident, &self.rules.ctx(claimant)).is_ok_and(|(next, _)| incident.owes_more(&next));
+        if owes {
+            self.store.mark_outbox(&key, &id, true).await?;
+        }
+        let mut refusal = None;
+        let stored = self
+            .store
+            .modify(incident, |current| {
+                refusal = None;
+                match change(current, &self.rules.ctx(claimant)) {
+                    Ok((next, event)) => Some((next, Some(event))),
+                    Err(r) => {
+                        refusal = Some(r);
+                        None
+                    }
+                }
+            })
+            .await?;
+        if let Some(refusal) = refusal {
+            return Ok(Applied { incident: stored, refusal: Some(refusal), pending: None });
+        }
+        match self.send_pages(stored.clone(), claimant).await {
+            Ok((stored, _)) => {
+                if owes && let Err(e) = self.store.mark_outbox(&key, &id, false).await {
+                    // The daemon finds nothing owed and clears it.
+                    warn!(incident_id = %id, error = %e, "pages sent; the outbox marker stays for the daemon");
+                }
+                Ok(Applied { incident: stored, refusal: None, pending: None })
+            }
+            Err(e) => Ok(Applied { incident: stored, refusal: None, pending: Some(e) }),
+        }
+    }
+
+    /// Records a new incident (a staff report) and sends the pages it owes, marking it in the outbox first
+    /// when it owes any. Returns the incident as stored, and why its pages are not all sent, if they are not.
+    pub async fn create(
+        &self,
+        incident: &Incident,
+        event: Event,
+        claimant: &str,
+    ) -> Result<(Incident, Option<NotSent>), StoreError> {
+        let key = IncidentKey::of(incident);
+        let owes = !incident::page_plan(incident, &self.rules.ctx(claimant)).is_done();
+        if owes {
+            self.store.mark_outbox(&key, &incident.incident_id, true).await?;
+        }
+        let stored = self.store.commit(incident, None, &[event], None).await?;
+        match self.send_pages(stored.clone(), claimant).await {
+            Ok((stored, _)) => {
+                if owes && let Err(e) = self.store.mark_outbox(&key, &stored.incident_id, false).await {
+                    warn!(incident_id = %stored.incident_id, error = %e, "pages sent; the outbox marker stays");
+                }
+                Ok((stored, None))
+            }
+            Err(e) => Ok((stored, Some(e))),
+        }
+    }
+
+    /// Sends what incidents in the outbox still owe (made owed by a command or the portal that could not send
+    /// it), and clears their markers. Returns how many incidents had something sent.
+    pub async fn deliver_outbox(&self) -> Result<usize, StoreError> {
+        let mut delivered = 0;
+        for key in self.store.outbox().await? {
+            let Some(current) = self.store.load(&key).await? else { continue };
+            let claimant = Uuid::new_v4().to_string();
+            let id = current.incident_id.clone();
+            let plan = incident::page_plan(&current, &self.rules.ctx(&claimant));
+            if plan.claimable.is_empty() && plan.held_until.is_some() {
+                // Its sender may still be at it: look again once the claim runs out, without waiting here.
+                continue;
+            }
+            match self.send_pages(current, &claimant).await {
+                Ok((stored, paged)) => {
+                    if !paged.is_empty() {
+                        delivered += 1;
+                        info!(incident_id = %id, pages = ?paged, "sent pages left owed by a command or the portal");
+                    }
+                    if incident::page_plan(&stored, &self.rules.ctx(&claimant)).is_done() {
+                        self.store.mark_outbox(&key, &id, false).await?;
+                    }
+                }
+                Err(e) => warn!(incident_id = %id, error = %e, "owed pages not sent yet; will try again"),
+            }
+        }
+        Ok(delivered)
     }
 
     /// Sends the re-pages that are due. Several daemons may run this at once: the conditional write lets

@@ -317,6 +317,14 @@ pub fn classify(
     Ok((next.clone(), Event::new(ctx.now, by, "classify", summary).with_diff(incident, &next)))
 }
 
+/// [`perform`] at `ctx.now`, and the client update notices the new status owes (contained, resolved,
+/// closed): what the command line and the portal apply.
+pub fn act(incident: &Incident, action: &Action, by: &str, ctx: &Ctx) -> Result<(Incident, Event), Refusal> {
+    let (mut next, event) = perform(incident, action, by, ctx.now)?;
+    next.owe_updates(incident.status, ctx);
+    Ok((next, event))
+}
+
 /// What a member of staff reports (procedure §3.2).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {

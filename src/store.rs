@@ -663,6 +663,51 @@ impl Store {
     }
 }
 
+/// The partition of outbox markers: incidents that may owe pages or notices made owed by a person's action
+/// (command line, portal), for the daemon to send if that process could not.
+const PK_OUTBOX: &str = "OUTBOX#pending";
+
+impl Store {
+    /// Marks the incident as possibly owing pages (`pending`), or as done. Written before the change that
+    /// makes them owed, so a crash between the two leaves a harmless marker, never an unnoticed page. A done
+    /// marker expires by TTL after a week (nothing here deletes).
+    pub async fn mark_outbox(&self, key: &IncidentKey, incident_id: &str, pending: bool) -> Result<(), StoreError> {
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(PK_OUTBOX.into()))
+            .item("sk", AttributeValue::S(key.pk()))
+            .item("record_type", AttributeValue::S("outbox".into()))
+            .item("incident_id", AttributeValue::S(incident_id.to_owned()))
+            .item("account_id", AttributeValue::S(key.account_id.clone()))
+            .item("region", AttributeValue::S(key.region.clone()))
+            .item("finding_id", AttributeValue::S(key.finding_id.clone()))
+            .item("state", AttributeValue::S(if pending { "pending" } else { "done" }.into()));
+        if !pending {
+            let expires = Utc::now().timestamp() + 7 * 86_400;
+            request = request.item("expires_at", AttributeValue::N(expires.to_string()));
+        }
+        request.send().await.map(drop).map_err(|e| self.aws_error("PutItem", &e))
+    }
+
+    /// The incidents marked as possibly owing pages.
+    pub async fn outbox(&self) -> Result<Vec<IncidentKey>, StoreError> {
+        let items = self.query_prefix(PK_OUTBOX, "").await?;
+        Ok(items
+            .iter()
+            .filter(|i| string(i, "state").as_deref() == Some("pending"))
+            .filter_map(|i| {
+                Some(IncidentKey {
+                    account_id: string(i, "account_id")?,
+                    region: string(i, "region")?,
+                    finding_id: string(i, "finding_id")?,
+                })
+            })
+            .collect())
+    }
+}
+
 /// The index key of an item of `by-created`, to continue a listing after it.
 fn item_key(item: &Item) -> Item {
     ["pk", "sk", "record_type", "created_at"]

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use common::*;
@@ -196,12 +195,131 @@ accounts = ["{PROD}"]
     assert!(code == 2 && err.contains("expected LOW, MEDIUM, HIGH or CRITICAL"), "{err}");
 }
 
-/// Unused capture helpers stay quiet.
-#[allow(dead_code)]
-fn by_notice(pages: &[Received]) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for p in pages {
-        *m.entry(p.attributes.get("notice").cloned().unwrap_or_default()).or_insert(0) += 1;
+fn notices(pages: &[Received]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> =
+        pages.iter().map(|p| (p.attributes["incident_id"].clone(), p.attributes["notice"].clone())).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_get_a_notice_at_their_level_and_updates_and_never_anything_else() {
+    let stack = deploy_stack("clients");
+    let aws = Aws::new().await;
+    let iso = aws.capture(stack.iso_topic(), &format!("{}-iso-capture", stack.name)).await;
+    let (acme_arn, acme) = topic(&aws, &stack, "acme").await;
+    let (globex_arn, globex) = topic(&aws, &stack, "globex").await;
+    let dir = tempfile::tempdir().unwrap();
+    let tail = format!(
+        r#"[escalation]
+ack_timeout_secs = 0
+check_interval_secs = 1
+
+[[clients]]
+name = "acme"
+accounts = ["{ACCOUNT}", "333333333333"]
+topic_arn = "{acme_arn}"
+
+[[clients]]
+name = "globex"
+accounts = ["{PROD}"]
+topic_arn = "{globex_arn}"
+min_level = "CRITICAL"
+"#
+    );
+    let config = write_config_with(dir.path(), &stack, "", &tail);
+    // Claims run out quickly, so that the daemon takes over a notice a command could not send.
+    let env = [("GD_INCIDENTS__PAGING__CLAIM_TIMEOUT_SECS", "5")];
+    let _daemon = Daemon::start_with_env(&config, "d1", &env);
+
+    let x = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d1"; // acme, HIGH: a notice
+    let y = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d2"; // acme, MEDIUM: none
+    let z = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d3"; // globex, HIGH: below globex's level, none
+    let w = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d4"; // globex, CRITICAL: a notice
+    aws.send(stack.queue_url(), &finding(x, ACCOUNT, 1, 1, 8.0)).await;
+    aws.send(stack.queue_url(), &finding(y, ACCOUNT, 1, 1, 5.0)).await;
+    aws.send(stack.queue_url(), &finding(z, PROD, 1, 1, 8.0)).await;
+    aws.send(stack.queue_url(), &finding(w, PROD, 1, 1, 9.5)).await;
+    let secret = gd_json(
+        &config,
+        &[
+            "report",
+            "--by",
+            "dana",
+            "--title",
+            "Colleague",
+            "--description",
+            "d",
+            "--severity",
+            "HIGH",
+            "--confidential",
+        ],
+    )["incident"]["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (inc_x, inc_w) = (incident_of(&aws, &stack, x).await, incident_of(&aws, &stack, w).await);
+    incident_of(&aws, &stack, y).await;
+    incident_of(&aws, &stack, z).await;
+
+    let to_acme = aws.drain(&acme, 1, Duration::from_secs(60), Duration::from_secs(4)).await;
+    let to_globex = aws.drain(&globex, 1, Duration::from_secs(60), Duration::from_secs(1)).await;
+    assert_eq!(notices(&to_acme), vec![pair(&inc_x, "incident")], "acme: its HIGH incident only");
+    assert_eq!(notices(&to_globex), vec![pair(&inc_w, "incident")], "globex: CRITICAL and up only");
+    let notice = &to_acme[0];
+    assert_eq!(notice.attributes["severity"], "HIGH");
+    assert!(notice.body.contains("Security incident notice for acme"), "{}", notice.body);
+    assert!(notice.body.contains(&format!("your AWS account {ACCOUNT}")), "{}", notice.body);
+    let shown = gd_json(&config, &["incidents", "show", &inc_x])["incident"].clone();
+    for internal in
+        [shown["title"].as_str().unwrap(), shown["description"].as_str().unwrap(), "Backdoor:", "globex", PROD]
+    {
+        assert!(!notice.body.contains(internal), "{internal:?} reached the client:\n{}", notice.body);
     }
-    m
+    let iso_pages = aws.drain(&iso, 3, Duration::from_secs(30), Duration::from_secs(1)).await;
+    assert!(iso_pages.iter().any(|p| p.attributes["incident_id"] == secret), "the confidential report reached the ISO");
+
+    // Updates as the work progresses: contained (sent by the daemon: the command could not reach SNS),
+    // resolved, closed. Internal notes, the assignee and the closure notes never reach the client.
+    let cfg = &config;
+    gd_json(cfg, &["incidents", "ack", &inc_x, "--by", "alice"]);
+    gd_json(cfg, &["incidents", "assign", &inc_x, "--to", "infra-team-zeta", "--by", "olga"]);
+    gd_json(cfg, &["incidents", "note", &inc_x, "--by", "alice", "suspect is the contractor Bob"]);
+    let faults = dir.path().join("sns-down");
+    std::fs::write(&faults, "SNS http://127.0.0.1:1\n").unwrap();
+    let fault_env = [("GD_INCIDENTS__AWS__FAULT_INJECTION_FILE", faults.to_str().unwrap()), env[0]];
+    let (code, out, err) = gd_env(cfg, &["incidents", "status", &inc_x, "contained", "--by", "alice"], &fault_env);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("is recorded, but its pages are not all sent yet"), "{err}");
+    let contained = aws.drain(&acme, 1, Duration::from_secs(60), Duration::from_secs(1)).await;
+    assert_eq!(notices(&contained), vec![pair(&inc_x, "contained")], "the daemon sent what the command could not");
+    gd_json(cfg, &["incidents", "status", &inc_x, "resolved", "--by", "alice"]);
+    gd_json(cfg, &["incidents", "close", &inc_x, "--by", "alice", "--notes", "closure notes: keys of Bob revoked"]);
+    let later = aws.drain(&acme, 2, Duration::from_secs(60), Duration::from_secs(4)).await;
+    assert_eq!(notices(&later), vec![pair(&inc_x, "closed"), pair(&inc_x, "resolved")]);
+    for m in contained.iter().chain(&later) {
+        for internal in ["Bob", "infra-team-zeta", "alice", "closure notes"] {
+            assert!(!m.body.contains(internal), "{internal:?} reached the client:\n{}", m.body);
+        }
+    }
+    assert!(later.iter().any(|m| m.body.contains("The incident is closed")), "{later:?}");
+    assert!(aws.drain(&globex, 0, Duration::from_secs(1), Duration::from_secs(2)).await.is_empty());
+
+    // Recorded on the incident and in its timeline, like pages.
+    let shown = settled(cfg, &inc_x).await;
+    let pages = shown["incident"]["pages"].as_object().unwrap();
+    for key in
+        ["HIGH:client:acme", "HIGH:client:acme:contained", "HIGH:client:acme:resolved", "HIGH:client:acme:closed"]
+    {
+        assert_eq!(pages[key]["state"], "sent", "{key}: {shown}");
+        assert!(pages[key]["message_id"].as_str().is_some_and(|m| !m.is_empty()), "{key}");
+    }
+    let sent: Vec<&str> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "page.sent")
+        .map(|e| e["summary"].as_str().unwrap())
+        .collect();
+    assert!(sent.iter().any(|s| s.contains("HIGH:client:acme:contained")), "{sent:?}");
 }

@@ -169,7 +169,7 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
                 authorities_notified: authorities_notified.map(|v| v == YesNo::Yes),
             };
             let s = session(&common).await?;
-            let closed = act_in(&s, &id, &by, Action::Close(input)).await?;
+            let (closed, pending) = act_in(&s, &id, &by, Action::Close(input)).await?;
             output::changed(&closed, common.json);
             if s.config.guardduty.archive_on_close {
                 let guardduty =
@@ -181,7 +181,7 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
                     ))
                 })?;
             }
-            Ok(())
+            sent_all(&closed, pending)
         }
         IncidentsCommand::Reopen { id, reason, by, common } => {
             act(&common, &id, &default_by(by), Action::Reopen { reason }).await
@@ -228,49 +228,46 @@ async fn find(dispatch: &Dispatcher, id: &str) -> Result<Incident, CommandError>
 /// Applies a responder's action with a conditional write (re-applied if someone else wrote first).
 async fn act(common: &Common, id: &str, by: &str, action: Action) -> Result<(), CommandError> {
     let s = session(common).await?;
-    let stored = act_in(&s, id, by, action).await?;
+    let (stored, pending) = act_in(&s, id, by, action).await?;
     output::changed(&stored, common.json);
-    Ok(())
+    sent_all(&stored, pending)
 }
 
-async fn act_in(s: &Session, id: &str, by: &str, action: Action) -> Result<Incident, CommandError> {
-    change_in(s, id, |current, _ctx| lifecycle::perform(current, &action, by, Utc::now())).await
+async fn act_in(s: &Session, id: &str, by: &str, action: Action) -> Result<(Incident, Option<String>), CommandError> {
+    changed_in(s, id, |current, ctx| lifecycle::act(current, &action, by, ctx)).await
+}
+
+/// Fails with [`CommandError::PagesPending`] if something the change made owed is not sent yet.
+fn sent_all(incident: &Incident, pending: Option<String>) -> Result<(), CommandError> {
+    match pending {
+        Some(reason) => Err(CommandError::PagesPending { id: incident.incident_id.clone(), reason }),
+        None => Ok(()),
+    }
 }
 
 /// Applies `change` with a conditional write (re-applied on the latest version if someone else wrote first),
-/// then sends what the change made owed.
-async fn change_in<F>(s: &Session, id: &str, mut change: F) -> Result<Incident, CommandError>
+/// then sends what the change made owed (the daemon sends what this cannot).
+async fn change_in<F>(s: &Session, id: &str, change: F) -> Result<Incident, CommandError>
 where
     F: FnMut(&Incident, &crate::incident::Ctx) -> Result<(Incident, crate::incident::Event), Refusal>,
 {
-    let dispatch = &s.dispatch;
-    let incident = find(dispatch, id).await?;
+    let (incident, pending) = changed_in(s, id, change).await?;
+    sent_all(&incident, pending)?;
+    Ok(incident)
+}
+
+/// Like [`change_in`], returning why some pages are not sent yet instead of failing.
+async fn changed_in<F>(s: &Session, id: &str, change: F) -> Result<(Incident, Option<String>), CommandError>
+where
+    F: FnMut(&Incident, &crate::incident::Ctx) -> Result<(Incident, crate::incident::Event), Refusal>,
+{
+    let incident = find(&s.dispatch, id).await?;
     let claimant = Uuid::new_v4().to_string();
-    let mut refusal = None;
-    let before = incident.version;
-    let stored = dispatch
-        .store()
-        .modify(incident, |current| {
-            refusal = None;
-            match change(current, &dispatch.rules().ctx(&claimant)) {
-                Ok((next, event)) => Some((next, Some(event))),
-                Err(r) => {
-                    refusal = Some(r);
-                    None
-                }
-            }
-        })
-        .await?;
-    if let Some(r) = refusal {
+    let applied = s.dispatch.apply(incident, &claimant, change).await?;
+    if let Some(r) = applied.refusal {
         return Err(r.into());
     }
-    debug_assert!(stored.version > before);
-    let id = stored.incident_id.clone();
-    let (stored, _) = dispatch
-        .send_pages(stored, &claimant)
-        .await
-        .map_err(|e| CommandError::PagesPending { id, reason: e.reason })?;
-    Ok(stored)
+    Ok((applied.incident, applied.pending.map(|e| e.reason)))
 }
 
 async fn report(args: ReportArgs) -> Result<(), CommandError> {
@@ -284,11 +281,10 @@ async fn report(args: ReportArgs) -> Result<(), CommandError> {
         confidential: args.confidential,
     };
     let (incident, event) = lifecycle::report(Uuid::new_v4().to_string(), &r, &dispatch.rules().ctx(&claimant))?;
-    let stored = dispatch.store().commit(&incident, None, &[event], None).await?;
-    let (stored, _) = dispatch
-        .send_pages(stored, &claimant)
-        .await
-        .map_err(|e| CommandError::PagesPending { id: incident.incident_id.clone(), reason: e.reason })?;
+    let (stored, pending) = dispatch.create(&incident, event, &claimant).await?;
+    if let Some(e) = pending {
+        return Err(CommandError::PagesPending { id: stored.incident_id, reason: e.reason });
+    }
     if args.common.json {
         output::json(&json!({ "incident": stored }));
     } else {

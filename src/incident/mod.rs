@@ -596,6 +596,51 @@ impl Incident {
     }
 }
 
+impl Incident {
+    /// After a person moved the incident from `before` to its current status: the update notices owed to
+    /// the clients already told of it (the client procedure's "regular updates as investigations
+    /// progress"), when it became contained, resolved or closed. Each status is announced once per client
+    /// and level. Confidential incidents never reach a client.
+    pub fn owe_updates(&mut self, before: Status, ctx: &Ctx) {
+        let status = self.status;
+        if status == before
+            || self.confidential
+            || !matches!(status, Status::Contained | Status::Resolved | Status::Closed)
+        {
+            return;
+        }
+        let told: std::collections::BTreeSet<Target> = self
+            .pages
+            .values()
+            .filter(|p| p.target.is_client() && p.update.is_none() && p.state != PageState::Superseded)
+            .map(|p| p.target.clone())
+            .collect();
+        let level = self.severity;
+        for target in told {
+            let key = format!("{}:{status}", page_key(level, &target, 0));
+            self.pages.entry(key).or_insert_with(|| Page {
+                level,
+                target,
+                state: PageState::Owed,
+                owed_at: ctx.now,
+                claimed_by: Some(ctx.claimant.to_owned()),
+                claim_until: Some(ctx.now + ctx.claim_for),
+                sent_at: None,
+                message_id: None,
+                escalation: 0,
+                update: Some(status),
+            });
+        }
+    }
+
+    /// Whether `next` owes a page or notice that this version did not.
+    pub fn owes_more(&self, next: &Incident) -> bool {
+        next.pages
+            .iter()
+            .any(|(k, p)| p.state == PageState::Owed && self.pages.get(k).is_none_or(|o| o.state != PageState::Owed))
+    }
+}
+
 /// What a version of a finding does to its incident: `None` when nothing changes (a redelivery, or an
 /// older version at the same or a lower level), else the incident to write and its log entry.
 ///

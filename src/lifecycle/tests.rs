@@ -255,3 +255,62 @@ fn classification_raises_with_pages_lowers_without_and_pins_the_level() {
     let closed = Incident { status: Status::Closed, ..created.clone() };
     assert!(matches!(classify(&closed, Level::High, "r", "olga", &ctx(2)), Err(Refusal::Closed(_))));
 }
+
+#[test]
+fn clients_told_of_an_incident_get_an_update_when_it_is_contained_resolved_and_closed() {
+    use crate::routing::{Client, Routing};
+    let routing = Routing {
+        routes: vec![],
+        clients: vec![Client {
+            name: "acme".into(),
+            accounts: vec!["123456789012".into()],
+            topic_arn: "arn:aws:sns:r:1:acme".into(),
+            min_level: Level::High,
+        }],
+    };
+    let with = |minute: u32| crate::incident::Ctx { routing: &routing, ..ctx(minute) };
+    let body = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/findings/ec2-instance-backdoor.json"));
+    let f = crate::finding::parse(body).unwrap();
+    assert_eq!(f.account_id, "123456789012");
+    let owed = |i: &Incident| -> Vec<String> {
+        i.pages.iter().filter(|(_, p)| p.state == PageState::Owed).map(|(k, _)| k.clone()).collect()
+    };
+    let (mut told, _) = Incident::create("inc".into(), &f, &with(0));
+    assert!(owed(&told).contains(&"HIGH:client:acme".to_string()), "{:?}", owed(&told));
+    told.pages.values_mut().for_each(|p| p.state = PageState::Sent);
+
+    let mut current = told.clone();
+    let steps = [
+        (Action::Ack, vec![]),
+        (Action::SetStatus(Status::Investigating), vec![]),
+        (Action::SetStatus(Status::Contained), vec!["HIGH:client:acme:contained"]),
+        (Action::SetStatus(Status::Resolved), vec!["HIGH:client:acme:resolved"]),
+        (
+            Action::Close(CloseInput { notes: "internal: it was Bob".into(), ..Default::default() }),
+            vec!["HIGH:client:acme:closed"],
+        ),
+    ];
+    for (n, (action, want)) in steps.into_iter().enumerate() {
+        let (mut next, _) = act(&current, &action, "alice", &with(1 + n as u32)).expect("allowed");
+        assert_eq!(owed(&next), want, "{action:?}");
+        if let Some(update) = want.first() {
+            assert_eq!(next.pages[*update].update, Some(next.status));
+        }
+        next.pages.values_mut().for_each(|p| p.state = PageState::Sent);
+        current = next;
+    }
+    // Reopened and closed again: each status is announced once.
+    let (reopened, _) = act(&current, &Action::Reopen { reason: None }, "alice", &with(9)).unwrap();
+    let close = Action::Close(CloseInput { notes: "again".into(), ..Default::default() });
+    assert!(owed(&act(&reopened, &close, "alice", &with(10)).unwrap().0).is_empty());
+
+    // Never told (another account, or confidential): no update.
+    let mut elsewhere = told.clone();
+    elsewhere.pages.retain(|_, p| !p.target.is_client());
+    let contained = Action::SetStatus(Status::Contained);
+    assert!(owed(&act(&elsewhere, &contained, "a", &with(1)).unwrap().0).is_empty());
+    let mut secret = Incident::create("s".into(), &f, &with(0)).0;
+    secret.confidential = true;
+    secret.pages.clear();
+    assert!(owed(&act(&secret, &contained, "a", &with(1)).unwrap().0).is_empty());
+}
