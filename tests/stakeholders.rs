@@ -323,3 +323,120 @@ min_level = "CRITICAL"
         .collect();
     assert!(sent.iter().any(|s| s.contains("HIGH:client:acme:contained")), "{sent:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_post_incident_report_holds_what_the_procedure_asks_for() {
+    let stack = deploy_stack("postmortem");
+    let aws = Aws::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(dir.path(), &stack, "", "[escalation]\nack_timeout_secs = 0\n");
+    let _daemon = Daemon::start(&config, "d1");
+    let f = "e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e1";
+    aws.send(stack.queue_url(), &finding(f, ACCOUNT, 1, 1, 9.5)).await;
+    let id = incident_of(&aws, &stack, f).await;
+    let shown = settled(&config, &id).await;
+    let cfg = &config;
+    gd_json(cfg, &["incidents", "ack", &id, "--by", "alice"]);
+    gd_json(
+        cfg,
+        &["incidents", "note", &id, "--by", "alice", "--at", "2026-11-20T09:55:00Z", "attacker opened a shell"],
+    );
+    gd_json(cfg, &["incidents", "mark", &id, "--data-loss", "--by", "alice"]);
+
+    // CRITICAL: the close asks whether the authorities were notified, and a refusal changes nothing.
+    let post_mortem = [
+        "--root-cause",
+        "leaked deploy key",
+        "--lessons-learned",
+        "scan CI logs",
+        "--mitigations",
+        "short-lived credentials",
+        "--cost-estimate",
+        "3 person-days",
+        "--legal-counsel",
+        "no",
+        "--customers-notified",
+        "yes",
+    ];
+    let mut close = vec!["incidents", "close", &id, "--by", "alice", "--notes", "host rebuilt"];
+    close.extend(post_mortem);
+    let (code, _, err) = gd(cfg, &close);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("missing: --authorities-notified"), "the refusal names the flag: {err}");
+    let (code, _, err) = gd(cfg, &[close.clone(), vec!["--authorities-notified", "perhaps"]].concat());
+    assert!(code == 2 && err.contains("[possible values: yes, no]"), "{err}");
+    close.extend(["--authorities-notified", "yes"]);
+    let closed = gd_json(cfg, &close);
+    assert_eq!(closed["incident"]["closure"]["authorities_notified"], true);
+
+    let report = gd_json(cfg, &["incidents", "report", &id, "--format", "json"]);
+    let evidence = gd_json(cfg, &["incidents", "evidence", &id]);
+    let summary = &report["summary"];
+    assert_eq!(summary["incident_id"], id.as_str());
+    assert_eq!(summary["level"], "CRITICAL");
+    assert_eq!(summary["status"], "closed");
+    assert_eq!(summary["account_id"], ACCOUNT);
+    assert_eq!(summary["title"], shown["incident"]["title"]);
+    assert_eq!(summary["acknowledged_by"], "alice");
+    assert_eq!(summary["closed_by"], "alice");
+    assert_eq!(summary["closure_notes"], "host rebuilt");
+    assert_eq!(report["cause"], "leaked deploy key");
+    assert_eq!(report["effect"]["data_loss"], true);
+    assert_eq!(report["effect"]["service_impact"], false);
+    assert_eq!(report["effect"]["affected_resource"], shown["incident"]["resource"]);
+    assert_eq!(report["lessons_learned"], "scan CI logs");
+    assert_eq!(report["mitigations"], "short-lived credentials");
+    assert_eq!(report["cost"], "3 person-days");
+    assert_eq!((report["legal_counsel"].clone(), report["customers_notified"].clone()), (json!(false), json!(true)));
+    assert_eq!(
+        (report["authorities_required"].clone(), report["authorities_notified"].clone()),
+        (json!(true), json!(true))
+    );
+    let timeline = report["timeline"].as_array().unwrap();
+    assert_eq!(timeline[0]["action"], "note", "the attacker's step, which happened first, leads: {timeline:?}");
+    assert_eq!(timeline[0]["at"], "2026-11-20T09:55:00.000Z");
+    let actions: Vec<&str> = timeline.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for a in ["finding.created", "page.sent", "ack", "mark", "close"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    let kept = &evidence["evidence"][0];
+    assert_eq!(report["evidence"][0]["sha256"], kept["sha256"]);
+    assert_eq!(report["evidence"][0]["verified"], true);
+    assert_eq!(report["evidence"].as_array().unwrap().len(), evidence["evidence"].as_array().unwrap().len());
+    let pages = report["pages"].as_array().unwrap();
+    let oce = pages.iter().find(|p| p["key"] == "CRITICAL:oce").expect("the OCE's page");
+    assert_eq!(
+        (oce["target"].clone(), oce["level"].clone(), oce["state"].clone()),
+        (json!("oce"), json!("CRITICAL"), json!("sent"))
+    );
+    assert_eq!(oce["message_id"], shown["incident"]["pages"]["CRITICAL:oce"]["message_id"]);
+    assert!(oce["sent_at"].is_string());
+
+    // The same document in Markdown, to a file.
+    let path = dir.path().join("report.md");
+    let (code, _, err) = gd(cfg, &["incidents", "report", &id, "--output", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let md = std::fs::read_to_string(&path).unwrap();
+    for needle in [
+        format!("# Post-incident report: {}", shown["incident"]["title"].as_str().unwrap()),
+        format!("Incident `{id}`"),
+        "| Level | CRITICAL |".into(),
+        "## Timeline".into(),
+        "| 2026-11-20T09:55:00.000Z |".into(),
+        "attacker opened a shell".into(),
+        "## Cause\n\nleaked deploy key".into(),
+        "- Data loss: yes".into(),
+        "## Lessons learned\n\nscan CI logs".into(),
+        "## Mitigations\n\nshort-lived credentials".into(),
+        "## Cost\n\n3 person-days".into(),
+        format!("`{}` | yes |", kept["sha256"].as_str().unwrap()),
+        "| CRITICAL:oce | oce | CRITICAL | sent |".into(),
+        "- Authorities notified (required for CRITICAL, procedure 3.7): yes".into(),
+        "- Affected customers notified: yes".into(),
+        "- Legal counsel involved: no".into(),
+    ] {
+        assert!(md.contains(&needle), "missing {needle:?} in\n{md}");
+    }
+    let (code, _, err) = gd(cfg, &["incidents", "report", &id, "--format", "pdf"]);
+    assert!(code == 2 && err.contains("[possible values: markdown, json]"), "{err}");
+}
