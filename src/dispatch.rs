@@ -230,7 +230,7 @@ impl Dispatcher {
         let id = incident.incident_id.clone();
         let owes = change(&incident, &self.rules.ctx(claimant)).is_ok_and(|(next, _)| incident.owes_more(&next));
         if owes {
-            self.store.mark_outbox(&key, &id, true).await?;
+            self.store.mark_outbox(&key, &id, Utc::now()).await?;
         }
         let mut refusal = None;
         let stored = self
@@ -249,14 +249,9 @@ impl Dispatcher {
         if let Some(refusal) = refusal {
             return Ok(Applied { incident: stored, refusal: Some(refusal), pending: None });
         }
+        // The daemon clears the marker once the claims have run out and nothing is owed.
         match self.send_pages(stored.clone(), claimant).await {
-            Ok((stored, _)) => {
-                if owes && let Err(e) = self.store.mark_outbox(&key, &id, false).await {
-                    // The daemon finds nothing owed and clears it.
-                    warn!(incident_id = %id, error = %e, "pages sent; the outbox marker stays for the daemon");
-                }
-                Ok(Applied { incident: stored, refusal: None, pending: None })
-            }
+            Ok((stored, _)) => Ok(Applied { incident: stored, refusal: None, pending: None }),
             Err(e) => Ok(Applied { incident: stored, refusal: None, pending: Some(e) }),
         }
     }
@@ -269,45 +264,45 @@ impl Dispatcher {
         event: Event,
         claimant: &str,
     ) -> Result<(Incident, Option<NotSent>), StoreError> {
-        let key = IncidentKey::of(incident);
-        let owes = !incident::page_plan(incident, &self.rules.ctx(claimant)).is_done();
-        if owes {
-            self.store.mark_outbox(&key, &incident.incident_id, true).await?;
+        if !incident::page_plan(incident, &self.rules.ctx(claimant)).is_done() {
+            self.store.mark_outbox(&IncidentKey::of(incident), &incident.incident_id, Utc::now()).await?;
         }
         let stored = self.store.commit(incident, None, &[event], None).await?;
         match self.send_pages(stored.clone(), claimant).await {
-            Ok((stored, _)) => {
-                if owes && let Err(e) = self.store.mark_outbox(&key, &stored.incident_id, false).await {
-                    warn!(incident_id = %stored.incident_id, error = %e, "pages sent; the outbox marker stays");
-                }
-                Ok((stored, None))
-            }
+            Ok((stored, _)) => Ok((stored, None)),
             Err(e) => Ok((stored, Some(e))),
         }
     }
 
     /// Sends what incidents in the outbox still owe (made owed by a command or the portal that could not send
-    /// it), and clears their markers. Returns how many incidents had something sent.
+    /// it), and clears their markers. A marker is looked at only once the claim of the process that wrote it
+    /// has run out: by then its change is written (or never will be) and its pages sent or free to take, so
+    /// clearing it cannot race that process. Returns how many incidents had something sent.
     pub async fn deliver_outbox(&self) -> Result<usize, StoreError> {
         let mut delivered = 0;
-        for key in self.store.outbox().await? {
-            let Some(current) = self.store.load(&key).await? else { continue };
+        let settled_before = Utc::now() - self.rules.claim_for;
+        for entry in self.store.outbox().await? {
+            if entry.marked_at > settled_before {
+                continue;
+            }
+            let Some(current) = self.store.load(&entry.key).await? else {
+                self.store.clear_outbox(&entry).await?;
+                continue;
+            };
             let claimant = Uuid::new_v4().to_string();
-            let id = current.incident_id.clone();
+            let id = entry.incident_id.as_str();
             let plan = incident::page_plan(&current, &self.rules.ctx(&claimant));
             if plan.claimable.is_empty() && plan.held_until.is_some() {
-                // Its sender may still be at it: look again once the claim runs out, without waiting here.
+                // A daemon is sending them (a finding's redelivery): look again next round, without waiting.
                 continue;
             }
             match self.send_pages(current, &claimant).await {
-                Ok((stored, paged)) => {
+                Ok((_, paged)) => {
                     if !paged.is_empty() {
                         delivered += 1;
                         info!(incident_id = %id, pages = ?paged, "sent pages left owed by a command or the portal");
                     }
-                    if incident::page_plan(&stored, &self.rules.ctx(&claimant)).is_done() {
-                        self.store.mark_outbox(&key, &id, false).await?;
-                    }
+                    self.store.clear_outbox(&entry).await?;
                 }
                 Err(e) => warn!(incident_id = %id, error = %e, "owed pages not sent yet; will try again"),
             }
