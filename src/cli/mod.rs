@@ -46,7 +46,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE", env = "GD_INCIDENTS_CONFIG")]
         config: PathBuf,
     },
-    /// Work incidents: list, show, acknowledge, assign, note, change status, close, reopen, evidence.
+    /// Work incidents: list, show, acknowledge, assign, note, classify, change status, close, reopen,
+    /// evidence, and the post-incident report.
     Incidents {
         /// What to do with incidents.
         #[command(subcommand)]

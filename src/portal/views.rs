@@ -422,6 +422,9 @@ fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup {
                     @if let Some(by) = &i.acknowledged_by { "by " (by) " at " (when_opt(i.acknowledged_at)) } @else { "no" }
                 }
                 dt { "Assignee" } dd { (i.assignee.as_deref().unwrap_or("-")) }
+                @if let Some(c) = &i.classification {
+                    dt { "Classified" } dd { (c.level.as_str()) " by " (c.by) " at " (when(c.at)) " (was " (c.previous.as_str()) "): " (c.reason) }
+                }
                 dt { "Impact" } dd {
                     "data loss: " (if i.data_loss { "yes" } else { "no" }) ", service impact: " (if i.service_impact { "yes" } else { "no" })
                 }
