@@ -112,10 +112,19 @@ pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
             Ok(_) => Err("the impossible condition held: is this DynamoDB?".into()),
         },
     });
-    for (what, arn) in [("OCE topic", &config.paging.oce_topic_arn), ("ISO topic", &config.paging.iso_topic_arn)] {
+    let mut topics: Vec<(&'static str, String, &str)> = vec![
+        ("OCE topic", String::new(), &config.paging.oce_topic_arn),
+        ("ISO topic", String::new(), &config.paging.iso_topic_arn),
+    ];
+    topics.extend(
+        config.paging.routes.iter().map(|r| ("route topic", format!("(route {}) ", r.name), r.topic_arn.as_str())),
+    );
+    topics
+        .extend(config.clients.iter().map(|c| ("client topic", format!("(client {}) ", c.name), c.topic_arn.as_str())));
+    for (what, whose, arn) in topics {
         checks.push(Check {
             what,
-            how: format!("sns:GetTopicAttributes {arn}"),
+            how: format!("{whose}sns:GetTopicAttributes {arn}"),
             result: clients
                 .sns
                 .get_topic_attributes()

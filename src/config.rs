@@ -41,6 +41,9 @@ pub struct Config {
     /// The incident portal (`gd-incidents portal`); absent when no portal runs.
     #[serde(default)]
     pub portal: Option<PortalConfig>,
+    /// `[[clients]]`: accounts whose incidents are announced to a client's contacts; none by default.
+    #[serde(default)]
+    pub clients: Vec<crate::routing::Client>,
 }
 
 /// `[guardduty]`: findings missed on the queue are read from the GuardDuty API; closed incidents may
@@ -233,6 +236,10 @@ pub struct PagingConfig {
     /// Seconds a worker's claim on a page it is publishing holds; after that another worker may publish it.
     #[serde(default = "default_claim_timeout_secs")]
     pub claim_timeout_secs: u64,
+    /// `[[paging.routes]]`: more topics paged by level and account (Infra Operations, management...); none
+    /// by default.
+    #[serde(default)]
+    pub routes: Vec<crate::routing::Route>,
 }
 
 /// `[log]`: log format and level.
@@ -566,7 +573,13 @@ impl Config {
     /// Range and shape checks serde cannot express: the key and the reason.
     fn validate(&self) -> Result<(), (String, String)> {
         self.validate_ranges().map_err(|(key, reason)| (key.to_owned(), reason))?;
-        self.policy.validate()
+        self.policy.validate()?;
+        self.routing().validate()
+    }
+
+    /// The stakeholder routes and the clients.
+    pub fn routing(&self) -> crate::routing::Routing {
+        crate::routing::Routing { routes: self.paging.routes.clone(), clients: self.clients.clone() }
     }
 
     fn validate_ranges(&self) -> Result<(), (&'static str, String)> {
@@ -819,6 +832,38 @@ iso_topic_arn = "arn:aws:sns:us-east-1:000000000000:iso"
                 );
             }
         }
+    }
+
+    #[test]
+    fn routes_and_clients_parse_and_bad_ones_name_the_entry() {
+        let routes = r#"
+[[paging.routes]]
+name = "infra-ops"
+topic_arn = "arn:aws:sns:us-east-1:000000000000:infra"
+min_level = "HIGH"
+
+[[paging.routes]]
+name = "management"
+topic_arn = "arn:aws:sns:us-east-1:000000000000:mgmt"
+min_level = "CRITICAL"
+accounts = ["123456789012"]
+
+[[clients]]
+name = "acme"
+accounts = ["210987654321"]
+topic_arn = "arn:aws:sns:us-east-1:000000000000:acme"
+"#;
+        let c = parse(&format!("{MINIMAL}{routes}")).unwrap();
+        assert_eq!(c.paging.routes.len(), 2);
+        assert_eq!(c.paging.routes[1].accounts, vec!["123456789012"]);
+        assert_eq!(c.clients[0].min_level, crate::severity::Level::High, "clients default to HIGH");
+        let bad = format!("{MINIMAL}{}", routes.replace("min_level = \"CRITICAL\"", "min_level = \"MEDIUM\""));
+        let msg = parse(&bad).unwrap_err().to_string();
+        assert!(msg.starts_with("config file gd.toml"), "{msg}");
+        assert!(msg.contains("key `paging.routes[1].min_level`") && msg.contains("never pages"), "{msg}");
+        let bad = format!("{MINIMAL}{}", routes.replace("name = \"acme\"", "name = \"acme\"\ncolour = 1"));
+        let msg = parse(&bad).unwrap_err().to_string();
+        assert!(msg.contains("clients") && msg.contains("unknown field `colour`"), "{msg}");
     }
 
     #[test]

@@ -74,7 +74,7 @@ async fn start(config: &Config) -> Result<(Clients, Dispatcher, Ingest, Consumer
         .await
         .map_err(|e| DaemonError::Table { table: config.incidents.table.clone(), detail: describe(&e) })?;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
-    let pager = Pager::new(clients.sns.clone(), &config.paging.oce_topic_arn, &config.paging.iso_topic_arn);
+    let pager = Pager::from_config(clients.sns.clone(), config);
     let dispatch = Dispatcher::new(store, pager, Rules::from_config(config));
     let ingest = Ingest::new(dispatch.clone());
     let consumer = Consumer::new(
@@ -120,8 +120,9 @@ async fn serve(
         let holder = uuid::Uuid::new_v4().to_string();
         tasks.spawn(reconciler.run(every, sweeps, holder, shutdown.clone()));
     }
+    let every = Duration::from_secs(config.escalation.check_interval_secs);
+    tasks.spawn(deliver_periodically(dispatch.clone(), every, shutdown.clone()));
     if config.escalation.ack_timeout_secs > 0 && config.escalation.max_repages > 0 {
-        let every = Duration::from_secs(config.escalation.check_interval_secs);
         tasks.spawn(escalate_periodically(dispatch, every, shutdown.clone()));
     }
     consumer.run(shutdown.clone()).await;
@@ -165,6 +166,17 @@ async fn escalate_periodically(dispatch: Dispatcher, every: Duration, shutdown: 
             Ok(0) => {}
             Ok(n) => info!(incidents = n, "re-paged unacknowledged incidents"),
             Err(e) => warn!(error = %e, "could not check for due re-pages; will try again"),
+        }
+    }
+}
+
+/// Sends, every `every` until shutdown, what commands and the portal made owed but could not send.
+async fn deliver_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {
+    let mut rounds = Every::new(every, shutdown);
+    while rounds.next().await {
+        // A round is bounded by the SDK's call timeouts; shutdown waits for it.
+        if let Err(e) = dispatch.deliver_outbox().await {
+            warn!(error = %e, "could not look for owed pages; will try again");
         }
     }
 }

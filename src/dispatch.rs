@@ -9,7 +9,8 @@ use futures_util::future::join_all;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::incident::{self, Ctx, Incident};
+use crate::incident::{self, Ctx, Event, Incident};
+use crate::lifecycle::Refusal;
 use crate::metrics;
 use crate::pager::Pager;
 use crate::policy::Policy;
@@ -32,6 +33,8 @@ pub struct Rules {
     pub escalate_after: Option<chrono::Duration>,
     /// At most this many re-pages per level.
     pub max_escalations: u32,
+    /// Stakeholder routes and clients.
+    pub routing: Arc<crate::routing::Routing>,
 }
 
 impl Rules {
@@ -46,6 +49,7 @@ impl Rules {
                 s => Some(secs(s)),
             },
             max_escalations: config.escalation.max_repages,
+            routing: Arc::new(config.routing()),
         }
     }
 
@@ -57,8 +61,20 @@ impl Rules {
             claim_for: self.claim_for,
             policy: &self.policy,
             escalate_after: self.escalate_after,
+            routing: &self.routing,
         }
     }
+}
+
+/// The result of [`Dispatcher::apply`].
+#[derive(Debug)]
+pub struct Applied {
+    /// The incident as stored.
+    pub incident: Incident,
+    /// Why the rules refused the change (nothing was written), if they did.
+    pub refusal: Option<Refusal>,
+    /// Why some pages or notices are not sent yet (the daemon sends them), if any are not.
+    pub pending: Option<NotSent>,
 }
 
 /// A page that could not be sent now.
@@ -115,6 +131,23 @@ impl Dispatcher {
                     .store
                     .modify(incident, |current| {
                         incident::claim(current, &keys, &self.rules.ctx(claimant)).map(|next| (next, None))
+                    })
+                    .await?;
+                continue;
+            }
+            let unroutable: Vec<String> = plan
+                .mine
+                .iter()
+                .filter(|k| incident.pages.get(*k).is_some_and(|p| self.pager.topic(&p.target).is_none()))
+                .cloned()
+                .collect();
+            if !unroutable.is_empty() {
+                warn!(incident_id = %incident.incident_id, pages = ?unroutable, "pages to a route or client no longer configured: dropped");
+                let now = Utc::now();
+                incident = self
+                    .store
+                    .modify(incident, |current| {
+                        incident::drop_pages(current, &unroutable, now).map(|(i, e)| (i, Some(e)))
                     })
                     .await?;
                 continue;
@@ -183,6 +216,98 @@ impl Dispatcher {
             return Ok((incident, paged));
         }
         Err(NotSent { reason: format!("pages of incident {} kept changing", incident.incident_id), after: None })
+    }
+
+    /// Applies a person's change to `incident` (a conditional write, re-applied on the latest version when
+    /// another writer got there first) and sends the pages and notices it made owed. When the change owes
+    /// something, the incident is first marked in the outbox, so the daemon sends what this process could
+    /// not (it crashed, or SNS failed).
+    pub async fn apply<F>(&self, incident: Incident, claimant: &str, mut change: F) -> Result<Applied, StoreError>
+    where
+        F: FnMut(&Incident, &Ctx) -> Result<(Incident, Event), Refusal>,
+    {
+        let key = IncidentKey::of(&incident);
+        let id = incident.incident_id.clone();
+        let owes = change(&incident, &self.rules.ctx(claimant)).is_ok_and(|(next, _)| incident.owes_more(&next));
+        if owes {
+            self.store.mark_outbox(&key, &id, Utc::now()).await?;
+        }
+        let mut refusal = None;
+        let stored = self
+            .store
+            .modify(incident, |current| {
+                refusal = None;
+                match change(current, &self.rules.ctx(claimant)) {
+                    Ok((next, event)) => Some((next, Some(event))),
+                    Err(r) => {
+                        refusal = Some(r);
+                        None
+                    }
+                }
+            })
+            .await?;
+        if let Some(refusal) = refusal {
+            return Ok(Applied { incident: stored, refusal: Some(refusal), pending: None });
+        }
+        // The daemon clears the marker once the claims have run out and nothing is owed.
+        match self.send_pages(stored.clone(), claimant).await {
+            Ok((stored, _)) => Ok(Applied { incident: stored, refusal: None, pending: None }),
+            Err(e) => Ok(Applied { incident: stored, refusal: None, pending: Some(e) }),
+        }
+    }
+
+    /// Records a new incident (a staff report) and sends the pages it owes, marking it in the outbox first
+    /// when it owes any. Returns the incident as stored, and why its pages are not all sent, if they are not.
+    pub async fn create(
+        &self,
+        incident: &Incident,
+        event: Event,
+        claimant: &str,
+    ) -> Result<(Incident, Option<NotSent>), StoreError> {
+        if !incident::page_plan(incident, &self.rules.ctx(claimant)).is_done() {
+            self.store.mark_outbox(&IncidentKey::of(incident), &incident.incident_id, Utc::now()).await?;
+        }
+        let stored = self.store.commit(incident, None, &[event], None).await?;
+        match self.send_pages(stored.clone(), claimant).await {
+            Ok((stored, _)) => Ok((stored, None)),
+            Err(e) => Ok((stored, Some(e))),
+        }
+    }
+
+    /// Sends what incidents in the outbox still owe (made owed by a command or the portal that could not send
+    /// it), and clears their markers. A marker is looked at only once the claim of the process that wrote it
+    /// has run out: by then its change is written (or never will be) and its pages sent or free to take, so
+    /// clearing it cannot race that process. Returns how many incidents had something sent.
+    pub async fn deliver_outbox(&self) -> Result<usize, StoreError> {
+        let mut delivered = 0;
+        let settled_before = Utc::now() - self.rules.claim_for;
+        for entry in self.store.outbox().await? {
+            if entry.marked_at > settled_before {
+                continue;
+            }
+            let Some(current) = self.store.load(&entry.key).await? else {
+                self.store.clear_outbox(&entry).await?;
+                continue;
+            };
+            let claimant = Uuid::new_v4().to_string();
+            let id = entry.incident_id.as_str();
+            let plan = incident::page_plan(&current, &self.rules.ctx(&claimant));
+            if plan.claimable.is_empty() && plan.held_until.is_some() {
+                // A daemon is sending them (a finding's redelivery): look again next round, without waiting.
+                continue;
+            }
+            match self.send_pages(current, &claimant).await {
+                Ok((_, paged)) => {
+                    if !paged.is_empty() {
+                        delivered += 1;
+                        info!(incident_id = %id, pages = ?paged, "sent pages left owed by a command or the portal");
+                    }
+                    self.store.clear_outbox(&entry).await?;
+                }
+                Err(e) => warn!(incident_id = %id, error = %e, "owed pages not sent yet; will try again"),
+            }
+        }
+        Ok(delivered)
     }
 
     /// Sends the re-pages that are due. Several daemons may run this at once: the conditional write lets

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::incident::{Closure, Ctx, Event, Incident, Source, Status};
+use crate::incident::{Classification, Closure, Ctx, Event, Incident, Source, Status};
 use crate::severity::Level;
 
 /// A responder's action.
@@ -59,6 +59,8 @@ pub struct CloseInput {
     pub legal_counsel: Option<bool>,
     /// Whether affected customers were, or must be, notified.
     pub customers_notified: Option<bool>,
+    /// Whether the appropriate authorities were notified (procedure §3.7); required for CRITICAL.
+    pub authorities_notified: Option<bool>,
 }
 
 /// Why an action was refused. Nothing changes.
@@ -141,6 +143,20 @@ pub fn missing_post_mortem(input: &CloseInput) -> Vec<&'static str> {
     missing
 }
 
+/// The flag that answers whether the authorities were notified, required to close a CRITICAL incident.
+pub const AUTHORITIES_FLAG: &str = "--authorities-notified";
+
+/// Every field missing to close `incident` with `input`: the post-mortem where it is required, and for a
+/// CRITICAL incident whether the authorities were notified (procedure §3.5, §3.7).
+pub fn missing_at_close(incident: &Incident, input: &CloseInput) -> Option<(String, Vec<&'static str>)> {
+    let why = post_mortem_required(incident)?;
+    let mut missing = missing_post_mortem(input);
+    if incident.severity == Level::Critical && input.authorities_notified.is_none() {
+        missing.push(AUTHORITIES_FLAG);
+    }
+    (!missing.is_empty()).then_some((why, missing))
+}
+
 /// Applies `action` by `by` at `now`: the next version of the incident and its log entry, or why not.
 pub fn perform(
     incident: &Incident,
@@ -218,11 +234,8 @@ pub fn perform(
             if input.notes.trim().is_empty() {
                 return Err(Refusal::Empty("--notes (closure notes)"));
             }
-            if let Some(why) = post_mortem_required(incident) {
-                let missing = missing_post_mortem(input);
-                if !missing.is_empty() {
-                    return Err(Refusal::MissingPostMortem { id: id.clone(), why, missing });
-                }
+            if let Some((why, missing)) = missing_at_close(incident, input) {
+                return Err(Refusal::MissingPostMortem { id: id.clone(), why, missing });
             }
             next.status = Status::Closed;
             next.escalate_at = None;
@@ -236,6 +249,7 @@ pub fn perform(
                 cost_estimate: input.cost_estimate.clone(),
                 legal_counsel: input.legal_counsel,
                 customers_notified: input.customers_notified,
+                authorities_notified: input.authorities_notified,
             });
             ("close", format!("closed by {by}: {}", input.notes), None)
         }
@@ -251,6 +265,63 @@ pub fn perform(
     };
     let mut event = Event::new(now, by, name, summary).with_diff(incident, &next);
     event.occurred_at = occurred_at;
+    Ok((next, event))
+}
+
+/// A person sets the incident's level (procedure §3.3: the OCE identifies the severity), with the reason, at
+/// `ctx.now`. Raising owes pages as reaching a level by a finding does (each level pages once, so a level
+/// already paged is not paged again); lowering pages no one and, below HIGH, stops re-paging. The finding's
+/// severity at this moment is kept: later versions raise the level again only above it.
+pub fn classify(
+    incident: &Incident,
+    level: Level,
+    reason: &str,
+    by: &str,
+    ctx: &Ctx,
+) -> Result<(Incident, Event), Refusal> {
+    if by.trim().is_empty() {
+        return Err(Refusal::Empty("--by"));
+    }
+    if reason.trim().is_empty() {
+        return Err(Refusal::Empty("--reason"));
+    }
+    if incident.status == Status::Closed {
+        return Err(Refusal::Closed(incident.incident_id.clone()));
+    }
+    let previous = incident.severity;
+    if previous == level && incident.classification.as_ref().is_some_and(|c| c.level == level) {
+        return Err(Refusal::NoChange);
+    }
+    let mut next = incident.clone();
+    next.updated_at = ctx.now;
+    next.severity = level;
+    next.classification = Some(Classification {
+        by: by.to_owned(),
+        at: ctx.now,
+        level,
+        previous,
+        reason: reason.trim().to_owned(),
+        finding_severity: incident.max_finding_severity,
+    });
+    if level > previous {
+        next.owe_pages(level, 0, ctx);
+    } else if !level.pages() {
+        next.escalate_at = None;
+    }
+    let verb = match level.cmp(&previous) {
+        std::cmp::Ordering::Greater => "raised",
+        std::cmp::Ordering::Less => "lowered",
+        std::cmp::Ordering::Equal => "confirmed",
+    };
+    let summary = format!("{verb} {previous} -> {level} by {by}: {}", reason.trim());
+    Ok((next.clone(), Event::new(ctx.now, by, "classify", summary).with_diff(incident, &next)))
+}
+
+/// [`perform`] at `ctx.now`, and the client update notices the new status owes (contained, resolved,
+/// closed): what the command line and the portal apply.
+pub fn act(incident: &Incident, action: &Action, by: &str, ctx: &Ctx) -> Result<(Incident, Event), Refusal> {
+    let (mut next, event) = perform(incident, action, by, ctx.now)?;
+    next.owe_updates(incident.status, ctx);
     Ok((next, event))
 }
 

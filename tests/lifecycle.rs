@@ -83,6 +83,7 @@ async fn a_responder_takes_an_incident_from_page_to_closed_post_mortem() {
         "--cost-estimate",
         "--legal-counsel",
         "--customers-notified",
+        "--authorities-notified",
     ] {
         assert!(err.contains(flag), "the refusal lists {flag}: {err}");
     }
@@ -111,10 +112,13 @@ async fn a_responder_takes_an_incident_from_page_to_closed_post_mortem() {
             "no",
             "--customers-notified",
             "yes",
+            "--authorities-notified",
+            "yes",
         ],
     );
     assert_eq!(closed["incident"]["status"], "closed");
     assert_eq!(closed["incident"]["closure"]["customers_notified"], true);
+    assert_eq!(closed["incident"]["closure"]["authorities_notified"], true);
 
     let shown = gd_json(cfg, &["incidents", "show", &incident]);
     let timeline = actions(&shown);

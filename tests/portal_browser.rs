@@ -252,6 +252,7 @@ async fn staff_report_then_a_responder_acknowledges_notes_and_closes_it_in_chrom
     type_into(&browser, "#cost_estimate", "3 person-days").await;
     click(&browser, "input[name=legal_counsel][value=no]").await;
     click(&browser, "input[name=customers_notified][value=no]").await;
+    click(&browser, "input[name=authorities_notified][value=no]").await;
     navigate(&browser, "#close button").await;
     let page = text(&browser).await;
     assert!(

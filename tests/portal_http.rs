@@ -334,6 +334,7 @@ async fn state_changes_need_a_post_with_the_persons_csrf_token_and_follow_the_cl
         "Cost estimate",
         "Legal counsel involved",
         "Affected customers notified",
+        "Authorities notified (required for CRITICAL)",
     ] {
         assert!(a.body.contains(&format!("<li>{label}</li>")), "the refusal lists {label}: {}", a.body);
     }
@@ -352,6 +353,7 @@ async fn state_changes_need_a_post_with_the_persons_csrf_token_and_follow_the_cl
                 ("cost_estimate", "2 person-days"),
                 ("legal_counsel", "no"),
                 ("customers_notified", "no"),
+                ("authorities_notified", "no"),
             ],
         )
         .await;

@@ -101,7 +101,14 @@ fn arrivals() -> impl Strategy<Value = Vec<V>> {
 const CLAIM_FOR: i64 = 60;
 
 fn ctx<'a>(policy: &'a Policy, claimant: &'a str, now: DateTime<Utc>) -> Ctx<'a> {
-    Ctx { now, claimant, claim_for: Duration::seconds(CLAIM_FOR), policy, escalate_after: None }
+    Ctx {
+        now,
+        claimant,
+        claim_for: Duration::seconds(CLAIM_FOR),
+        policy,
+        escalate_after: None,
+        routing: &gd_incidents::routing::EMPTY,
+    }
 }
 
 fn create(f: &Finding, c: &Ctx) -> Incident {
@@ -148,7 +155,7 @@ fn feed(arrivals: &[V], send: &[bool]) -> Result<Fed, TestCaseError> {
             let before = current.as_ref().map_or(&empty, |inc| &inc.pages);
             for (key, page) in &next.pages {
                 if page.state == PageState::Owed && before.get(key).is_none_or(|p| p.state != PageState::Owed) {
-                    made_owed.push((page.target, page.level));
+                    made_owed.push((page.target.clone(), page.level));
                 }
             }
             if let Some(prev) = &current {

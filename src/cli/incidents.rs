@@ -6,7 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::output;
-use super::{CloseArgs, Command, Common, IncidentsCommand, ReportArgs, YesNo};
+use super::{CloseArgs, Command, Common, IncidentsCommand, ReportArgs, ReportFormat, YesNo};
 use crate::aws::Clients;
 use crate::config::{Config, ConfigError};
 use crate::dispatch::{Dispatcher, Rules};
@@ -68,7 +68,7 @@ pub(super) async fn session(common: &Common) -> Result<Session, CommandError> {
     let config = Config::load(&common.config)?;
     let clients = Clients::new(&config.aws).await;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
-    let pager = Pager::new(clients.sns.clone(), &config.paging.oce_topic_arn, &config.paging.iso_topic_arn);
+    let pager = Pager::from_config(clients.sns.clone(), &config);
     let dispatch = Dispatcher::new(store, pager, Rules::from_config(&config));
     Ok(Session { config, clients, dispatch })
 }
@@ -135,6 +135,13 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
         IncidentsCommand::Status { id, status, by, common } => {
             act(&common, &id, &default_by(by), Action::SetStatus(status.into())).await
         }
+        IncidentsCommand::Classify { id, level, by, reason, common } => {
+            let s = session(&common).await?;
+            let stored =
+                change_in(&s, &id, |current, ctx| lifecycle::classify(current, level, &reason, &by, ctx)).await?;
+            output::changed(&stored, common.json);
+            Ok(())
+        }
         IncidentsCommand::Mark { id, data_loss, service_impact, by, common } => {
             act(&common, &id, &default_by(by), Action::Mark { data_loss, service_impact }).await
         }
@@ -148,6 +155,7 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
             cost_estimate,
             legal_counsel,
             customers_notified,
+            authorities_notified,
             common,
         }) => {
             let input = CloseInput {
@@ -158,9 +166,10 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
                 cost_estimate,
                 legal_counsel: legal_counsel.map(|v| v == YesNo::Yes),
                 customers_notified: customers_notified.map(|v| v == YesNo::Yes),
+                authorities_notified: authorities_notified.map(|v| v == YesNo::Yes),
             };
             let s = session(&common).await?;
-            let closed = act_in(&s, &id, &by, Action::Close(input)).await?;
+            let (closed, pending) = act_in(&s, &id, &by, Action::Close(input)).await?;
             output::changed(&closed, common.json);
             if s.config.guardduty.archive_on_close {
                 let guardduty =
@@ -172,10 +181,31 @@ async fn incidents(command: IncidentsCommand) -> Result<(), CommandError> {
                     ))
                 })?;
             }
-            Ok(())
+            sent_all(&closed, pending)
         }
         IncidentsCommand::Reopen { id, reason, by, common } => {
             act(&common, &id, &default_by(by), Action::Reopen { reason }).await
+        }
+        IncidentsCommand::Report { id, format, output, common } => {
+            let (_, dispatch) = connect(&common).await?;
+            let incident = find(&dispatch, &id).await?;
+            let timeline = dispatch.store().timeline(&incident).await?;
+            let evidence = dispatch.store().evidence(&incident).await?;
+            let report = crate::postmortem::build(&incident, &timeline, &evidence, Utc::now());
+            let text = if common.json || format == ReportFormat::Json {
+                let mut v = serde_json::to_string_pretty(&report)
+                    .map_err(|e| CommandError::Failed(format!("cannot encode the report: {e}")))?;
+                v.push('\n');
+                v
+            } else {
+                crate::postmortem::markdown(&report)
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| CommandError::Failed(format!("cannot write the report to {}: {e}", path.display())))?,
+                None => print!("{text}"),
+            }
+            Ok(())
         }
         IncidentsCommand::Evidence { id, print, common } => {
             let (_, dispatch) = connect(&common).await?;
@@ -198,34 +228,46 @@ async fn find(dispatch: &Dispatcher, id: &str) -> Result<Incident, CommandError>
 /// Applies a responder's action with a conditional write (re-applied if someone else wrote first).
 async fn act(common: &Common, id: &str, by: &str, action: Action) -> Result<(), CommandError> {
     let s = session(common).await?;
-    let stored = act_in(&s, id, by, action).await?;
+    let (stored, pending) = act_in(&s, id, by, action).await?;
     output::changed(&stored, common.json);
-    Ok(())
+    sent_all(&stored, pending)
 }
 
-async fn act_in(s: &Session, id: &str, by: &str, action: Action) -> Result<Incident, CommandError> {
-    let dispatch = &s.dispatch;
-    let incident = find(dispatch, id).await?;
-    let mut refusal = None;
-    let before = incident.version;
-    let stored = dispatch
-        .store()
-        .modify(incident, |current| {
-            refusal = None;
-            match lifecycle::perform(current, &action, by, Utc::now()) {
-                Ok((next, event)) => Some((next, Some(event))),
-                Err(r) => {
-                    refusal = Some(r);
-                    None
-                }
-            }
-        })
-        .await?;
-    if let Some(r) = refusal {
+async fn act_in(s: &Session, id: &str, by: &str, action: Action) -> Result<(Incident, Option<String>), CommandError> {
+    changed_in(s, id, |current, ctx| lifecycle::act(current, &action, by, ctx)).await
+}
+
+/// Fails with [`CommandError::PagesPending`] if something the change made owed is not sent yet.
+fn sent_all(incident: &Incident, pending: Option<String>) -> Result<(), CommandError> {
+    match pending {
+        Some(reason) => Err(CommandError::PagesPending { id: incident.incident_id.clone(), reason }),
+        None => Ok(()),
+    }
+}
+
+/// Applies `change` with a conditional write (re-applied on the latest version if someone else wrote first),
+/// then sends what the change made owed (the daemon sends what this cannot).
+async fn change_in<F>(s: &Session, id: &str, change: F) -> Result<Incident, CommandError>
+where
+    F: FnMut(&Incident, &crate::incident::Ctx) -> Result<(Incident, crate::incident::Event), Refusal>,
+{
+    let (incident, pending) = changed_in(s, id, change).await?;
+    sent_all(&incident, pending)?;
+    Ok(incident)
+}
+
+/// Like [`change_in`], returning why some pages are not sent yet instead of failing.
+async fn changed_in<F>(s: &Session, id: &str, change: F) -> Result<(Incident, Option<String>), CommandError>
+where
+    F: FnMut(&Incident, &crate::incident::Ctx) -> Result<(Incident, crate::incident::Event), Refusal>,
+{
+    let incident = find(&s.dispatch, id).await?;
+    let claimant = Uuid::new_v4().to_string();
+    let applied = s.dispatch.apply(incident, &claimant, change).await?;
+    if let Some(r) = applied.refusal {
         return Err(r.into());
     }
-    debug_assert!(stored.version > before);
-    Ok(stored)
+    Ok((applied.incident, applied.pending.map(|e| e.reason)))
 }
 
 async fn report(args: ReportArgs) -> Result<(), CommandError> {
@@ -239,11 +281,10 @@ async fn report(args: ReportArgs) -> Result<(), CommandError> {
         confidential: args.confidential,
     };
     let (incident, event) = lifecycle::report(Uuid::new_v4().to_string(), &r, &dispatch.rules().ctx(&claimant))?;
-    let stored = dispatch.store().commit(&incident, None, &[event], None).await?;
-    let (stored, _) = dispatch
-        .send_pages(stored, &claimant)
-        .await
-        .map_err(|e| CommandError::PagesPending { id: incident.incident_id.clone(), reason: e.reason })?;
+    let (stored, pending) = dispatch.create(&incident, event, &claimant).await?;
+    if let Some(e) = pending {
+        return Err(CommandError::PagesPending { id: stored.incident_id, reason: e.reason });
+    }
     if args.common.json {
         output::json(&json!({ "incident": stored }));
     } else {

@@ -46,7 +46,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE", env = "GD_INCIDENTS_CONFIG")]
         config: PathBuf,
     },
-    /// Work incidents: list, show, acknowledge, assign, note, change status, close, reopen, evidence.
+    /// Work incidents: list, show, acknowledge, assign, note, classify, change status, close, reopen,
+    /// evidence, and the post-incident report.
     Incidents {
         /// What to do with incidents.
         #[command(subcommand)]
@@ -195,6 +196,15 @@ impl From<WorkStatus> for Status {
     }
 }
 
+/// The format of the post-incident report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// A Markdown document for people.
+    Markdown,
+    /// One JSON object for tools.
+    Json,
+}
+
 /// A yes/no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum YesNo {
@@ -287,6 +297,25 @@ pub enum IncidentsCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Set the level by your decision (procedure 3.3: the OCE identifies the severity), with the reason.
+    /// Raising pages as reaching that level does (a level already paged is not paged again); lowering pages no
+    /// one. Later versions of the finding raise the level again only if their severity rises above the
+    /// finding's severity at the time of this decision.
+    Classify {
+        /// The incident id.
+        id: String,
+        /// The level: LOW, MEDIUM, HIGH or CRITICAL.
+        #[arg(value_name = "LEVEL", value_parser = parse_level)]
+        level: Level,
+        /// Who decides.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// Why (kept in the timeline).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Record data loss or service impact (closing then requires the post-mortem).
     Mark {
         /// The incident id.
@@ -304,7 +333,8 @@ pub enum IncidentsCommand {
         common: Common,
     },
     /// Close with notes. A CRITICAL incident, or one marked with data loss or service impact, also needs the
-    /// post-mortem: root cause, lessons learned, mitigations, cost estimate, legal counsel, customers notified.
+    /// post-mortem: root cause, lessons learned, mitigations, cost estimate, legal counsel, customers notified;
+    /// a CRITICAL one also whether the authorities were notified.
     Close(CloseArgs),
     /// Reopen a closed incident.
     Reopen {
@@ -316,6 +346,21 @@ pub enum IncidentsCommand {
         /// Who reopens (default: $USER).
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Write the post-incident report (procedure 3.5): summary, timeline, cause, effect, lessons learned,
+    /// mitigations, cost, evidence with SHA-256 hashes, who was paged and when, and for CRITICAL whether the
+    /// authorities were notified. Not to be confused with `gd-incidents report`, which files a staff report.
+    Report {
+        /// The incident id.
+        id: String,
+        /// The document's format (`--json` means json).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+        format: ReportFormat,
+        /// Write it to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -361,6 +406,10 @@ pub struct CloseArgs {
     /// Post-mortem: whether affected customers were, or must be, notified.
     #[arg(long, value_name = "yes|no")]
     pub customers_notified: Option<YesNo>,
+    /// Whether the appropriate authorities were notified (procedure 3.7): required to close a CRITICAL
+    /// incident.
+    #[arg(long, value_name = "yes|no")]
+    pub authorities_notified: Option<YesNo>,
     #[command(flatten)]
     pub common: Common,
 }

@@ -81,6 +81,17 @@ pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, as_jso
         }
     );
     println!("Assignee:     {}", incident.assignee.as_deref().unwrap_or("-"));
+    if let Some(c) = &incident.classification {
+        println!(
+            "Classified:   {} by {} at {} (was {}; finding severity then {}): {}",
+            c.level,
+            c.by,
+            timestamp::format(c.at),
+            c.previous,
+            c.finding_severity,
+            c.reason
+        );
+    }
     if incident.data_loss || incident.service_impact {
         println!("Impact:       data loss: {}, service impact: {}", incident.data_loss, incident.service_impact);
     }
@@ -115,11 +126,12 @@ pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, as_jso
                 println!("  {name}: {v}");
             }
         }
-        if c.legal_counsel.is_some() || c.customers_notified.is_some() {
+        if c.legal_counsel.is_some() || c.customers_notified.is_some() || c.authorities_notified.is_some() {
             println!(
-                "  Legal counsel: {}  Customers notified: {}",
+                "  Legal counsel: {}  Customers notified: {}  Authorities notified: {}",
                 yes_no(c.legal_counsel),
-                yes_no(c.customers_notified)
+                yes_no(c.customers_notified),
+                yes_no(c.authorities_notified)
             );
         }
     }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::finding::Finding;
 use crate::policy::Policy;
+use crate::routing::Routing;
 use crate::severity::Level;
 use crate::timestamp;
 
@@ -98,33 +99,67 @@ pub enum Source {
     Staff,
 }
 
-/// Who receives a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Who receives a page: the contract's two topics, a stakeholder route, or a client's contacts.
+///
+/// Stored as text: `oce`, `iso`, `route:<name>`, `client:<name>` (incidents stored before routes existed
+/// hold only the first two, and read as before).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Target {
     /// The on-call engineer's topic.
     Oce,
     /// The information security officer's topic.
     Iso,
+    /// A `[[paging.routes]]` entry, by name.
+    Route(String),
+    /// A `[[clients]]` entry, by name: customer-facing notices, never pages.
+    Client(String),
 }
 
 impl Target {
     /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Target::Oce => "oce",
-            Target::Iso => "iso",
+            Target::Oce => "oce".into(),
+            Target::Iso => "iso".into(),
+            Target::Route(name) => format!("route:{name}").into(),
+            Target::Client(name) => format!("client:{name}").into(),
         }
+    }
+
+    /// Whether this is a client's target (customer-facing notices, not internal pages).
+    pub fn is_client(&self) -> bool {
+        matches!(self, Target::Client(_))
     }
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.as_str())
     }
 }
 
-/// Who is paged when an incident reaches a paging level.
+impl From<Target> for String {
+    fn from(t: Target) -> String {
+        t.as_str().into_owned()
+    }
+}
+
+impl TryFrom<String> for Target {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Target, String> {
+        match s.split_once(':') {
+            None if s == "oce" => Ok(Target::Oce),
+            None if s == "iso" => Ok(Target::Iso),
+            Some(("route", name)) if !name.is_empty() => Ok(Target::Route(name.to_owned())),
+            Some(("client", name)) if !name.is_empty() => Ok(Target::Client(name.to_owned())),
+            _ => Err(format!("`{s}` is not a page target: expected oce, iso, route:<name> or client:<name>")),
+        }
+    }
+}
+
+/// Who is paged when an incident reaches a paging level, whatever else is configured.
 pub const PAGE_TARGETS: [Target; 2] = [Target::Oce, Target::Iso];
 
 /// The state of one page.
@@ -166,10 +201,15 @@ pub struct Page {
     /// 0 for the page of reaching the level; n for the n-th re-page of an unacknowledged incident.
     #[serde(default)]
     pub escalation: u32,
+    /// For a client's update notice: the status it announces (`contained`, `resolved`, `closed`); `None`
+    /// for the page or notice of reaching the level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<Status>,
 }
 
-/// The key of a page in [`Incident::pages`]: `HIGH:oce`, or `HIGH:oce:esc2` for the second re-page.
-pub fn page_key(level: Level, target: Target, escalation: u32) -> String {
+/// The key of a page in [`Incident::pages`]: `HIGH:oce`, `HIGH:route:infra-ops`, or `HIGH:oce:esc2` for the
+/// second re-page.
+pub fn page_key(level: Level, target: &Target, escalation: u32) -> String {
     match escalation {
         0 => format!("{level}:{target}"),
         n => format!("{level}:{target}:esc{n}"),
@@ -204,6 +244,28 @@ pub struct Closure {
     /// Whether affected customers were, or must be, notified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customers_notified: Option<bool>,
+    /// Whether the appropriate authorities were notified (procedure §3.7); required for CRITICAL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorities_notified: Option<bool>,
+}
+
+/// A person's decision on an incident's level (procedure §3.3: the OCE identifies the severity).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Classification {
+    /// Who decided.
+    pub by: String,
+    /// When.
+    #[serde(with = "timestamp::required")]
+    pub at: DateTime<Utc>,
+    /// The level decided.
+    pub level: Level,
+    /// The level before the decision.
+    pub previous: Level,
+    /// Why, in the person's words.
+    pub reason: String,
+    /// The highest numeric severity of the finding when the person decided: a later version raises the level
+    /// again only with a severity above this.
+    pub finding_severity: f64,
 }
 
 /// A tracked security incident: the contract's attributes and what a responder needs to see.
@@ -293,6 +355,9 @@ pub struct Incident {
     /// Set when closed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure: Option<Closure>,
+    /// The latest manual classification, if a person set the level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
     /// Re-pages sent at the current level because nobody acknowledged.
     #[serde(default)]
     pub escalations: u32,
@@ -385,6 +450,8 @@ pub struct Ctx<'a> {
     pub policy: &'a Policy,
     /// Re-page an unacknowledged HIGH or CRITICAL incident after this long; `None`: never.
     pub escalate_after: Option<Duration>,
+    /// Stakeholder routes and clients, besides the OCE and the ISO.
+    pub routing: &'a Routing,
 }
 
 impl Incident {
@@ -423,6 +490,7 @@ impl Incident {
             data_loss: false,
             service_impact: false,
             closure: None,
+            classification: None,
             escalations: 0,
             escalate_at: None,
             version: 0,
@@ -471,9 +539,15 @@ impl Incident {
         crate::finding::Version { updated_at: self.finding_updated_at, count: self.finding_count }
     }
 
-    /// Who is paged: the ISO alone for confidential incidents (insider misconduct), else both.
-    pub fn page_targets(&self) -> &'static [Target] {
-        if self.confidential { &[Target::Iso] } else { &PAGE_TARGETS }
+    /// Who is paged at `level`: the ISO alone for confidential incidents (insider misconduct: no route, no
+    /// client), else the OCE, the ISO, and the routes and client `routing` gives for the account and level.
+    pub fn page_targets(&self, level: Level, routing: &Routing) -> Vec<Target> {
+        if self.confidential {
+            return vec![Target::Iso];
+        }
+        let mut targets = PAGE_TARGETS.to_vec();
+        targets.extend(routing.targets(&self.account_id, level));
+        targets
     }
 
     /// Records the pages owed for reaching `level` (or for its `escalation`-th re-page), claimed by
@@ -483,17 +557,23 @@ impl Incident {
         if !level.pages() || self.status == Status::Suppressed {
             return;
         }
-        for &target in self.page_targets() {
+        // Re-pages wake the OCE and the ISO again; stakeholders and clients are told once per level.
+        let targets = match escalation {
+            0 => self.page_targets(level, ctx.routing),
+            _ => self.page_targets(level, &Routing::NONE),
+        };
+        for target in targets {
             if escalation == 0 {
                 for page in self.pages.values_mut() {
-                    if page.target == target && page.level < level && page.state == PageState::Owed {
+                    let level_page = page.update.is_none();
+                    if page.target == target && level_page && page.level < level && page.state == PageState::Owed {
                         page.state = PageState::Superseded;
                         page.claimed_by = None;
                         page.claim_until = None;
                     }
                 }
             }
-            self.pages.entry(page_key(level, target, escalation)).or_insert_with(|| Page {
+            self.pages.entry(page_key(level, &target, escalation)).or_insert_with(|| Page {
                 level,
                 target,
                 state: PageState::Owed,
@@ -503,6 +583,7 @@ impl Incident {
                 sent_at: None,
                 message_id: None,
                 escalation,
+                update: None,
             });
         }
         if escalation == 0 {
@@ -515,15 +596,63 @@ impl Incident {
     }
 }
 
+impl Incident {
+    /// After a person moved the incident from `before` to its current status: the update notices owed to
+    /// the clients already told of it (the client procedure's "regular updates as investigations
+    /// progress"), when it became contained, resolved or closed. Each status is announced once per client
+    /// and level. Confidential incidents never reach a client.
+    pub fn owe_updates(&mut self, before: Status, ctx: &Ctx) {
+        let status = self.status;
+        if status == before
+            || self.confidential
+            || !matches!(status, Status::Contained | Status::Resolved | Status::Closed)
+        {
+            return;
+        }
+        let told: std::collections::BTreeSet<Target> = self
+            .pages
+            .values()
+            .filter(|p| p.target.is_client() && p.update.is_none() && p.state != PageState::Superseded)
+            .map(|p| p.target.clone())
+            .collect();
+        let level = self.severity;
+        for target in told {
+            let key = format!("{}:{status}", page_key(level, &target, 0));
+            self.pages.entry(key).or_insert_with(|| Page {
+                level,
+                target,
+                state: PageState::Owed,
+                owed_at: ctx.now,
+                claimed_by: Some(ctx.claimant.to_owned()),
+                claim_until: Some(ctx.now + ctx.claim_for),
+                sent_at: None,
+                message_id: None,
+                escalation: 0,
+                update: Some(status),
+            });
+        }
+    }
+
+    /// Whether `next` owes a page or notice that this version did not.
+    pub fn owes_more(&self, next: &Incident) -> bool {
+        next.pages
+            .iter()
+            .any(|(k, p)| p.state == PageState::Owed && self.pages.get(k).is_none_or(|o| o.state != PageState::Owed))
+    }
+}
+
 /// What a version of a finding does to its incident: `None` when nothing changes (a redelivery, or an
 /// older version at the same or a lower level), else the incident to write and its log entry.
 ///
 /// A newer version (by `updatedAt`, then `service.count`) replaces the details; any version may raise the
-/// level, and raising to HIGH or CRITICAL makes pages owed. A level is never lowered.
+/// level, and raising to HIGH or CRITICAL makes pages owed. A level is never lowered. After a person
+/// classified the incident, only a version whose severity is above the finding's severity at that time may
+/// raise it: the person's decision stands against the evidence they already weighed.
 pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, Event)> {
     let level = ctx.policy.level(&f.finding_type, f.level);
     let newer = f.version() > existing.finding_version();
-    let raised = level > existing.severity;
+    let beyond_decision = existing.classification.as_ref().is_none_or(|c| f.severity > c.finding_severity);
+    let raised = level > existing.severity && beyond_decision;
     // An older version may still carry a higher numeric severity than any seen: keep the maximum exact.
     let higher_score = f.severity > existing.max_finding_severity;
     if !newer && !raised && !higher_score {
@@ -648,6 +777,27 @@ pub fn claim(incident: &Incident, keys: &[String], ctx: &Ctx) -> Option<Incident
         }
     }
     changed.then_some(next)
+}
+
+/// Gives up pages whose route or client is no longer configured (nobody to send them to), so they do not
+/// hold the message back for ever; `None` if none of them is still owed.
+pub fn drop_pages(incident: &Incident, keys: &[String], now: DateTime<Utc>) -> Option<(Incident, Event)> {
+    let mut next = incident.clone();
+    let mut dropped = Vec::new();
+    for key in keys {
+        if let Some(page) = next.pages.get_mut(key).filter(|p| p.state == PageState::Owed) {
+            page.state = PageState::Superseded;
+            page.claimed_by = None;
+            page.claim_until = None;
+            dropped.push(key.as_str());
+        }
+    }
+    (!dropped.is_empty()).then(|| {
+        next.updated_at = now;
+        let summary = format!("not sent, its route or client is no longer configured: {}", dropped.join(", "));
+        let event = Event::new(now, "gd-incidents", "page.dropped", summary);
+        (next, event)
+    })
 }
 
 /// Records pages as sent, with SNS's message ids; `None` if they all already are.

@@ -34,7 +34,14 @@ fn finding(updated_minute: u32, count: u64, severity: f64) -> Finding {
 static NO_RULES: Policy = Policy { floors: Vec::new(), suppress: Vec::new() };
 
 fn ctx(claimant: &str, minute: u32) -> Ctx<'_> {
-    Ctx { now: t(minute), claimant, claim_for: Duration::seconds(60), policy: &NO_RULES, escalate_after: None }
+    Ctx {
+        now: t(minute),
+        claimant,
+        claim_for: Duration::seconds(60),
+        policy: &NO_RULES,
+        escalate_after: None,
+        routing: &crate::routing::EMPTY,
+    }
 }
 
 /// Feeds versions in arrival order, as the daemon does, and returns the incident and how many writes.
@@ -215,7 +222,14 @@ fn serialises_with_the_contract_names() {
 }
 
 fn rules_ctx<'a>(policy: &'a Policy, claimant: &'a str, minute: u32, escalate_after: Option<Duration>) -> Ctx<'a> {
-    Ctx { now: t(minute), claimant, claim_for: Duration::seconds(60), policy, escalate_after }
+    Ctx {
+        now: t(minute),
+        claimant,
+        claim_for: Duration::seconds(60),
+        policy,
+        escalate_after,
+        routing: &crate::routing::EMPTY,
+    }
 }
 
 #[test]
@@ -279,4 +293,90 @@ fn confidential_incidents_page_the_iso_alone() {
     incident.confidential = true;
     let (raised, _) = apply(&incident, &finding(2, 2, 9.0), &ctx("w", 1)).unwrap();
     assert_eq!(owed(&raised), vec!["CRITICAL:iso"]);
+}
+
+fn stakeholders() -> crate::routing::Routing {
+    use crate::routing::{Client, Route};
+    crate::routing::Routing {
+        routes: vec![
+            Route {
+                name: "infra".into(),
+                topic_arn: "arn:aws:sns:r:1:infra".into(),
+                min_level: Level::High,
+                accounts: vec![],
+            },
+            Route {
+                name: "mgmt".into(),
+                topic_arn: "arn:aws:sns:r:1:mgmt".into(),
+                min_level: Level::Critical,
+                accounts: vec![],
+            },
+            Route {
+                name: "other".into(),
+                topic_arn: "arn:aws:sns:r:1:other".into(),
+                min_level: Level::High,
+                accounts: vec!["999999999999".into()],
+            },
+        ],
+        clients: vec![Client {
+            name: "acme".into(),
+            accounts: vec!["123456789012".into()],
+            topic_arn: "arn:aws:sns:r:1:acme".into(),
+            min_level: Level::High,
+        }],
+    }
+}
+
+#[test]
+fn routes_and_clients_follow_the_once_per_level_rule() {
+    let routing = stakeholders();
+    let with = |minute: u32| Ctx { routing: &routing, ..ctx("w", minute) };
+    let (high, _) = Incident::create("i".into(), &finding(1, 1, 8.0), &with(0));
+    assert_eq!(owed(&high), vec!["HIGH:client:acme", "HIGH:iso", "HIGH:oce", "HIGH:route:infra"]);
+    let mut sent = high.clone();
+    sent.pages.values_mut().for_each(|p| p.state = PageState::Sent);
+    let (critical, _) = apply(&sent, &finding(2, 2, 9.5), &with(1)).expect("raised");
+    assert_eq!(
+        owed(&critical),
+        vec!["CRITICAL:client:acme", "CRITICAL:iso", "CRITICAL:oce", "CRITICAL:route:infra", "CRITICAL:route:mgmt"],
+        "each level once per target; the CRITICAL-only route joins"
+    );
+    assert!(apply(&critical, &finding(2, 2, 9.5), &with(2)).is_none(), "a redelivery owes nothing");
+
+    // Straight to CRITICAL with HIGH unsent: one CRITICAL page per target, the HIGH ones superseded.
+    let (jump, _) = apply(&high, &finding(2, 2, 9.5), &with(1)).unwrap();
+    assert_eq!(jump.pages["HIGH:route:infra"].state, PageState::Superseded);
+    assert_eq!(jump.pages["HIGH:client:acme"].state, PageState::Superseded);
+
+    // Confidential: the ISO alone, no route, no client.
+    let mut secret = Incident::create("s".into(), &finding(1, 1, 2.0), &with(0)).0;
+    secret.confidential = true;
+    let (raised, _) = apply(&secret, &finding(2, 2, 9.0), &with(1)).unwrap();
+    assert_eq!(owed(&raised), vec!["CRITICAL:iso"]);
+
+    // Re-pages wake the OCE and the ISO only.
+    let after = Some(Duration::minutes(15));
+    let (mut repaged, _) = Incident::create("r".into(), &finding(1, 1, 8.0), &Ctx { escalate_after: after, ..with(0) });
+    repaged.pages.values_mut().for_each(|p| p.state = PageState::Sent);
+    let (once, _) = escalate(&repaged, 3, &Ctx { escalate_after: after, ..with(15) }).expect("due");
+    assert_eq!(owed(&once), vec!["HIGH:iso:esc1", "HIGH:oce:esc1"]);
+}
+
+#[test]
+fn targets_are_stored_as_text_and_old_incidents_still_read() {
+    for (target, text) in [
+        (Target::Oce, "oce"),
+        (Target::Iso, "iso"),
+        (Target::Route("infra-ops".into()), "route:infra-ops"),
+        (Target::Client("acme".into()), "client:acme"),
+    ] {
+        assert_eq!(serde_json::to_value(&target).unwrap(), text);
+        assert_eq!(serde_json::from_value::<Target>(serde_json::json!(text)).unwrap(), target);
+    }
+    assert!(serde_json::from_value::<Target>(serde_json::json!("pager")).is_err());
+    let (incident, _) = feed(&[(1, 1, 8.0)]);
+    let mut v = serde_json::to_value(&incident).unwrap();
+    v["pages"]["HIGH:oce"].as_object_mut().unwrap().remove("update");
+    let back: Incident = serde_json::from_value(v).unwrap();
+    assert_eq!(back.pages["HIGH:oce"].target, Target::Oce);
 }

@@ -17,6 +17,7 @@ fn ctx(minute: u32) -> crate::incident::Ctx<'static> {
         claim_for: Duration::seconds(60),
         policy: &NO_RULES,
         escalate_after: Some(Duration::minutes(15)),
+        routing: &crate::routing::EMPTY,
     }
 }
 
@@ -40,6 +41,7 @@ fn full_post_mortem() -> CloseInput {
         cost_estimate: Some("3 person-days".into()),
         legal_counsel: Some(false),
         customers_notified: Some(true),
+        authorities_notified: Some(true),
     }
 }
 
@@ -108,7 +110,11 @@ fn critical_or_impact_requires_the_post_mortem() {
     ] {
         match perform(&incident, &Action::Close(notes_only.clone()), "a", t(2)) {
             Err(Refusal::MissingPostMortem { missing, why, .. }) => {
-                assert_eq!(missing, all.to_vec(), "{name}");
+                let mut all = all.to_vec();
+                if name == "critical" {
+                    all.push("--authorities-notified");
+                }
+                assert_eq!(missing, all, "{name}: only CRITICAL asks whether the authorities were notified");
                 assert!(why.contains(name.split(' ').next().unwrap()) || name == "critical", "{name}: {why}");
             }
             other => panic!("{name}: {other:?}"),
@@ -118,11 +124,16 @@ fn critical_or_impact_requires_the_post_mortem() {
         else {
             panic!("{name}: partial post-mortem accepted");
         };
-        assert_eq!(missing, vec!["--lessons-learned", "--mitigations", "--cost-estimate", "--customers-notified"]);
+        let mut want = vec!["--lessons-learned", "--mitigations", "--cost-estimate", "--customers-notified"];
+        if name == "critical" {
+            want.push("--authorities-notified");
+        }
+        assert_eq!(missing, want, "{name}");
         let (closed, _) = perform(&incident, &Action::Close(full_post_mortem()), "a", t(3)).expect(name);
         let closure = closed.closure.expect("closure kept");
         assert_eq!(closure.customers_notified, Some(true));
         assert_eq!(closure.legal_counsel, Some(false));
+        assert_eq!(closure.authorities_notified, Some(true));
     }
     let low = reported(Level::Low, false);
     assert!(perform(&low, &Action::Close(notes_only), "a", t(1)).is_ok(), "LOW closes with notes alone");
@@ -166,4 +177,140 @@ fn reports_page_like_findings_and_confidential_ones_the_iso_alone() {
     let blank =
         Report { by: "x".into(), title: " ".into(), description: "d".into(), level: Level::Low, confidential: false };
     assert_eq!(report("i".into(), &blank, &ctx(0)).unwrap_err(), Refusal::Empty("--title"));
+}
+
+#[test]
+fn classification_raises_with_pages_lowers_without_and_pins_the_level() {
+    use crate::incident::apply;
+    let finding = |minute: u32, severity: f64| {
+        let body =
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/findings/ec2-instance-backdoor.json"));
+        let mut f = crate::finding::parse(body).unwrap();
+        f.severity = severity;
+        f.level = Level::from_score(severity).unwrap();
+        f.updated_at = Some(t(minute));
+        f.count = u64::from(minute);
+        f
+    };
+    let owed = |i: &Incident| -> Vec<String> {
+        i.pages.iter().filter(|(_, p)| p.state == PageState::Owed).map(|(k, _)| k.clone()).collect()
+    };
+    let (created, _) = Incident::create("inc".into(), &finding(1, 5.0), &ctx(1));
+    assert!(owed(&created).is_empty(), "MEDIUM pages no one");
+
+    // (name, from, to level, finding severity after, want level after the update, want pages owed after classify)
+    type Case<'a> = (&'a str, Level, Level, f64, Level, &'a [&'a str]);
+    let table: &[Case] = &[
+        ("raise MEDIUM -> HIGH pages", Level::Medium, Level::High, 5.5, Level::High, &["HIGH:iso", "HIGH:oce"]),
+        (
+            "raise MEDIUM -> CRITICAL: one CRITICAL page",
+            Level::Medium,
+            Level::Critical,
+            6.0,
+            Level::Critical,
+            &["CRITICAL:iso", "CRITICAL:oce"],
+        ),
+        ("lower: the same severity does not raise again", Level::Medium, Level::Low, 5.0, Level::Low, &[]),
+        (
+            "lower: a higher but same-level severity raises to MEDIUM",
+            Level::Medium,
+            Level::Low,
+            5.5,
+            Level::Medium,
+            &[],
+        ),
+        ("lower: a rise above the decision raises and pages", Level::Medium, Level::Low, 8.0, Level::High, &[]),
+    ];
+    for &(name, from, to, later, want, pages) in table {
+        assert_eq!(created.severity, from);
+        let (classified, event) = classify(&created, to, "reviewed the flow logs", "olga", &ctx(2)).expect(name);
+        assert_eq!(classified.severity, to, "{name}");
+        assert_eq!(owed(&classified), pages.to_vec(), "{name}: pages owed by the decision");
+        assert_eq!(event.action, "classify");
+        assert!(event.summary.contains("reviewed the flow logs") && event.summary.contains("olga"), "{name}");
+        let c = classified.classification.clone().expect("recorded");
+        assert_eq!((c.level, c.previous, c.finding_severity), (to, from, 5.0), "{name}");
+        let got = apply(&classified, &finding(3, later), &ctx(3)).map(|(i, _)| i).unwrap_or(classified.clone());
+        assert_eq!(got.severity, want.max(to), "{name}: level after a version of severity {later}");
+    }
+
+    // Raised by a finding after a lowering: the level's pages go out (once: the key is per level).
+    let (lowered, _) = classify(&created, Level::Low, "false positive", "olga", &ctx(2)).unwrap();
+    let (raised, event) = apply(&lowered, &finding(3, 8.0), &ctx(3)).expect("raised");
+    assert_eq!(event.action, "finding.raised");
+    assert_eq!(owed(&raised), vec!["HIGH:iso", "HIGH:oce"]);
+    // Lowering never pages, and a level already paged is not paged again when raised back.
+    let mut sent = raised.clone();
+    sent.pages.values_mut().for_each(|p| p.state = PageState::Sent);
+    let (down, _) = classify(&sent, Level::Medium, "contained", "olga", &ctx(4)).unwrap();
+    assert!(owed(&down).is_empty() && down.escalate_at.is_none(), "lowering pages no one and stops re-pages");
+    let (up, _) = classify(&down, Level::High, "it came back", "olga", &ctx(5)).unwrap();
+    assert!(owed(&up).is_empty(), "HIGH was paged already");
+
+    // Refusals change nothing.
+    assert_eq!(classify(&created, Level::High, " ", "olga", &ctx(2)).unwrap_err(), Refusal::Empty("--reason"));
+    assert_eq!(classify(&created, Level::High, "r", "", &ctx(2)).unwrap_err(), Refusal::Empty("--by"));
+    let (pinned, _) = classify(&created, Level::Medium, "confirmed", "olga", &ctx(2)).unwrap();
+    assert_eq!(classify(&pinned, Level::Medium, "again", "olga", &ctx(3)).unwrap_err(), Refusal::NoChange);
+    let closed = Incident { status: Status::Closed, ..created.clone() };
+    assert!(matches!(classify(&closed, Level::High, "r", "olga", &ctx(2)), Err(Refusal::Closed(_))));
+}
+
+#[test]
+fn clients_told_of_an_incident_get_an_update_when_it_is_contained_resolved_and_closed() {
+    use crate::routing::{Client, Routing};
+    let routing = Routing {
+        routes: vec![],
+        clients: vec![Client {
+            name: "acme".into(),
+            accounts: vec!["123456789012".into()],
+            topic_arn: "arn:aws:sns:r:1:acme".into(),
+            min_level: Level::High,
+        }],
+    };
+    let with = |minute: u32| crate::incident::Ctx { routing: &routing, ..ctx(minute) };
+    let body = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/findings/ec2-instance-backdoor.json"));
+    let f = crate::finding::parse(body).unwrap();
+    assert_eq!(f.account_id, "123456789012");
+    let owed = |i: &Incident| -> Vec<String> {
+        i.pages.iter().filter(|(_, p)| p.state == PageState::Owed).map(|(k, _)| k.clone()).collect()
+    };
+    let (mut told, _) = Incident::create("inc".into(), &f, &with(0));
+    assert!(owed(&told).contains(&"HIGH:client:acme".to_string()), "{:?}", owed(&told));
+    told.pages.values_mut().for_each(|p| p.state = PageState::Sent);
+
+    let mut current = told.clone();
+    let steps = [
+        (Action::Ack, vec![]),
+        (Action::SetStatus(Status::Investigating), vec![]),
+        (Action::SetStatus(Status::Contained), vec!["HIGH:client:acme:contained"]),
+        (Action::SetStatus(Status::Resolved), vec!["HIGH:client:acme:resolved"]),
+        (
+            Action::Close(CloseInput { notes: "internal: it was Bob".into(), ..Default::default() }),
+            vec!["HIGH:client:acme:closed"],
+        ),
+    ];
+    for (n, (action, want)) in steps.into_iter().enumerate() {
+        let (mut next, _) = act(&current, &action, "alice", &with(1 + n as u32)).expect("allowed");
+        assert_eq!(owed(&next), want, "{action:?}");
+        if let Some(update) = want.first() {
+            assert_eq!(next.pages[*update].update, Some(next.status));
+        }
+        next.pages.values_mut().for_each(|p| p.state = PageState::Sent);
+        current = next;
+    }
+    // Reopened and closed again: each status is announced once.
+    let (reopened, _) = act(&current, &Action::Reopen { reason: None }, "alice", &with(9)).unwrap();
+    let close = Action::Close(CloseInput { notes: "again".into(), ..Default::default() });
+    assert!(owed(&act(&reopened, &close, "alice", &with(10)).unwrap().0).is_empty());
+
+    // Never told (another account, or confidential): no update.
+    let mut elsewhere = told.clone();
+    elsewhere.pages.retain(|_, p| !p.target.is_client());
+    let contained = Action::SetStatus(Status::Contained);
+    assert!(owed(&act(&elsewhere, &contained, "a", &with(1)).unwrap().0).is_empty());
+    let mut secret = Incident::create("s".into(), &f, &with(0)).0;
+    secret.confidential = true;
+    secret.pages.clear();
+    assert!(owed(&act(&secret, &contained, "a", &with(1)).unwrap().0).is_empty());
 }

@@ -149,6 +149,7 @@ mod tests {
             claim_for: chrono::Duration::seconds(60),
             policy: &policy,
             escalate_after: None,
+            routing: &crate::routing::EMPTY,
         };
         let r = Report { by: by.into(), title: "t".into(), description: "d".into(), level: Level::High, confidential };
         lifecycle::report("id-1".into(), &r, &ctx).unwrap().0

@@ -49,6 +49,8 @@ pub struct ActionForm {
     pub legal_counsel: String,
     /// close: `yes`, `no` or empty.
     pub customers_notified: String,
+    /// close: `yes`, `no` or empty (required for CRITICAL).
+    pub authorities_notified: String,
     /// reopen: why.
     pub reason: String,
 }
@@ -63,6 +65,7 @@ impl ActionForm {
             "cost_estimate" => &self.cost_estimate,
             "legal_counsel" => &self.legal_counsel,
             "customers_notified" => &self.customers_notified,
+            "authorities_notified" => &self.authorities_notified,
             "notes" => &self.notes,
             _ => "",
         }
@@ -110,6 +113,7 @@ impl ActionForm {
                 cost_estimate: opt(&self.cost_estimate),
                 legal_counsel: yes_no(&self.legal_counsel, "legal_counsel")?,
                 customers_notified: yes_no(&self.customers_notified, "customers_notified")?,
+                authorities_notified: yes_no(&self.authorities_notified, "authorities_notified")?,
             }),
             "reopen" => Action::Reopen { reason: opt(&self.reason) },
             other => return Err(Problem::say(format!("`{other}` is not an action"))),

@@ -387,27 +387,21 @@ pub async fn act(
         Ok(action) => action,
         Err(problem) => return refused(incident, problem, form).await,
     };
-    let mut refusal = None;
-    let stored = portal
+    let claimant = Uuid::new_v4().to_string();
+    let applied = portal
         .dispatch
-        .store()
-        .modify(incident, |current| {
-            refusal = None;
-            match lifecycle::perform(current, &action, &user.email, Utc::now()) {
-                Ok((next, event)) => Some((next, Some(event))),
-                Err(r) => {
-                    refusal = Some(r);
-                    None
-                }
-            }
-        })
+        .apply(incident, &claimant, |current, ctx| lifecycle::act(current, &action, &user.email, ctx))
         .await;
-    let stored = match stored {
-        Ok(stored) => stored,
+    let applied = match applied {
+        Ok(applied) => applied,
         Err(e) => return unavailable(&portal, &user, &e),
     };
-    if let Some(r) = refusal {
+    let stored = applied.incident;
+    if let Some(r) = applied.refusal {
         return refused(stored, views::explain(&r), form).await;
+    }
+    if let Some(e) = &applied.pending {
+        warn!(incident_id = %stored.incident_id, error = %e, "action recorded, notices not sent yet (the daemon sends them)");
     }
     info!(incident_id = %stored.incident_id, action = %name, by = %user.email, "portal action");
     let mut done = name.clone();
@@ -461,15 +455,15 @@ pub async fn file_report(State(portal): Shared, user: User, form: Result<Form<Re
         Ok(made) => made,
         Err(refusal) => return again(views::explain(&refusal)),
     };
-    let stored = match portal.dispatch.store().commit(&incident, None, &[event], None).await {
-        Ok(stored) => stored,
+    let (stored, pending) = match portal.dispatch.create(&incident, event, &claimant).await {
+        Ok(made) => made,
         Err(e) => return unavailable(&portal, &user, &e),
     };
     info!(incident_id = %stored.incident_id, by = %user.email, level = %level, confidential = report.confidential, "portal report");
     let id = stored.incident_id.clone();
-    let done = match portal.dispatch.send_pages(stored, &claimant).await {
-        Ok(_) => "reported",
-        Err(e) => {
+    let done = match pending {
+        None => "reported",
+        Some(e) => {
             warn!(incident_id = %id, error = %e, "report recorded, pages not sent yet");
             "reported-pages-pending"
         }

@@ -155,7 +155,7 @@ pub async fn run(config_path: &Path) -> Result<(), PortalError> {
     let portal_config = config.portal.clone().ok_or_else(|| no_section(config_path))?;
     let clients = Clients::new(&config.aws).await;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
-    let pager = Pager::new(clients.sns.clone(), &config.paging.oce_topic_arn, &config.paging.iso_topic_arn);
+    let pager = Pager::from_config(clients.sns.clone(), &config);
     let dispatch = Dispatcher::new(store, pager, Rules::from_config(&config));
     let guardduty = config
         .guardduty

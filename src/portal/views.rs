@@ -24,13 +24,14 @@ pub struct Chrome<'a> {
 
 /// The post-mortem's fields: the command line's flag (as [`lifecycle::missing_post_mortem`] names it), the
 /// form field, and its label.
-pub const POST_MORTEM_FIELDS: [(&str, &str, &str); 6] = [
+pub const POST_MORTEM_FIELDS: [(&str, &str, &str); 7] = [
     ("--root-cause", "root_cause", "Root cause"),
     ("--lessons-learned", "lessons_learned", "Lessons learned"),
     ("--mitigations", "mitigations", "Long-term mitigations"),
     ("--cost-estimate", "cost_estimate", "Cost estimate"),
     ("--legal-counsel", "legal_counsel", "Legal counsel involved"),
     ("--customers-notified", "customers_notified", "Affected customers notified"),
+    (lifecycle::AUTHORITIES_FLAG, "authorities_notified", "Authorities notified (required for CRITICAL)"),
 ];
 
 /// What went wrong with a form: a message, and the fields to mark.
@@ -421,6 +422,9 @@ fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup {
                     @if let Some(by) = &i.acknowledged_by { "by " (by) " at " (when_opt(i.acknowledged_at)) } @else { "no" }
                 }
                 dt { "Assignee" } dd { (i.assignee.as_deref().unwrap_or("-")) }
+                @if let Some(c) = &i.classification {
+                    dt { "Classified" } dd { (c.level.as_str()) " by " (c.by) " at " (when(c.at)) " (was " (c.previous.as_str()) "): " (c.reason) }
+                }
                 dt { "Impact" } dd {
                     "data loss: " (if i.data_loss { "yes" } else { "no" }) ", service impact: " (if i.service_impact { "yes" } else { "no" })
                 }
@@ -441,6 +445,7 @@ fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup {
                     }
                     @if let Some(v) = c.legal_counsel { dt { "Legal counsel involved" } dd { (if v { "yes" } else { "no" }) } }
                     @if let Some(v) = c.customers_notified { dt { "Affected customers notified" } dd { (if v { "yes" } else { "no" }) } }
+                    @if let Some(v) = c.authorities_notified { dt { "Authorities notified" } dd { (if v { "yes" } else { "no" }) } }
                 }
             }
         }
@@ -454,7 +459,7 @@ fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup {
                     tr {
                         td.mono { (key) }
                         td { (level(p.level)) }
-                        td { (match p.target { crate::incident::Target::Oce => "on-call engineer", crate::incident::Target::Iso => "security officer" }) }
+                        td { (match &p.target { crate::incident::Target::Oce => "on-call engineer".to_owned(), crate::incident::Target::Iso => "security officer".to_owned(), crate::incident::Target::Route(name) => format!("route {name}"), crate::incident::Target::Client(name) => format!("client {name}") }) }
                         td { (match p.state { PageState::Sent => "sent", PageState::Owed => "owed", PageState::Superseded => "superseded" }) }
                         td { (when_opt(p.sent_at)) }
                         td.mono { (p.message_id.as_deref().unwrap_or("-")) }
@@ -653,7 +658,9 @@ mod tests {
         );
         assert!(p.message.contains("CRITICAL"));
         // Every flag the rules can name has a field here.
-        let all = lifecycle::missing_post_mortem(&lifecycle::CloseInput::default());
+        let mut critical = crate::incident::Incident::open(Utc::now());
+        critical.severity = Level::Critical;
+        let (_, all) = lifecycle::missing_at_close(&critical, &lifecycle::CloseInput::default()).unwrap();
         assert_eq!(all.len(), POST_MORTEM_FIELDS.len());
         assert!(all.iter().all(|f| POST_MORTEM_FIELDS.iter().any(|(flag, _, _)| flag == f)));
     }
