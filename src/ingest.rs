@@ -130,7 +130,7 @@ impl Ingest {
                 return Ok((current, Change::Unchanged));
             };
             let evidence = Evidence { incident_id: current.incident_id.clone(), ..evidence.clone() };
-            match store.commit(&next, Some(current.version), &[event], Some(&evidence)).await {
+            match store.commit(&next, Some(&current), &[event], Some(&evidence)).await {
                 Ok(saved) => return Ok((saved, Change::Updated)),
                 Err(StoreError::Conflict(latest)) => match *latest {
                     Some(latest) => current = latest,
