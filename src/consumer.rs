@@ -50,6 +50,10 @@ const MAX_ATTRIBUTES: usize = 10;
 const MAX_DETAIL: usize = 1000;
 /// Longest backoff for a retried message (SQS's maximum delay).
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(900);
+/// How long a processed message may wait for nine others to be deleted with it. Long enough that a steady
+/// flow fills whole `DeleteMessageBatch`es (one call per ten messages), far below any visibility timeout;
+/// shutdown flushes at once.
+const DELETE_LINGER: Duration = Duration::from_millis(500);
 /// How long the final release of unfinished messages may take at shutdown.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -127,51 +131,83 @@ impl Consumer {
     }
 
     /// Consumes until `shutdown` is cancelled, then finishes or releases in-flight work and returns.
+    ///
+    /// The work queue and, when configured, the urgent queue are drained by separate loops, each with its
+    /// own bound on messages in flight, so that a backlog on the work queue never delays the urgent one.
     pub async fn run(self, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
         // Cancelled when the grace period is over: in-flight work then releases its message.
         let abort = CancellationToken::new();
-        let (deletes, delete_rx) = mpsc::channel(1024);
-        tracker.spawn(delete_batches(self.sqs.clone(), self.queue.url.clone(), delete_rx));
-        let shared = Arc::new(Shared {
-            sqs: self.sqs.clone(),
-            queue_url: self.queue.url.clone(),
-            dead_letter_url: self.dead_letter_url.clone(),
-            visibility: Duration::from_secs(self.queue.visibility_timeout_secs.into()),
-            retry_delay: Duration::from_secs(self.queue.retry_delay_secs.into()),
-            requeue_after: self.queue.requeue_after_receives,
-            ingest: self.ingest.clone(),
-            deletes,
-        });
-        info!(queue = %self.queue.url, dead_letter_queue = %self.dead_letter_url, "consuming");
+        let mut lanes = vec![(self.queue.url.clone(), self.queue.max_in_flight)];
+        if let Some(url) = &self.queue.urgent_url {
+            lanes.push((url.clone(), self.queue.urgent_max_in_flight));
+        }
+        let mut loops = Vec::with_capacity(lanes.len());
+        for (url, max_in_flight) in lanes {
+            let (deletes, delete_rx) = mpsc::channel(1024);
+            tracker.spawn(delete_batches(self.sqs.clone(), url.clone(), delete_rx));
+            let shared = Arc::new(Shared {
+                sqs: self.sqs.clone(),
+                queue_url: url,
+                dead_letter_url: self.dead_letter_url.clone(),
+                visibility: Duration::from_secs(self.queue.visibility_timeout_secs.into()),
+                retry_delay: Duration::from_secs(self.queue.retry_delay_secs.into()),
+                requeue_after: self.queue.requeue_after_receives,
+                ingest: self.ingest.clone(),
+                deletes,
+            });
+            info!(queue = %shared.queue_url, dead_letter_queue = %self.dead_letter_url, max_in_flight, "consuming");
+            loops.push(self.consume(shared, max_in_flight, &tracker, &abort, &shutdown));
+        }
+        futures_util::future::join_all(loops).await;
 
-        let in_flight = Arc::new(Semaphore::new(self.queue.max_in_flight));
+        info!("shutting down: no new messages; finishing in-flight work");
+        // Only the message tasks and the deleters hold a sender now; each deleter ends when they are done.
+        tracker.close();
+        if timeout(self.grace, tracker.wait()).await.is_err() {
+            warn!(grace_secs = self.grace.as_secs(), "grace period over: releasing unfinished messages");
+            abort.cancel();
+            if timeout(RELEASE_TIMEOUT * 2, tracker.wait()).await.is_err() {
+                warn!("some tasks did not stop in time; their messages come back after the visibility timeout");
+            }
+        }
+        info!("consumer stopped");
+    }
+
+    /// Receives from one queue and hands each message to a task, at most `max_in_flight` at once, until
+    /// `shutdown`.
+    async fn consume(
+        &self,
+        shared: Arc<Shared>,
+        max_in_flight: usize,
+        tracker: &TaskTracker,
+        abort: &CancellationToken,
+        shutdown: &CancellationToken,
+    ) {
+        let batch = (self.queue.batch_size as usize).clamp(1, max_in_flight.max(1));
+        let in_flight = Arc::new(Semaphore::new(max_in_flight.max(1)));
         let mut failures = 0u32;
         loop {
-            // Wait for room for one message, then take what else is free, up to a batch.
-            let first = tokio::select! {
+            // Wait for room for a whole batch, so that every receive can come back full: fewer calls per
+            // message, and no receive for one message as soon as one slot frees.
+            let mut permits = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                permit = in_flight.clone().acquire_owned() => match permit {
+                permits = in_flight.clone().acquire_many_owned(batch as u32) => match permits {
                     Ok(p) => p,
                     Err(_) => break,
                 },
             };
-            let mut permits = vec![first];
-            while permits.len() < self.queue.batch_size as usize {
-                match in_flight.clone().try_acquire_owned() {
-                    Ok(p) => permits.push(p),
-                    Err(_) => break,
-                }
-            }
             let received = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                r = self.receive(permits.len()) => r,
+                r = self.receive(&shared.queue_url, batch) => r,
             };
             match received {
                 Ok(messages) => {
                     failures = 0;
                     metrics::get().received.inc_by(messages.len() as u64);
-                    for (message, permit) in messages.into_iter().zip(permits.drain(..)) {
+                    for message in messages {
+                        // Each message holds one permit until it is settled; the unused rest are freed below.
+                        let permit = permits.split(1);
                         let shared = shared.clone();
                         let abort = abort.clone();
                         let span = info_span!(
@@ -191,11 +227,13 @@ impl Consumer {
                             .instrument(span),
                         );
                     }
+                    drop(permits);
                 }
                 Err(detail) => {
+                    drop(permits);
                     failures = failures.saturating_add(1);
                     let pause = backoff(Duration::from_secs(1), failures, Duration::from_secs(60));
-                    error!(queue = %self.queue.url, error = %detail, retry_in_secs = pause.as_secs(), "receive failed");
+                    error!(queue = %shared.queue_url, error = %detail, retry_in_secs = pause.as_secs(), "receive failed");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = sleep(pause) => {}
@@ -203,26 +241,13 @@ impl Consumer {
                 }
             }
         }
-
-        info!("shutting down: no new messages; finishing in-flight work");
-        // Only the message tasks and the deleter hold a sender now; the deleter ends when they are done.
-        drop(shared);
-        tracker.close();
-        if timeout(self.grace, tracker.wait()).await.is_err() {
-            warn!(grace_secs = self.grace.as_secs(), "grace period over: releasing unfinished messages");
-            abort.cancel();
-            if timeout(RELEASE_TIMEOUT * 2, tracker.wait()).await.is_err() {
-                warn!("some tasks did not stop in time; their messages come back after the visibility timeout");
-            }
-        }
-        info!("consumer stopped");
     }
 
-    async fn receive(&self, max: usize) -> Result<Vec<Message>, String> {
+    async fn receive(&self, queue_url: &str, max: usize) -> Result<Vec<Message>, String> {
         let wait = Duration::from_secs(self.queue.wait_time_secs.into());
         self.sqs
             .receive_message()
-            .queue_url(&self.queue.url)
+            .queue_url(queue_url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
             .wait_time_seconds(self.queue.wait_time_secs as i32)
             .visibility_timeout(self.queue.visibility_timeout_secs as i32)
@@ -463,15 +488,14 @@ async fn requeue(shared: &Shared, message: &Message, delay: Duration) -> Result<
         .map_err(|e| describe(&e))
 }
 
-/// Deletes processed messages in batches of up to ten, a moment after the first arrives; ends when every
-/// sender is gone, after flushing.
+/// Deletes processed messages in batches of up to ten, at most [`DELETE_LINGER`] after the first arrives;
+/// ends when every sender is gone, after flushing.
 async fn delete_batches(sqs: Client, queue_url: String, mut rx: mpsc::Receiver<Receipt>) {
-    const LINGER: Duration = Duration::from_millis(20);
     let mut batch: Vec<Receipt> = Vec::with_capacity(10);
     loop {
         let Some(first) = rx.recv().await else { break };
         batch.push(first);
-        let deadline = Instant::now() + LINGER;
+        let deadline = Instant::now() + DELETE_LINGER;
         while batch.len() < 10 {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(r)) => batch.push(r),
