@@ -21,13 +21,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
 };
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -54,6 +55,9 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(900);
 /// flow fills whole `DeleteMessageBatch`es (one call per ten messages), far below any visibility timeout;
 /// shutdown flushes at once.
 const DELETE_LINGER: Duration = Duration::from_millis(500);
+/// Longest the work queue holds back its next receive while urgent messages are in flight: enough for an
+/// urgent message's writes and pages, short enough that a flood of urgent findings never stops the rest.
+const YIELD_MAX: Duration = Duration::from_secs(1);
 /// How long the final release of unfinished messages may take at shutdown.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -138,12 +142,15 @@ impl Consumer {
         let tracker = TaskTracker::new();
         // Cancelled when the grace period is over: in-flight work then releases its message.
         let abort = CancellationToken::new();
-        let mut lanes = vec![(self.queue.url.clone(), self.queue.max_in_flight)];
-        if let Some(url) = &self.queue.urgent_url {
-            lanes.push((url.clone(), self.queue.urgent_max_in_flight));
+        // Until the urgent lane's first receive returns, and while its messages are in flight, the work lane
+        // takes no new messages: HIGH and CRITICAL findings are paged before the LOW ones of a burst are written.
+        let priority = self.queue.urgent_url.as_ref().map(|_| Arc::new(Priority::new(1)));
+        let mut lanes = vec![(self.queue.url.clone(), self.queue.max_in_flight, Lane::Work(priority.clone()))];
+        if let (Some(url), Some(priority)) = (&self.queue.urgent_url, &priority) {
+            lanes.push((url.clone(), self.queue.urgent_max_in_flight, Lane::Urgent(priority.clone())));
         }
         let mut loops = Vec::with_capacity(lanes.len());
-        for (url, max_in_flight) in lanes {
+        for (url, max_in_flight, lane) in lanes {
             let (deletes, delete_rx) = mpsc::channel(1024);
             tracker.spawn(delete_batches(self.sqs.clone(), url.clone(), delete_rx));
             let shared = Arc::new(Shared {
@@ -157,7 +164,7 @@ impl Consumer {
                 deletes,
             });
             info!(queue = %shared.queue_url, dead_letter_queue = %self.dead_letter_url, max_in_flight, "consuming");
-            loops.push(self.consume(shared, max_in_flight, &tracker, &abort, &shutdown));
+            loops.push(self.consume(shared, max_in_flight, lane, &tracker, &abort, &shutdown));
         }
         futures_util::future::join_all(loops).await;
 
@@ -180,6 +187,7 @@ impl Consumer {
         &self,
         shared: Arc<Shared>,
         max_in_flight: usize,
+        lane: Lane,
         tracker: &TaskTracker,
         abort: &CancellationToken,
         shutdown: &CancellationToken,
@@ -187,6 +195,8 @@ impl Consumer {
         let batch = (self.queue.batch_size as usize).clamp(1, max_in_flight.max(1));
         let in_flight = Arc::new(Semaphore::new(max_in_flight.max(1)));
         let mut failures = 0u32;
+        // The urgent lane's first receive does not long-poll: the work lane waits for it.
+        let mut first = matches!(lane, Lane::Urgent(_));
         loop {
             // Wait for room for a whole batch, so that every receive can come back full: fewer calls per
             // message, and no receive for one message as soon as one slot frees.
@@ -197,9 +207,28 @@ impl Consumer {
                     Err(_) => break,
                 },
             };
+            if let Lane::Work(Some(priority)) = &lane {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = priority.wait_idle(YIELD_MAX) => {}
+                }
+            }
+            let wait = if first { 0 } else { self.queue.wait_time_secs };
             let received = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                r = self.receive(&shared.queue_url, batch) => r,
+                r = self.receive(&shared.queue_url, batch, wait) => r,
+            };
+            let urgent = match &lane {
+                Lane::Urgent(priority) => {
+                    if let Ok(messages) = &received {
+                        priority.enter(messages.len());
+                    }
+                    if std::mem::take(&mut first) {
+                        priority.leave(1);
+                    }
+                    Some(priority.clone())
+                }
+                Lane::Work(_) => None,
             };
             match received {
                 Ok(messages) => {
@@ -210,6 +239,8 @@ impl Consumer {
                         let permit = permits.split(1);
                         let shared = shared.clone();
                         let abort = abort.clone();
+                        // Counted out when the task ends, however it ends.
+                        let urgent = urgent.clone().map(Settling);
                         let span = info_span!(
                             "message",
                             message_id = message.message_id.as_deref().unwrap_or(""),
@@ -223,6 +254,7 @@ impl Consumer {
                                 handle(&shared, message, &abort).await;
                                 in_flight.dec();
                                 drop(permit);
+                                drop(urgent);
                             }
                             .instrument(span),
                         );
@@ -243,13 +275,13 @@ impl Consumer {
         }
     }
 
-    async fn receive(&self, queue_url: &str, max: usize) -> Result<Vec<Message>, String> {
-        let wait = Duration::from_secs(self.queue.wait_time_secs.into());
+    async fn receive(&self, queue_url: &str, max: usize, wait_secs: u32) -> Result<Vec<Message>, String> {
+        let wait = Duration::from_secs(wait_secs.into());
         self.sqs
             .receive_message()
             .queue_url(queue_url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
-            .wait_time_seconds(self.queue.wait_time_secs as i32)
+            .wait_time_seconds(wait_secs as i32)
             .visibility_timeout(self.queue.visibility_timeout_secs as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_attribute_names("All")
@@ -261,6 +293,71 @@ impl Consumer {
             .await
             .map(|out| out.messages.unwrap_or_default())
             .map_err(|e| describe(&e))
+    }
+}
+
+/// Which queue a receive loop drains.
+#[derive(Debug)]
+enum Lane {
+    /// The work queue: every finding. Yields to the urgent lane when there is one.
+    Work(Option<Arc<Priority>>),
+    /// The urgent queue: copies of the HIGH and CRITICAL findings.
+    Urgent(Arc<Priority>),
+}
+
+/// What the urgent lane has in flight, for the work lane to yield to.
+#[derive(Debug)]
+struct Priority {
+    /// Urgent messages in flight (plus one until the urgent lane's first receive has returned).
+    busy: AtomicUsize,
+    /// Told when `busy` drops to zero.
+    idle: Notify,
+}
+
+impl Priority {
+    fn new(busy: usize) -> Priority {
+        Priority { busy: AtomicUsize::new(busy), idle: Notify::new() }
+    }
+
+    fn enter(&self, n: usize) {
+        self.busy.fetch_add(n, Ordering::SeqCst);
+    }
+
+    fn leave(&self, n: usize) {
+        let before = self.busy.fetch_sub(n, Ordering::SeqCst);
+        if before <= n {
+            self.idle.notify_waiters();
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.busy.load(Ordering::SeqCst) == 0
+    }
+
+    /// Returns when nothing urgent is in flight, or after `limit` at the latest.
+    async fn wait_idle(&self, limit: Duration) {
+        let wait = async {
+            loop {
+                let notified = self.idle.notified();
+                tokio::pin!(notified);
+                // Registered before the check, so a `leave` in between is not missed.
+                notified.as_mut().enable();
+                if self.is_idle() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = timeout(limit, wait).await;
+    }
+}
+
+/// One urgent message in flight: leaves the [`Priority`] count when dropped.
+struct Settling(Arc<Priority>);
+
+impl Drop for Settling {
+    fn drop(&mut self) {
+        self.0.leave(1);
     }
 }
 
@@ -543,6 +640,29 @@ mod tests {
             assert_eq!(backoff(base, attempt, cap), Duration::from_secs(secs), "attempt {attempt}");
         }
         assert_eq!(backoff(Duration::ZERO, 5, cap), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn the_work_lane_waits_for_urgent_work_but_not_forever() {
+        // Busy until the urgent lane's first receive: the wait still ends, at its limit.
+        let priority = Arc::new(Priority::new(1));
+        assert!(!priority.is_idle());
+        priority.wait_idle(Duration::from_millis(20)).await;
+        priority.enter(2);
+        let waiter = tokio::spawn({
+            let priority = priority.clone();
+            async move { priority.wait_idle(Duration::from_secs(3600)).await }
+        });
+        priority.leave(1);
+        priority.leave(1);
+        assert!(!priority.is_idle());
+        assert!(!waiter.is_finished());
+        // The last urgent message settled: the waiter is woken, not left to its hour-long limit.
+        priority.leave(1);
+        assert!(priority.is_idle());
+        timeout(Duration::from_secs(30), waiter).await.expect("woken when idle").unwrap();
+        // Idle: no wait at all.
+        timeout(Duration::from_secs(30), priority.wait_idle(Duration::from_secs(3600))).await.expect("idle");
     }
 
     #[test]
