@@ -308,10 +308,10 @@ fn default_batch_size() -> u32 {
     10
 }
 fn default_max_in_flight() -> usize {
-    16
+    20
 }
 fn default_urgent_max_in_flight() -> usize {
-    10
+    30
 }
 fn default_visibility_timeout_secs() -> u32 {
     60
