@@ -120,7 +120,8 @@ impl Evidence {
         sha256_hex(&self.body) == self.sha256
     }
 
-    fn sk(&self) -> String {
+    /// Its sort key: the same for the same version received again byte for byte.
+    pub fn sk(&self) -> String {
         format!("EVIDENCE#{}#{}", self.finding_updated_at, self.sha256)
     }
 }
@@ -158,6 +159,15 @@ pub enum StoreError {
     /// The write's condition failed: someone else wrote first. Carries what is stored now.
     #[error("incident was changed concurrently")]
     Conflict(Box<Option<Incident>>),
+    /// The incident to create exists already. Carries what is stored now, and the sort key of the evidence
+    /// its item keeps inline (a redelivery of that version needs no record of its own).
+    #[error("incident exists already")]
+    Exists {
+        /// The stored incident (`None` if it could not be read).
+        current: Box<Option<Incident>>,
+        /// The sort key of its inline first evidence, if it has one.
+        inline_evidence: Option<String>,
+    },
     /// Others kept winning.
     #[error("lost {MAX_CONFLICTS} races for incident {0}; try again")]
     Contended(String),
@@ -346,7 +356,14 @@ impl Store {
             Ok(_) => Ok(stored),
             Err(err) => match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(self.conflict(failed.item.clone(), key).await?)
+                    let inline_evidence = failed.item.as_ref().and_then(|i| match i.get(ATTR_INLINE_EVIDENCE) {
+                        Some(AttributeValue::M(record)) => string(record, "sk"),
+                        _ => None,
+                    });
+                    match self.conflict(failed.item.clone(), key).await? {
+                        StoreError::Conflict(current) => Err(StoreError::Exists { current, inline_evidence }),
+                        other => Err(other),
+                    }
                 }
                 _ => Err(self.aws_error("PutItem", &err)),
             },

@@ -10,7 +10,7 @@ use common::*;
 use gd_incidents::finding;
 use gd_incidents::incident::{self, Ctx, Incident};
 use gd_incidents::policy::Policy;
-use gd_incidents::store::{Evidence, IncidentKey, Store};
+use gd_incidents::store::{Evidence, IncidentKey, Store, StoreError};
 use serde_json::json;
 
 fn ctx<'a>(policy: &'a Policy) -> Ctx<'a> {
@@ -44,6 +44,18 @@ async fn first_records_inline_or_separate_read_back_alike_and_survive_updates() 
         let e1 = Evidence::of(&created.incident_id, f1.updated_at, &first, Utc::now());
         let v1 = store.commit(&created, None, std::slice::from_ref(&created_event), Some(&e1)).await.unwrap();
         assert_eq!(v1.version, 1);
+        // Created again (a redelivery): what is stored, and whether this evidence is already kept inline.
+        let again = Incident { incident_id: uuid::Uuid::new_v4().to_string(), ..created.clone() };
+        match store.commit(&again, None, std::slice::from_ref(&created_event), Some(&e1)).await {
+            Err(StoreError::Exists { current, inline_evidence }) => {
+                assert_eq!(current.map(|c| c.incident_id), Some(v1.incident_id.clone()), "{id}");
+                assert_eq!(inline_evidence, inline.then(|| e1.sk()), "{id}");
+            }
+            Err(StoreError::Conflict(current)) if !inline => {
+                assert_eq!(current.map(|c| c.incident_id), Some(v1.incident_id.clone()), "{id}");
+            }
+            other => panic!("{id}: a second create must fail with what is stored: {other:?}"),
+        }
 
         // A newer version, then a redelivery of the first: two log entries, two pieces of evidence.
         let second = body(id, 2, pad);
