@@ -15,6 +15,13 @@
 //! - **Crashing or hanging the daemon**: never deleted, so it comes back; after the redrive policy's
 //!   `maxReceiveCount` receives SQS itself moves it to the dead-letter queue.
 //!
+//! # Queues
+//! The work queue, and when `[queue] urgent_url` is set the urgent queue (copies of the HIGH and CRITICAL
+//! findings), each drained by its own loop with its own bound on messages in flight. A loop receives only
+//! when a whole batch fits under its bound, so receives come back full. The work loop takes no new messages
+//! while urgent ones are in flight (for at most a second at a time), so a burst's pages go out before its
+//! LOW findings are written. Processed messages are deleted ten at a time, within half a second.
+//!
 //! Work that runs long keeps its message hidden by extending the visibility timeout every half period.
 //! On shutdown the consumer stops receiving, lets in-flight work finish for the grace period, then releases
 //! what is left (visibility 0) so that another daemon takes it at once.
