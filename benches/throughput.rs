@@ -7,8 +7,10 @@
 //! 2. **ceiling**: for 4 and then 8 parallel loops, loads N LOW findings into the ceiling queue, then drains it
 //!    with loops of "receive 10, one conditional PutItem each (concurrently), DeleteMessageBatch";
 //! 3. **burst**: loads N findings (85% LOW, 10% MEDIUM, 4% HIGH, 1% CRITICAL, plus a second version of 5% of
-//!    them and byte-identical redeliveries of 3%) into the daemon's queue, starts the daemon, and measures the
-//!    drain; while it drains, one HIGH "probe" finding a second is sent to measure send-to-page under load;
+//!    them and byte-identical redeliveries of 3%) into the daemon's queue, and the HIGH/CRITICAL ones also into
+//!    the urgent queue as the template's second rule would (unless `--no-urgent`), starts the daemon, and
+//!    measures the drain; while it drains, one HIGH "probe" finding a second is sent (to both queues) to
+//!    measure send-to-page under load;
 //! 4. **LOW phase**: loads N/5 (at least 300) LOW findings, starts a second daemon, drains, and counts the AWS
 //!    calls per LOW finding;
 //! 5. prints one table (metric, value, target) and writes it as JSON.
@@ -1325,7 +1327,7 @@ async fn run(args: Args) -> Result<bool> {
     if n < 20 {
         return Err("--findings must be at least 20".into());
     }
-    // At least 300: with 64 messages in flight, a shorter phase ends before the steady state is reached.
+    // At least 300: a shorter phase ends before the daemon reaches a steady state.
     let low_n = (n / 5).max(300);
     let id = uuid::Uuid::new_v4().simple().to_string()[..6].to_owned();
     let dir = repo().join("target/bench").join(format!("run-{id}"));
