@@ -24,7 +24,8 @@
 //!
 //! Work that runs long keeps its message hidden by extending the visibility timeout every half period.
 //! On shutdown the consumer stops receiving, lets in-flight work finish for the grace period, then releases
-//! what is left (visibility 0) so that another daemon takes it at once.
+//! what is left (visibility 0) so that another daemon takes it at once. A receive that shutdown cut off gets
+//! two more seconds to come back, and what it took is released too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -65,6 +66,9 @@ const DELETE_LINGER: Duration = Duration::from_millis(500);
 /// Longest the work queue holds back its next receive while urgent messages are in flight: enough for an
 /// urgent message's writes and pages, short enough that a flood of urgent findings never stops the rest.
 const YIELD_MAX: Duration = Duration::from_secs(1);
+/// How long a receive cut off by shutdown may still take to come back with what it took, which is then
+/// released at once. Runs alongside the grace period; an idle daemon's exit waits for it.
+const CUT_OFF_POLL: Duration = Duration::from_secs(2);
 /// How long the final release of unfinished messages may take at shutdown.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -221,9 +225,15 @@ impl Consumer {
                 }
             }
             let wait = if first { 0 } else { self.queue.wait_time_secs };
+            let mut receive = self.receive(&shared.queue_url, batch, wait);
             let received = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                r = self.receive(&shared.queue_url, batch, wait) => r,
+                _ = shutdown.cancelled() => None,
+                r = &mut receive => Some(r),
+            };
+            let Some(received) = received else {
+                // Alongside the grace period: the poll may already have taken messages.
+                tracker.spawn(release_cut_off(shared.clone(), receive));
+                break;
             };
             let urgent = match &lane {
                 Lane::Urgent(priority) => {
@@ -282,9 +292,11 @@ impl Consumer {
         }
     }
 
-    async fn receive(&self, queue_url: &str, max: usize, wait_secs: u32) -> Result<Vec<Message>, String> {
+    /// A receive of up to `max` messages, long-polling `wait_secs`; owned, so that it can outlive the loop.
+    fn receive(&self, queue_url: &str, max: usize, wait_secs: u32) -> Receive {
         let wait = Duration::from_secs(wait_secs.into());
-        self.sqs
+        let request = self
+            .sqs
             .receive_message()
             .queue_url(queue_url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
@@ -295,12 +307,30 @@ impl Consumer {
             .customize()
             .config_override(
                 aws_sdk_sqs::config::Builder::default().timeout_config(long_poll_timeouts(&self.aws, wait)),
-            )
-            .send()
-            .await
-            .map(|out| out.messages.unwrap_or_default())
-            .map_err(|e| describe(&e))
+            );
+        Box::pin(
+            async move { request.send().await.map(|out| out.messages.unwrap_or_default()).map_err(|e| describe(&e)) },
+        )
     }
+}
+
+/// A receive in progress: the messages, or why not.
+type Receive = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Message>, String>> + Send>>;
+
+/// Lets a receive cut off by shutdown come back for a moment and makes what it took visible again at once,
+/// rather than hidden for the visibility timeout (SQS may hand messages to a poll whose caller is gone).
+async fn release_cut_off(shared: Arc<Shared>, receive: Receive) {
+    let Ok(Ok(messages)) = timeout(CUT_OFF_POLL, receive).await else { return };
+    if messages.is_empty() {
+        return;
+    }
+    let releases = messages
+        .iter()
+        .filter_map(|m| m.receipt_handle.as_deref())
+        .map(|handle| timeout(RELEASE_TIMEOUT, set_visibility(&shared, handle, Duration::ZERO)));
+    let released =
+        futures_util::future::join_all(releases).await.into_iter().filter(|r| matches!(r, Ok(Ok(())))).count();
+    info!(queue = %shared.queue_url, received = messages.len(), released, "released messages received while shutting down");
 }
 
 /// Which queue a receive loop drains.
