@@ -7,8 +7,10 @@
 //! 2. **ceiling**: for 4 and then 8 parallel loops, loads N LOW findings into the ceiling queue, then drains it
 //!    with loops of "receive 10, one conditional PutItem each (concurrently), DeleteMessageBatch";
 //! 3. **burst**: loads N findings (85% LOW, 10% MEDIUM, 4% HIGH, 1% CRITICAL, plus a second version of 5% of
-//!    them and byte-identical redeliveries of 3%) into the daemon's queue, starts the daemon, and measures the
-//!    drain; while it drains, one HIGH "probe" finding a second is sent to measure send-to-page under load;
+//!    them and byte-identical redeliveries of 3%) into the daemon's queue, and the HIGH/CRITICAL ones also into
+//!    the urgent queue as the template's second rule would (unless `--no-urgent`), starts the daemon, and
+//!    measures the drain; while it drains, one HIGH "probe" finding a second is sent (to both queues) to
+//!    measure send-to-page under load;
 //! 4. **LOW phase**: loads N/5 (at least 300) LOW findings, starts a second daemon, drains, and counts the AWS
 //!    calls per LOW finding;
 //! 5. prints one table (metric, value, target) and writes it as JSON.
@@ -74,6 +76,9 @@ struct Args {
     /// of one PutItem, to attribute the gap between the daemon and the ceiling.
     #[arg(long)]
     attribution: bool,
+    /// Neither configure the daemon's urgent queue nor feed it: the daemon as without the priority lane.
+    #[arg(long)]
+    no_urgent: bool,
     /// Exit 1 when a target is missed (by default the table only says so).
     #[arg(long)]
     check: bool,
@@ -1050,6 +1055,8 @@ struct Setup {
     dir: PathBuf,
     stack: Stack,
     queue_extra: Vec<String>,
+    /// Whether the daemon reads the stack's urgent queue too.
+    urgent: bool,
 }
 
 fn write_config(setup: &Setup, name: &str, port: u16) -> Result<PathBuf> {
@@ -1057,13 +1064,14 @@ fn write_config(setup: &Setup, name: &str, port: u16) -> Result<PathBuf> {
     let text = format!(
         "# Written by benches/throughput.rs: the defaults but for the endpoint, the log format and [server].\n\
          [aws]\nregion = \"{REGION}\"\nendpoint_url = \"{endpoint}\"\n\n\
-         [queue]\nurl = \"{queue}\"\n{extra}\n\n\
+         [queue]\nurl = \"{queue}\"\n{urgent}{extra}\n\n\
          [incidents]\ntable = \"{table}\"\n\n\
          [paging]\noce_topic_arn = \"{oce}\"\niso_topic_arn = \"{iso}\"\n\n\
          [log]\nformat = \"json\"\nlevel = \"info\"\n\n\
          [server]\nlisten = \"127.0.0.1:{port}\"\n",
         endpoint = endpoint()?,
         queue = s.get("QueueUrl")?,
+        urgent = if setup.urgent { format!("urgent_url = \"{}\"\n", s.get("UrgentQueueUrl")?) } else { String::new() },
         extra = setup.queue_extra.join("\n"),
         table = s.get("IncidentTableName")?,
         oce = s.get("OceTopicArn")?,
@@ -1099,9 +1107,10 @@ struct Probes {
     task: tokio::task::JoinHandle<Vec<(String, f64)>>,
 }
 
-fn start_probes(aws: &Aws, queue: &str, findings: Arc<Findings>, prefix: String) -> Probes {
+/// Each probe goes to every queue of `queues`, as the rules deliver a HIGH finding to both queues.
+fn start_probes(aws: &Aws, queues: &[String], findings: Arc<Findings>, prefix: String) -> Probes {
     let stop = Arc::new(AtomicBool::new(false));
-    let (sqs, queue, flag) = (aws.sqs.clone(), queue.to_owned(), stop.clone());
+    let (sqs, queues, flag) = (aws.sqs.clone(), queues.to_vec(), stop.clone());
     let task = tokio::spawn(async move {
         let mut sent = Vec::new();
         let mut tick = tokio::time::interval(PROBE_EVERY);
@@ -1114,7 +1123,11 @@ fn start_probes(aws: &Aws, queue: &str, findings: Arc<Findings>, prefix: String)
             let finding = format!("{prefix}{:04}", sent.len());
             let body = findings.body(&finding, Level::High, 0);
             let at = now_ms();
-            if sqs.send_message().queue_url(&queue).message_body(body).send().await.is_ok() {
+            let mut all = true;
+            for queue in &queues {
+                all &= sqs.send_message().queue_url(queue).message_body(&body).send().await.is_ok();
+            }
+            if all {
                 sent.push((finding, at));
             }
         }
@@ -1137,8 +1150,15 @@ struct Drain {
     dead_lettered: f64,
 }
 
-/// Waits until the daemon settled `preloaded` (+ probes) messages and the queue is empty, sampling /metrics.
-async fn drain(aws: &Aws, daemon: &mut Daemon, queue: &str, preloaded: usize, probes: Option<Probes>) -> Result<Drain> {
+/// Waits until the daemon settled `preloaded` (+ probes, one message per queue each) messages and the queues
+/// are empty, sampling /metrics.
+async fn drain(
+    aws: &Aws,
+    daemon: &mut Daemon,
+    queues: &[String],
+    preloaded: usize,
+    probes: Option<Probes>,
+) -> Result<Drain> {
     let limit = Duration::from_secs(60) + Duration::from_millis(30 * preloaded as u64);
     let deadline = daemon.started + limit;
     let cpu_before = host_cpu();
@@ -1175,8 +1195,14 @@ async fn drain(aws: &Aws, daemon: &mut Daemon, queue: &str, preloaded: usize, pr
                 .map_err(|_| "the probe sender did not stop")?
                 .map_err(|e| format!("probe sender: {e}"))?;
         }
-        if probes.is_none() && settled >= (preloaded + probe_sends.len()) as f64 && aws.depth(queue).await? == 0 {
-            break;
+        if probes.is_none() && settled >= (preloaded + probe_sends.len() * queues.len()) as f64 {
+            let mut empty = true;
+            for queue in queues {
+                empty &= aws.depth(queue).await? == 0;
+            }
+            if empty {
+                break;
+            }
         }
         tokio::time::sleep(SCRAPE_EVERY).await;
     }
@@ -1301,7 +1327,7 @@ async fn run(args: Args) -> Result<bool> {
     if n < 20 {
         return Err("--findings must be at least 20".into());
     }
-    // At least 300: with 64 messages in flight, a shorter phase ends before the steady state is reached.
+    // At least 300: a shorter phase ends before the daemon reaches a steady state.
     let low_n = (n / 5).max(300);
     let id = uuid::Uuid::new_v4().simple().to_string()[..6].to_owned();
     let dir = repo().join("target/bench").join(format!("run-{id}"));
@@ -1361,10 +1387,25 @@ async fn run(args: Args) -> Result<bool> {
     let burst_prefix = format!("b-{id}-");
     let burst = mixed_burst(&findings, &burst_prefix, n, &mut rng);
     let bodies: Vec<String> = burst.iter().map(|m| m.body.clone()).collect();
+    // What the urgent rule copies (severity 7 and up) goes to the urgent queue at the same time.
+    let urgent = if args.no_urgent { None } else { stack.get("UrgentQueueUrl").ok().map(str::to_owned) };
+    let urgent_bodies: Vec<String> =
+        burst.iter().filter(|m| urgent.is_some() && m.level.pages()).map(|m| m.body.clone()).collect();
     let t = Instant::now();
-    let sent = aws.load(&queue, &bodies).await?;
+    let (sent, urgent_sent) = tokio::join!(aws.load(&queue, &bodies), async {
+        match &urgent {
+            Some(u) => aws.load(u, &urgent_bodies).await,
+            None => Ok(Vec::new()),
+        }
+    });
+    let (sent, _) = (sent?, urgent_sent?);
     let load_secs = t.elapsed().as_secs_f64();
-    log(format!("burst: loaded {} messages ({n} findings) in {load_secs:.1}s; starting the daemon", burst.len()));
+    log(format!(
+        "burst: loaded {} messages ({n} findings) in {load_secs:.1}s, {} of them also to the urgent queue; starting the daemon",
+        burst.len(),
+        urgent_bodies.len()
+    ));
+    let queues: Vec<String> = std::iter::once(queue.clone()).chain(urgent.clone()).collect();
     let mut level_of: HashMap<&str, Level> = HashMap::new();
     let mut first_sent: HashMap<&str, f64> = HashMap::new();
     for (m, &at) in burst.iter().zip(&sent) {
@@ -1374,10 +1415,17 @@ async fn run(args: Args) -> Result<bool> {
     }
     let paging_findings = level_of.values().filter(|l| l.pages()).count();
 
-    let setup = Setup { binary, dir: dir.clone(), stack: stack.clone(), queue_extra: args.queue_extra.clone() };
+    let setup = Setup {
+        binary,
+        dir: dir.clone(),
+        stack: stack.clone(),
+        queue_extra: args.queue_extra.clone(),
+        urgent: urgent.is_some(),
+    };
     let mut daemon = start_daemon(&setup, "burst").await?;
-    let probes = start_probes(&aws, &queue, findings.clone(), format!("p-{id}-"));
-    let drained = drain(&aws, &mut daemon, &queue, burst.len(), Some(probes)).await?;
+    let probes = start_probes(&aws, &queues, findings.clone(), format!("p-{id}-"));
+    let preloaded = burst.len() + urgent_bodies.len();
+    let drained = drain(&aws, &mut daemon, &queues, preloaded, Some(probes)).await?;
     log(format!(
         "burst: {} messages settled in {:.1}s ({:.0} msg/s), {} probes; collecting pages",
         drained.messages,
@@ -1439,7 +1487,7 @@ async fn run(args: Args) -> Result<bool> {
     // Only this run's pages: other sessions' tests may put GuardDuty events on LocalStack's shared default
     // event bus, and every stack's rule forwards them to its queue.
     let pages_received = oce_pages.iter().chain(&iso_pages).filter(|p| by_incident.contains_key(p.0.as_str())).count();
-    let foreign = drained.messages - (burst.len() + drained.probes.len()) as f64;
+    let foreign = drained.messages - (preloaded + drained.probes.len() * queues.len()) as f64;
 
     // 3. The LOW-only phase.
     let low = low_burst(&findings, &format!("l-{id}-"), low_n);
@@ -1451,7 +1499,10 @@ async fn run(args: Args) -> Result<bool> {
     log(format!("LOW phase: loaded {low_n} LOW findings; starting a second daemon"));
     let low_setup = Setup { stack: ceil_stack.clone(), ..setup };
     let mut low_daemon = start_daemon(&low_setup, "low").await?;
-    let low_drained = drain(&aws, &mut low_daemon, &low_queue, low_n, None).await?;
+    let low_queues: Vec<String> = std::iter::once(low_queue.clone())
+        .chain(urgent.as_ref().and_then(|_| ceil_stack.get("UrgentQueueUrl").ok().map(str::to_owned)))
+        .collect();
+    let low_drained = drain(&aws, &mut low_daemon, &low_queues, low_n, None).await?;
     let low_stop = stop(&mut low_daemon).await?;
     log(format!("LOW phase: {:.0} msg/s; daemon stopped with exit 0", low_drained.rate));
 
@@ -1461,6 +1512,7 @@ async fn run(args: Args) -> Result<bool> {
     r.info("burst: distinct findings", Some(n as f64), "");
     r.info("burst: messages (incl. 5% updates, 3% redeliveries, probes)", Some(messages), "");
     r.info("burst: HIGH/CRITICAL findings", Some(paging_findings as f64), "");
+    r.info("burst: copies on the urgent queue (0: no priority lane)", Some(urgent_bodies.len() as f64), "");
     r.info(
         "load: messages/s into the queue (8 senders, batches of 10)",
         Some(bodies_rate(burst.len(), load_secs)),
@@ -1546,6 +1598,7 @@ async fn run(args: Args) -> Result<bool> {
         "low_phase_findings": low_n,
         "stacks": [main_name, ceil_name],
         "queue_extra": args.queue_extra,
+        "urgent": !args.no_urgent,
         "rows": r.json(),
         "ceiling": ceilings.iter().map(|c| json!({
             "write": format!("{:?}", c.write), "loops": c.loops, "messages": c.messages, "secs": c.secs, "msg_per_s": c.rate, "calls": c.calls,

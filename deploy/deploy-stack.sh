@@ -2,6 +2,8 @@
 # Deploys deploy/cloudformation/gd-incidents.yaml as stack STACK_NAME (default gd-incidents) and prints the
 # stack's outputs, and nothing else, on stdout as one flat JSON object:
 #   {"DeadLetterQueueUrl": "...", "IncidentTableName": "...", "QueueUrl": "...", ...}
+# The daemon's config takes QueueUrl as [queue] url and UrgentQueueUrl as [queue] urgent_url (the priority lane
+# for HIGH and CRITICAL findings), IncidentTableName, OceTopicArn and IsoTopicArn.
 # Progress and errors go to stderr. Idempotent (a second run with nothing changed is a no-op printing the same
 # outputs) and safe to run concurrently for different stack names (runs for the same name and endpoint wait
 # for each other).

@@ -27,6 +27,8 @@ attempt_timeout_secs = 5
 [queue]
 url = "$(out QueueUrl)"
 dead_letter_url = "$(out DeadLetterQueueUrl)"
+# HIGH and CRITICAL findings are also copied here, and paged from here first.
+urgent_url = "$(out UrgentQueueUrl)"
 wait_time_secs = 5
 
 [incidents]

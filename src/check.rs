@@ -41,6 +41,25 @@ pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
             })
             .map_err(|e| describe(&e)),
     });
+    if let Some(urgent) = &config.queue.urgent_url {
+        checks.push(Check {
+            what: "urgent queue",
+            how: format!("sqs:GetQueueAttributes {urgent}"),
+            result: clients
+                .sqs
+                .get_queue_attributes()
+                .queue_url(urgent)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .send()
+                .await
+                .map(|o| {
+                    let depth =
+                        o.attributes.and_then(|mut a| a.remove(&QueueAttributeName::ApproximateNumberOfMessages));
+                    format!("{} message(s) waiting", depth.unwrap_or_else(|| "?".into()))
+                })
+                .map_err(|e| describe(&e)),
+        });
+    }
     let dlq = match &config.queue.dead_letter_url {
         Some(url) => Ok(url.clone()),
         None => discover_dead_letter_queue(&clients.sqs, queue).await.map_err(|e| e.to_string()),

@@ -199,9 +199,19 @@ pub struct QueueConfig {
     /// Messages asked for per receive (1 to 10).
     #[serde(default = "default_batch_size")]
     pub batch_size: u32,
-    /// Messages processed at once, at most (1 to 1000).
+    /// Messages of the work queue processed at once, at most (1 to 1000). More than the table keeps up with
+    /// only makes each write slower.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// URL of the urgent queue, which the template's second rule feeds with copies of the HIGH and CRITICAL
+    /// findings (severity 7 and up), so that they are paged at once even behind a backlog on the work queue.
+    /// Consumed alongside the work queue, with its own bound on messages in flight; its copies and the work
+    /// queue's are one incident and one page. Absent: only the work queue is consumed.
+    #[serde(default)]
+    pub urgent_url: Option<String>,
+    /// Messages of the urgent queue processed at once, at most (1 to 1000), in addition to `max_in_flight`.
+    #[serde(default = "default_urgent_max_in_flight")]
+    pub urgent_max_in_flight: usize,
     /// Seconds a received message stays hidden from other consumers; extended while work runs long
     /// (1 to 43200).
     #[serde(default = "default_visibility_timeout_secs")]
@@ -305,7 +315,10 @@ fn default_batch_size() -> u32 {
     10
 }
 fn default_max_in_flight() -> usize {
-    64
+    20
+}
+fn default_urgent_max_in_flight() -> usize {
+    30
 }
 fn default_visibility_timeout_secs() -> u32 {
     60
@@ -632,6 +645,13 @@ impl Config {
         within("queue.wait_time_secs", self.queue.wait_time_secs, 0, 20)?;
         within("queue.batch_size", self.queue.batch_size, 1, 10)?;
         within("queue.max_in_flight", self.queue.max_in_flight, 1, 1000)?;
+        if let Some(urgent) = &self.queue.urgent_url {
+            url("queue.urgent_url", urgent)?;
+            if *urgent == self.queue.url {
+                return Err(("queue.urgent_url", "must not be the work queue (queue.url)".into()));
+            }
+        }
+        within("queue.urgent_max_in_flight", self.queue.urgent_max_in_flight, 1, 1000)?;
         within("queue.visibility_timeout_secs", self.queue.visibility_timeout_secs, 1, 43_200)?;
         within("queue.retry_delay_secs", self.queue.retry_delay_secs, 0, 900)?;
         within("queue.requeue_after_receives", self.queue.requeue_after_receives, 1, 1000)?;

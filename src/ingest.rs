@@ -114,9 +114,10 @@ impl Ingest {
         // which costs one write instead of a read and a write.
         let (created, event) = Incident::create(Uuid::new_v4().to_string(), finding, &rules.ctx(claimant));
         let evidence = Evidence::of(&created.incident_id, finding.updated_at, body, Utc::now());
-        let existing = match store.commit(&created, None, &[event], Some(&evidence)).await {
+        let (existing, inline_evidence) = match store.commit(&created, None, &[event], Some(&evidence)).await {
             Ok(saved) => return Ok((saved, Change::Created)),
-            Err(StoreError::Conflict(current)) => *current,
+            Err(StoreError::Conflict(current)) => (*current, None),
+            Err(StoreError::Exists { current, inline_evidence }) => (*current, inline_evidence),
             Err(e) => return Err(e),
         };
         let key = IncidentKey::of(&created);
@@ -126,11 +127,14 @@ impl Ingest {
         for _ in 0..16 {
             let Some((next, event)) = incident::apply(&current, finding, &rules.ctx(claimant)) else {
                 let evidence = Evidence { incident_id: current.incident_id.clone(), ..evidence };
-                store.keep_evidence(&key, &evidence).await?;
+                // A redelivery of the first version (or its copy from the urgent queue) is kept already.
+                if inline_evidence.as_deref() != Some(evidence.sk().as_str()) {
+                    store.keep_evidence(&key, &evidence).await?;
+                }
                 return Ok((current, Change::Unchanged));
             };
             let evidence = Evidence { incident_id: current.incident_id.clone(), ..evidence.clone() };
-            match store.commit(&next, Some(current.version), &[event], Some(&evidence)).await {
+            match store.commit(&next, Some(&current), &[event], Some(&evidence)).await {
                 Ok(saved) => return Ok((saved, Change::Updated)),
                 Err(StoreError::Conflict(latest)) => match *latest {
                     Some(latest) => current = latest,

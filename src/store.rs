@@ -8,6 +8,12 @@
 //! | event    | same                                  | `EVENT#<rfc3339>#<random>`          |
 //! | evidence | same                                  | `EVIDENCE#<updatedAt>#<sha256>`     |
 //!
+//! A new incident's first log entry and evidence are kept on the incident item itself (the map attributes
+//! `inline_event` and `inline_evidence`, each with the `sk` its own item would have), so that creating an
+//! incident is one conditional `PutItem` rather than a three-item transaction; readers merge them with the
+//! separate items. An incident whose first evidence is too large for that is created the old way. Updates
+//! change the incident item in place (`UpdateItem`), so the inline records stay.
+//!
 //! Indexes: `by-incident-id` (incident_id, sk) finds an incident by its id; `by-created` (record_type,
 //! created_at) lists incidents newest first; `by-escalation` (escalation_due, escalate_at) is sparse and
 //! holds only the incidents with a re-page scheduled.
@@ -17,7 +23,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -40,6 +47,13 @@ const INDEX_BY_ESCALATION: &str = "by-escalation";
 const ESCALATION_DUE: &str = "due";
 /// How many lost races one [`Store::modify`] tolerates before giving up for now.
 const MAX_CONFLICTS: usize = 16;
+/// The incident item's copy of its first log entry.
+const ATTR_INLINE_EVENT: &str = "inline_event";
+/// The incident item's copy of its first evidence.
+const ATTR_INLINE_EVIDENCE: &str = "inline_evidence";
+/// Largest incident item, in bytes, that is created with its first records inline. DynamoDB's limit is
+/// 400 KB; the rest is left for what the incident gains later (pages, closure notes).
+const INLINE_ITEM_MAX: usize = 200 * 1024;
 
 /// Identifies one finding's incident: (account id, region, finding id).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -106,7 +120,8 @@ impl Evidence {
         sha256_hex(&self.body) == self.sha256
     }
 
-    fn sk(&self) -> String {
+    /// Its sort key: the same for the same version received again byte for byte.
+    pub fn sk(&self) -> String {
         format!("EVIDENCE#{}#{}", self.finding_updated_at, self.sha256)
     }
 }
@@ -144,6 +159,15 @@ pub enum StoreError {
     /// The write's condition failed: someone else wrote first. Carries what is stored now.
     #[error("incident was changed concurrently")]
     Conflict(Box<Option<Incident>>),
+    /// The incident to create exists already. Carries what is stored now, and the sort key of the evidence
+    /// its item keeps inline (a redelivery of that version needs no record of its own).
+    #[error("incident exists already")]
+    Exists {
+        /// The stored incident (`None` if it could not be read).
+        current: Box<Option<Incident>>,
+        /// The sort key of its inline first evidence, if it has one.
+        inline_evidence: Option<String>,
+    },
     /// Others kept winning.
     #[error("lost {MAX_CONFLICTS} races for incident {0}; try again")]
     Contended(String),
@@ -246,81 +270,150 @@ impl Store {
         out.item.map(|item| self.decode(item)).transpose()
     }
 
-    /// Writes `incident` if the stored one is still at `expected` version (`None`: if there is none yet),
+    /// Writes `incident` if the stored one is still `previous` (by version; `None`: if there is none yet),
     /// together with its log entries and evidence, all or nothing. Returns the incident as stored, its
     /// version bumped; on a lost race, [`StoreError::Conflict`] with the item that won.
+    ///
+    /// A new incident with at most one log entry and a small enough evidence is one conditional `PutItem`
+    /// holding them inline; an existing one is updated in place, keeping what else its item holds.
     pub async fn commit(
         &self,
         incident: &Incident,
-        expected: Option<u64>,
+        previous: Option<&Incident>,
         events: &[Event],
         evidence: Option<&Evidence>,
     ) -> Result<Incident, StoreError> {
         let mut stored = incident.clone();
-        stored.version = expected.map_or(1, |v| v + 1);
+        stored.version = previous.map_or(1, |p| p.version + 1);
         let key = IncidentKey::of(&stored);
         let pk = key.pk();
-        let (condition, value) = match expected {
-            None => ("attribute_not_exists(pk)", None),
-            Some(v) => ("#version = :expected", Some(AttributeValue::N(v.to_string()))),
-        };
         let item = self.incident_item(&stored)?;
-        if events.is_empty() && evidence.is_none() {
-            let mut request = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(condition)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-            if let Some(v) = value {
-                request = request
-                    .expression_attribute_names("#version", "version")
-                    .expression_attribute_values(":expected", v);
+        let mut extra = Vec::new();
+        for event in events {
+            let mut record = self.encode(event, &pk, &event_sk(event), RECORD_EVENT)?;
+            record.insert("incident_id".into(), AttributeValue::S(stored.incident_id.clone()));
+            extra.push(record);
+        }
+        if let Some(evidence) = evidence {
+            extra.push(self.encode(evidence, &pk, &evidence.sk(), RECORD_EVIDENCE)?);
+        }
+
+        let Some(previous) = previous else {
+            if events.len() <= 1 {
+                let mut inline = item.clone();
+                let mut records = extra.iter();
+                if !events.is_empty()
+                    && let Some(event) = records.next()
+                {
+                    inline.insert(ATTR_INLINE_EVENT.into(), AttributeValue::M(without_key(event)));
+                }
+                if let Some(evidence) = records.next() {
+                    inline.insert(ATTR_INLINE_EVIDENCE.into(), AttributeValue::M(without_key(evidence)));
+                }
+                if item_size(&inline) <= INLINE_ITEM_MAX {
+                    return self.create(inline, stored, &key).await;
+                }
             }
+            return self.transact(Write::Create(item), extra, stored, &key).await;
+        };
+
+        let update = update_of(&item, &self.incident_item(previous)?, previous.version);
+        if extra.is_empty() {
+            let request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(pk.clone()))
+                .key("sk", AttributeValue::S(SK_INCIDENT.into()))
+                .update_expression(update.expression)
+                .condition_expression(UPDATE_CONDITION)
+                .set_expression_attribute_names(Some(update.names))
+                .set_expression_attribute_values(Some(update.values))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
             return match request.send().await {
                 Ok(_) => Ok(stored),
                 Err(err) => match err.as_service_error() {
-                    Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                         Err(self.conflict(failed.item.clone(), &key).await?)
                     }
-                    _ => Err(self.aws_error("PutItem", &err)),
+                    _ => Err(self.aws_error("UpdateItem", &err)),
                 },
             };
         }
+        self.transact(Write::Update(update), extra, stored, &key).await
+    }
 
-        let mut put = Put::builder()
+    /// Creates the incident item with one conditional `PutItem`.
+    async fn create(&self, item: Item, stored: Incident, key: &IncidentKey) -> Result<Incident, StoreError> {
+        let request = self
+            .client
+            .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(condition)
+            .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if let Some(v) = value {
-            put = put.expression_attribute_names("#version", "version").expression_attribute_values(":expected", v);
+        match request.send().await {
+            Ok(_) => Ok(stored),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    let inline_evidence = failed.item.as_ref().and_then(|i| match i.get(ATTR_INLINE_EVIDENCE) {
+                        Some(AttributeValue::M(record)) => string(record, "sk"),
+                        _ => None,
+                    });
+                    match self.conflict(failed.item.clone(), key).await? {
+                        StoreError::Conflict(current) => Err(StoreError::Exists { current, inline_evidence }),
+                        other => Err(other),
+                    }
+                }
+                _ => Err(self.aws_error("PutItem", &err)),
+            },
         }
-        let mut writes = vec![TransactWriteItem::builder().put(put.build().map_err(|e| self.corrupt(&pk, e))?).build()];
-        for event in events {
-            let sk =
-                format!("EVENT#{}#{}", timestamp::format(event.at), &uuid::Uuid::new_v4().simple().to_string()[..12]);
-            let mut item = self.encode(event, &pk, &sk, RECORD_EVENT)?;
-            item.insert("incident_id".into(), AttributeValue::S(stored.incident_id.clone()));
-            // Append-only: an event is never written over.
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| self.corrupt(&pk, e))?;
-            writes.push(TransactWriteItem::builder().put(put).build());
-        }
-        if let Some(evidence) = evidence {
-            // The key holds the body's SHA-256, so this put can only ever write the same bytes again.
-            let item = self.encode(evidence, &pk, &evidence.sk(), RECORD_EVIDENCE)?;
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| self.corrupt(&pk, e))?;
-            writes.push(TransactWriteItem::builder().put(put).build());
+    }
+
+    /// Writes the incident item (created, or updated if still at its version) with its separate log entries
+    /// and evidence in one transaction.
+    async fn transact(
+        &self,
+        incident: Write,
+        records: Vec<Item>,
+        stored: Incident,
+        key: &IncidentKey,
+    ) -> Result<Incident, StoreError> {
+        let pk = key.pk();
+        let first = match incident {
+            Write::Create(item) => TransactWriteItem::builder().put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .build()
+                    .map_err(|e| self.corrupt(&pk, e))?,
+            ),
+            Write::Update(update) => TransactWriteItem::builder().update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", AttributeValue::S(pk.clone()))
+                    .key("sk", AttributeValue::S(SK_INCIDENT.into()))
+                    .update_expression(update.expression)
+                    .condition_expression(UPDATE_CONDITION)
+                    .set_expression_attribute_names(Some(update.names))
+                    .set_expression_attribute_values(Some(update.values))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .build()
+                    .map_err(|e| self.corrupt(&pk, e))?,
+            ),
+        };
+        let mut writes = vec![first.build()];
+        for item in records {
+            // Events are append-only, never written over. Evidence keys hold the body's SHA-256, so a put
+            // can only ever write the same bytes again.
+            let is_event = matches!(item.get("record_type"), Some(AttributeValue::S(t)) if t == RECORD_EVENT);
+            let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+            if is_event {
+                put = put.condition_expression("attribute_not_exists(pk)");
+            }
+            writes.push(TransactWriteItem::builder().put(put.build().map_err(|e| self.corrupt(&pk, e))?).build());
         }
         match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
             Ok(_) => Ok(stored),
@@ -330,7 +423,7 @@ impl Store {
                     let first = reasons.first();
                     let code = first.and_then(|r| r.code()).unwrap_or_default();
                     if code == "ConditionalCheckFailed" || code == "TransactionConflict" {
-                        Err(self.conflict(first.and_then(|r| r.item.clone()), &key).await?)
+                        Err(self.conflict(first.and_then(|r| r.item.clone()), key).await?)
                     } else {
                         Err(self.aws_error("TransactWriteItems", &err))
                     }
@@ -360,7 +453,7 @@ impl Store {
             let Some((next, event)) = change(&current) else {
                 return Ok(current);
             };
-            match self.commit(&next, Some(current.version), event.as_slice(), None).await {
+            match self.commit(&next, Some(&current), event.as_slice(), None).await {
                 Ok(saved) => return Ok(saved),
                 Err(StoreError::Conflict(latest)) => match *latest {
                     Some(latest) => current = latest,
@@ -450,15 +543,42 @@ impl Store {
         }
     }
 
+    /// The record an incident item holds inline under `attribute`, if any.
+    async fn inline_record(&self, pk: &str, attribute: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(SK_INCIDENT.into()))
+            .projection_expression("#r")
+            .expression_attribute_names("#r", attribute)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.aws_error("GetItem", &e))?;
+        Ok(out.item.and_then(|mut i| match i.remove(attribute) {
+            Some(AttributeValue::M(record)) => Some(record),
+            _ => None,
+        }))
+    }
+
+    /// The records of an incident under `prefix`, separate and inline, in key order.
+    async fn records(&self, incident: &Incident, prefix: &str, attribute: &str) -> Result<Vec<Item>, StoreError> {
+        let pk = IncidentKey::of(incident).pk();
+        let (items, inline) = tokio::try_join!(self.query_prefix(&pk, prefix), self.inline_record(&pk, attribute))?;
+        Ok(merge_records(items, inline))
+    }
+
     /// The incident's log, oldest first.
     pub async fn timeline(&self, incident: &Incident) -> Result<Vec<Event>, StoreError> {
-        let items = self.query_prefix(&IncidentKey::of(incident).pk(), "EVENT#").await?;
+        let items = self.records(incident, "EVENT#", ATTR_INLINE_EVENT).await?;
         items.into_iter().map(|i| self.decode(i)).collect()
     }
 
     /// The incident's evidence, oldest version first.
     pub async fn evidence(&self, incident: &Incident) -> Result<Vec<Evidence>, StoreError> {
-        let items = self.query_prefix(&IncidentKey::of(incident).pk(), "EVIDENCE#").await?;
+        let items = self.records(incident, "EVIDENCE#", ATTR_INLINE_EVIDENCE).await?;
         items.into_iter().map(|i| self.decode(i)).collect()
     }
 
@@ -751,6 +871,98 @@ impl Store {
     }
 }
 
+/// The condition of every update of an incident: nobody wrote it since it was read.
+const UPDATE_CONDITION: &str = "#version = :expected";
+
+/// How the incident item is written in a transaction.
+enum Write {
+    /// Created (it must not exist).
+    Create(Item),
+    /// Updated in place (it must still be at the version read).
+    Update(UpdateOf),
+}
+
+/// An `UpdateItem` that makes the incident item hold `next`'s attributes, if still at `expected` version.
+#[derive(Debug, PartialEq)]
+struct UpdateOf {
+    expression: String,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+/// The update from the stored attributes of `previous` to those of `next`: every attribute of `next` set,
+/// those that `previous` had and `next` has not removed. Keys stay; attributes neither knows (the inline
+/// records, anything a newer version added) are kept.
+fn update_of(next: &Item, previous: &Item, expected: u64) -> UpdateOf {
+    let mut names = HashMap::from([("#version".to_owned(), "version".to_owned())]);
+    let mut values = HashMap::from([(":expected".to_owned(), AttributeValue::N(expected.to_string()))]);
+    let mut set: Vec<&String> = next.keys().filter(|k| *k != "pk" && *k != "sk").collect();
+    set.sort();
+    let mut sets = Vec::with_capacity(set.len());
+    for (i, name) in set.into_iter().enumerate() {
+        names.insert(format!("#s{i}"), name.clone());
+        values.insert(format!(":s{i}"), next[name].clone());
+        sets.push(format!("#s{i} = :s{i}"));
+    }
+    let mut gone: Vec<&String> =
+        previous.keys().filter(|k| !next.contains_key(*k) && *k != "pk" && *k != "sk").collect();
+    gone.sort();
+    let mut removes = Vec::with_capacity(gone.len());
+    for (i, name) in gone.into_iter().enumerate() {
+        names.insert(format!("#r{i}"), name.clone());
+        removes.push(format!("#r{i}"));
+    }
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    UpdateOf { expression, names, values }
+}
+
+/// The sort key of a log entry's own item: by time, then a random suffix.
+fn event_sk(event: &Event) -> String {
+    format!("EVENT#{}#{}", timestamp::format(event.at), &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// A record as kept inline: without the partition key, which is the incident item's.
+fn without_key(record: &Item) -> Item {
+    record.iter().filter(|(k, _)| *k != "pk").map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Separate records and the inline one merged in key order, as a query of the separate records alone would
+/// have listed them had the inline one been separate; a record both inline and separate is listed once.
+fn merge_records(mut items: Vec<Item>, inline: Option<Item>) -> Vec<Item> {
+    if let Some(record) = inline {
+        let sk = string(&record, "sk");
+        if sk.is_none() || !items.iter().any(|i| string(i, "sk") == sk) {
+            items.push(record);
+        }
+    }
+    items.sort_by_key(|i| string(i, "sk"));
+    items
+}
+
+/// An item's size as DynamoDB counts it (attribute names plus values), near enough to keep clear of its
+/// 400 KB limit.
+fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => n.len(),
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ns(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::M(m) => 3 + m.iter().map(|(k, v)| 1 + k.len() + value_size(v)).sum::<usize>(),
+        AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        _ => 0,
+    }
+}
+
 /// The index key of an item of `by-created`, to continue a listing after it.
 fn item_key(item: &Item) -> Item {
     ["pk", "sk", "record_type", "created_at"]
@@ -794,6 +1006,59 @@ mod tests {
         let tampered = Evidence { body: "abd".into(), ..e.clone() };
         assert!(!tampered.verify());
         assert_eq!(e.sk(), format!("EVIDENCE#unknown#{}", e.sha256));
+    }
+
+    fn item(pairs: &[(&str, &str)]) -> Item {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), AttributeValue::S((*v).to_owned()))).collect()
+    }
+
+    #[test]
+    fn updates_set_what_the_incident_has_and_remove_what_it_lost() {
+        let previous = item(&[("pk", "P"), ("sk", "INCIDENT"), ("status", "open"), ("escalate_at", "t")]);
+        let next = item(&[("pk", "P"), ("sk", "INCIDENT"), ("status", "acknowledged"), ("assignee", "ann")]);
+        let update = update_of(&next, &previous, 4);
+        assert_eq!(update.expression, "SET #s0 = :s0, #s1 = :s1 REMOVE #r0");
+        assert_eq!(update.names["#s0"], "assignee");
+        assert_eq!(update.names["#s1"], "status");
+        assert_eq!(update.names["#r0"], "escalate_at");
+        assert_eq!(update.names["#version"], "version");
+        assert_eq!(update.values[":s1"], AttributeValue::S("acknowledged".into()));
+        assert_eq!(update.values[":expected"], AttributeValue::N("4".into()));
+        // Keys are never set, and nothing unknown to both (the inline records) is touched.
+        assert!(!update.names.values().any(|n| n == "pk" || n == "sk" || n == ATTR_INLINE_EVIDENCE));
+        let same = update_of(&next, &next, 1);
+        assert!(!same.expression.contains("REMOVE"));
+    }
+
+    #[test]
+    fn inline_records_merge_in_key_order_once() {
+        let separate = vec![item(&[("sk", "EVENT#2026-01-02#b")]), item(&[("sk", "EVENT#2026-01-03#c")])];
+        let inline = item(&[("sk", "EVENT#2026-01-01#a")]);
+        let merged = merge_records(separate.clone(), Some(inline.clone()));
+        let sks: Vec<_> = merged.iter().filter_map(|i| string(i, "sk")).collect();
+        assert_eq!(sks, ["EVENT#2026-01-01#a", "EVENT#2026-01-02#b", "EVENT#2026-01-03#c"]);
+        // Evidence kept again separately (a redelivery) is listed once.
+        let twice = merge_records(vec![inline.clone()], Some(inline));
+        assert_eq!(twice.len(), 1);
+        assert_eq!(merge_records(separate.clone(), None), separate);
+    }
+
+    #[test]
+    fn item_size_counts_names_and_values_so_large_evidence_is_not_inlined() {
+        let small = item(&[("ab", "cde")]);
+        assert_eq!(item_size(&small), 5);
+        let mut with_map = small.clone();
+        with_map.insert("m".into(), AttributeValue::M(item(&[("x", "yz")])));
+        assert_eq!(item_size(&with_map), 5 + 1 + 3 + 1 + 1 + 2);
+        let body = "x".repeat(300 * 1024);
+        let evidence = Evidence::of("i", None, &body, Utc::now());
+        let mut big = small.clone();
+        big.insert(ATTR_INLINE_EVIDENCE.into(), AttributeValue::M(serde_dynamo::to_item(&evidence).unwrap()));
+        assert!(item_size(&big) > INLINE_ITEM_MAX);
+        let typical = Evidence::of("i", None, &"x".repeat(8 * 1024), Utc::now());
+        let mut ok = small;
+        ok.insert(ATTR_INLINE_EVIDENCE.into(), AttributeValue::M(serde_dynamo::to_item(&typical).unwrap()));
+        assert!(item_size(&ok) <= INLINE_ITEM_MAX);
     }
 
     #[test]

@@ -312,3 +312,63 @@ async fn start_fails_clearly_when_the_table_is_missing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot use incident table no-such-table"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_urgent_queue_pages_once_whichever_copy_is_processed_first() {
+    let stack = deploy_stack("urgent");
+    let aws = Aws::new().await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let iso = aws.capture(stack.iso_topic(), &format!("{}-iso-capture", stack.name)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let urgent = stack.output("UrgentQueueUrl").to_owned();
+    let config = write_config(dir.path(), &stack, &format!("urgent_url = \"{urgent}\"\nurgent_max_in_flight = 4"));
+
+    // A backlog of LOW findings on the work queue; the HIGH and CRITICAL ones on both queues, as the two rules
+    // deliver them. Everything is waiting when the daemon starts, so both copies of a finding race.
+    let lows: Vec<String> = (0..30).map(|i| format!("{:032x}", 0x1010_0000u64 + i)).collect();
+    let highs: Vec<(String, f64, &str)> = (0..6)
+        .map(|i| {
+            let (severity, level) = if i % 2 == 0 { (8.0, "HIGH") } else { (9.5, "CRITICAL") };
+            (format!("{:032x}", 0x0e9e_0000u64 + i), severity, level)
+        })
+        .collect();
+    for id in &lows {
+        aws.send(stack.queue_url(), &version(id, 1, 1, 2.0)).await;
+    }
+    for (id, severity, _) in &highs {
+        let body = version(id, 1, 1, *severity);
+        aws.send(stack.queue_url(), &body).await;
+        aws.send(&urgent, &body).await;
+    }
+    let mut daemon = Daemon::start(&config, "d1");
+
+    let items = eventually("36 incidents", Duration::from_secs(90), || async {
+        let items = aws.incidents(stack.table()).await;
+        (items.len() >= lows.len() + highs.len()).then_some(items)
+    })
+    .await;
+    eventually("both queues to empty", Duration::from_secs(60), || async {
+        (aws.queue_depth(stack.queue_url()).await == 0 && aws.queue_depth(&urgent).await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(aws.incidents(stack.table()).await.len(), lows.len() + highs.len(), "no duplicate incident");
+    let level_of: BTreeMap<&str, &str> = highs.iter().map(|(id, _, level)| (id.as_str(), *level)).collect();
+    let want: Vec<(String, String)> = sorted(
+        items
+            .iter()
+            .filter_map(|i| {
+                let level = level_of.get(s(i, "finding_id")?)?;
+                Some((s(i, "incident_id")?.to_string(), level.to_string()))
+            })
+            .collect(),
+    );
+    assert_eq!(want.len(), highs.len());
+    let oce_pages = aws.drain(&oce, want.len(), Duration::from_secs(60), Duration::from_secs(3)).await;
+    let iso_pages = aws.drain(&iso, want.len(), Duration::from_secs(60), Duration::from_secs(1)).await;
+    assert_eq!(sorted(pages(&oce_pages, "OCE")), want, "one OCE page per HIGH/CRITICAL incident, at its level");
+    assert_eq!(sorted(pages(&iso_pages, "ISO")), want, "one ISO page per HIGH/CRITICAL incident, at its level");
+    assert_eq!(aws.queue_depth(stack.dlq_url()).await, 0, "nothing was dead-lettered");
+    let (status, _) = daemon.terminate(Duration::from_secs(20));
+    assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());
+    assert!(daemon.log().contains(&urgent), "the daemon consumed the urgent queue:\n{}", daemon.log());
+}

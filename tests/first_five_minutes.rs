@@ -2,7 +2,8 @@
 //! EventBridge bus, the stack's rule and queue policy deliver them to the queue, the daemon makes incidents
 //! and pages, and `pages --follow` shows what the on-call engineer and the security officer receive.
 //! (Other tests put messages straight on the queue; this one fails if the rule or the queue policy does not
-//! deliver.) One test in its binary: every stack's rule sees every event of the default bus.
+//! deliver, or if the urgent rule routes by severity wrongly.) One test in its binary: every stack's rule sees
+//! every event of the default bus.
 
 mod common;
 
@@ -87,6 +88,18 @@ async fn a_sample_finding_becomes_an_incident_and_a_page_through_eventbridge() {
     })
     .await;
     assert!(rx.recv_timeout(Duration::from_secs(4)).is_err(), "a LOW finding pages no one");
+
+    // The urgent rule copied the HIGH finding (severity >= 7) to the urgent queue, and not the LOW one. This
+    // daemon does not read that queue (the contract's config alone works), so the copies are still there.
+    // Other sessions' events on the shared bus may be there too: only these two findings count.
+    let urgent = aws.drain(stack.output("UrgentQueueUrl"), 1, Duration::from_secs(30), Duration::from_secs(3)).await;
+    let urgent_ids: Vec<String> = urgent
+        .iter()
+        .filter_map(|m| serde_json::from_str::<Value>(&m.body).ok())
+        .filter_map(|e| e["detail"]["id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(urgent_ids.contains(&high), "the HIGH finding reached the urgent queue: {urgent_ids:?}");
+    assert!(!urgent_ids.contains(&low), "the LOW finding did not reach the urgent queue: {urgent_ids:?}");
     let listed = gd_json(&config, &["incidents", "list"]);
     assert_eq!(listed["incidents"].as_array().unwrap().len(), 2);
 

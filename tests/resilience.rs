@@ -387,6 +387,38 @@ async fn sigterm_with_work_in_flight_exits_in_time_and_the_work_comes_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_cut_off_by_sigterm_gives_back_what_it_took() {
+    let stack = deploy_stack("cutoff");
+    let aws = Aws::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Long polls and a long visibility timeout, as in production: at SIGTERM the daemon waits in a poll.
+    let config = write_config(dir.path(), &stack, "visibility_timeout_secs = 300");
+    let text = std::fs::read_to_string(&config).unwrap().replace("wait_time_secs = 1\n", "wait_time_secs = 20\n");
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = Daemon::start(&config, "d1");
+    eventually("the daemon polling", Duration::from_secs(30), || async {
+        daemon.log().contains("consuming").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // SIGTERM, and a finding arriving just after it: the pending poll may take it.
+    let stopping = std::thread::spawn(move || {
+        let (status, _) = daemon.terminate(Duration::from_secs(20));
+        (status, daemon.log())
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    aws.send(stack.queue_url(), &version("c0ff0000000000000000000000000001", 1, 1, 2.0)).await;
+    let (status, log) = stopping.join().unwrap();
+    assert!(status.success(), "exit {status:?}:\n{log}");
+
+    // Not hidden for the 300 s visibility timeout: the message can be received again at once.
+    let got = aws.drain(stack.queue_url(), 1, Duration::from_secs(10), Duration::from_millis(500)).await;
+    assert_eq!(got.len(), 1, "the message is on the queue, visible; log:\n{log}");
+    assert!(!log.contains("incident created"), "a stopping daemon takes no new work:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_finding_body_is_logged_at_info() {
     let stack = deploy_stack("logs");
     let aws = Aws::new().await;
