@@ -25,40 +25,9 @@ pub struct Check {
 pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
     let mut checks = Vec::new();
     let queue = &config.queue.url;
-    checks.push(Check {
-        what: "queue",
-        how: format!("sqs:GetQueueAttributes {queue}"),
-        result: clients
-            .sqs
-            .get_queue_attributes()
-            .queue_url(queue)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .map(|o| {
-                let depth = o.attributes.and_then(|mut a| a.remove(&QueueAttributeName::ApproximateNumberOfMessages));
-                format!("{} message(s) waiting", depth.unwrap_or_else(|| "?".into()))
-            })
-            .map_err(|e| describe(&e)),
-    });
+    checks.push(queue_depth(clients, "queue", queue).await);
     if let Some(urgent) = &config.queue.urgent_url {
-        checks.push(Check {
-            what: "urgent queue",
-            how: format!("sqs:GetQueueAttributes {urgent}"),
-            result: clients
-                .sqs
-                .get_queue_attributes()
-                .queue_url(urgent)
-                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-                .send()
-                .await
-                .map(|o| {
-                    let depth =
-                        o.attributes.and_then(|mut a| a.remove(&QueueAttributeName::ApproximateNumberOfMessages));
-                    format!("{} message(s) waiting", depth.unwrap_or_else(|| "?".into()))
-                })
-                .map_err(|e| describe(&e)),
-        });
+        checks.push(queue_depth(clients, "urgent queue", urgent).await);
     }
     let dlq = match &config.queue.dead_letter_url {
         Some(url) => Ok(url.clone()),
@@ -158,4 +127,24 @@ pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
         });
     }
     checks
+}
+
+/// Reads a queue's depth: proves it exists and that this role may read it.
+async fn queue_depth(clients: &Clients, what: &'static str, queue: &str) -> Check {
+    Check {
+        what,
+        how: format!("sqs:GetQueueAttributes {queue}"),
+        result: clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map(|o| {
+                let depth = o.attributes.and_then(|mut a| a.remove(&QueueAttributeName::ApproximateNumberOfMessages));
+                format!("{} message(s) waiting", depth.unwrap_or_else(|| "?".into()))
+            })
+            .map_err(|e| describe(&e)),
+    }
 }

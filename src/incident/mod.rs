@@ -207,6 +207,24 @@ pub struct Page {
     pub update: Option<Status>,
 }
 
+impl Page {
+    /// A page owed now, claimed by `ctx.claimant` for `ctx.claim_for`.
+    fn owed(level: Level, target: Target, escalation: u32, update: Option<Status>, ctx: &Ctx) -> Page {
+        Page {
+            level,
+            target,
+            state: PageState::Owed,
+            owed_at: ctx.now,
+            claimed_by: Some(ctx.claimant.to_owned()),
+            claim_until: Some(ctx.now + ctx.claim_for),
+            sent_at: None,
+            message_id: None,
+            escalation,
+            update,
+        }
+    }
+}
+
 /// The key of a page in [`Incident::pages`]: `HIGH:oce`, `HIGH:route:infra-ops`, or `HIGH:oce:esc2` for the
 /// second re-page.
 pub fn page_key(level: Level, target: &Target, escalation: u32) -> String {
@@ -573,18 +591,9 @@ impl Incident {
                     }
                 }
             }
-            self.pages.entry(page_key(level, &target, escalation)).or_insert_with(|| Page {
-                level,
-                target,
-                state: PageState::Owed,
-                owed_at: ctx.now,
-                claimed_by: Some(ctx.claimant.to_owned()),
-                claim_until: Some(ctx.now + ctx.claim_for),
-                sent_at: None,
-                message_id: None,
-                escalation,
-                update: None,
-            });
+            self.pages
+                .entry(page_key(level, &target, escalation))
+                .or_insert_with(|| Page::owed(level, target, escalation, None, ctx));
         }
         if escalation == 0 {
             self.escalations = 0;
@@ -618,18 +627,7 @@ impl Incident {
         let level = self.severity;
         for target in told {
             let key = format!("{}:{status}", page_key(level, &target, 0));
-            self.pages.entry(key).or_insert_with(|| Page {
-                level,
-                target,
-                state: PageState::Owed,
-                owed_at: ctx.now,
-                claimed_by: Some(ctx.claimant.to_owned()),
-                claim_until: Some(ctx.now + ctx.claim_for),
-                sent_at: None,
-                message_id: None,
-                escalation: 0,
-                update: Some(status),
-            });
+            self.pages.entry(key).or_insert_with(|| Page::owed(level, target, 0, Some(status), ctx));
         }
     }
 
