@@ -48,6 +48,8 @@ TOML
 echo "wrote $CONFIG" >&2
 
 cargo build --release --locked
+# Where cargo put it: CARGO_TARGET_DIR, when set, moves target/.
+BIN="${CARGO_TARGET_DIR:-target}/release/gd-incidents"
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
 cat >&2 <<MSG
 
@@ -55,14 +57,14 @@ gd-incidents is starting against LocalStack (config: $CONFIG). In another termin
 
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test   # LocalStack's credentials
   # 1. watch what the on-call engineer and the security officer receive
-  target/release/gd-incidents pages --follow --config $CONFIG
+  $BIN pages --follow --config $CONFIG
   # 2. a HIGH GuardDuty finding, delivered as AWS delivers it (EventBridge -> rule -> queue)
-  target/release/gd-incidents sample --severity HIGH --config $CONFIG
+  $BIN sample --severity HIGH --config $CONFIG
   # 3. the incident it became, and what a responder does next
-  target/release/gd-incidents incidents list --config $CONFIG
-  target/release/gd-incidents incidents show <incident id> --config $CONFIG
+  $BIN incidents list --config $CONFIG
+  $BIN incidents show <incident id> --config $CONFIG
 
 Ctrl-C stops the daemon.
 
 MSG
-exec target/release/gd-incidents run --config "$CONFIG"
+exec "$BIN" run --config "$CONFIG"
