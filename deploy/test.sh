@@ -4,9 +4,18 @@
 # stack on the one LocalStack, so tests run in parallel without sharing state.
 #
 #   LS_PORT   LocalStack port (default 4566)
-#   extra arguments go to `cargo test` (e.g. `deploy/test.sh --test daemon`)
+#   extra arguments go to `cargo test`: `deploy/test.sh --test daemon` runs that test alone,
+#   `deploy/test.sh -- --nocapture` runs everything and shows the tests' output
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash deploy/start-localstack.sh
-cargo test --locked --all-targets "$@"
+# Every target, unless the arguments choose some (before a `--`, which starts the test binaries' own).
+select=--all-targets
+for arg in "$@"; do
+  case $arg in
+    --) break ;;
+    --lib | --bins | --bin | --bin=* | --tests | --test | --test=* | --benches | --bench | --bench=* | --all-targets | --doc) select= ;;
+  esac
+done
+cargo test --locked $select "$@"
