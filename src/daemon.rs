@@ -9,10 +9,9 @@ use tracing::{info, warn};
 use crate::aws::{Clients, describe};
 use crate::config::Config;
 use crate::consumer::{Consumer, StartError};
-use crate::dispatch::{Dispatcher, Rules};
+use crate::dispatch::Dispatcher;
 use crate::guardduty::GuardDuty;
 use crate::ingest::Ingest;
-use crate::pager::Pager;
 use crate::reconcile::Reconciler;
 use crate::server::{self, Readiness};
 use crate::store::Store;
@@ -74,8 +73,7 @@ async fn start(config: &Config) -> Result<(Clients, Dispatcher, Ingest, Consumer
         .await
         .map_err(|e| DaemonError::Table { table: config.incidents.table.clone(), detail: describe(&e) })?;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
-    let pager = Pager::from_config(clients.sns.clone(), config);
-    let dispatch = Dispatcher::new(store, pager, Rules::from_config(config));
+    let dispatch = Dispatcher::from_config(store, clients.sns.clone(), config);
     let ingest = Ingest::new(dispatch.clone());
     let consumer = Consumer::new(
         clients.sqs.clone(),

@@ -107,6 +107,15 @@ impl Dispatcher {
         Dispatcher { store, pager, rules }
     }
 
+    /// The dispatcher a configuration sets: its rules, and a pager for its two topics and for the routes and
+    /// clients those rules owe pages to (one routing table for both).
+    pub fn from_config(store: Store, sns: aws_sdk_sns::Client, config: &crate::config::Config) -> Dispatcher {
+        let rules = Rules::from_config(config);
+        let pager =
+            Pager::new(sns, &config.paging.oce_topic_arn, &config.paging.iso_topic_arn, Arc::clone(&rules.routing));
+        Dispatcher::new(store, pager, rules)
+    }
+
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store

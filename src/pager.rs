@@ -228,22 +228,14 @@ pub struct Pager {
 }
 
 impl Pager {
-    /// A pager for the OCE and ISO topics only.
-    pub fn new(client: Client, oce_topic_arn: impl Into<String>, iso_topic_arn: impl Into<String>) -> Pager {
-        Pager {
-            client,
-            oce_topic_arn: oce_topic_arn.into(),
-            iso_topic_arn: iso_topic_arn.into(),
-            routing: Arc::new(Routing::default()),
-        }
-    }
-
-    /// The pager a configuration sets: its two topics, routes and clients.
-    pub fn from_config(client: Client, config: &crate::config::Config) -> Pager {
-        Pager {
-            routing: Arc::new(config.routing()),
-            ..Pager::new(client, &config.paging.oce_topic_arn, &config.paging.iso_topic_arn)
-        }
+    /// A pager for the OCE and ISO topics and the topics of `routing`'s routes and clients.
+    pub fn new(
+        client: Client,
+        oce_topic_arn: impl Into<String>,
+        iso_topic_arn: impl Into<String>,
+        routing: Arc<Routing>,
+    ) -> Pager {
+        Pager { client, oce_topic_arn: oce_topic_arn.into(), iso_topic_arn: iso_topic_arn.into(), routing }
     }
 
     /// The topic of a target; `None` for a route or client no longer configured.

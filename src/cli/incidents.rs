@@ -9,10 +9,9 @@ use super::output;
 use super::{CloseArgs, Command, Common, IncidentsCommand, ReportArgs, ReportFormat, YesNo};
 use crate::aws::Clients;
 use crate::config::{Config, ConfigError};
-use crate::dispatch::{Dispatcher, Rules};
+use crate::dispatch::Dispatcher;
 use crate::incident::{Incident, PageState};
 use crate::lifecycle::{self, Action, CloseInput, Refusal, Report};
-use crate::pager::Pager;
 use crate::store::{ListFilter, Store, StoreError};
 
 /// Why a command failed.
@@ -68,8 +67,7 @@ pub(super) async fn session(common: &Common) -> Result<Session, CommandError> {
     let config = Config::load(&common.config)?;
     let clients = Clients::new(&config.aws).await;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
-    let pager = Pager::from_config(clients.sns.clone(), &config);
-    let dispatch = Dispatcher::new(store, pager, Rules::from_config(&config));
+    let dispatch = Dispatcher::from_config(store, clients.sns.clone(), &config);
     Ok(Session { config, clients, dispatch })
 }
 
@@ -282,9 +280,7 @@ async fn report(args: ReportArgs) -> Result<(), CommandError> {
     };
     let (incident, event) = lifecycle::report(Uuid::new_v4().to_string(), &r, &dispatch.rules().ctx(&claimant))?;
     let (stored, pending) = dispatch.create(&incident, event, &claimant).await?;
-    if let Some(e) = pending {
-        return Err(CommandError::PagesPending { id: stored.incident_id, reason: e.reason });
-    }
+    sent_all(&stored, pending.map(|e| e.reason))?;
     if args.common.json {
         output::json(&json!({ "incident": stored }));
     } else {

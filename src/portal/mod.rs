@@ -36,8 +36,7 @@ use tracing::warn;
 use crate::aws::Clients;
 use crate::cli::CommandError;
 use crate::config::{Config, ConfigError, PortalConfig};
-use crate::dispatch::{Dispatcher, Rules};
-use crate::pager::Pager;
+use crate::dispatch::Dispatcher;
 use crate::store::Store;
 
 use access::Roles;
@@ -155,8 +154,7 @@ pub async fn run(config_path: &Path) -> Result<(), PortalError> {
     let portal_config = config.portal.clone().ok_or_else(|| no_section(config_path))?;
     let clients = Clients::new(&config.aws).await;
     let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
-    let pager = Pager::from_config(clients.sns.clone(), &config);
-    let dispatch = Dispatcher::new(store, pager, Rules::from_config(&config));
+    let dispatch = Dispatcher::from_config(store, clients.sns.clone(), &config);
     let guardduty = config
         .guardduty
         .archive_on_close
