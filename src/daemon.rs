@@ -153,17 +153,36 @@ impl Every {
             _ = self.tick.tick() => true,
         }
     }
+
+    /// Runs one round to its end, unless shutdown has begun and [`ROUND_GRACE`] has passed since: a round
+    /// stuck on an unresponsive service (calls bounded only by the SDK's timeouts, up to minutes) must not
+    /// hold the exit past the contract's 20 s. `None` if it was abandoned.
+    pub(crate) async fn round<F: std::future::Future>(&self, round: F) -> Option<F::Output> {
+        let abandon = async {
+            self.shutdown.cancelled().await;
+            tokio::time::sleep(ROUND_GRACE).await;
+        };
+        tokio::select! {
+            out = round => Some(out),
+            _ = abandon => {
+                warn!(grace_secs = ROUND_GRACE.as_secs(), "a periodic task did not finish after shutdown: abandoned");
+                None
+            }
+        }
+    }
 }
+
+/// How long a periodic round may go on once shutdown has begun: enough to record a page just published.
+const ROUND_GRACE: Duration = Duration::from_secs(3);
 
 /// Looks for due re-pages every `every` until shutdown.
 async fn escalate_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {
     let mut rounds = Every::new(every, shutdown);
     while rounds.next().await {
-        // A round is bounded by the SDK's call timeouts; shutdown waits for it.
-        match dispatch.escalate_due().await {
-            Ok(0) => {}
-            Ok(n) => info!(incidents = n, "re-paged unacknowledged incidents"),
-            Err(e) => warn!(error = %e, "could not check for due re-pages; will try again"),
+        match rounds.round(dispatch.escalate_due()).await {
+            Some(Ok(0)) | None => {}
+            Some(Ok(n)) => info!(incidents = n, "re-paged unacknowledged incidents"),
+            Some(Err(e)) => warn!(error = %e, "could not check for due re-pages; will try again"),
         }
     }
 }
@@ -172,8 +191,7 @@ async fn escalate_periodically(dispatch: Dispatcher, every: Duration, shutdown: 
 async fn deliver_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {
     let mut rounds = Every::new(every, shutdown);
     while rounds.next().await {
-        // A round is bounded by the SDK's call timeouts; shutdown waits for it.
-        if let Err(e) = dispatch.deliver_outbox().await {
+        if let Some(Err(e)) = rounds.round(dispatch.deliver_outbox()).await {
             warn!(error = %e, "could not look for owed pages; will try again");
         }
     }
@@ -210,4 +228,26 @@ pub async fn wait_for_signal() {
 #[cfg(not(unix))]
 pub async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_round_runs_to_its_end_but_a_stuck_one_is_abandoned_after_shutdown() {
+        let shutdown = CancellationToken::new();
+        let rounds = Every::new(Duration::from_secs(60), shutdown.clone());
+        assert_eq!(rounds.round(async { 7 }).await, Some(7));
+        // Not yet shutting down: a slow round is waited for.
+        let slow = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            8
+        };
+        assert_eq!(rounds.round(slow).await, Some(8));
+        // Shutting down: a round that would never end is given up, so the daemon can exit.
+        shutdown.cancel();
+        let stuck = tokio::time::timeout(Duration::from_secs(30), rounds.round(std::future::pending::<()>())).await;
+        assert_eq!(stuck.expect("abandoned, not waited for"), None);
+    }
 }

@@ -179,7 +179,7 @@ impl Reconciler {
     pub async fn run(self, every: Duration, sweeps: bool, holder: String, shutdown: CancellationToken) {
         let mut rounds = crate::daemon::Every::new(every, shutdown.clone());
         while rounds.next().await {
-            crate::archive::retry_pending(&self.guardduty, &self.store).await;
+            rounds.round(crate::archive::retry_pending(&self.guardduty, &self.store)).await;
             if !sweeps {
                 continue;
             }
