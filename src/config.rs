@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::policy::Policy;
+use crate::domain::policy::Policy;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -43,7 +43,7 @@ pub struct Config {
     pub portal: Option<PortalConfig>,
     /// `[[clients]]`: accounts whose incidents are announced to a client's contacts; none by default.
     #[serde(default)]
-    pub clients: Vec<crate::routing::Client>,
+    pub clients: Vec<crate::domain::routing::Client>,
 }
 
 /// `[guardduty]`: findings missed on the queue are read from the GuardDuty API; closed incidents may
@@ -249,7 +249,7 @@ pub struct PagingConfig {
     /// `[[paging.routes]]`: more topics paged by level and account (Infra Operations, management...); none
     /// by default.
     #[serde(default)]
-    pub routes: Vec<crate::routing::Route>,
+    pub routes: Vec<crate::domain::routing::Route>,
 }
 
 /// `[log]`: log format and level.
@@ -591,8 +591,8 @@ impl Config {
     }
 
     /// The stakeholder routes and the clients.
-    pub fn routing(&self) -> crate::routing::Routing {
-        crate::routing::Routing { routes: self.paging.routes.clone(), clients: self.clients.clone() }
+    pub fn routing(&self) -> crate::domain::routing::Routing {
+        crate::domain::routing::Routing { routes: self.paging.routes.clone(), clients: self.clients.clone() }
     }
 
     fn validate_ranges(&self) -> Result<(), (&'static str, String)> {
@@ -876,7 +876,7 @@ topic_arn = "arn:aws:sns:us-east-1:000000000000:acme"
         let c = parse(&format!("{MINIMAL}{routes}")).unwrap();
         assert_eq!(c.paging.routes.len(), 2);
         assert_eq!(c.paging.routes[1].accounts, vec!["123456789012"]);
-        assert_eq!(c.clients[0].min_level, crate::severity::Level::High, "clients default to HIGH");
+        assert_eq!(c.clients[0].min_level, crate::domain::severity::Level::High, "clients default to HIGH");
         let bad = format!("{MINIMAL}{}", routes.replace("min_level = \"CRITICAL\"", "min_level = \"MEDIUM\""));
         let msg = parse(&bad).unwrap_err().to_string();
         assert!(msg.starts_with("config file gd.toml"), "{msg}");

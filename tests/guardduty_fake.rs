@@ -1,6 +1,6 @@
 //! The fake GuardDuty of tests/common/guardduty.rs, driven by the real aws-sdk-guardduty client: every
 //! operation the reconciliation uses decodes in the SDK, and what GetFindings returns goes through
-//! `gd_incidents::guardduty::to_body` and `gd_incidents::finding::parse` like a queue message.
+//! `gd_incidents::adapters::guardduty::to_body` and `gd_incidents::domain::finding::parse` like a queue message.
 
 #[path = "common/guardduty.rs"]
 mod guardduty;
@@ -8,7 +8,7 @@ mod guardduty;
 use aws_sdk_guardduty::Client;
 use aws_sdk_guardduty::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_guardduty::types::{Condition, FindingCriteria, OrderBy, SortCriteria};
-use gd_incidents::severity::Level;
+use gd_incidents::domain::severity::Level;
 use guardduty::{FakeGuardDuty, api_finding, with_s3_bucket};
 
 const ACCOUNT: &str = "123456789012";
@@ -255,12 +255,12 @@ async fn get_findings_decode_in_the_sdk_and_parse_like_queue_messages() {
         ("b1", Level::Medium, 7, "2026-11-20T10:05:30.250Z"),
     ];
     for (finding, (id, level, count, updated_at)) in findings.iter().zip(expected) {
-        let body = gd_incidents::guardduty::to_body(finding);
-        let parsed = gd_incidents::finding::parse(&body).unwrap_or_else(|e| panic!("{id}: {e}\n{body}"));
+        let body = gd_incidents::adapters::guardduty::to_body(finding);
+        let parsed = gd_incidents::domain::finding::parse(&body).unwrap_or_else(|e| panic!("{id}: {e}\n{body}"));
         assert_eq!(parsed.id, id);
         assert_eq!(parsed.level, level, "{id}");
         assert_eq!(parsed.count, count, "{id}");
-        assert_eq!(parsed.updated_at, gd_incidents::finding::timestamp(Some(updated_at)), "{id}");
+        assert_eq!(parsed.updated_at, gd_incidents::domain::finding::timestamp(Some(updated_at)), "{id}");
         assert_eq!(parsed.account_id, ACCOUNT);
         assert_eq!(parsed.detector_id.as_deref(), Some(DETECTOR));
         if id == "b1" {

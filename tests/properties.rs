@@ -11,10 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use gd_incidents::finding::{Finding, Resource, Version};
-use gd_incidents::incident::{self, Ctx, Incident, PageState, Target, claim, page_plan};
-use gd_incidents::policy::Policy;
-use gd_incidents::severity::Level;
+use gd_incidents::domain::finding::{Finding, Resource, Version};
+use gd_incidents::domain::incident::{self, Ctx, Incident, PageState, Target, claim, page_plan};
+use gd_incidents::domain::policy::Policy;
+use gd_incidents::domain::severity::Level;
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError};
 
@@ -107,7 +107,7 @@ fn ctx<'a>(policy: &'a Policy, claimant: &'a str, now: DateTime<Utc>) -> Ctx<'a>
         claim_for: Duration::seconds(CLAIM_FOR),
         policy,
         escalate_after: None,
-        routing: &gd_incidents::routing::EMPTY,
+        routing: &gd_incidents::domain::routing::EMPTY,
     }
 }
 

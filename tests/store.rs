@@ -7,10 +7,11 @@ mod common;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use common::*;
-use gd_incidents::finding;
-use gd_incidents::incident::{self, Ctx, Incident};
-use gd_incidents::policy::Policy;
-use gd_incidents::store::{Evidence, IncidentKey, Store, StoreError};
+use gd_incidents::adapters::dynamodb::{IncidentKey, Store, StoreError};
+use gd_incidents::domain::evidence::Evidence;
+use gd_incidents::domain::finding;
+use gd_incidents::domain::incident::{self, Ctx, Incident};
+use gd_incidents::domain::policy::Policy;
 use serde_json::json;
 
 fn ctx<'a>(policy: &'a Policy) -> Ctx<'a> {
@@ -20,7 +21,7 @@ fn ctx<'a>(policy: &'a Policy) -> Ctx<'a> {
         claim_for: chrono::Duration::minutes(5),
         policy,
         escalate_after: None,
-        routing: &gd_incidents::routing::EMPTY,
+        routing: &gd_incidents::domain::routing::EMPTY,
     }
 }
 

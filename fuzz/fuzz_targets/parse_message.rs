@@ -2,8 +2,8 @@
 //! the rest of the daemon can rely on.
 #![no_main]
 
-use gd_incidents::finding::{self, Reject};
-use gd_incidents::severity::Level;
+use gd_incidents::domain::finding::{self, Reject};
+use gd_incidents::domain::severity::Level;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

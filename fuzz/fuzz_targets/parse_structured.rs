@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 
 use arbitrary::Arbitrary;
-use gd_incidents::finding::{self, Reject};
-use gd_incidents::severity::Level;
+use gd_incidents::domain::finding::{self, Reject};
+use gd_incidents::domain::severity::Level;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Number, Value};
 

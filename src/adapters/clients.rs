@@ -1,0 +1,107 @@
+//! The AWS clients, built once from one `SdkConfig` (one HTTP connection pool), with the retry and timeout
+//! policy every call gets.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::adapters::faults::FaultInjection;
+use crate::config::AwsConfig;
+use crate::telemetry::metrics::CallMetrics;
+
+/// The SDK clients the daemon and the CLI use.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// The queue and its dead-letter queue.
+    pub sqs: aws_sdk_sqs::Client,
+    /// The incident table.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// The paging topics.
+    pub sns: aws_sdk_sns::Client,
+    /// The shared configuration, for clients made later (GuardDuty, per region).
+    pub shared: SdkConfig,
+}
+
+/// Loads the shared SDK configuration: region and endpoint from the config file, credentials from the
+/// standard chain, standard retries (throttling and transient faults, exponential backoff with jitter),
+/// and a timeout on every attempt and every call.
+///
+/// Endpoint precedence is the SDK's: `AWS_ENDPOINT_URL_<SERVICE>` beats `[aws] endpoint_url`, which beats
+/// `AWS_ENDPOINT_URL`.
+pub async fn sdk_config(cfg: &AwsConfig) -> SdkConfig {
+    let retry = RetryConfig::standard()
+        .with_max_attempts(cfg.max_attempts)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(10));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(cfg.attempt_timeout())
+        .operation_timeout(cfg.operation_timeout())
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(cfg.region.clone()))
+        .retry_config(retry)
+        .timeout_config(timeouts);
+    if let Some(endpoint) = &cfg.endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+    }
+    loader.load().await
+}
+
+/// `AWS_ENDPOINT_URL_<SERVICE>`, when set: it wins over `[aws] endpoint_url` (which, set in code, would
+/// otherwise win over the environment in the SDK).
+pub fn service_endpoint(service_env_name: &str) -> Option<String> {
+    std::env::var(format!("AWS_ENDPOINT_URL_{service_env_name}")).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A client of one service from the shared configuration: counted by the metrics interceptor, with the
+/// test-only fault injection when configured, and `AWS_ENDPOINT_URL_<SERVICE>` winning over the shared
+/// endpoint.
+macro_rules! service_client {
+    ($sdk:ident, $shared:expr, $faults:expr, $env:literal) => {{
+        let mut b = $sdk::config::Builder::from($shared).interceptor(CallMetrics);
+        if let Some(file) = $faults {
+            b = b.interceptor(FaultInjection::new(file.clone()));
+        }
+        if let Some(url) = service_endpoint($env) {
+            b = b.endpoint_url(url);
+        }
+        $sdk::Client::from_conf(b.build())
+    }};
+}
+
+impl Clients {
+    /// Builds every client from one shared configuration.
+    pub async fn new(cfg: &AwsConfig) -> Clients {
+        let shared = sdk_config(cfg).await;
+        let faults = cfg.fault_injection_file.as_ref();
+        Clients {
+            sqs: service_client!(aws_sdk_sqs, &shared, faults, "SQS"),
+            dynamodb: service_client!(aws_sdk_dynamodb, &shared, faults, "DYNAMODB"),
+            sns: service_client!(aws_sdk_sns, &shared, faults, "SNS"),
+            shared,
+        }
+    }
+
+    /// An EventBridge client (for `sample`).
+    pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        service_client!(aws_sdk_eventbridge, &self.shared, None::<&std::path::PathBuf>, "EVENTBRIDGE")
+    }
+}
+
+/// The timeouts of a long-poll receive: the wait itself on top of the usual attempt and call limits, so
+/// that a receive can never hang for ever (aws-sdk-rust#1094) yet is not cut short while it waits.
+pub fn long_poll_timeouts(cfg: &AwsConfig, wait: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(cfg.attempt_timeout() + wait)
+        .operation_timeout(cfg.operation_timeout() + wait)
+        .build()
+}
+
+/// Formats an SDK error with its whole chain of causes, for logs and error messages.
+pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    aws_sdk_sqs::error::DisplayErrorContext(err).to_string()
+}

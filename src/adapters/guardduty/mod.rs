@@ -1,0 +1,165 @@
+//! The GuardDuty API: listing and reading findings for reconciliation, archiving findings of closed
+//! incidents; and turning API findings back into EventBridge events ([`event`]).
+
+mod event;
+
+use aws_sdk_guardduty::Client;
+use aws_sdk_guardduty::types::{Condition, FindingCriteria, SortCriteria};
+pub use event::{to_body, to_event};
+
+use crate::adapters::clients::describe;
+
+/// GetFindings takes at most this many ids.
+pub const GET_BATCH: usize = 50;
+
+/// Why a GuardDuty call failed.
+#[derive(Debug, thiserror::Error)]
+#[error("GuardDuty {op} in {region} failed: {detail}")]
+pub struct GuardDutyError {
+    /// The operation.
+    pub op: &'static str,
+    /// The region.
+    pub region: String,
+    /// The SDK error with its causes.
+    pub detail: String,
+}
+
+/// A detector in a region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Detector {
+    /// Its region.
+    pub region: String,
+    /// Its id.
+    pub id: String,
+}
+
+/// GuardDuty clients, one per region (detectors and findings are regional).
+#[derive(Debug, Clone)]
+pub struct GuardDuty {
+    clients: std::collections::HashMap<String, Client>,
+}
+
+impl GuardDuty {
+    /// Clients for `regions`, built from the shared SDK configuration.
+    pub fn new(shared: &aws_config::SdkConfig, regions: &[String]) -> GuardDuty {
+        let clients = regions
+            .iter()
+            .map(|r| {
+                let mut b = aws_sdk_guardduty::config::Builder::from(shared)
+                    .region(aws_config::Region::new(r.clone()))
+                    .interceptor(crate::telemetry::metrics::CallMetrics);
+                if let Some(url) = crate::adapters::clients::service_endpoint("GUARDDUTY") {
+                    b = b.endpoint_url(url);
+                }
+                let conf = b.build();
+                (r.clone(), Client::from_conf(conf))
+            })
+            .collect();
+        GuardDuty { clients }
+    }
+
+    fn client(&self, region: &str) -> Result<&Client, GuardDutyError> {
+        self.clients.get(region).ok_or_else(|| GuardDutyError {
+            op: "(client)",
+            region: region.to_owned(),
+            detail: "no client for this region: add it to [guardduty] regions".into(),
+        })
+    }
+
+    /// The detectors of `region`.
+    pub async fn detectors(&self, region: &str) -> Result<Vec<Detector>, GuardDutyError> {
+        let client = self.client(region)?;
+        let mut ids = Vec::new();
+        let mut token = None;
+        loop {
+            let out = client.list_detectors().set_next_token(token).send().await.map_err(|e| GuardDutyError {
+                op: "ListDetectors",
+                region: region.into(),
+                detail: describe(&e),
+            })?;
+            ids.extend(
+                out.detector_ids.unwrap_or_default().into_iter().map(|id| Detector { region: region.to_owned(), id }),
+            );
+            token = out.next_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
+    /// Ids of the unarchived findings of `detector` updated at or after `since_ms` (epoch milliseconds),
+    /// oldest first, across every page.
+    pub async fn finding_ids_since(&self, detector: &Detector, since_ms: i64) -> Result<Vec<String>, GuardDutyError> {
+        let client = self.client(&detector.region)?;
+        let criteria = FindingCriteria::builder()
+            .criterion("updatedAt", Condition::builder().greater_than_or_equal(since_ms).build())
+            .criterion("service.archived", Condition::builder().equals("false").build())
+            .build();
+        let sort = SortCriteria::builder()
+            .attribute_name("updatedAt")
+            .order_by(aws_sdk_guardduty::types::OrderBy::Asc)
+            .build();
+        let mut ids = Vec::new();
+        let mut token = None;
+        loop {
+            let out = client
+                .list_findings()
+                .detector_id(&detector.id)
+                .finding_criteria(criteria.clone())
+                .sort_criteria(sort.clone())
+                .max_results(50)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| GuardDutyError {
+                    op: "ListFindings",
+                    region: detector.region.clone(),
+                    detail: describe(&e),
+                })?;
+            ids.extend(out.finding_ids.unwrap_or_default());
+            token = out.next_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
+    /// The findings with `ids` (at most [`GET_BATCH`]).
+    pub async fn findings(
+        &self,
+        detector: &Detector,
+        ids: &[String],
+    ) -> Result<Vec<aws_sdk_guardduty::types::Finding>, GuardDutyError> {
+        let client = self.client(&detector.region)?;
+        let out =
+            client.get_findings().detector_id(&detector.id).set_finding_ids(Some(ids.to_vec())).send().await.map_err(
+                |e| GuardDutyError { op: "GetFindings", region: detector.region.clone(), detail: describe(&e) },
+            )?;
+        Ok(out.findings.unwrap_or_default())
+    }
+
+    /// Archives one finding.
+    pub async fn archive(&self, detector: &Detector, finding_id: &str) -> Result<(), GuardDutyError> {
+        let client = self.client(&detector.region)?;
+        client.archive_findings().detector_id(&detector.id).finding_ids(finding_id).send().await.map(drop).map_err(
+            |e| GuardDutyError { op: "ArchiveFindings", region: detector.region.clone(), detail: describe(&e) },
+        )
+    }
+
+    /// Asks GuardDuty to make sample findings of `types` on `detector`.
+    pub async fn create_sample_findings(&self, detector: &Detector, types: &[String]) -> Result<(), GuardDutyError> {
+        let client = self.client(&detector.region)?;
+        client
+            .create_sample_findings()
+            .detector_id(&detector.id)
+            .set_finding_types(Some(types.to_vec()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| GuardDutyError {
+                op: "CreateSampleFindings",
+                region: detector.region.clone(),
+                detail: describe(&e),
+            })
+    }
+}

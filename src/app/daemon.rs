@@ -1,0 +1,134 @@
+//! `gd-incidents run`: connects, checks the table and the queues, then runs the consumer, the periodic tasks
+//! and the ops endpoint until shutdown.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::adapters::clients::describe;
+use crate::adapters::guardduty::GuardDuty;
+use crate::adapters::sqs::StartError;
+use crate::config::Config;
+use crate::interfaces::consumer::Consumer;
+use crate::interfaces::http::{self, Readiness};
+use crate::services::Context;
+use crate::services::ingest::Ingest;
+use crate::services::reconcile::Reconciler;
+use crate::services::schedule;
+
+/// Why the daemon could not start. Everything that can fail at start fails before the first receive.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The queue or its dead-letter queue is not usable.
+    #[error(transparent)]
+    Queue(#[from] StartError),
+    /// The health and metrics endpoint cannot listen.
+    #[error("cannot listen on {listen} ([server] listen): {detail}")]
+    Listen {
+        /// The address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        detail: String,
+    },
+    /// The incident table is not usable.
+    #[error("cannot use incident table {table}: {detail}")]
+    Table {
+        /// The table name.
+        table: String,
+        /// The SDK error.
+        detail: String,
+    },
+}
+
+/// Runs the daemon until `shutdown` is cancelled; then stops receiving, finishes or releases in-flight
+/// work within `[daemon] shutdown_grace_secs`, and returns.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    // A start that hangs (an endpoint that never answers) still stops on the signal.
+    let (ctx, ingest, consumer) = tokio::select! {
+        _ = shutdown.cancelled() => {
+            info!("signal received before the start finished: stopping");
+            return Ok(());
+        }
+        started = start(config) => started?,
+    };
+    info!(
+        table = %ctx.config.incidents.table,
+        oce_topic = %ctx.config.paging.oce_topic_arn,
+        iso_topic = %ctx.config.paging.iso_topic_arn,
+        "gd-incidents started"
+    );
+    serve(ctx, ingest, consumer, shutdown).await
+}
+
+/// Everything that can fail at start, before the first receive: clients, the table, the queue and its
+/// dead-letter queue.
+async fn start(config: Config) -> Result<(Context, Ingest, Consumer), DaemonError> {
+    let ctx = super::connect(config).await;
+    let table = &ctx.config.incidents.table;
+    ctx.clients
+        .dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| DaemonError::Table { table: table.clone(), detail: describe(&e) })?;
+    let ingest = Ingest::new(ctx.dispatch.clone());
+    let consumer = Consumer::new(
+        ctx.clients.sqs.clone(),
+        ctx.config.aws.clone(),
+        ctx.config.queue.clone(),
+        ingest.clone(),
+        Duration::from_secs(ctx.config.daemon.shutdown_grace_secs),
+    )
+    .await?;
+    Ok((ctx, ingest, consumer))
+}
+
+/// The rest of `run`, once started: the ops endpoint, the periodic tasks and the consumer, every task
+/// tracked and watching `shutdown`.
+async fn serve(
+    ctx: Context,
+    ingest: Ingest,
+    consumer: Consumer,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    let Context { config, clients, dispatch } = ctx;
+    let tasks = TaskTracker::new();
+    if let Some(listen) = config.server.listen {
+        let listener = http::bind(listen).await.map_err(|e| DaemonError::Listen { listen, detail: e.to_string() })?;
+        let readiness = Readiness {
+            sqs: clients.sqs.clone(),
+            dynamodb: clients.dynamodb.clone(),
+            queue_url: config.queue.url.clone(),
+            table: config.incidents.table.clone(),
+        };
+        info!(%listen, "serving /healthz, /readyz and /metrics");
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) = http::serve(listener, readiness, stop).await {
+                warn!(error = %e, "the health and metrics endpoint stopped");
+            }
+        });
+    }
+    let sweeps = config.guardduty.reconcile_interval_secs > 0;
+    if sweeps || config.guardduty.archive_on_close {
+        let guardduty = GuardDuty::new(&clients.shared, &config.guardduty_regions());
+        let reconciler = Reconciler::new(&config, guardduty, dispatch.store().clone(), ingest);
+        let every = Duration::from_secs(if sweeps { config.guardduty.reconcile_interval_secs } else { 60 });
+        let holder = uuid::Uuid::new_v4().to_string();
+        tasks.spawn(reconciler.run(every, sweeps, holder, shutdown.clone()));
+    }
+    let every = Duration::from_secs(config.escalation.check_interval_secs);
+    tasks.spawn(schedule::deliver_periodically(dispatch.clone(), every, shutdown.clone()));
+    if config.escalation.ack_timeout_secs > 0 && config.escalation.max_repages > 0 {
+        tasks.spawn(schedule::escalate_periodically(dispatch, every, shutdown.clone()));
+    }
+    consumer.run(shutdown.clone()).await;
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    info!("gd-incidents stopped");
+    Ok(())
+}

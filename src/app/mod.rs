@@ -1,0 +1,22 @@
+//! The composition roots: the one place that turns a loaded [`Config`] into connected clients, store and
+//! dispatcher ([`connect`]), and starts the daemon ([`daemon::run`]) or the portal ([`portal::run`]) on them.
+//! `main.rs` loads the configuration and sets up telemetry once, then calls one of these.
+
+pub mod daemon;
+pub mod portal;
+pub mod signals;
+
+use crate::adapters::clients::Clients;
+use crate::adapters::dynamodb::Store;
+use crate::config::Config;
+use crate::services::Context;
+use crate::services::dispatch::Dispatcher;
+
+/// Builds the AWS clients (one HTTP connection pool), the incident store and the dispatcher from `config`:
+/// the same wiring for the daemon, the portal and every command. Makes no AWS call.
+pub async fn connect(config: Config) -> Context {
+    let clients = Clients::new(&config.aws).await;
+    let store = Store::new(clients.dynamodb.clone(), &config.incidents.table);
+    let dispatch = Dispatcher::from_config(store, clients.sns.clone(), &config);
+    Context { config, clients, dispatch }
+}

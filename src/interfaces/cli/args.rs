@@ -1,0 +1,438 @@
+//! The command line's arguments (clap): every command, flag and its help text.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::{parse_level, parse_status, parse_time};
+use crate::domain::incident::Status;
+use crate::domain::severity::Level;
+
+/// Turns AWS GuardDuty findings into tracked security incidents and pages the right people.
+#[derive(Debug, Parser)]
+#[command(name = "gd-incidents", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The configuration file, and the output format, that every command but `run` takes.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// The TOML configuration file (the same one the daemon uses; see config/ for examples).
+    #[arg(long, value_name = "FILE", env = "GD_INCIDENTS_CONFIG")]
+    pub config: PathBuf,
+    /// Print JSON instead of text, for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon in the foreground: consume GuardDuty findings from SQS, keep incidents in DynamoDB,
+    /// page the on-call engineer and the security officer on SNS, re-page what nobody acknowledges.
+    /// Stops cleanly on SIGTERM or SIGINT.
+    Run {
+        /// The TOML configuration file (see config/ for examples).
+        #[arg(long, value_name = "FILE", env = "GD_INCIDENTS_CONFIG")]
+        config: PathBuf,
+    },
+    /// Work incidents: list, show, acknowledge, assign, note, classify, change status, close, reopen,
+    /// evidence, and the post-incident report.
+    Incidents {
+        /// What to do with incidents.
+        #[command(subcommand)]
+        command: IncidentsCommand,
+    },
+    /// Report an incident as a member of staff (procedure 3.2); HIGH and CRITICAL page like a finding.
+    Report(ReportArgs),
+    /// Check the configuration and every resource and permission the daemon needs, with harmless calls:
+    /// one line per check, and exit 1 if any fails.
+    Check {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Exit 0 if the running daemon's /healthz (at [server] listen) answers 200, else 1: for container
+    /// health checks in images without curl.
+    Health {
+        /// The TOML configuration file (the daemon's).
+        #[arg(long, value_name = "FILE", env = "GD_INCIDENTS_CONFIG")]
+        config: PathBuf,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+    /// Sweep GuardDuty once, by hand: findings updated since TIME that are missing or outdated become
+    /// incidents (and page) exactly as if they had come through the queue. The daemon's watermark is left
+    /// alone. Exit 1 if any finding could not be recorded.
+    Reconcile {
+        #[command(flatten)]
+        common: Common,
+        /// List findings updated since TIME: RFC 3339 or an age (24h, 7d).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        since: DateTime<Utc>,
+    },
+    /// Serve the incident portal at [portal] listen: web pages where staff report incidents and follow their
+    /// reports, and responders and the security officer work incidents. Runs behind an AWS load balancer
+    /// that signs people in (OIDC); stops on SIGTERM or SIGINT.
+    Portal {
+        /// The TOML configuration file, with a [portal] section (see config/ for examples).
+        #[arg(long, value_name = "FILE", env = "GD_INCIDENTS_CONFIG")]
+        config: PathBuf,
+    },
+    /// Emit realistic GuardDuty findings the way AWS delivers them: on LocalStack (an endpoint is
+    /// configured) as `aws.guardduty` events on the default EventBridge bus, which the stack's rule routes to
+    /// the queue; on real AWS, with GuardDuty's CreateSampleFindings on the configured or discovered detector.
+    Sample {
+        #[command(flatten)]
+        common: Common,
+        /// The level of the findings: LOW, MEDIUM, HIGH or CRITICAL.
+        #[arg(long, value_name = "LEVEL", value_parser = parse_level, default_value = "HIGH")]
+        severity: Level,
+        /// How many findings.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+        count: u16,
+        /// The finding type (default: a typical one for the level).
+        #[arg(long = "type", value_name = "TYPE")]
+        finding_type: Option<String>,
+    },
+    /// Show the pages the on-call engineer and the security officer receive: subscribes a temporary queue to
+    /// both topics and prints pages as they arrive (start it before `sample`); cleans up on exit.
+    Pages {
+        #[command(flatten)]
+        common: Common,
+        /// Keep printing until Ctrl-C (otherwise stop after --wait).
+        #[arg(long)]
+        follow: bool,
+        /// Seconds to wait for pages without --follow.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+    },
+    /// Inspect the dead-letter queue, and send messages back to the work queue after a fix.
+    Dlq {
+        /// What to do with dead letters.
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+/// `gd-incidents dlq ...`.
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters with the reason each was dead-lettered (they stay in the queue).
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Send dead letters back to the work queue and delete them from the dead-letter queue.
+    Redrive {
+        #[command(flatten)]
+        common: Common,
+        /// Only these message ids (repeatable; see `dlq list`).
+        #[arg(long = "id", value_name = "MESSAGE_ID", required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every dead letter.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+}
+
+/// `gd-incidents report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Who reports (name or e-mail).
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// One line saying what happened.
+    #[arg(long)]
+    pub title: String,
+    /// What was observed, where and when.
+    #[arg(long)]
+    pub description: String,
+    /// Your classification: LOW, MEDIUM, HIGH or CRITICAL (HIGH and CRITICAL page at once).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub severity: Level,
+    /// Insider misconduct: only the information security officer is paged, and the report is left out of
+    /// `incidents list` unless `--confidential` is asked for.
+    #[arg(long)]
+    pub confidential: bool,
+}
+
+/// Statuses that `incidents status` sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkStatus {
+    /// Being investigated.
+    Investigating,
+    /// The exploitation is contained.
+    Contained,
+    /// Remediated; close it with notes next.
+    Resolved,
+}
+
+impl From<WorkStatus> for Status {
+    fn from(s: WorkStatus) -> Status {
+        match s {
+            WorkStatus::Investigating => Status::Investigating,
+            WorkStatus::Contained => Status::Contained,
+            WorkStatus::Resolved => Status::Resolved,
+        }
+    }
+}
+
+/// The format of the post-incident report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// A Markdown document for people.
+    Markdown,
+    /// One JSON object for tools.
+    Json,
+}
+
+/// A yes/no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum YesNo {
+    /// Yes.
+    Yes,
+    /// No.
+    No,
+}
+
+/// `gd-incidents incidents ...`.
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// List incidents, newest first.
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Only this status (repeatable): open, acknowledged, investigating, contained, resolved, closed, suppressed.
+        #[arg(long, value_parser = parse_status)]
+        status: Vec<Status>,
+        /// Only this level (repeatable): LOW, MEDIUM, HIGH, CRITICAL.
+        #[arg(long, value_parser = parse_level)]
+        severity: Vec<Level>,
+        /// Only incidents created since TIME: RFC 3339 (2026-11-20T10:00:00Z) or an age (30m, 24h, 7d).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        since: Option<DateTime<Utc>>,
+        /// At most this many per page.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+        /// Continue after the page that printed this token.
+        #[arg(long, value_name = "TOKEN")]
+        next: Option<String>,
+        /// Include confidential staff reports (the information security officer's view).
+        #[arg(long)]
+        confidential: bool,
+    },
+    /// Show one incident with its pages and whole timeline.
+    Show {
+        /// The incident id.
+        id: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Acknowledge: you take the incident, and re-paging stops.
+    Ack {
+        /// The incident id.
+        id: String,
+        /// Who acknowledges.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Assign a person or team to handle the incident (procedure 3.4).
+    Assign {
+        /// The incident id.
+        id: String,
+        /// The person or team.
+        #[arg(long, value_name = "NAME")]
+        to: String,
+        /// Who assigns (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Add a timeline entry, e.g. what the attacker did and when (--at).
+    Note {
+        /// The incident id.
+        id: String,
+        /// The entry.
+        text: String,
+        /// Who writes it.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// When what the note describes happened: RFC 3339 or an age (2h).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        at: Option<DateTime<Utc>>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Set the working status: investigating, contained or resolved.
+    Status {
+        /// The incident id.
+        id: String,
+        /// The new status.
+        status: WorkStatus,
+        /// Who changes it (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Set the level by your decision (procedure 3.3: the OCE identifies the severity), with the reason.
+    /// Raising pages as reaching that level does (a level already paged is not paged again); lowering pages no
+    /// one. Later versions of the finding raise the level again only if their severity rises above the
+    /// finding's severity at the time of this decision.
+    Classify {
+        /// The incident id.
+        id: String,
+        /// The level: LOW, MEDIUM, HIGH or CRITICAL.
+        #[arg(value_name = "LEVEL", value_parser = parse_level)]
+        level: Level,
+        /// Who decides.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// Why (kept in the timeline).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Record data loss or service impact (closing then requires the post-mortem).
+    Mark {
+        /// The incident id.
+        id: String,
+        /// Data was lost.
+        #[arg(long)]
+        data_loss: bool,
+        /// Services were impacted.
+        #[arg(long)]
+        service_impact: bool,
+        /// Who records it (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Close with notes. A CRITICAL incident, or one marked with data loss or service impact, also needs the
+    /// post-mortem: root cause, lessons learned, mitigations, cost estimate, legal counsel, customers notified;
+    /// a CRITICAL one also whether the authorities were notified.
+    Close(CloseArgs),
+    /// Reopen a closed incident.
+    Reopen {
+        /// The incident id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Who reopens (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Write the post-incident report (procedure 3.5): summary, timeline, cause, effect, lessons learned,
+    /// mitigations, cost, evidence with SHA-256 hashes, who was paged and when, and for CRITICAL whether the
+    /// authorities were notified. Not to be confused with `gd-incidents report`, which files a staff report.
+    Report {
+        /// The incident id.
+        id: String,
+        /// The document's format (`--json` means json).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+        format: ReportFormat,
+        /// Write it to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the incident's evidence (every version of its finding as received), verify the SHA-256 of
+    /// each, and print them with --print. Exits 1 if any hash does not match.
+    Evidence {
+        /// The incident id.
+        id: String,
+        /// Print each version's JSON.
+        #[arg(long)]
+        print: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// `gd-incidents incidents close`.
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    /// The incident id.
+    pub id: String,
+    /// Who closes.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// Closure notes: the investigation and the corrective actions taken (required).
+    #[arg(long)]
+    pub notes: String,
+    /// Post-mortem: what caused it.
+    #[arg(long)]
+    pub root_cause: Option<String>,
+    /// Post-mortem: what was learned.
+    #[arg(long)]
+    pub lessons_learned: Option<String>,
+    /// Post-mortem: long-term mitigations recommended.
+    #[arg(long)]
+    pub mitigations: Option<String>,
+    /// Post-mortem: the estimated cost (free text, e.g. "12 person-days, 4000 EUR").
+    #[arg(long)]
+    pub cost_estimate: Option<String>,
+    /// Post-mortem: whether a lawyer is involved (ISO/CEO decision).
+    #[arg(long, value_name = "yes|no")]
+    pub legal_counsel: Option<YesNo>,
+    /// Post-mortem: whether affected customers were, or must be, notified.
+    #[arg(long, value_name = "yes|no")]
+    pub customers_notified: Option<YesNo>,
+    /// Whether the appropriate authorities were notified (procedure 3.7): required to close a CRITICAL
+    /// incident.
+    #[arg(long, value_name = "yes|no")]
+    pub authorities_notified: Option<YesNo>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl IncidentsCommand {
+    /// The options every `incidents` command takes.
+    pub fn common(&self) -> &Common {
+        match self {
+            IncidentsCommand::Close(args) => &args.common,
+            IncidentsCommand::List { common, .. }
+            | IncidentsCommand::Show { common, .. }
+            | IncidentsCommand::Ack { common, .. }
+            | IncidentsCommand::Assign { common, .. }
+            | IncidentsCommand::Note { common, .. }
+            | IncidentsCommand::Status { common, .. }
+            | IncidentsCommand::Classify { common, .. }
+            | IncidentsCommand::Mark { common, .. }
+            | IncidentsCommand::Reopen { common, .. }
+            | IncidentsCommand::Report { common, .. }
+            | IncidentsCommand::Evidence { common, .. } => common,
+        }
+    }
+}
+
+impl DlqCommand {
+    /// The options every `dlq` command takes.
+    pub fn common(&self) -> &Common {
+        match self {
+            DlqCommand::List { common, .. } | DlqCommand::Redrive { common, .. } => common,
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `gd-incidents incidents ...`: the responders' commands. They use the store, the dispatcher and the pure
+//! lifecycle rules; never an SDK client directly.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::{CloseArgs, CommandError, Common, IncidentsCommand, ReportFormat, YesNo, output};
+use crate::adapters::dynamodb::ListFilter;
+use crate::domain::incident::Incident;
+use crate::domain::lifecycle::{self, Action, CloseInput, Refusal};
+use crate::services::Context;
+use crate::services::dispatch::Dispatcher;
+
+fn default_by(by: Option<String>) -> String {
+    by.filter(|b| !b.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Runs an `incidents` command.
+pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), CommandError> {
+    match command {
+        IncidentsCommand::List { common, status, severity, since, limit, next, confidential } => {
+            let dispatch = &ctx.dispatch;
+            let filter = ListFilter {
+                statuses: status.iter().map(|s| s.as_str().to_owned()).collect(),
+                severities: severity.iter().map(|s| s.as_str().to_owned()).collect(),
+                since,
+                confidential,
+            };
+            let listing = dispatch.store().list(&filter, limit.into(), next.as_deref()).await?;
+            output::listing(&listing, common.json);
+            Ok(())
+        }
+        IncidentsCommand::Show { id, common } => {
+            let dispatch = &ctx.dispatch;
+            let incident = find(dispatch, &id).await?;
+            let timeline = dispatch.store().timeline(&incident).await?;
+            let evidence = dispatch.store().evidence(&incident).await?;
+            output::incident(&incident, &timeline, evidence.len(), common.json);
+            Ok(())
+        }
+        IncidentsCommand::Ack { id, by, common } => act(ctx, &common, &id, &by, Action::Ack).await,
+        IncidentsCommand::Assign { id, to, by, common } => {
+            act(ctx, &common, &id, &default_by(by), Action::Assign { to }).await
+        }
+        IncidentsCommand::Note { id, text, by, at, common } => {
+            act(ctx, &common, &id, &by, Action::Note { text, occurred_at: at }).await
+        }
+        IncidentsCommand::Status { id, status, by, common } => {
+            act(ctx, &common, &id, &default_by(by), Action::SetStatus(status.into())).await
+        }
+        IncidentsCommand::Classify { id, level, by, reason, common } => {
+            let s = ctx;
+            let stored =
+                change_in(s, &id, |current, ctx| lifecycle::classify(current, level, &reason, &by, ctx)).await?;
+            output::changed(&stored, common.json);
+            Ok(())
+        }
+        IncidentsCommand::Mark { id, data_loss, service_impact, by, common } => {
+            act(ctx, &common, &id, &default_by(by), Action::Mark { data_loss, service_impact }).await
+        }
+        IncidentsCommand::Close(CloseArgs {
+            id,
+            by,
+            notes,
+            root_cause,
+            lessons_learned,
+            mitigations,
+            cost_estimate,
+            legal_counsel,
+            customers_notified,
+            authorities_notified,
+            common,
+        }) => {
+            let input = CloseInput {
+                notes,
+                root_cause,
+                lessons_learned,
+                mitigations,
+                cost_estimate,
+                legal_counsel: legal_counsel.map(|v| v == YesNo::Yes),
+                customers_notified: customers_notified.map(|v| v == YesNo::Yes),
+                authorities_notified: authorities_notified.map(|v| v == YesNo::Yes),
+            };
+            let s = ctx;
+            let (closed, pending) = act_in(s, &id, &by, Action::Close(input)).await?;
+            output::changed(&closed, common.json);
+            if s.config.guardduty.archive_on_close {
+                let guardduty =
+                    crate::adapters::guardduty::GuardDuty::new(&s.clients.shared, std::slice::from_ref(&closed.region));
+                crate::services::archive::after_close(&guardduty, s.dispatch.store(), &closed).await.map_err(|why| {
+                    CommandError::Failed(format!(
+                        "incident {} is closed, but archiving its finding in GuardDuty failed: {why} (the daemon retries it)",
+                        closed.incident_id
+                    ))
+                })?;
+            }
+            sent_all(&closed, pending)
+        }
+        IncidentsCommand::Reopen { id, reason, by, common } => {
+            act(ctx, &common, &id, &default_by(by), Action::Reopen { reason }).await
+        }
+        IncidentsCommand::Report { id, format, output, common } => {
+            let dispatch = &ctx.dispatch;
+            let incident = find(dispatch, &id).await?;
+            let timeline = dispatch.store().timeline(&incident).await?;
+            let evidence = dispatch.store().evidence(&incident).await?;
+            let report = crate::domain::postmortem::build(&incident, &timeline, &evidence, Utc::now());
+            let text = if common.json || format == ReportFormat::Json {
+                let mut v = serde_json::to_string_pretty(&report)
+                    .map_err(|e| CommandError::Failed(format!("cannot encode the report: {e}")))?;
+                v.push('\n');
+                v
+            } else {
+                crate::domain::postmortem::markdown(&report)
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| CommandError::Failed(format!("cannot write the report to {}: {e}", path.display())))?,
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        IncidentsCommand::Evidence { id, print, common } => {
+            let dispatch = &ctx.dispatch;
+            let incident = find(dispatch, &id).await?;
+            let evidence = dispatch.store().evidence(&incident).await?;
+            output::evidence(&incident, &evidence, print, common.json);
+            let bad = evidence.iter().filter(|e| !e.verify()).count();
+            if bad > 0 {
+                return Err(CommandError::Tampered { id, bad, total: evidence.len() });
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn find(dispatch: &Dispatcher, id: &str) -> Result<Incident, CommandError> {
+    dispatch.store().find(id.trim()).await?.ok_or_else(|| CommandError::NotFound(id.to_owned()))
+}
+
+/// Applies a responder's action with a conditional write (re-applied if someone else wrote first).
+async fn act(s: &Context, common: &Common, id: &str, by: &str, action: Action) -> Result<(), CommandError> {
+    let (stored, pending) = act_in(s, id, by, action).await?;
+    output::changed(&stored, common.json);
+    sent_all(&stored, pending)
+}
+
+async fn act_in(s: &Context, id: &str, by: &str, action: Action) -> Result<(Incident, Option<String>), CommandError> {
+    changed_in(s, id, |current, ctx| lifecycle::act(current, &action, by, ctx)).await
+}
+
+/// Fails with [`CommandError::PagesPending`] if something the change made owed is not sent yet.
+pub(super) fn sent_all(incident: &Incident, pending: Option<String>) -> Result<(), CommandError> {
+    match pending {
+        Some(reason) => Err(CommandError::PagesPending { id: incident.incident_id.clone(), reason }),
+        None => Ok(()),
+    }
+}
+
+/// Applies `change` with a conditional write (re-applied on the latest version if someone else wrote first),
+/// then sends what the change made owed (the daemon sends what this cannot).
+async fn change_in<F>(s: &Context, id: &str, change: F) -> Result<Incident, CommandError>
+where
+    F: FnMut(&Incident, &crate::domain::incident::Ctx) -> Result<(Incident, crate::domain::incident::Event), Refusal>,
+{
+    let (incident, pending) = changed_in(s, id, change).await?;
+    sent_all(&incident, pending)?;
+    Ok(incident)
+}
+
+/// Like [`change_in`], returning why some pages are not sent yet instead of failing.
+async fn changed_in<F>(s: &Context, id: &str, change: F) -> Result<(Incident, Option<String>), CommandError>
+where
+    F: FnMut(&Incident, &crate::domain::incident::Ctx) -> Result<(Incident, crate::domain::incident::Event), Refusal>,
+{
+    let incident = find(&s.dispatch, id).await?;
+    let claimant = Uuid::new_v4().to_string();
+    let applied = s.dispatch.apply(incident, &claimant, change).await?;
+    if let Some(r) = applied.refusal {
+        return Err(r.into());
+    }
+    Ok((applied.incident, applied.pending.map(|e| e.reason)))
+}

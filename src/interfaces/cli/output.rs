@@ -1,0 +1,197 @@
+//! What the commands print: text for people, JSON for scripts.
+
+use serde_json::json;
+
+use crate::adapters::dynamodb::Listing;
+use crate::domain::evidence::Evidence;
+use crate::domain::finding::truncate;
+use crate::domain::incident::{Event, Incident, PageState};
+use crate::domain::timestamp;
+
+/// Prints a JSON value on one line.
+pub fn json(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+/// `incidents list`.
+pub fn listing(listing: &Listing, as_json: bool) {
+    if as_json {
+        json(&json!({ "incidents": listing.incidents, "next": listing.next }));
+        return;
+    }
+    if listing.incidents.is_empty() {
+        println!("no incidents");
+    } else {
+        println!("{:<36}  {:<8}  {:<13}  {:<24}  TITLE", "ID", "LEVEL", "STATUS", "CREATED");
+    }
+    for i in &listing.incidents {
+        println!(
+            "{:<36}  {:<8}  {:<13}  {:<24}  {}",
+            i.incident_id,
+            i.severity.as_str(),
+            i.status.as_str(),
+            timestamp::format(i.created_at),
+            truncate(&i.title, 80)
+        );
+    }
+    if let Some(next) = &listing.next {
+        println!("more: --next {next}");
+    }
+}
+
+/// `incidents show`.
+pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, as_json: bool) {
+    if as_json {
+        json(&json!({ "incident": incident, "timeline": timeline, "evidence_versions": evidence }));
+        return;
+    }
+    let t = |v: Option<chrono::DateTime<chrono::Utc>>| v.map(timestamp::format).unwrap_or_else(|| "-".into());
+    println!("Incident {}  {}  {}", incident.incident_id, incident.severity, incident.status);
+    if incident.confidential {
+        println!("CONFIDENTIAL staff report: share with the information security officer only");
+    }
+    println!("Title:        {}", incident.title);
+    if !incident.description.is_empty() {
+        println!("Description:  {}", incident.description);
+    }
+    println!("Finding:      {} ({})", incident.finding_type, incident.finding_id);
+    println!("Account:      {}  Region: {}", incident.account_id, incident.region);
+    println!("Resource:     {}", incident.resource);
+    println!(
+        "First seen:   {}  Last seen: {}  Count: {}",
+        t(incident.first_seen),
+        t(incident.last_seen),
+        incident.finding_count
+    );
+    println!(
+        "Created:      {}  Updated: {}",
+        timestamp::format(incident.created_at),
+        timestamp::format(incident.updated_at)
+    );
+    if let Some(by) = &incident.reported_by {
+        println!("Reported by:  {by}");
+    }
+    if let Some(reason) = &incident.suppressed_reason {
+        println!("Suppressed:   {reason}");
+    }
+    println!(
+        "Acknowledged: {}",
+        match (&incident.acknowledged_by, incident.acknowledged_at) {
+            (Some(by), at) => format!("by {by} at {}", t(at)),
+            _ => "no".into(),
+        }
+    );
+    println!("Assignee:     {}", incident.assignee.as_deref().unwrap_or("-"));
+    if let Some(c) = &incident.classification {
+        println!(
+            "Classified:   {} by {} at {} (was {}; finding severity then {}): {}",
+            c.level,
+            c.by,
+            timestamp::format(c.at),
+            c.previous,
+            c.finding_severity,
+            c.reason
+        );
+    }
+    if incident.data_loss || incident.service_impact {
+        println!("Impact:       data loss: {}, service impact: {}", incident.data_loss, incident.service_impact);
+    }
+    if let Some(at) = incident.escalate_at {
+        println!("Re-page due:  {} (re-pages so far: {})", timestamp::format(at), incident.escalations);
+    }
+    if !incident.console_url.is_empty() {
+        println!("Console:      {}", incident.console_url);
+    }
+    println!("Evidence:     {evidence} version(s) kept (gd-incidents incidents evidence {})", incident.incident_id);
+    if !incident.pages.is_empty() {
+        println!("Pages:");
+        for (key, p) in &incident.pages {
+            let state = match p.state {
+                PageState::Sent => format!("sent {}", t(p.sent_at)),
+                PageState::Owed => "owed".into(),
+                PageState::Superseded => "superseded".into(),
+            };
+            println!("  {key:<22} {state}  {}", p.message_id.as_deref().unwrap_or(""));
+        }
+    }
+    if let Some(c) = &incident.closure {
+        println!("Closed by {} at {}: {}", c.by, timestamp::format(c.at), c.notes);
+        let yes_no = |b: Option<bool>| b.map(|b| if b { "yes" } else { "no" }).unwrap_or("-");
+        for (name, value) in [
+            ("Root cause", c.root_cause.as_deref()),
+            ("Lessons learned", c.lessons_learned.as_deref()),
+            ("Mitigations", c.mitigations.as_deref()),
+            ("Cost estimate", c.cost_estimate.as_deref()),
+        ] {
+            if let Some(v) = value {
+                println!("  {name}: {v}");
+            }
+        }
+        if c.legal_counsel.is_some() || c.customers_notified.is_some() || c.authorities_notified.is_some() {
+            println!(
+                "  Legal counsel: {}  Customers notified: {}  Authorities notified: {}",
+                yes_no(c.legal_counsel),
+                yes_no(c.customers_notified),
+                yes_no(c.authorities_notified)
+            );
+        }
+    }
+    println!("Timeline:");
+    for e in timeline {
+        let occurred = e.occurred_at.map(|o| format!(" [happened {}]", timestamp::format(o))).unwrap_or_default();
+        println!("  {}  {:<14} {:<18} {}{occurred}", timestamp::format(e.at), e.by, e.action, e.summary);
+    }
+}
+
+/// The result of a responder's action.
+pub fn changed(incident: &Incident, as_json: bool) {
+    if as_json {
+        json(&json!({ "incident": incident }));
+    } else {
+        println!(
+            "incident {}: {} {}{}",
+            incident.incident_id,
+            incident.severity,
+            incident.status,
+            incident.assignee.as_deref().map(|a| format!(", assigned to {a}")).unwrap_or_default()
+        );
+    }
+}
+
+/// `incidents evidence`.
+pub fn evidence(incident: &Incident, evidence: &[Evidence], print: bool, as_json: bool) {
+    if as_json {
+        let versions: Vec<serde_json::Value> = evidence
+            .iter()
+            .map(|e| {
+                let mut v = json!({
+                    "finding_updated_at": e.finding_updated_at,
+                    "sha256": e.sha256,
+                    "verified": e.verify(),
+                    "bytes": e.body.len(),
+                    "received_at": timestamp::format(e.received_at),
+                });
+                if print {
+                    v["body"] = json!(e.body);
+                }
+                v
+            })
+            .collect();
+        json(&json!({ "incident_id": incident.incident_id, "evidence": versions }));
+        return;
+    }
+    println!("Evidence of incident {}: {} version(s)", incident.incident_id, evidence.len());
+    for e in evidence {
+        println!(
+            "  {}  sha256 {}  {}  {} bytes, kept {}",
+            e.finding_updated_at,
+            e.sha256,
+            if e.verify() { "verified" } else { "MISMATCH" },
+            e.body.len(),
+            timestamp::format(e.received_at)
+        );
+        if print {
+            println!("{}", e.body);
+        }
+    }
+}

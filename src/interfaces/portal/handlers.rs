@@ -1,0 +1,472 @@
+//! The request handlers: who is asking, may they, then the store and the lifecycle rules, then a page.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+use maud::Markup;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::access::{Access, User};
+use super::forms::{ACTIONS, ActionForm, ListQuery, PageQuery, ReportForm};
+use super::views::{self, Chrome, IncidentPage, Problem};
+use super::{MAX_LIST, Portal};
+use crate::adapters::dynamodb::{ListFilter, Store, StoreError};
+use crate::domain::incident::{Incident, Status};
+use crate::domain::lifecycle::{self, Report};
+use crate::domain::severity::Level;
+
+type Shared = State<Arc<Portal>>;
+
+/// Incidents read per store call while collecting a list.
+const LIST_PAGE: usize = 100;
+/// Incidents looked at, at most, for one list, search or "my reports".
+const SCAN_CAP: usize = 5000;
+const DEFAULT_LIST: usize = 50;
+
+impl FromRequestParts<Arc<Portal>> for User {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, portal: &Arc<Portal>) -> Result<Self, Self::Rejection> {
+        match portal.identity.who(&parts.headers).await {
+            Ok(email) => Ok(portal.roles.user(&email)),
+            Err(why) => {
+                warn!(error = %why, path = %parts.uri.path(), "request refused: not signed in");
+                let page = views::error_page(
+                    None,
+                    false,
+                    "Sign-in required",
+                    "This portal is reached through the company's load balancer, which signs you in. Open it \
+                     from its usual address; if you did, your session may have expired: reload the page.",
+                );
+                Err((why.status(), Html(page.into_string())).into_response())
+            }
+        }
+    }
+}
+
+fn page(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+fn chrome<'a>(portal: &Portal, user: &'a User, csrf: &'a str) -> Chrome<'a> {
+    Chrome { user, dev: portal.identity.is_dev(), csrf }
+}
+
+fn token(portal: &Portal, user: &User) -> String {
+    portal.csrf.token(&user.email, Utc::now().timestamp())
+}
+
+fn error(portal: &Portal, user: &User, status: StatusCode, title: &str, message: &str) -> Response {
+    let csrf = token(portal, user);
+    page(status, views::error_page(Some(&chrome(portal, user, &csrf)), portal.identity.is_dev(), title, message))
+}
+
+/// 404 for an unknown id and for an incident the person may not know of alike.
+fn no_incident(portal: &Portal, user: &User) -> Response {
+    error(portal, user, StatusCode::NOT_FOUND, "Not found", "There is no incident with this id.")
+}
+
+fn unavailable(portal: &Portal, user: &User, e: &StoreError) -> Response {
+    warn!(error = %e, "incident table unavailable");
+    error(
+        portal,
+        user,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again",
+        "The incident table cannot be reached right now. Nothing was changed; try again in a moment.",
+    )
+}
+
+fn csrf_refused(portal: &Portal, user: &User) -> Response {
+    warn!(user = %user.email, "form refused: missing or invalid CSRF token");
+    error(
+        portal,
+        user,
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "This form has expired or did not come from this portal. Nothing was changed: reload the page and try again.",
+    )
+}
+
+fn bad_request(portal: &Portal, user: &User, what: &str) -> Response {
+    error(portal, user, StatusCode::BAD_REQUEST, "Bad request", what)
+}
+
+/// `/`: the list for responders and the ISO, "my reports" for staff.
+pub async fn home(user: User) -> Response {
+    Redirect::to(if user.lists_incidents() { "/incidents" } else { "/reports/mine" }).into_response()
+}
+
+/// The stylesheet (no authentication: it holds nothing but style).
+pub async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("portal.css"),
+    )
+        .into_response()
+}
+
+/// Unknown paths.
+pub async fn not_found(State(portal): Shared, user: User) -> Response {
+    error(&portal, &user, StatusCode::NOT_FOUND, "Not found", "There is no such page.")
+}
+
+/// Reads incidents newest first, keeping those `keep` accepts, until `want` are kept (or [`SCAN_CAP`] were
+/// read). Returns them and whether there may be more.
+async fn collect(
+    store: &Store,
+    filter: &ListFilter,
+    keep: impl Fn(&Incident) -> bool,
+    want: usize,
+) -> Result<(Vec<Incident>, bool), StoreError> {
+    let mut kept = Vec::new();
+    let mut next: Option<String> = None;
+    let mut read = 0;
+    loop {
+        let listing = store.list(filter, LIST_PAGE, next.as_deref()).await?;
+        read += listing.incidents.len();
+        for incident in listing.incidents {
+            if keep(&incident) {
+                if kept.len() == want {
+                    return Ok((kept, true));
+                }
+                kept.push(incident);
+            }
+        }
+        match listing.next {
+            Some(token) if read < SCAN_CAP => next = Some(token),
+            Some(_) => return Ok((kept, true)),
+            None => return Ok((kept, false)),
+        }
+    }
+}
+
+fn matches_search(incident: &Incident, q: &str) -> bool {
+    let q = q.trim().to_lowercase();
+    if q.is_empty() {
+        return true;
+    }
+    [
+        Some(incident.title.as_str()),
+        Some(incident.incident_id.as_str()),
+        Some(incident.finding_type.as_str()),
+        Some(incident.resource.as_str()),
+        Some(incident.account_id.as_str()),
+        incident.assignee.as_deref(),
+        incident.acknowledged_by.as_deref(),
+        incident.reported_by.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|field| field.to_lowercase().contains(&q))
+}
+
+/// The incident list (responders and the ISO).
+pub async fn list(State(portal): Shared, user: User, query: Result<Query<ListQuery>, QueryRejection>) -> Response {
+    let Ok(Query(query)) = query else {
+        return bad_request(&portal, &user, "The filters are not valid.");
+    };
+    if !user.lists_incidents() {
+        return error(
+            &portal,
+            &user,
+            StatusCode::FORBIDDEN,
+            "Not for you",
+            "The incident list is for responders and the information security officer. You can report an incident \
+             and follow your own reports.",
+        );
+    }
+    let status = match query.status.trim() {
+        "" => None,
+        s => match s.parse::<Status>() {
+            Ok(s) => Some(s),
+            Err(e) => return bad_request(&portal, &user, &e),
+        },
+    };
+    let level = match query.level.trim() {
+        "" => None,
+        l => match l.parse::<Level>() {
+            Ok(l) => Some(l),
+            Err(e) => return bad_request(&portal, &user, &e.to_string()),
+        },
+    };
+    let limit = query.limit.trim().parse::<usize>().unwrap_or(DEFAULT_LIST).clamp(1, MAX_LIST);
+    let filter = ListFilter {
+        statuses: status.iter().map(|s| s.as_str().to_owned()).collect(),
+        severities: level.iter().map(|l| l.as_str().to_owned()).collect(),
+        since: None,
+        confidential: user.sees_confidential(),
+    };
+    // `user.lists` again, whatever the store's filter did: a confidential incident never reaches a responder.
+    let keep = |i: &Incident| user.lists(i) && matches_search(i, &query.q);
+    match collect(portal.dispatch.store(), &filter, keep, limit).await {
+        Ok((incidents, more)) => {
+            let csrf = token(&portal, &user);
+            page(StatusCode::OK, views::incident_list(&chrome(&portal, &user, &csrf), &query, &incidents, more, limit))
+        }
+        Err(e) => unavailable(&portal, &user, &e),
+    }
+}
+
+/// "My reports": what this person reported, confidential reports included.
+pub async fn my_reports(State(portal): Shared, user: User) -> Response {
+    let filter = ListFilter { confidential: true, ..ListFilter::default() };
+    match collect(portal.dispatch.store(), &filter, |i| user.reported(i), MAX_LIST).await {
+        Ok((incidents, _)) => {
+            let csrf = token(&portal, &user);
+            page(StatusCode::OK, views::my_reports(&chrome(&portal, &user, &csrf), &incidents))
+        }
+        Err(e) => unavailable(&portal, &user, &e),
+    }
+}
+
+/// The incident, if this person may know of it.
+async fn visible(portal: &Portal, user: &User, id: &str) -> Result<(Incident, Access), Response> {
+    let id = id.trim();
+    let plausible = !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !plausible {
+        return Err(no_incident(portal, user));
+    }
+    match portal.dispatch.store().find(id).await {
+        Ok(Some(incident)) => match user.access(&incident) {
+            Some(access) => Ok((incident, access)),
+            None => Err(no_incident(portal, user)),
+        },
+        Ok(None) => Err(no_incident(portal, user)),
+        Err(e) => Err(unavailable(portal, user, &e)),
+    }
+}
+
+fn notice(done: &str, incident: &Incident) -> Option<String> {
+    Some(
+        match done {
+            "ack" => "Acknowledged: the incident is yours, and re-paging has stopped.",
+            "assign" => "Assigned.",
+            "note" => "Note added to the timeline.",
+            "status" => "Status changed.",
+            "mark" => "Impact recorded.",
+            "close" => "Closed.",
+            "close-archive-pending" => {
+                "Closed. Archiving the finding in GuardDuty failed for now; the daemon retries it."
+            }
+            "reopen" => "Reopened.",
+            "reported" => {
+                return Some(if incident.pages.is_empty() {
+                    format!("Your report is recorded. {} does not page anyone; the responders will see it.", incident.severity)
+                } else if incident.confidential {
+                    "Your confidential report is recorded and the information security officer has been paged.".into()
+                } else {
+                    "Your report is recorded; the on-call engineer and the information security officer have been paged."
+                        .into()
+                });
+            }
+            "reported-pages-pending" => "Your report is recorded, but paging failed for now; it is retried.",
+            _ => return None,
+        }
+        .to_owned(),
+    )
+}
+
+async fn render_incident(
+    portal: &Portal,
+    user: &User,
+    incident: &Incident,
+    access: Access,
+    status: StatusCode,
+    extra: (Option<String>, Option<Problem>, ActionForm, Option<String>),
+) -> Response {
+    let (notice, problem, draft, failed_action) = extra;
+    let (timeline, evidence) = if access == Access::Work {
+        let store = portal.dispatch.store();
+        match tokio::try_join!(store.timeline(incident), store.evidence(incident)) {
+            Ok(both) => both,
+            Err(e) => return unavailable(portal, user, &e),
+        }
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let csrf = token(portal, user);
+    let view = IncidentPage {
+        incident,
+        access,
+        timeline: &timeline,
+        evidence: &evidence,
+        notice,
+        problem,
+        draft,
+        failed_action,
+    };
+    page(status, views::incident_page(&chrome(portal, user, &csrf), &view))
+}
+
+/// An incident's page.
+pub async fn show(
+    State(portal): Shared,
+    user: User,
+    Path(id): Path<String>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    let done = query.map(|Query(q)| q.done).unwrap_or_default();
+    let (incident, access) = match visible(&portal, &user, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let notice = notice(&done, &incident);
+    render_incident(&portal, &user, &incident, access, StatusCode::OK, (notice, None, ActionForm::default(), None))
+        .await
+}
+
+/// One version of a finding as received.
+pub async fn evidence(State(portal): Shared, user: User, Path((id, sha256)): Path<(String, String)>) -> Response {
+    let (incident, access) = match visible(&portal, &user, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if access != Access::Work {
+        return no_incident(&portal, &user);
+    }
+    match portal.dispatch.store().evidence(&incident).await {
+        Ok(all) => match all.iter().find(|e| e.sha256 == sha256) {
+            Some(e) => {
+                let csrf = token(&portal, &user);
+                page(StatusCode::OK, views::evidence_page(&chrome(&portal, &user, &csrf), &incident, e))
+            }
+            None => error(&portal, &user, StatusCode::NOT_FOUND, "Not found", "This incident has no such evidence."),
+        },
+        Err(e) => unavailable(&portal, &user, &e),
+    }
+}
+
+/// A responder's action (POST only): CSRF, then who may, then the lifecycle rules through the store.
+pub async fn act(
+    State(portal): Shared,
+    user: User,
+    Path((id, name)): Path<(String, String)>,
+    form: Result<Form<ActionForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_request(&portal, &user, "The form could not be read.");
+    };
+    // First, before the id is even looked up: a forged request learns nothing.
+    if !portal.csrf.check(&user.email, &form.csrf, Utc::now().timestamp()) {
+        return csrf_refused(&portal, &user);
+    }
+    if !ACTIONS.contains(&name.as_str()) {
+        return error(&portal, &user, StatusCode::NOT_FOUND, "Not found", "There is no such action.");
+    }
+    let (incident, access) = match visible(&portal, &user, &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if access != Access::Work {
+        return error(
+            &portal,
+            &user,
+            StatusCode::FORBIDDEN,
+            "Not for you",
+            "Only responders and the information security officer work incidents.",
+        );
+    }
+    let refused = |incident: Incident, problem: Problem, form: ActionForm| {
+        let portal = &portal;
+        let user = &user;
+        let name = name.clone();
+        async move {
+            let extra = (None, Some(problem), form, Some(name));
+            render_incident(portal, user, &incident, Access::Work, StatusCode::UNPROCESSABLE_ENTITY, extra).await
+        }
+    };
+    let action = match form.action(&name) {
+        Ok(action) => action,
+        Err(problem) => return refused(incident, problem, form).await,
+    };
+    let claimant = Uuid::new_v4().to_string();
+    let applied = portal
+        .dispatch
+        .apply(incident, &claimant, |current, ctx| lifecycle::act(current, &action, &user.email, ctx))
+        .await;
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(e) => return unavailable(&portal, &user, &e),
+    };
+    let stored = applied.incident;
+    if let Some(r) = applied.refusal {
+        return refused(stored, views::explain(&r), form).await;
+    }
+    if let Some(e) = &applied.pending {
+        warn!(incident_id = %stored.incident_id, error = %e, "action recorded, notices not sent yet (the daemon sends them)");
+    }
+    info!(incident_id = %stored.incident_id, action = %name, by = %user.email, "portal action");
+    let mut done = name.clone();
+    if name == "close"
+        && let Some(guardduty) = &portal.guardduty
+        && let Err(why) = crate::services::archive::after_close(guardduty, portal.dispatch.store(), &stored).await
+    {
+        warn!(incident_id = %stored.incident_id, error = %why, "closed, but archiving the finding failed");
+        done = "close-archive-pending".into();
+    }
+    Redirect::to(&format!("/incidents/{}?done={done}", stored.incident_id)).into_response()
+}
+
+/// The report form.
+pub async fn report_form(State(portal): Shared, user: User) -> Response {
+    let csrf = token(&portal, &user);
+    page(StatusCode::OK, views::report_form(&chrome(&portal, &user, &csrf), &ReportForm::default(), None))
+}
+
+/// A report (POST): CSRF, then [`lifecycle::report`], the store, and the pages it owes, as the command line.
+pub async fn file_report(State(portal): Shared, user: User, form: Result<Form<ReportForm>, FormRejection>) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_request(&portal, &user, "The form could not be read.");
+    };
+    if !portal.csrf.check(&user.email, &form.csrf, Utc::now().timestamp()) {
+        return csrf_refused(&portal, &user);
+    }
+    let again = |problem: Problem| {
+        let csrf = token(&portal, &user);
+        page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            views::report_form(&chrome(&portal, &user, &csrf), &form, Some(&problem)),
+        )
+    };
+    if let Some(problem) = form.too_long() {
+        return again(problem);
+    }
+    let Ok(level) = form.level.parse::<Level>() else {
+        return again(Problem { fields: vec!["level"], ..Problem::say("Refused: choose a level.") });
+    };
+    let report = Report {
+        by: user.email.clone(),
+        title: form.title.trim().to_owned(),
+        description: form.description.trim().to_owned(),
+        level,
+        confidential: form.confidential.is_some(),
+    };
+    let claimant = Uuid::new_v4().to_string();
+    let made = lifecycle::report(Uuid::new_v4().to_string(), &report, &portal.dispatch.rules().ctx(&claimant));
+    let (incident, event) = match made {
+        Ok(made) => made,
+        Err(refusal) => return again(views::explain(&refusal)),
+    };
+    let (stored, pending) = match portal.dispatch.create(&incident, event, &claimant).await {
+        Ok(made) => made,
+        Err(e) => return unavailable(&portal, &user, &e),
+    };
+    info!(incident_id = %stored.incident_id, by = %user.email, level = %level, confidential = report.confidential, "portal report");
+    let id = stored.incident_id.clone();
+    let done = match pending {
+        None => "reported",
+        Some(e) => {
+            warn!(incident_id = %id, error = %e, "report recorded, pages not sent yet");
+            "reported-pages-pending"
+        }
+    };
+    Redirect::to(&format!("/incidents/{id}?done={done}")).into_response()
+}

@@ -1,0 +1,82 @@
+//! Archiving a closed incident's finding in GuardDuty (`[guardduty] archive_on_close`). A failure is never
+//! dropped: it is recorded, reported to whoever closed the incident, and retried by the daemon until it works.
+
+use tracing::{info, warn};
+
+use crate::adapters::dynamodb::{PendingArchive, Store};
+use crate::adapters::guardduty::{Detector, GuardDuty};
+use crate::domain::incident::{Event, Incident, Source};
+
+/// Archives the finding of a just-closed incident; on failure records it for the daemon to retry and
+/// returns why.
+pub async fn after_close(guardduty: &GuardDuty, store: &Store, incident: &Incident) -> Result<(), String> {
+    if incident.source != Source::Guardduty {
+        return Ok(());
+    }
+    let mut pending = PendingArchive {
+        incident_id: incident.incident_id.clone(),
+        finding_id: incident.finding_id.clone(),
+        region: incident.region.clone(),
+        detector_id: incident.detector_id.clone().unwrap_or_default(),
+        attempts: 0,
+        last_error: String::new(),
+        state: "pending".into(),
+    };
+    attempt(guardduty, store, &mut pending).await
+}
+
+/// Tries every pending archive once.
+pub async fn retry_pending(guardduty: &GuardDuty, store: &Store) {
+    let pending = match store.pending_archives().await {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(error = %e, "cannot read pending archives; will try again");
+            return;
+        }
+    };
+    for mut archive in pending {
+        let _ = attempt(guardduty, store, &mut archive).await;
+    }
+}
+
+async fn attempt(guardduty: &GuardDuty, store: &Store, pending: &mut PendingArchive) -> Result<(), String> {
+    pending.attempts += 1;
+    let result = if pending.detector_id.is_empty() {
+        Err("the finding names no detector".to_owned())
+    } else {
+        let detector = Detector { region: pending.region.clone(), id: pending.detector_id.clone() };
+        guardduty.archive(&detector, &pending.finding_id).await.map_err(|e| e.to_string())
+    };
+    let (action, summary) = match &result {
+        Ok(()) => ("finding.archived", format!("finding {} archived in GuardDuty", pending.finding_id)),
+        Err(why) => (
+            "archive.failed",
+            format!("archiving finding {} failed (attempt {}): {why}", pending.finding_id, pending.attempts),
+        ),
+    };
+    match &result {
+        Ok(()) => {
+            info!(incident_id = %pending.incident_id, finding_id = %pending.finding_id, "finding archived");
+            pending.state = "done".into();
+        }
+        Err(why) => {
+            warn!(incident_id = %pending.incident_id, error = %why, "archiving failed; will retry");
+            pending.last_error = why.clone();
+        }
+    }
+    // Only a failure, or the end of an earlier one, needs the record.
+    if result.is_err() || pending.attempts > 1 {
+        store.put_pending_archive(pending).await.map_err(|e| e.to_string())?;
+    }
+    if let Ok(Some(incident)) = store.find(&pending.incident_id).await {
+        let event = Event::new(chrono::Utc::now(), "gd-incidents", action, summary);
+        let _ = store
+            .modify(incident, |current| {
+                let mut next = current.clone();
+                next.updated_at = event.at;
+                Some((next, Some(event.clone())))
+            })
+            .await;
+    }
+    result
+}

@@ -1,0 +1,354 @@
+//! Sending the pages an incident owes: claim, publish, record as sent. Shared by the daemon (findings and
+//! re-pages) and the command line (staff reports), so a page is sent the same way whoever made it owed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::adapters::dynamodb::{IncidentKey, Store, StoreError};
+use crate::adapters::sns::Pager;
+use crate::domain::incident::{self, Ctx, Event, Incident};
+use crate::domain::lifecycle::Refusal;
+use crate::domain::policy::Policy;
+use crate::telemetry::metrics;
+
+/// How long a worker waits in-process for pages another worker holds: that worker usually publishes within
+/// milliseconds, and giving up early would hold a message back for a whole claim period.
+const HELD_PATIENCE: Duration = Duration::from_secs(5);
+/// Bound on claim/publish rounds for one incident.
+const MAX_ROUNDS: usize = 32;
+
+/// The rules every writer of incidents applies.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// How long a claim on a page holds.
+    pub claim_for: chrono::Duration,
+    /// Floors and suppressions.
+    pub policy: Arc<Policy>,
+    /// Re-page an unacknowledged HIGH/CRITICAL incident after this long; `None`: never.
+    pub escalate_after: Option<chrono::Duration>,
+    /// At most this many re-pages per level.
+    pub max_escalations: u32,
+    /// Stakeholder routes and clients.
+    pub routing: Arc<crate::domain::routing::Routing>,
+}
+
+impl Rules {
+    /// The rules a configuration sets.
+    pub fn from_config(config: &crate::config::Config) -> Rules {
+        let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        Rules {
+            claim_for: secs(config.paging.claim_timeout_secs),
+            policy: Arc::new(config.policy.clone()),
+            escalate_after: match config.escalation.ack_timeout_secs {
+                0 => None,
+                s => Some(secs(s)),
+            },
+            max_escalations: config.escalation.max_repages,
+            routing: Arc::new(config.routing()),
+        }
+    }
+
+    /// The context for the pure functions, now, for `claimant`.
+    pub fn ctx<'a>(&'a self, claimant: &'a str) -> Ctx<'a> {
+        Ctx {
+            now: Utc::now(),
+            claimant,
+            claim_for: self.claim_for,
+            policy: &self.policy,
+            escalate_after: self.escalate_after,
+            routing: &self.routing,
+        }
+    }
+}
+
+/// The result of [`Dispatcher::apply`].
+#[derive(Debug)]
+pub struct Applied {
+    /// The incident as stored.
+    pub incident: Incident,
+    /// Why the rules refused the change (nothing was written), if they did.
+    pub refusal: Option<Refusal>,
+    /// Why some pages or notices are not sent yet (the daemon sends them), if any are not.
+    pub pending: Option<NotSent>,
+}
+
+/// A page that could not be sent now.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct NotSent {
+    /// Why.
+    pub reason: String,
+    /// When to try again at the earliest, if known.
+    pub after: Option<Duration>,
+}
+
+impl From<StoreError> for NotSent {
+    fn from(e: StoreError) -> Self {
+        NotSent { reason: e.to_string(), after: None }
+    }
+}
+
+/// Sends owed pages.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    store: Store,
+    pager: Pager,
+    rules: Rules,
+}
+
+impl Dispatcher {
+    /// A dispatcher writing to `store` and publishing through `pager`.
+    pub fn new(store: Store, pager: Pager, rules: Rules) -> Dispatcher {
+        Dispatcher { store, pager, rules }
+    }
+
+    /// The dispatcher a configuration sets: its rules, and a pager for its two topics and for the routes and
+    /// clients those rules owe pages to (one routing table for both).
+    pub fn from_config(store: Store, sns: aws_sdk_sns::Client, config: &crate::config::Config) -> Dispatcher {
+        let rules = Rules::from_config(config);
+        let pager =
+            Pager::new(sns, &config.paging.oce_topic_arn, &config.paging.iso_topic_arn, Arc::clone(&rules.routing));
+        Dispatcher::new(store, pager, rules)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Publishes every page `incident` owes that `claimant` holds or can claim, and records them as sent.
+    /// Returns the incident as stored and the keys of the pages this call published.
+    pub async fn send_pages(&self, mut incident: Incident, claimant: &str) -> Result<(Incident, Vec<String>), NotSent> {
+        let mut paged = Vec::new();
+        let mut waited = Duration::ZERO;
+        let mut pause = Duration::from_millis(100);
+        for _ in 0..MAX_ROUNDS {
+            let plan = incident::page_plan(&incident, &self.rules.ctx(claimant));
+            if !plan.claimable.is_empty() {
+                let keys = plan.claimable.clone();
+                incident = self
+                    .store
+                    .modify(incident, |current| {
+                        incident::claim(current, &keys, &self.rules.ctx(claimant)).map(|next| (next, None))
+                    })
+                    .await?;
+                continue;
+            }
+            let unroutable: Vec<String> = plan
+                .mine
+                .iter()
+                .filter(|k| incident.pages.get(*k).is_some_and(|p| self.pager.topic(&p.target).is_none()))
+                .cloned()
+                .collect();
+            if !unroutable.is_empty() {
+                warn!(incident_id = %incident.incident_id, pages = ?unroutable, "pages to a route or client no longer configured: dropped");
+                let now = Utc::now();
+                incident = self
+                    .store
+                    .modify(incident, |current| {
+                        incident::drop_pages(current, &unroutable, now).map(|(i, e)| (i, Some(e)))
+                    })
+                    .await?;
+                continue;
+            }
+            if !plan.mine.is_empty() {
+                let results = join_all(plan.mine.iter().map(|key| {
+                    let incident = &incident;
+                    async move {
+                        let page = incident.pages.get(key).ok_or_else(|| format!("page {key} vanished"))?;
+                        self.pager
+                            .publish(incident, page)
+                            .await
+                            .map(|message_id| (key.clone(), message_id))
+                            .map_err(|e| e.to_string())
+                    }
+                }))
+                .await;
+                let mut sent = Vec::new();
+                let mut failure = None;
+                for result in results {
+                    match result {
+                        Ok(done) => sent.push(done),
+                        Err(e) => failure = Some(e),
+                    }
+                }
+                for (key, message_id) in &sent {
+                    info!(incident_id = %incident.incident_id, page = %key, sns_message_id = %message_id, "page sent");
+                    if let Some(page) = incident.pages.get(key) {
+                        let labels = metrics::PageLabels {
+                            target: page.target.as_str().into(),
+                            severity: page.level.as_str().into(),
+                        };
+                        metrics::get().pages_sent.get_or_create(&labels).inc();
+                    }
+                }
+                paged.extend(sent.iter().map(|(k, _)| k.clone()));
+                let now = Utc::now();
+                incident = self
+                    .store
+                    .modify(incident, |current| incident::mark_sent(current, &sent, now).map(|(i, e)| (i, Some(e))))
+                    .await?;
+                if let Some(reason) = failure {
+                    metrics::get().pages_failed.inc();
+                    warn!(incident_id = %incident.incident_id, error = %reason, "page not sent; will retry");
+                    return Err(NotSent { reason, after: None });
+                }
+                continue;
+            }
+            if let Some(until) = plan.held_until {
+                if waited < HELD_PATIENCE {
+                    tokio::time::sleep(pause).await;
+                    waited += pause;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                    incident = self.store.load(&IncidentKey::of(&incident)).await?.ok_or_else(|| NotSent {
+                        reason: format!("incident {} vanished", incident.incident_id),
+                        after: None,
+                    })?;
+                    continue;
+                }
+                let wait = (until - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1);
+                return Err(NotSent {
+                    reason: format!("pages of incident {} are being sent by another worker", incident.incident_id),
+                    after: Some(wait),
+                });
+            }
+            return Ok((incident, paged));
+        }
+        Err(NotSent { reason: format!("pages of incident {} kept changing", incident.incident_id), after: None })
+    }
+
+    /// Applies a person's change to `incident` (a conditional write, re-applied on the latest version when
+    /// another writer got there first) and sends the pages and notices it made owed. When the change owes
+    /// something, the incident is first marked in the outbox, so the daemon sends what this process could
+    /// not (it crashed, or SNS failed).
+    pub async fn apply<F>(&self, incident: Incident, claimant: &str, mut change: F) -> Result<Applied, StoreError>
+    where
+        F: FnMut(&Incident, &Ctx) -> Result<(Incident, Event), Refusal>,
+    {
+        let key = IncidentKey::of(&incident);
+        let id = incident.incident_id.clone();
+        let owes = change(&incident, &self.rules.ctx(claimant)).is_ok_and(|(next, _)| incident.owes_more(&next));
+        if owes {
+            self.store.mark_outbox(&key, &id, Utc::now()).await?;
+        }
+        let mut refusal = None;
+        let stored = self
+            .store
+            .modify(incident, |current| {
+                refusal = None;
+                match change(current, &self.rules.ctx(claimant)) {
+                    Ok((next, event)) => Some((next, Some(event))),
+                    Err(r) => {
+                        refusal = Some(r);
+                        None
+                    }
+                }
+            })
+            .await?;
+        if let Some(refusal) = refusal {
+            return Ok(Applied { incident: stored, refusal: Some(refusal), pending: None });
+        }
+        // The daemon clears the marker once the claims have run out and nothing is owed.
+        match self.send_pages(stored.clone(), claimant).await {
+            Ok((stored, _)) => Ok(Applied { incident: stored, refusal: None, pending: None }),
+            Err(e) => Ok(Applied { incident: stored, refusal: None, pending: Some(e) }),
+        }
+    }
+
+    /// Records a new incident (a staff report) and sends the pages it owes, marking it in the outbox first
+    /// when it owes any. Returns the incident as stored, and why its pages are not all sent, if they are not.
+    pub async fn create(
+        &self,
+        incident: &Incident,
+        event: Event,
+        claimant: &str,
+    ) -> Result<(Incident, Option<NotSent>), StoreError> {
+        if !incident::page_plan(incident, &self.rules.ctx(claimant)).is_done() {
+            self.store.mark_outbox(&IncidentKey::of(incident), &incident.incident_id, Utc::now()).await?;
+        }
+        let stored = self.store.commit(incident, None, &[event], None).await?;
+        match self.send_pages(stored.clone(), claimant).await {
+            Ok((stored, _)) => Ok((stored, None)),
+            Err(e) => Ok((stored, Some(e))),
+        }
+    }
+
+    /// Sends what incidents in the outbox still owe (made owed by a command or the portal that could not send
+    /// it), and clears their markers. A marker is looked at only once the claim of the process that wrote it
+    /// has run out: by then its change is written (or never will be) and its pages sent or free to take, so
+    /// clearing it cannot race that process. Returns how many incidents had something sent.
+    pub async fn deliver_outbox(&self) -> Result<usize, StoreError> {
+        let mut delivered = 0;
+        let settled_before = Utc::now() - self.rules.claim_for;
+        for entry in self.store.outbox().await? {
+            if entry.marked_at > settled_before {
+                continue;
+            }
+            let Some(current) = self.store.load(&entry.key).await? else {
+                self.store.clear_outbox(&entry).await?;
+                continue;
+            };
+            let claimant = Uuid::new_v4().to_string();
+            let id = entry.incident_id.as_str();
+            let plan = incident::page_plan(&current, &self.rules.ctx(&claimant));
+            if plan.claimable.is_empty() && plan.held_until.is_some() {
+                // A daemon is sending them (a finding's redelivery): look again next round, without waiting.
+                continue;
+            }
+            match self.send_pages(current, &claimant).await {
+                Ok((_, paged)) => {
+                    if !paged.is_empty() {
+                        delivered += 1;
+                        info!(incident_id = %id, pages = ?paged, "sent pages left owed by a command or the portal");
+                    }
+                    self.store.clear_outbox(&entry).await?;
+                }
+                Err(e) => warn!(incident_id = %id, error = %e, "owed pages not sent yet; will try again"),
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Sends the re-pages that are due. Several daemons may run this at once: the conditional write lets
+    /// one of them schedule each re-page. Returns how many incidents were re-paged.
+    pub async fn escalate_due(&self) -> Result<usize, StoreError> {
+        let max = self.rules.max_escalations;
+        let mut escalated = 0;
+        for key in self.store.escalations_due(Utc::now()).await? {
+            let Some(current) = self.store.load(&key).await? else { continue };
+            let claimant = Uuid::new_v4().to_string();
+            if !incident::page_plan(&current, &self.rules.ctx(&claimant)).is_done() {
+                // The last re-page is not out yet: send it before scheduling another.
+                if let Err(e) = self.send_pages(current, &claimant).await {
+                    warn!(error = %e, "re-page not sent yet");
+                }
+                continue;
+            }
+            let before = current.escalations;
+            let stored = self
+                .store
+                .modify(current, |c| incident::escalate(c, max, &self.rules.ctx(&claimant)).map(|(i, e)| (i, Some(e))))
+                .await?;
+            if stored.escalations > before {
+                escalated += 1;
+                metrics::get().escalations.inc();
+                info!(incident_id = %stored.incident_id, escalation = stored.escalations, "re-paging: not acknowledged");
+            }
+            if let Err(e) = self.send_pages(stored, &claimant).await {
+                // Still owed: the next round, or any redelivery of its finding, sends it.
+                warn!(error = %e, "re-page not sent yet");
+            }
+        }
+        Ok(escalated)
+    }
+}
