@@ -1,4 +1,5 @@
 //! gd-incidents: turns AWS GuardDuty findings into tracked security incidents and pages the right people.
+#![warn(missing_docs)]
 
 pub mod adapters;
 pub mod app;

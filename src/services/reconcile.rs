@@ -175,40 +175,46 @@ impl Reconciler {
     }
 
     /// Sweeps at start and every `every` (when `sweeps` is on), while holding the lease, until `shutdown`;
-    /// also retries pending archives.
+    /// also retries pending archives. Every call of a round, the lease included, is inside the round, so a
+    /// hung service never holds the exit past the round's grace.
     pub async fn run(self, every: Duration, sweeps: bool, holder: String, shutdown: CancellationToken) {
         let mut rounds = crate::services::schedule::Every::new(every, shutdown.clone());
         while rounds.next().await {
-            rounds.round(crate::services::archive::retry_pending(&self.guardduty, &self.store)).await;
-            if !sweeps {
-                continue;
+            rounds.round(self.round(every, sweeps, &holder, &shutdown)).await;
+        }
+    }
+
+    /// One round of [`Reconciler::run`].
+    async fn round(&self, every: Duration, sweeps: bool, holder: &str, shutdown: &CancellationToken) {
+        crate::services::archive::retry_pending(&self.guardduty, &self.store).await;
+        if !sweeps {
+            return;
+        }
+        let now = Utc::now();
+        // Held for most of an interval, renewed by the same holder: one sweep per interval in all.
+        let until = now + chrono::Duration::from_std(every.mul_f64(0.9)).unwrap_or(chrono::Duration::minutes(10));
+        match self.store.acquire_lease("reconcile", holder, until, now).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                warn!(error = %e, "cannot take the reconciliation lease; will try again");
+                return;
             }
-            let now = Utc::now();
-            // Held for most of an interval, renewed by the same holder: one sweep per interval in all.
-            let until = now + chrono::Duration::from_std(every.mul_f64(0.9)).unwrap_or(chrono::Duration::minutes(10));
-            match self.store.acquire_lease("reconcile", &holder, until, now).await {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => {
-                    warn!(error = %e, "cannot take the reconciliation lease; will try again");
-                    continue;
+        }
+        let sweep = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = self.sweep(None) => r,
+        };
+        match sweep {
+            Ok(reports) => {
+                for r in reports {
+                    info!(
+                        region = %r.region, detector = %r.detector_id, listed = r.listed, created = r.created,
+                        updated = r.updated, failed = r.failed, "reconciled"
+                    );
                 }
             }
-            let sweep = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                r = self.sweep(None) => r,
-            };
-            match sweep {
-                Ok(reports) => {
-                    for r in reports {
-                        info!(
-                            region = %r.region, detector = %r.detector_id, listed = r.listed, created = r.created,
-                            updated = r.updated, failed = r.failed, "reconciled"
-                        );
-                    }
-                }
-                Err(e) => warn!(error = %e, "reconciliation failed; will try again"),
-            }
+            Err(e) => warn!(error = %e, "reconciliation failed; will try again"),
         }
     }
 }

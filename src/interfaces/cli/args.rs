@@ -52,6 +52,7 @@ pub enum Command {
     /// Check the configuration and every resource and permission the daemon needs, with harmless calls:
     /// one line per check, and exit 1 if any fails.
     Check {
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
     },
@@ -69,6 +70,7 @@ pub enum Command {
     /// incidents (and page) exactly as if they had come through the queue. The daemon's watermark is left
     /// alone. Exit 1 if any finding could not be recorded.
     Reconcile {
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
         /// List findings updated since TIME: RFC 3339 or an age (24h, 7d).
@@ -87,6 +89,7 @@ pub enum Command {
     /// configured) as `aws.guardduty` events on the default EventBridge bus, which the stack's rule routes to
     /// the queue; on real AWS, with GuardDuty's CreateSampleFindings on the configured or discovered detector.
     Sample {
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
         /// The level of the findings: LOW, MEDIUM, HIGH or CRITICAL.
@@ -102,6 +105,7 @@ pub enum Command {
     /// Show the pages the on-call engineer and the security officer receive: subscribes a temporary queue to
     /// both topics and prints pages as they arrive (start it before `sample`); cleans up on exit.
     Pages {
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
         /// Keep printing until Ctrl-C (otherwise stop after --wait).
@@ -124,6 +128,7 @@ pub enum Command {
 pub enum DlqCommand {
     /// List dead letters with the reason each was dead-lettered (they stay in the queue).
     List {
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
         /// At most this many.
@@ -132,6 +137,7 @@ pub enum DlqCommand {
     },
     /// Send dead letters back to the work queue and delete them from the dead-letter queue.
     Redrive {
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
         /// Only these message ids (repeatable; see `dlq list`).
@@ -149,6 +155,7 @@ pub enum DlqCommand {
 /// `gd-incidents report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
+    /// The configuration file and the output format.
     #[command(flatten)]
     pub common: Common,
     /// Who reports (name or e-mail).
@@ -213,6 +220,7 @@ pub enum YesNo {
 pub enum IncidentsCommand {
     /// List incidents, newest first.
     List {
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
         /// Only this status (repeatable): open, acknowledged, investigating, contained, resolved, closed, suppressed.
@@ -238,6 +246,7 @@ pub enum IncidentsCommand {
     Show {
         /// The incident id.
         id: String,
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
     },
@@ -248,6 +257,7 @@ pub enum IncidentsCommand {
         /// Who acknowledges.
         #[arg(long, value_name = "NAME")]
         by: String,
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
     },
@@ -261,6 +271,7 @@ pub enum IncidentsCommand {
         /// Who assigns (default: $USER).
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
     },
@@ -276,6 +287,7 @@ pub enum IncidentsCommand {
         /// When what the note describes happened: RFC 3339 or an age (2h).
         #[arg(long, value_name = "TIME", value_parser = parse_time)]
         at: Option<DateTime<Utc>>,
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
     },
@@ -288,6 +300,7 @@ pub enum IncidentsCommand {
         /// Who changes it (default: $USER).
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
     },
@@ -307,6 +320,7 @@ pub enum IncidentsCommand {
         /// Why (kept in the timeline).
         #[arg(long, value_name = "TEXT")]
         reason: String,
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
     },
@@ -323,6 +337,7 @@ pub enum IncidentsCommand {
         /// Who records it (default: $USER).
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
     },
@@ -340,6 +355,7 @@ pub enum IncidentsCommand {
         /// Who reopens (default: $USER).
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
     },
@@ -355,6 +371,7 @@ pub enum IncidentsCommand {
         /// Write it to FILE instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
     },
@@ -366,6 +383,7 @@ pub enum IncidentsCommand {
         /// Print each version's JSON.
         #[arg(long)]
         print: bool,
+        /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
     },
@@ -404,6 +422,7 @@ pub struct CloseArgs {
     /// incident.
     #[arg(long, value_name = "yes|no")]
     pub authorities_notified: Option<YesNo>,
+    /// The configuration file and the output format.
     #[command(flatten)]
     pub common: Common,
 }
