@@ -375,6 +375,22 @@ async fn state_changes_need_a_post_with_the_persons_csrf_token_and_follow_the_cl
     assert!(page.body.contains("Closure") && page.body.contains("hardware keys"), "{}", page.body);
     let a = http.post(&note, Some(&responder), &[("csrf", &csrf), ("text", " ")]).await;
     assert!(a.status == 422 && a.body.contains("The note must not be empty"), "{}", a.body);
+
+    // Every change is in the portal's own log, in the configured format (JSON here), with who did it.
+    let audit: Vec<serde_json::Value> = portal
+        .log()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "portal action" && l["incident_id"] == id.as_str())
+        .collect();
+    let logged: Vec<(&str, &str)> =
+        audit.iter().map(|l| (l["action"].as_str().unwrap_or(""), l["by"].as_str().unwrap_or(""))).collect();
+    assert_eq!(logged, vec![("ack", RESPONDER), ("note", RESPONDER), ("close", RESPONDER)], "{}", portal.log());
+    assert!(
+        portal.log().lines().any(|l| l.contains("\"portal report\"") && l.contains(&id)),
+        "the report is logged too: {}",
+        portal.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
