@@ -1,0 +1,104 @@
+use super::*;
+use crate::domain::incident::{Closure, Page, Target};
+use chrono::TimeZone;
+
+fn t(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 10, minute, 0).unwrap()
+}
+
+fn closed_critical() -> (Incident, Vec<Event>, Vec<Evidence>) {
+    let mut i = Incident::open(t(0));
+    i.incident_id = "inc-1".into();
+    i.title = "Exfiltration | of data\nfrom a bucket".into();
+    i.severity = Level::Critical;
+    i.status = crate::domain::incident::Status::Closed;
+    i.resource = "S3 bucket customer-exports".into();
+    i.data_loss = true;
+    i.pages.insert(
+        "CRITICAL:oce".into(),
+        Page {
+            level: Level::Critical,
+            target: Target::Oce,
+            state: PageState::Sent,
+            owed_at: t(1),
+            claimed_by: None,
+            claim_until: None,
+            sent_at: Some(t(1)),
+            message_id: Some("m-1".into()),
+            escalation: 0,
+            update: None,
+        },
+    );
+    i.closure = Some(Closure {
+        by: "alice".into(),
+        at: t(30),
+        notes: "keys rotated".into(),
+        root_cause: Some("leaked key".into()),
+        lessons_learned: Some("scan CI logs".into()),
+        mitigations: Some("short-lived credentials".into()),
+        cost_estimate: Some("3 person-days".into()),
+        legal_counsel: Some(false),
+        customers_notified: Some(true),
+        authorities_notified: Some(true),
+    });
+    let mut note = Event::new(t(20), "alice", "note", "attacker listed the bucket");
+    note.occurred_at = Some(t(0));
+    let events = vec![Event::new(t(1), "guardduty", "finding.created", "CRITICAL incident"), note];
+    let evidence = vec![Evidence::of("inc-1", Some(t(0)), "{\"a\":1}", t(1))];
+    (i, events, evidence)
+}
+
+#[test]
+fn the_report_has_every_part_the_procedure_asks_for() {
+    let (i, events, evidence) = closed_critical();
+    let r = build(&i, &events, &evidence, t(40));
+    assert_eq!(r.cause.as_deref(), Some("leaked key"));
+    assert_eq!((r.authorities_required, r.authorities_notified), (true, Some(true)));
+    assert_eq!(r.timeline[0].action, "note", "ordered by when it happened: the attacker's step first");
+    assert_eq!(r.evidence[0].sha256, crate::domain::evidence::sha256_hex("{\"a\":1}"));
+    assert!(r.evidence[0].verified);
+    assert_eq!((r.pages[0].target.as_str(), r.pages[0].message_id.as_deref()), ("oce", Some("m-1")));
+    let v = serde_json::to_value(&r).unwrap();
+    for key in [
+        "summary",
+        "timeline",
+        "cause",
+        "effect",
+        "lessons_learned",
+        "mitigations",
+        "cost",
+        "evidence",
+        "pages",
+        "authorities_notified",
+    ] {
+        assert!(v.get(key).is_some(), "{key}");
+    }
+    let md = markdown(&r);
+    for needle in [
+        "# Post-incident report: Exfiltration \\| of data from a bucket",
+        "## Timeline",
+        "## Cause\n\nleaked key",
+        "- Data loss: yes",
+        "## Lessons learned\n\nscan CI logs",
+        "## Mitigations\n\nshort-lived credentials",
+        "## Cost\n\n3 person-days",
+        &format!("`{}`", crate::domain::evidence::sha256_hex("{\"a\":1}")),
+        "| CRITICAL:oce | oce | CRITICAL | sent | 2026-11-20T10:01:00.000Z | m-1 |",
+        "Authorities notified (required for CRITICAL, procedure 3.7): yes",
+    ] {
+        assert!(md.contains(needle), "missing {needle:?} in\n{md}");
+    }
+}
+
+#[test]
+fn an_open_incident_reports_what_is_not_recorded_yet() {
+    let (mut i, events, _) = closed_critical();
+    i.closure = None;
+    i.severity = Level::High;
+    let r = build(&i, &events, &[], t(40));
+    assert_eq!((r.cause.clone(), r.authorities_required), (None, false));
+    let md = markdown(&r);
+    assert!(md.contains("## Cause\n\nnot recorded"), "{md}");
+    assert!(md.contains("No finding versions kept"), "{md}");
+    assert!(md.contains("not required below CRITICAL"), "{md}");
+}
