@@ -1,19 +1,5 @@
 //! The SQS consumer: long-polls the work queue, handles messages concurrently up to a bound, and settles each
-//! one by the poison-message policy below.
-//!
-//! # Poison-message policy
-//! - **Processed** (incident recorded, pages sent): deleted, in batches.
-//! - **Not a finding** (not JSON, not a GuardDuty finding event, a required member missing, a severity that
-//!   is not a number in [0, 10]): sent at once to the dead-letter queue with the message attributes
-//!   `reject_reason` (a code) and `reject_detail` (the text), then deleted. If the dead-letter send fails,
-//!   the message is left to come back and be judged again: it is never deleted unsaved.
-//! - **Failed for a passing reason** (throttling or an outage past the SDK's retries, a page held by another
-//!   worker): left on the queue, hidden for a backoff that doubles with each receive (from
-//!   `retry_delay_secs`, at most 15 minutes). Once it has been received `requeue_after_receives` times, it is
-//!   sent again as a fresh message and the old one deleted, so that the queue's redrive policy (which counts
-//!   receives, not reasons) never dead-letters a good finding during an outage.
-//! - **Crashing or hanging the daemon**: never deleted, so it comes back; after the redrive policy's
-//!   `maxReceiveCount` receives SQS itself moves it to the dead-letter queue.
+//! one as [`crate::domain::settle`] decides.
 //!
 //! # Queues
 //! The work queue, and when `[queue] urgent_url` is set the urgent queue (copies of the HIGH and CRITICAL
@@ -45,15 +31,12 @@ use crate::adapters::sqs::{
     ATTR_REJECT_DETAIL, ATTR_REJECT_REASON, ATTR_REQUEUES, StartError, discover_dead_letter_queue,
 };
 use crate::config::{AwsConfig, QueueConfig};
+use crate::domain::settle::{Delivery, Processing, Settings, Settlement, backoff, settle};
 use crate::services::ingest::{Change, Ingest, Outcome};
 use crate::telemetry::metrics;
 
 /// SQS allows at most this many message attributes.
 const MAX_ATTRIBUTES: usize = 10;
-/// Longest `reject_detail` kept.
-const MAX_DETAIL: usize = 1000;
-/// Longest backoff for a retried message (SQS's maximum delay).
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(900);
 /// How long a processed message may wait for nine others to be deleted with it. Long enough that a steady
 /// flow fills whole `DeleteMessageBatch`es (one call per ten messages), far below any visibility timeout;
 /// shutdown flushes at once.
@@ -380,12 +363,6 @@ async fn handle(shared: &Shared, message: Message, abort: &CancellationToken) {
         return;
     };
     let body = message.body.as_deref().unwrap_or_default();
-    let receives: u32 = message
-        .attributes
-        .as_ref()
-        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(1);
 
     let work = shared.ingest.handle(body);
     tokio::pin!(work);
@@ -409,59 +386,77 @@ async fn handle(shared: &Shared, message: Message, abort: &CancellationToken) {
         }
     };
 
-    match outcome {
+    let detail: String;
+    let processing = match &outcome {
         Outcome::Done { incident, change, paged } => {
-            if change != Change::Unchanged || !paged.is_empty() {
+            if *change != Change::Unchanged || !paged.is_empty() {
                 debug!(finding_id = %incident.finding_id, incident_id = %incident.incident_id, ?change, ?paged, "processed");
             }
             metrics::count(&metrics::get().settled, "processed");
-            let receipt = Receipt { message_id, handle: receipt };
-            if shared.deletes.send(receipt).await.is_err() {
-                warn!("delete queue closed; the message will be redelivered and recognised as done");
-            }
+            Processing::Processed
         }
         Outcome::Rejected(reject) => {
             warn!(reason = reject.code(), detail = %reject, "not a GuardDuty finding: dead-lettering");
             metrics::count(&metrics::get().settled, "dead_lettered");
             metrics::count(&metrics::get().dead_lettered, reject.code());
-            match dead_letter(shared, &message, reject.code(), &reject.to_string()).await {
-                Ok(()) => {
-                    if let Err(e) = delete_now(shared, &receipt).await {
-                        warn!(error = %e, "dead-lettered but not deleted; the copy will be dead-lettered again");
-                    }
-                }
-                Err(e) => {
-                    error!(error = %e, "could not dead-letter; the message stays on the queue")
-                }
+            detail = reject.to_string();
+            Processing::Rejected { code: reject.code(), detail: &detail }
+        }
+        Outcome::Retry { after, .. } => {
+            metrics::count(&metrics::get().settled, "retried");
+            Processing::Failed { after: *after }
+        }
+    };
+    let delivery = Delivery::from_attributes(
+        message
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .map(String::as_str),
+        message.message_attributes.as_ref().and_then(|a| a.get(ATTR_REQUEUES)).and_then(|v| v.string_value.as_deref()),
+    );
+    let settings = Settings { retry_delay: shared.retry_delay, requeue_after_receives: shared.requeue_after };
+    let settlement = settle(&processing, delivery, settings);
+    let reason = match &outcome {
+        Outcome::Retry { reason, .. } => reason.as_str(),
+        _ => "",
+    };
+    let receives = delivery.receives;
+    match settlement {
+        Settlement::Delete => {
+            let receipt = Receipt { message_id, handle: receipt };
+            if shared.deletes.send(receipt).await.is_err() {
+                warn!("delete queue closed; the message will be redelivered and recognised as done");
             }
         }
-        Outcome::Retry { reason, after } => {
-            metrics::count(&metrics::get().settled, "retried");
-            let delay =
-                after.unwrap_or_else(|| backoff(shared.retry_delay, receives, MAX_RETRY_DELAY)).min(MAX_RETRY_DELAY);
-            if receives >= shared.requeue_after {
-                warn!(%reason, receives, retry_in_secs = delay.as_secs(), "failed again for a passing reason: re-sending as a fresh message");
-                if let Err(e) = requeue(shared, &message, delay).await {
-                    error!(error = %e, "could not re-send; the message stays on the queue");
-                    let _ = set_visibility(shared, &receipt, delay).await;
-                    return;
-                }
+        Settlement::DeadLetter { code, detail } => match dead_letter(shared, &message, &code, &detail).await {
+            Ok(()) => {
                 if let Err(e) = delete_now(shared, &receipt).await {
-                    warn!(error = %e, "re-sent but not deleted; both copies will be processed, harmlessly");
+                    warn!(error = %e, "dead-lettered but not deleted; the copy will be dead-lettered again");
                 }
-            } else {
-                warn!(%reason, receives, retry_in_secs = delay.as_secs(), "failed for a passing reason: will retry");
-                if let Err(e) = set_visibility(shared, &receipt, delay).await {
-                    warn!(error = %e, "could not delay the retry; it comes back after the visibility timeout");
-                }
+            }
+            Err(e) => {
+                error!(error = %e, "could not dead-letter; the message stays on the queue")
+            }
+        },
+        Settlement::Requeue { delay, requeues } => {
+            warn!(%reason, receives, retry_in_secs = delay.as_secs(), "failed again for a passing reason: re-sending as a fresh message");
+            if let Err(e) = requeue(shared, &message, delay, requeues).await {
+                error!(error = %e, "could not re-send; the message stays on the queue");
+                let _ = set_visibility(shared, &receipt, delay).await;
+                return;
+            }
+            if let Err(e) = delete_now(shared, &receipt).await {
+                warn!(error = %e, "re-sent but not deleted; both copies will be processed, harmlessly");
+            }
+        }
+        Settlement::Hide { hidden_for } => {
+            warn!(%reason, receives, retry_in_secs = hidden_for.as_secs(), "failed for a passing reason: will retry");
+            if let Err(e) = set_visibility(shared, &receipt, hidden_for).await {
+                warn!(error = %e, "could not delay the retry; it comes back after the visibility timeout");
             }
         }
     }
-}
-
-/// `base` doubled for each attempt after the first, at most `cap`.
-fn backoff(base: Duration, attempt: u32, cap: Duration) -> Duration {
-    base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16))).min(cap)
 }
 
 async fn set_visibility(shared: &Shared, receipt: &str, hidden_for: Duration) -> Result<(), String> {
@@ -512,7 +507,6 @@ fn merged_attributes(
 
 /// Copies the message to the dead-letter queue with the reason it was rejected.
 async fn dead_letter(shared: &Shared, message: &Message, code: &str, detail: &str) -> Result<(), String> {
-    let detail = crate::domain::finding::truncate(detail, MAX_DETAIL);
     let ours: Vec<(&str, MessageAttributeValue)> = [
         (ATTR_REJECT_REASON, string_attr(code)),
         (ATTR_REJECT_DETAIL, string_attr(detail)),
@@ -539,17 +533,11 @@ async fn dead_letter(shared: &Shared, message: &Message, code: &str, detail: &st
         .map_err(|e| describe(&e))
 }
 
-/// Sends the message again as a new one (resetting its receive count), delayed by `delay`.
-async fn requeue(shared: &Shared, message: &Message, delay: Duration) -> Result<(), String> {
-    let requeues: u64 = message
-        .message_attributes
-        .as_ref()
-        .and_then(|a| a.get(ATTR_REQUEUES))
-        .and_then(|v| v.string_value.as_deref())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+/// Sends the message again as a new one (resetting its receive count) with `requeues` as its requeue
+/// count, delayed by `delay`.
+async fn requeue(shared: &Shared, message: &Message, delay: Duration, requeues: u64) -> Result<(), String> {
     let ours: Vec<(&str, MessageAttributeValue)> =
-        string_attr((requeues + 1).to_string()).map(|v| vec![(ATTR_REQUEUES, v)]).unwrap_or_default();
+        string_attr(requeues.to_string()).map(|v| vec![(ATTR_REQUEUES, v)]).unwrap_or_default();
     shared
         .sqs
         .send_message()
@@ -608,17 +596,6 @@ async fn delete_batch(sqs: &Client, queue_url: &str, batch: Vec<Receipt>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_backoff_doubles_up_to_the_cap() {
-        let base = Duration::from_secs(15);
-        let cap = MAX_RETRY_DELAY;
-        let table = [(1, 15), (2, 30), (3, 60), (4, 120), (5, 240), (6, 480), (7, 900), (50, 900), (0, 15)];
-        for (attempt, secs) in table {
-            assert_eq!(backoff(base, attempt, cap), Duration::from_secs(secs), "attempt {attempt}");
-        }
-        assert_eq!(backoff(Duration::ZERO, 5, cap), Duration::ZERO);
-    }
 
     #[tokio::test]
     async fn the_work_lane_waits_for_urgent_work_but_not_forever() {
