@@ -7,5 +7,6 @@ pub mod lifecycle;
 pub mod policy;
 pub mod postmortem;
 pub mod routing;
+pub mod settle;
 pub mod severity;
 pub mod timestamp;

@@ -1,0 +1,66 @@
+//! `[log]`, `[daemon]` and `[server]`: how the process logs, stops and reports its health.
+
+use serde::Deserialize;
+
+/// `[server]`: health and metrics over HTTP.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to serve `/healthz`, `/readyz` and `/metrics` on, e.g. `127.0.0.1:9090`; off when absent.
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// `[log]`: log format and level.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `auto` (JSON unless standard error is a terminal), `json` or `text`.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `gd_incidents=debug,info`; `RUST_LOG` wins when set.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON when standard error is not a terminal (CloudWatch, journald), text when it is.
+    #[default]
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// `[daemon]`: process-wide behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Seconds in-flight work may take to finish after SIGTERM/SIGINT before it is released back to the
+    /// queue (ECS allows 30 in all; keep well under it).
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Auto, level: default_log_level() }
+    }
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig { shutdown_grace_secs: default_shutdown_grace_secs() }
+    }
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_shutdown_grace_secs() -> u64 {
+    15
+}
