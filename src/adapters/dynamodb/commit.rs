@@ -103,7 +103,7 @@ impl Store {
                     Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                         Err(self.conflict(failed.item.clone(), &key).await?)
                     }
-                    _ => Err(self.aws_error("UpdateItem", &err)),
+                    _ => Err(self.aws_error("UpdateItem", err)),
                 },
             };
         }
@@ -132,7 +132,7 @@ impl Store {
                         other => Err(other),
                     }
                 }
-                _ => Err(self.aws_error("PutItem", &err)),
+                _ => Err(self.aws_error("PutItem", err)),
             },
         }
     }
@@ -192,10 +192,10 @@ impl Store {
                     if code == "ConditionalCheckFailed" || code == "TransactionConflict" {
                         Err(self.conflict(first.and_then(|r| r.item.clone()), key).await?)
                     } else {
-                        Err(self.aws_error("TransactWriteItems", &err))
+                        Err(self.aws_error("TransactWriteItems", err))
                     }
                 }
-                _ => Err(self.aws_error("TransactWriteItems", &err)),
+                _ => Err(self.aws_error("TransactWriteItems", err)),
             },
         }
     }
@@ -249,7 +249,7 @@ impl Store {
             Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
                 Ok(())
             }
-            Err(err) => Err(self.aws_error("PutItem", &err)),
+            Err(err) => Err(self.aws_error("PutItem", err)),
         }
     }
 }

@@ -59,7 +59,7 @@ impl Store {
             Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
                 Ok(false)
             }
-            Err(e) => Err(self.aws_error("PutItem", &e)),
+            Err(e) => Err(self.aws_error("PutItem", e)),
         }
     }
 
@@ -74,7 +74,7 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.aws_error("GetItem", &e))?;
+            .map_err(|e| self.aws_error("GetItem", e))?;
         Ok(out.item.and_then(|i| match i.get("updated_at_ms") {
             Some(AttributeValue::N(n)) => n.parse().ok(),
             _ => None,
@@ -98,7 +98,7 @@ impl Store {
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(self.aws_error("UpdateItem", &e)),
+            Err(e) => Err(self.aws_error("UpdateItem", e)),
         }
     }
 
@@ -116,7 +116,7 @@ impl Store {
             .send()
             .await
             .map(drop)
-            .map_err(|e| self.aws_error("PutItem", &e))
+            .map_err(|e| self.aws_error("PutItem", e))
     }
 
     /// Archives still to be done.

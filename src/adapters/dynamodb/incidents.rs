@@ -73,7 +73,7 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.aws_error("GetItem", &e))?;
+            .map_err(|e| self.aws_error("GetItem", e))?;
         out.item.map(|item| self.decode(item)).transpose()
     }
 
@@ -89,7 +89,7 @@ impl Store {
             .expression_attribute_values(":sk", AttributeValue::S(SK_INCIDENT.into()))
             .send()
             .await
-            .map_err(|e| self.aws_error("Query", &e))?;
+            .map_err(|e| self.aws_error("Query", e))?;
         let Some(pk) = out.items().first().and_then(|i| string(i, "pk")) else {
             return Ok(None);
         };
@@ -103,7 +103,7 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.aws_error("GetItem", &e))?;
+            .map_err(|e| self.aws_error("GetItem", e))?;
         got.item.map(|i| self.decode(i)).transpose()
     }
 
@@ -120,7 +120,7 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.aws_error("GetItem", &e))?;
+            .map_err(|e| self.aws_error("GetItem", e))?;
         Ok(out.item.and_then(|mut i| match i.remove(attribute) {
             Some(AttributeValue::M(record)) => Some(record),
             _ => None,
@@ -169,7 +169,7 @@ impl Store {
                     .expression_attribute_values(":since", AttributeValue::S(timestamp::format(since))),
                 None => q.key_condition_expression("record_type = :rt"),
             };
-            let out = q.send().await.map_err(|e| self.aws_error("Query", &e))?;
+            let out = q.send().await.map_err(|e| self.aws_error("Query", e))?;
             let page_end = out.last_evaluated_key.clone();
             let mut last_key = None;
             for item in out.items.unwrap_or_default() {
@@ -213,7 +213,7 @@ impl Store {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| self.aws_error("Query", &e))?;
+                .map_err(|e| self.aws_error("Query", e))?;
             for item in out.items.unwrap_or_default() {
                 if let (Some(account_id), Some(region), Some(finding_id)) =
                     (string(&item, "account_id"), string(&item, "region"), string(&item, "finding_id"))

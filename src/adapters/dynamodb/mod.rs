@@ -40,7 +40,7 @@ mod outbox;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::adapters::clients::describe;
+use crate::adapters::clients::{AwsError, describe};
 use crate::domain::incident::Incident;
 
 use codec::Item;
@@ -88,14 +88,14 @@ pub enum StoreError {
     #[error("lost {MAX_CONFLICTS} races for incident {0}; try again")]
     Contended(String),
     /// DynamoDB did not do it (after the SDK's retries): throttling, an outage, permissions...
-    #[error("DynamoDB {op} on table {table} failed: {detail}")]
+    #[error("DynamoDB {op} on table {table} failed: {}", describe(.source.as_ref()))]
     Aws {
         /// The operation.
         op: &'static str,
         /// The table.
         table: String,
-        /// The SDK error with its causes.
-        detail: String,
+        /// The SDK error.
+        source: AwsError,
     },
     /// An item in the table does not decode.
     #[error("item {pk} in table {table} is not valid: {detail}")]
@@ -130,8 +130,8 @@ impl Store {
         &self.table
     }
 
-    fn aws_error(&self, op: &'static str, err: &(dyn std::error::Error + 'static)) -> StoreError {
-        StoreError::Aws { op, table: self.table.clone(), detail: describe(err) }
+    fn aws_error(&self, op: &'static str, err: impl Into<AwsError>) -> StoreError {
+        StoreError::Aws { op, table: self.table.clone(), source: err.into() }
     }
 
     fn corrupt(&self, pk: &str, detail: impl std::fmt::Display) -> StoreError {
@@ -157,7 +157,7 @@ impl Store {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| self.aws_error("Query", &e))?;
+                .map_err(|e| self.aws_error("Query", e))?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {

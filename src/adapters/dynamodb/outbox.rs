@@ -46,7 +46,7 @@ impl Store {
             .send()
             .await
             .map(drop)
-            .map_err(|e| self.aws_error("PutItem", &e))
+            .map_err(|e| self.aws_error("PutItem", e))
     }
 
     /// Clears a marker, unless it was marked again since `entry` was read (that change may still be
@@ -70,7 +70,7 @@ impl Store {
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(self.aws_error("UpdateItem", &e)),
+            Err(e) => Err(self.aws_error("UpdateItem", e)),
         }
     }
 
