@@ -101,7 +101,11 @@ pub fn long_poll_timeouts(cfg: &AwsConfig, wait: Duration) -> TimeoutConfig {
         .build()
 }
 
-/// Formats an SDK error with its whole chain of causes, for logs and error messages.
+/// An AWS SDK error (or another failed call), kept whole as the `source` of this crate's errors.
+pub type AwsError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Formats an SDK error with its whole chain of causes, for logs and error messages: the one place that
+/// does, so every message shows the same detail.
 pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     aws_sdk_sqs::error::DisplayErrorContext(err).to_string()
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use crate::adapters::clients::describe;
+use crate::adapters::clients::{AwsError, describe};
 use crate::domain::incident::{Incident, Page, Status, Target};
 use crate::domain::routing::Routing;
 use crate::domain::severity::Level;
@@ -210,12 +210,21 @@ fn subject(text: &str) -> String {
 
 /// Why a page was not published.
 #[derive(Debug, thiserror::Error)]
-#[error("SNS Publish to {topic} failed: {detail}")]
-pub struct PagerError {
-    /// The topic ARN.
-    pub topic: String,
-    /// The SDK error with its causes.
-    pub detail: String,
+pub enum PagerError {
+    /// The page's target has no topic (any more).
+    #[error("SNS Publish to (none) failed: {target} is not configured any more")]
+    Unconfigured {
+        /// The target.
+        target: String,
+    },
+    /// SNS did not take it.
+    #[error("SNS Publish to {topic} failed: {}", describe(.source.as_ref()))]
+    Publish {
+        /// The topic ARN.
+        topic: String,
+        /// The SDK error.
+        source: AwsError,
+    },
 }
 
 /// Publishes pages to the two topics, the routes' and the clients'.
@@ -249,10 +258,8 @@ impl Pager {
 
     /// Publishes one page and returns SNS's message id.
     pub async fn publish(&self, incident: &Incident, page: &Page) -> Result<String, PagerError> {
-        let topic = self.topic(&page.target).ok_or_else(|| PagerError {
-            topic: "(none)".into(),
-            detail: format!("{} is not configured any more", page.target),
-        })?;
+        let topic =
+            self.topic(&page.target).ok_or_else(|| PagerError::Unconfigured { target: page.target.to_string() })?;
         let message = render(incident, page);
         let mut request = self.client.publish().topic_arn(topic).subject(message.subject).message(message.body);
         for (name, value) in message.attributes {
@@ -260,10 +267,11 @@ impl Pager {
                 .data_type("String")
                 .string_value(value)
                 .build()
-                .map_err(|e| PagerError { topic: topic.to_owned(), detail: e.to_string() })?;
+                .map_err(|e| PagerError::Publish { topic: topic.to_owned(), source: e.into() })?;
             request = request.message_attributes(name, attr);
         }
-        let out = request.send().await.map_err(|e| PagerError { topic: topic.to_owned(), detail: describe(&e) })?;
+        let out =
+            request.send().await.map_err(|e| PagerError::Publish { topic: topic.to_owned(), source: e.into() })?;
         Ok(out.message_id.unwrap_or_default())
     }
 }

@@ -8,7 +8,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapters::clients::{Clients, describe};
+use crate::adapters::clients::{AwsError, Clients, describe};
 
 /// A page as a subscriber received it.
 #[derive(Debug, Clone, Serialize)]
@@ -29,8 +29,20 @@ pub struct Received {
 
 /// Why watching failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct WatchError(pub String);
+#[error("{doing}: {}", describe(.source.as_ref()))]
+pub struct WatchError {
+    /// What failed, e.g. `cannot subscribe to <topic>`.
+    pub doing: String,
+    /// The SDK error.
+    pub source: AwsError,
+}
+
+impl WatchError {
+    fn new(doing: impl Into<String>) -> impl FnOnce(AwsError) -> WatchError {
+        let doing = doing.into();
+        move |source| WatchError { doing, source }
+    }
+}
 
 /// A temporary subscription of one queue to both topics.
 pub struct Watch {
@@ -52,7 +64,7 @@ impl Watch {
             .attributes(QueueAttributeName::MessageRetentionPeriod, "3600")
             .send()
             .await
-            .map_err(|e| WatchError(format!("cannot create a queue to watch pages: {}", describe(&e))))?
+            .map_err(|e| WatchError::new("cannot create a queue to watch pages")(e.into()))?
             .queue_url
             .unwrap_or_default();
         let mut watch =
@@ -72,7 +84,7 @@ impl Watch {
             .attribute_names(QueueAttributeName::QueueArn)
             .send()
             .await
-            .map_err(|e| WatchError(describe(&e)))?
+            .map_err(|e| WatchError::new("cannot read the watch queue's ARN")(e.into()))?
             .attributes
             .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
             .unwrap_or_default();
@@ -93,7 +105,7 @@ impl Watch {
             .attributes(QueueAttributeName::Policy, policy.to_string())
             .send()
             .await
-            .map_err(|e| WatchError(format!("cannot set the watch queue's policy: {}", describe(&e))))?;
+            .map_err(|e| WatchError::new("cannot set the watch queue's policy")(e.into()))?;
         for (_, topic) in topics {
             let sub = self
                 .sns
@@ -105,7 +117,7 @@ impl Watch {
                 .return_subscription_arn(true)
                 .send()
                 .await
-                .map_err(|e| WatchError(format!("cannot subscribe to {topic}: {}", describe(&e))))?;
+                .map_err(|e| WatchError::new(format!("cannot subscribe to {topic}"))(e.into()))?;
             if let Some(s) = sub.subscription_arn {
                 self.subscriptions.push(s);
             }
@@ -124,7 +136,7 @@ impl Watch {
             .message_attribute_names("All")
             .send()
             .await
-            .map_err(|e| WatchError(describe(&e)))?;
+            .map_err(|e| WatchError::new("cannot receive pages")(e.into()))?;
         let mut pages = Vec::new();
         for m in out.messages.unwrap_or_default() {
             if let Some(receipt) = &m.receipt_handle {

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::adapters::clients::describe;
+use crate::adapters::clients::{AwsError, describe};
 use crate::adapters::guardduty::GuardDuty;
 use crate::adapters::sqs::StartError;
 use crate::config::Config;
@@ -33,12 +33,12 @@ pub enum DaemonError {
         detail: String,
     },
     /// The incident table is not usable.
-    #[error("cannot use incident table {table}: {detail}")]
+    #[error("cannot use incident table {table}: {}", describe(.source.as_ref()))]
     Table {
         /// The table name.
         table: String,
         /// The SDK error.
-        detail: String,
+        source: AwsError,
     },
 }
 
@@ -73,7 +73,7 @@ async fn start(config: Config) -> Result<(Context, Ingest, Consumer), DaemonErro
         .table_name(table)
         .send()
         .await
-        .map_err(|e| DaemonError::Table { table: table.clone(), detail: describe(&e) })?;
+        .map_err(|e| DaemonError::Table { table: table.clone(), source: e.into() })?;
     let ingest = Ingest::new(ctx.dispatch.clone());
     let consumer = Consumer::new(
         ctx.clients.sqs.clone(),

@@ -3,13 +3,27 @@
 
 use tracing::{info, warn};
 
-use crate::adapters::dynamodb::{PendingArchive, Store};
-use crate::adapters::guardduty::{Detector, GuardDuty};
+use crate::adapters::dynamodb::{PendingArchive, Store, StoreError};
+use crate::adapters::guardduty::{Detector, GuardDuty, GuardDutyError};
 use crate::domain::incident::{Event, Incident, Source};
+
+/// Why an archive failed (it is recorded and retried).
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The incident does not say which detector reported its finding.
+    #[error("the finding names no detector")]
+    NoDetector,
+    /// GuardDuty did not archive it.
+    #[error(transparent)]
+    GuardDuty(#[from] GuardDutyError),
+    /// The failure could not be recorded for the retry.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Archives the finding of a just-closed incident; on failure records it for the daemon to retry and
 /// returns why.
-pub async fn after_close(guardduty: &GuardDuty, store: &Store, incident: &Incident) -> Result<(), String> {
+pub async fn after_close(guardduty: &GuardDuty, store: &Store, incident: &Incident) -> Result<(), ArchiveError> {
     if incident.source != Source::Guardduty {
         return Ok(());
     }
@@ -39,13 +53,13 @@ pub async fn retry_pending(guardduty: &GuardDuty, store: &Store) {
     }
 }
 
-async fn attempt(guardduty: &GuardDuty, store: &Store, pending: &mut PendingArchive) -> Result<(), String> {
+async fn attempt(guardduty: &GuardDuty, store: &Store, pending: &mut PendingArchive) -> Result<(), ArchiveError> {
     pending.attempts += 1;
     let result = if pending.detector_id.is_empty() {
-        Err("the finding names no detector".to_owned())
+        Err(ArchiveError::NoDetector)
     } else {
         let detector = Detector { region: pending.region.clone(), id: pending.detector_id.clone() };
-        guardduty.archive(&detector, &pending.finding_id).await.map_err(|e| e.to_string())
+        guardduty.archive(&detector, &pending.finding_id).await.map_err(ArchiveError::from)
     };
     let (action, summary) = match &result {
         Ok(()) => ("finding.archived", format!("finding {} archived in GuardDuty", pending.finding_id)),
@@ -61,12 +75,12 @@ async fn attempt(guardduty: &GuardDuty, store: &Store, pending: &mut PendingArch
         }
         Err(why) => {
             warn!(incident_id = %pending.incident_id, error = %why, "archiving failed; will retry");
-            pending.last_error = why.clone();
+            pending.last_error = why.to_string();
         }
     }
     // Only a failure, or the end of an earlier one, needs the record.
     if result.is_err() || pending.attempts > 1 {
-        store.put_pending_archive(pending).await.map_err(|e| e.to_string())?;
+        store.put_pending_archive(pending).await?;
     }
     if let Ok(Some(incident)) = store.find(&pending.incident_id).await {
         let event = Event::new(chrono::Utc::now(), "gd-incidents", action, summary);

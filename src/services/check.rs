@@ -3,22 +3,36 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::adapters::clients::{Clients, describe};
-use crate::adapters::sqs::discover_dead_letter_queue;
+use crate::adapters::clients::{AwsError, Clients, describe};
+use crate::adapters::sqs::{StartError, discover_dead_letter_queue};
 use crate::config::Config;
 
 /// The indexes the daemon and the commands query.
 pub const REQUIRED_INDEXES: [&str; 3] = ["by-incident-id", "by-created", "by-escalation"];
 
+/// Why a check failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckFailure {
+    /// The call failed (missing resource, permission, endpoint...).
+    #[error("{}", describe(.0.as_ref()))]
+    Call(#[source] AwsError),
+    /// The dead-letter queue cannot be found.
+    #[error(transparent)]
+    NoDeadLetters(#[from] StartError),
+    /// The call worked, but what it shows is wrong; the text says what.
+    #[error("{0}")]
+    Wrong(String),
+}
+
 /// The result of one check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Check {
     /// What was checked, e.g. `queue`.
     pub what: &'static str,
     /// The call and the resource.
     pub how: String,
     /// `Ok(detail)` or `Err(why)`.
-    pub result: Result<String, String>,
+    pub result: Result<String, CheckFailure>,
 }
 
 /// Runs every check; none changes anything.
@@ -31,7 +45,7 @@ pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
     }
     let dlq = match &config.queue.dead_letter_url {
         Some(url) => Ok(url.clone()),
-        None => discover_dead_letter_queue(&clients.sqs, queue).await.map_err(|e| e.to_string()),
+        None => discover_dead_letter_queue(&clients.sqs, queue).await.map_err(CheckFailure::from),
     };
     checks.push(match dlq {
         Ok(url) => Check {
@@ -49,7 +63,7 @@ pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
                         o.attributes.and_then(|mut a| a.remove(&QueueAttributeName::ApproximateNumberOfMessages));
                     format!("{} dead letter(s)", depth.unwrap_or_else(|| "?".into()))
                 })
-                .map_err(|e| describe(&e)),
+                .map_err(|e| CheckFailure::Call(e.into())),
         },
         Err(why) => Check { what: "dead-letter queue", how: "redrive policy of the queue".into(), result: Err(why) },
     });
@@ -71,10 +85,13 @@ pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
                 if missing.is_empty() {
                     Ok(format!("indexes {}", indexes.join(", ")))
                 } else {
-                    Err(format!("missing index(es) {}: deploy the current template", missing.join(", ")))
+                    Err(CheckFailure::Wrong(format!(
+                        "missing index(es) {}: deploy the current template",
+                        missing.join(", ")
+                    )))
                 }
             }
-            Err(e) => Err(describe(&e)),
+            Err(e) => Err(CheckFailure::Call(e.into())),
         },
     });
     // A put whose condition cannot hold: allowed means ConditionalCheckFailed, and nothing is written.
@@ -96,8 +113,8 @@ pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
                 Ok("allowed".into())
             }
-            Err(e) => Err(describe(&e)),
-            Ok(_) => Err("the impossible condition held: is this DynamoDB?".into()),
+            Err(e) => Err(CheckFailure::Call(e.into())),
+            Ok(_) => Err(CheckFailure::Wrong("the impossible condition held: is this DynamoDB?".into())),
         },
     });
     let mut topics: Vec<(&'static str, String, &str)> = vec![
@@ -123,7 +140,7 @@ pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
                     let subs = o.attributes.and_then(|mut a| a.remove("SubscriptionsConfirmed"));
                     format!("{} confirmed subscription(s)", subs.unwrap_or_else(|| "?".into()))
                 })
-                .map_err(|e| describe(&e)),
+                .map_err(|e| CheckFailure::Call(e.into())),
         });
     }
     checks
@@ -145,6 +162,6 @@ async fn queue_depth(clients: &Clients, what: &'static str, queue: &str) -> Chec
                 let depth = o.attributes.and_then(|mut a| a.remove(&QueueAttributeName::ApproximateNumberOfMessages));
                 format!("{} message(s) waiting", depth.unwrap_or_else(|| "?".into()))
             })
-            .map_err(|e| describe(&e)),
+            .map_err(|e| CheckFailure::Call(e.into())),
     }
 }

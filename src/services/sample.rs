@@ -8,7 +8,8 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::adapters::clients::describe;
+use crate::adapters::clients::{AwsError, describe};
+use crate::adapters::guardduty::GuardDutyError;
 use crate::adapters::guardduty::{Detector, GuardDuty};
 use crate::domain::finding::{DETAIL_TYPE, SOURCE};
 use crate::domain::severity::Level;
@@ -78,8 +79,22 @@ pub fn sample_finding(account: &str, region: &str, level: Level, finding_type: &
 
 /// Why samples could not be sent.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SampleError(pub String);
+pub enum SampleError {
+    /// EventBridge did not take the call.
+    #[error("EventBridge PutEvents failed: {}", describe(.0.as_ref()))]
+    PutEvents(#[source] AwsError),
+    /// EventBridge took the call but refused some events.
+    #[error("EventBridge refused {count} event(s): {why}")]
+    Refused {
+        /// How many it refused.
+        count: i32,
+        /// Its reasons, joined.
+        why: String,
+    },
+    /// GuardDuty did not make the samples.
+    #[error(transparent)]
+    GuardDuty(#[from] GuardDutyError),
+}
 
 /// Puts `count` sample findings on the default EventBridge bus; returns their finding ids.
 pub async fn put_events(
@@ -111,14 +126,10 @@ pub async fn put_events(
             .set_entries(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|e| SampleError(format!("EventBridge PutEvents failed: {}", describe(&e))))?;
+            .map_err(|e| SampleError::PutEvents(e.into()))?;
         if out.failed_entry_count > 0 {
             let why: Vec<String> = out.entries().iter().filter_map(|e| e.error_message().map(str::to_owned)).collect();
-            return Err(SampleError(format!(
-                "EventBridge refused {} event(s): {}",
-                out.failed_entry_count,
-                why.join("; ")
-            )));
+            return Err(SampleError::Refused { count: out.failed_entry_count, why: why.join("; ") });
         }
     }
     Ok(ids)
@@ -134,7 +145,7 @@ pub async fn create_sample_findings(
     guardduty
         .create_sample_findings(detector, &vec![finding_type.to_owned(); count.min(10)])
         .await
-        .map_err(|e| SampleError(e.to_string()))
+        .map_err(SampleError::from)
 }
 
 #[cfg(test)]

@@ -7,21 +7,30 @@ use aws_sdk_guardduty::Client;
 use aws_sdk_guardduty::types::{Condition, FindingCriteria, SortCriteria};
 pub use event::{to_body, to_event};
 
-use crate::adapters::clients::describe;
+use crate::adapters::clients::{AwsError, describe};
 
 /// GetFindings takes at most this many ids.
 pub const GET_BATCH: usize = 50;
 
 /// Why a GuardDuty call failed.
 #[derive(Debug, thiserror::Error)]
-#[error("GuardDuty {op} in {region} failed: {detail}")]
-pub struct GuardDutyError {
-    /// The operation.
-    pub op: &'static str,
-    /// The region.
-    pub region: String,
-    /// The SDK error with its causes.
-    pub detail: String,
+pub enum GuardDutyError {
+    /// The region is not one this program was configured for.
+    #[error("GuardDuty in {region}: no client for this region: add it to [guardduty] regions")]
+    NoClient {
+        /// The region.
+        region: String,
+    },
+    /// The call failed.
+    #[error("GuardDuty {op} in {region} failed: {}", describe(.source.as_ref()))]
+    Call {
+        /// The operation.
+        op: &'static str,
+        /// The region.
+        region: String,
+        /// The SDK error.
+        source: AwsError,
+    },
 }
 
 /// A detector in a region.
@@ -59,11 +68,7 @@ impl GuardDuty {
     }
 
     fn client(&self, region: &str) -> Result<&Client, GuardDutyError> {
-        self.clients.get(region).ok_or_else(|| GuardDutyError {
-            op: "(client)",
-            region: region.to_owned(),
-            detail: "no client for this region: add it to [guardduty] regions".into(),
-        })
+        self.clients.get(region).ok_or_else(|| GuardDutyError::NoClient { region: region.to_owned() })
     }
 
     /// The detectors of `region`.
@@ -72,10 +77,10 @@ impl GuardDuty {
         let mut ids = Vec::new();
         let mut token = None;
         loop {
-            let out = client.list_detectors().set_next_token(token).send().await.map_err(|e| GuardDutyError {
+            let out = client.list_detectors().set_next_token(token).send().await.map_err(|e| GuardDutyError::Call {
                 op: "ListDetectors",
                 region: region.into(),
-                detail: describe(&e),
+                source: e.into(),
             })?;
             ids.extend(
                 out.detector_ids.unwrap_or_default().into_iter().map(|id| Detector { region: region.to_owned(), id }),
@@ -111,10 +116,10 @@ impl GuardDuty {
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| GuardDutyError {
+                .map_err(|e| GuardDutyError::Call {
                     op: "ListFindings",
                     region: detector.region.clone(),
-                    detail: describe(&e),
+                    source: e.into(),
                 })?;
             ids.extend(out.finding_ids.unwrap_or_default());
             token = out.next_token.filter(|t| !t.is_empty());
@@ -133,7 +138,7 @@ impl GuardDuty {
         let client = self.client(&detector.region)?;
         let out =
             client.get_findings().detector_id(&detector.id).set_finding_ids(Some(ids.to_vec())).send().await.map_err(
-                |e| GuardDutyError { op: "GetFindings", region: detector.region.clone(), detail: describe(&e) },
+                |e| GuardDutyError::Call { op: "GetFindings", region: detector.region.clone(), source: e.into() },
             )?;
         Ok(out.findings.unwrap_or_default())
     }
@@ -142,7 +147,7 @@ impl GuardDuty {
     pub async fn archive(&self, detector: &Detector, finding_id: &str) -> Result<(), GuardDutyError> {
         let client = self.client(&detector.region)?;
         client.archive_findings().detector_id(&detector.id).finding_ids(finding_id).send().await.map(drop).map_err(
-            |e| GuardDutyError { op: "ArchiveFindings", region: detector.region.clone(), detail: describe(&e) },
+            |e| GuardDutyError::Call { op: "ArchiveFindings", region: detector.region.clone(), source: e.into() },
         )
     }
 
@@ -156,10 +161,10 @@ impl GuardDuty {
             .send()
             .await
             .map(drop)
-            .map_err(|e| GuardDutyError {
+            .map_err(|e| GuardDutyError::Call {
                 op: "CreateSampleFindings",
                 region: detector.region.clone(),
-                detail: describe(&e),
+                source: e.into(),
             })
     }
 }

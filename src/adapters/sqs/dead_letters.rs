@@ -7,7 +7,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use serde::Serialize;
 
-use crate::adapters::clients::describe;
+use crate::adapters::clients::{AwsError, describe};
 use crate::adapters::sqs::{ATTR_REJECT_DETAIL, ATTR_REJECT_REASON};
 
 /// How long a listed message stays hidden while the listing runs.
@@ -34,11 +34,11 @@ pub struct DeadLetter {
 
 /// Why a dead-letter operation failed.
 #[derive(Debug, thiserror::Error)]
-#[error("SQS {op} on {queue} failed: {detail}")]
+#[error("SQS {op} on {queue} failed: {}", describe(.source.as_ref()))]
 pub struct DlqError {
     op: &'static str,
     queue: String,
-    detail: String,
+    source: AwsError,
 }
 
 /// The dead-letter queue and the work queue it drains back into.
@@ -72,7 +72,7 @@ impl DeadLetters {
             .send()
             .await
             .map(|o| o.messages.unwrap_or_default())
-            .map_err(|e| DlqError { op: "ReceiveMessage", queue: self.dlq_url.clone(), detail: describe(&e) })
+            .map_err(|e| DlqError { op: "ReceiveMessage", queue: self.dlq_url.clone(), source: e.into() })
     }
 
     async fn release(&self, letters: &[DeadLetter]) {
@@ -143,14 +143,14 @@ impl DeadLetters {
                     .set_message_attributes((!attributes.is_empty()).then_some(attributes))
                     .send()
                     .await
-                    .map_err(|e| DlqError { op: "SendMessage", queue: self.queue_url.clone(), detail: describe(&e) })?;
+                    .map_err(|e| DlqError { op: "SendMessage", queue: self.queue_url.clone(), source: e.into() })?;
                 self.sqs
                     .delete_message()
                     .queue_url(&self.dlq_url)
                     .receipt_handle(&letter.receipt)
                     .send()
                     .await
-                    .map_err(|e| DlqError { op: "DeleteMessage", queue: self.dlq_url.clone(), detail: describe(&e) })?;
+                    .map_err(|e| DlqError { op: "DeleteMessage", queue: self.dlq_url.clone(), source: e.into() })?;
                 moved.push(letter.message_id);
             }
             if !ids.is_empty() && ids.iter().all(|id| moved.contains(id)) {

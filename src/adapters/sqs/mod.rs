@@ -5,7 +5,7 @@ pub mod dead_letters;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::adapters::clients::describe;
+use crate::adapters::clients::{AwsError, describe};
 
 /// The message attribute that says why a message was dead-lettered.
 pub const ATTR_REJECT_REASON: &str = "reject_reason";
@@ -17,12 +17,12 @@ pub const ATTR_REQUEUES: &str = "gd_requeues";
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The work queue cannot be read.
-    #[error("cannot read the attributes of queue {url}: {detail}")]
+    #[error("cannot read the attributes of queue {url}: {}", describe(.source.as_ref()))]
     Queue {
         /// The queue URL.
         url: String,
         /// The SDK error.
-        detail: String,
+        source: AwsError,
     },
     /// No dead-letter queue is configured or discoverable.
     #[error("queue {url} has no usable redrive policy ({detail}); give it one, or set [queue] dead_letter_url")]
@@ -31,6 +31,19 @@ pub enum StartError {
         url: String,
         /// What is missing.
         detail: String,
+    },
+    /// The redrive policy names a dead-letter queue whose URL cannot be found.
+    #[error(
+        "queue {url} has no usable redrive policy (cannot resolve {arn}: {}); give it one, or set [queue] dead_letter_url",
+        describe(.source.as_ref())
+    )]
+    Unresolvable {
+        /// The queue URL.
+        url: String,
+        /// The dead-letter queue's ARN.
+        arn: String,
+        /// The SDK error.
+        source: AwsError,
     },
 }
 
@@ -42,7 +55,7 @@ pub async fn discover_dead_letter_queue(sqs: &Client, url: &str) -> Result<Strin
         .attribute_names(QueueAttributeName::RedrivePolicy)
         .send()
         .await
-        .map_err(|e| StartError::Queue { url: url.to_owned(), detail: describe(&e) })?;
+        .map_err(|e| StartError::Queue { url: url.to_owned(), source: e.into() })?;
     let no_dlq = |detail: &str| StartError::NoDeadLetterQueue { url: url.to_owned(), detail: detail.to_owned() };
     let policy = attrs
         .attributes
@@ -63,6 +76,6 @@ pub async fn discover_dead_letter_queue(sqs: &Client, url: &str) -> Result<Strin
         .queue_owner_aws_account_id(account)
         .send()
         .await
-        .map_err(|e| no_dlq(&format!("cannot resolve {arn}: {}", describe(&e))))?;
+        .map_err(|e| StartError::Unresolvable { url: url.to_owned(), arn: arn.to_owned(), source: e.into() })?;
     out.queue_url.ok_or_else(|| no_dlq(&format!("no URL for {arn}")))
 }

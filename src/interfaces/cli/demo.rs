@@ -26,7 +26,7 @@ pub async fn sample(
 ) -> Result<(), CommandError> {
     let (config, clients) = (&ctx.config, &ctx.clients);
     let finding_type = finding_type.unwrap_or_else(|| crate::services::sample::default_type(level).to_owned());
-    let failed = |e: crate::services::sample::SampleError| CommandError::Failed(e.0);
+    let failed = CommandError::Sample;
     if config.aws.endpoint_url.is_some() {
         let events = clients.eventbridge();
         let account = account_of(&config.queue.url).unwrap_or("000000000000");
@@ -54,7 +54,7 @@ pub async fn sample(
         let detector = reconciler
             .detectors()
             .await
-            .map_err(|e| CommandError::Failed(e.to_string()))?
+            .map_err(CommandError::Reconcile)?
             .into_iter()
             .next()
             .ok_or_else(|| CommandError::Failed("no GuardDuty detector found: enable GuardDuty first".into()))?;
@@ -80,8 +80,7 @@ pub async fn pages(
 ) -> Result<(), CommandError> {
     let (config, clients) = (&ctx.config, &ctx.clients);
     let topics = [("OCE", config.paging.oce_topic_arn.as_str()), ("ISO", config.paging.iso_topic_arn.as_str())];
-    let watch =
-        crate::adapters::topic_watch::Watch::start(clients, &topics).await.map_err(|e| CommandError::Failed(e.0))?;
+    let watch = crate::adapters::topic_watch::Watch::start(clients, &topics).await.map_err(CommandError::Watch)?;
     if !common.json {
         eprintln!(
             "watching the OCE and ISO topics{} (Ctrl-C stops)",
@@ -91,5 +90,5 @@ pub async fn pages(
     let until = (!follow).then(|| Duration::from_secs(wait));
     let result = watch.print(&stop, until, common.json).await;
     watch.stop().await;
-    result.map(drop).map_err(|e| CommandError::Failed(e.0))
+    result.map(drop).map_err(CommandError::Watch)
 }

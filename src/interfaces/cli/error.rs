@@ -1,8 +1,14 @@
 //! Why a command failed, and what it means for the exit code.
 
 use crate::adapters::dynamodb::StoreError;
+use crate::adapters::sqs::StartError;
+use crate::adapters::sqs::dead_letters::DlqError;
+use crate::adapters::topic_watch::WatchError;
 use crate::config::ConfigError;
 use crate::domain::lifecycle::Refusal;
+use crate::services::archive::ArchiveError;
+use crate::services::reconcile::ReconcileError;
+use crate::services::sample::SampleError;
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +33,29 @@ pub enum CommandError {
         /// Why.
         reason: String,
     },
+    /// Closed, but GuardDuty has not archived the finding yet.
+    #[error("incident {id} is closed, but archiving its finding in GuardDuty failed: {source} (the daemon retries it)")]
+    ArchivePending {
+        /// The incident.
+        id: String,
+        /// Why the archive failed.
+        source: ArchiveError,
+    },
+    /// Sample findings could not be sent.
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+    /// Pages could not be watched.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    /// The dead-letter queue cannot be found.
+    #[error(transparent)]
+    NoDeadLetters(#[from] StartError),
+    /// The dead-letter queue cannot be read or drained.
+    #[error(transparent)]
+    DeadLetters(#[from] DlqError),
+    /// GuardDuty could not be swept.
+    #[error(transparent)]
+    Reconcile(#[from] ReconcileError),
     /// An operator check or command failed.
     #[error("{0}")]
     Failed(String),

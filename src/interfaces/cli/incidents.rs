@@ -89,12 +89,9 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
             if s.config.guardduty.archive_on_close {
                 let guardduty =
                     crate::adapters::guardduty::GuardDuty::new(&s.clients.shared, std::slice::from_ref(&closed.region));
-                crate::services::archive::after_close(&guardduty, s.dispatch.store(), &closed).await.map_err(|why| {
-                    CommandError::Failed(format!(
-                        "incident {} is closed, but archiving its finding in GuardDuty failed: {why} (the daemon retries it)",
-                        closed.incident_id
-                    ))
-                })?;
+                crate::services::archive::after_close(&guardduty, s.dispatch.store(), &closed)
+                    .await
+                    .map_err(|source| CommandError::ArchivePending { id: closed.incident_id.clone(), source })?;
             }
             sent_all(&closed, pending)
         }

@@ -19,7 +19,7 @@ pub async fn check(ctx: &Context, common: &Common) -> Result<(), CommandError> {
             .iter()
             .map(|c| match &c.result {
                 Ok(detail) => json!({"check": c.what, "call": c.how, "ok": true, "detail": detail}),
-                Err(why) => json!({"check": c.what, "call": c.how, "ok": false, "error": why}),
+                Err(why) => json!({"check": c.what, "call": c.how, "ok": false, "error": why.to_string()}),
             })
             .collect();
         output::json(&json!({ "config": common.config, "checks": rows, "failed": failed }));
@@ -59,12 +59,12 @@ pub async fn dlq(ctx: &Context, command: DlqCommand) -> Result<(), CommandError>
     let (config, clients) = (&ctx.config, &ctx.clients);
     let dlq_url = match &config.queue.dead_letter_url {
         Some(url) => url.clone(),
-        None => discover_dead_letter_queue(&clients.sqs, &config.queue.url)
-            .await
-            .map_err(|e| CommandError::Failed(e.to_string()))?,
+        None => {
+            discover_dead_letter_queue(&clients.sqs, &config.queue.url).await.map_err(CommandError::NoDeadLetters)?
+        }
     };
     let letters = DeadLetters::new(clients.sqs.clone(), dlq_url, config.queue.url.clone());
-    let failed = |e: crate::adapters::sqs::dead_letters::DlqError| CommandError::Failed(e.to_string());
+    let failed = CommandError::DeadLetters;
     match command {
         DlqCommand::List { limit, .. } => {
             let list = letters.list(limit).await.map_err(failed)?;
@@ -107,7 +107,7 @@ pub async fn reconcile(s: &Context, common: &Common, since: chrono::DateTime<chr
     let ingest = crate::services::ingest::Ingest::new(s.dispatch.clone());
     let reconciler =
         crate::services::reconcile::Reconciler::new(&s.config, guardduty, s.dispatch.store().clone(), ingest);
-    let reports = reconciler.sweep(Some(since)).await.map_err(|e| CommandError::Failed(e.to_string()))?;
+    let reports = reconciler.sweep(Some(since)).await?;
     if common.json {
         output::json(&json!({ "detectors": reports }));
     } else if reports.is_empty() {

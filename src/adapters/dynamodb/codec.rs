@@ -1,0 +1,225 @@
+//! Records as DynamoDB items and back: attribute encoding, item sizes, update expressions, the merging of
+//! inline records, and listing tokens.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use serde::Serialize;
+
+use super::{Store, StoreError};
+
+/// One DynamoDB item.
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+/// The string attribute `key` of `item`, if it has one.
+pub(super) fn string(item: &Item, key: &str) -> Option<String> {
+    match item.get(key) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+impl Store {
+    /// The record an item holds; an item that does not decode is [`StoreError::Corrupt`].
+    pub(super) fn decode<T: serde::de::DeserializeOwned>(&self, item: Item) -> Result<T, StoreError> {
+        let pk = string(&item, "pk").unwrap_or_else(|| "(no pk)".into());
+        serde_dynamo::from_item(item).map_err(|e| self.corrupt(&pk, e))
+    }
+
+    /// The item of a record, with its keys and `record_type`.
+    pub(super) fn encode<T: Serialize>(
+        &self,
+        value: &T,
+        pk: &str,
+        sk: &str,
+        record_type: &str,
+    ) -> Result<Item, StoreError> {
+        let mut item: Item =
+            serde_dynamo::to_item(value).map_err(|e| self.corrupt(pk, format!("cannot encode: {e}")))?;
+        item.insert("pk".into(), AttributeValue::S(pk.to_owned()));
+        item.insert("sk".into(), AttributeValue::S(sk.to_owned()));
+        item.insert("record_type".into(), AttributeValue::S(record_type.to_owned()));
+        Ok(item)
+    }
+}
+
+/// An `UpdateItem` that makes the incident item hold `next`'s attributes, if still at `expected` version.
+#[derive(Debug, PartialEq)]
+pub(super) struct UpdateOf {
+    pub(super) expression: String,
+    pub(super) names: HashMap<String, String>,
+    pub(super) values: Item,
+}
+
+/// The update from the stored attributes of `previous` to those of `next`: every attribute of `next` set,
+/// those that `previous` had and `next` has not removed. Keys stay; attributes neither knows (the inline
+/// records, anything a newer version added) are kept.
+pub(super) fn update_of(next: &Item, previous: &Item, expected: u64) -> UpdateOf {
+    let mut names = HashMap::from([("#version".to_owned(), "version".to_owned())]);
+    let mut values = HashMap::from([(":expected".to_owned(), AttributeValue::N(expected.to_string()))]);
+    let mut set: Vec<&String> = next.keys().filter(|k| *k != "pk" && *k != "sk").collect();
+    set.sort();
+    let mut sets = Vec::with_capacity(set.len());
+    for (i, name) in set.into_iter().enumerate() {
+        names.insert(format!("#s{i}"), name.clone());
+        values.insert(format!(":s{i}"), next[name].clone());
+        sets.push(format!("#s{i} = :s{i}"));
+    }
+    let mut gone: Vec<&String> =
+        previous.keys().filter(|k| !next.contains_key(*k) && *k != "pk" && *k != "sk").collect();
+    gone.sort();
+    let mut removes = Vec::with_capacity(gone.len());
+    for (i, name) in gone.into_iter().enumerate() {
+        names.insert(format!("#r{i}"), name.clone());
+        removes.push(format!("#r{i}"));
+    }
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    UpdateOf { expression, names, values }
+}
+
+/// A record as kept inline: without the partition key, which is the incident item's.
+pub(super) fn without_key(record: &Item) -> Item {
+    record.iter().filter(|(k, _)| *k != "pk").map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Separate records and the inline one merged in key order, as a query of the separate records alone would
+/// have listed them had the inline one been separate; a record both inline and separate is listed once.
+pub(super) fn merge_records(mut items: Vec<Item>, inline: Option<Item>) -> Vec<Item> {
+    if let Some(record) = inline {
+        let sk = string(&record, "sk");
+        if sk.is_none() || !items.iter().any(|i| string(i, "sk") == sk) {
+            items.push(record);
+        }
+    }
+    items.sort_by_key(|i| string(i, "sk"));
+    items
+}
+
+/// An item's size as DynamoDB counts it (attribute names plus values), near enough to keep clear of its
+/// 400 KB limit.
+pub(super) fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => n.len(),
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ns(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::M(m) => 3 + m.iter().map(|(k, v)| 1 + k.len() + value_size(v)).sum::<usize>(),
+        AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        _ => 0,
+    }
+}
+
+/// The index key of an item of `by-created`, to continue a listing after it.
+pub(super) fn item_key(item: &Item) -> Item {
+    ["pk", "sk", "record_type", "created_at"]
+        .into_iter()
+        .filter_map(|k| item.get(k).map(|v| (k.to_owned(), v.clone())))
+        .collect()
+}
+
+pub(super) fn encode_token(key: &Item) -> String {
+    let plain: HashMap<&str, &str> = key
+        .iter()
+        .filter_map(|(k, v)| match v {
+            AttributeValue::S(s) => Some((k.as_str(), s.as_str())),
+            _ => None,
+        })
+        .collect();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).unwrap_or_default())
+}
+
+pub(super) fn decode_token(token: &str) -> Result<Item, StoreError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim())
+        .map_err(|e| StoreError::BadToken(e.to_string()))?;
+    let plain: HashMap<String, String> =
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::BadToken(e.to_string()))?;
+    if !["pk", "sk", "record_type", "created_at"].iter().all(|k| plain.contains_key(*k)) {
+        return Err(StoreError::BadToken("it does not hold a listing position".into()));
+    }
+    Ok(plain.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::adapters::dynamodb::{ATTR_INLINE_EVIDENCE, INLINE_ITEM_MAX};
+    use crate::domain::evidence::Evidence;
+
+    fn item(pairs: &[(&str, &str)]) -> Item {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), AttributeValue::S((*v).to_owned()))).collect()
+    }
+
+    #[test]
+    fn updates_set_what_the_incident_has_and_remove_what_it_lost() {
+        let previous = item(&[("pk", "P"), ("sk", "INCIDENT"), ("status", "open"), ("escalate_at", "t")]);
+        let next = item(&[("pk", "P"), ("sk", "INCIDENT"), ("status", "acknowledged"), ("assignee", "ann")]);
+        let update = update_of(&next, &previous, 4);
+        assert_eq!(update.expression, "SET #s0 = :s0, #s1 = :s1 REMOVE #r0");
+        assert_eq!(update.names["#s0"], "assignee");
+        assert_eq!(update.names["#s1"], "status");
+        assert_eq!(update.names["#r0"], "escalate_at");
+        assert_eq!(update.names["#version"], "version");
+        assert_eq!(update.values[":s1"], AttributeValue::S("acknowledged".into()));
+        assert_eq!(update.values[":expected"], AttributeValue::N("4".into()));
+        // Keys are never set, and nothing unknown to both (the inline records) is touched.
+        assert!(!update.names.values().any(|n| n == "pk" || n == "sk" || n == ATTR_INLINE_EVIDENCE));
+        let same = update_of(&next, &next, 1);
+        assert!(!same.expression.contains("REMOVE"));
+    }
+
+    #[test]
+    fn inline_records_merge_in_key_order_once() {
+        let separate = vec![item(&[("sk", "EVENT#2026-01-02#b")]), item(&[("sk", "EVENT#2026-01-03#c")])];
+        let inline = item(&[("sk", "EVENT#2026-01-01#a")]);
+        let merged = merge_records(separate.clone(), Some(inline.clone()));
+        let sks: Vec<_> = merged.iter().filter_map(|i| string(i, "sk")).collect();
+        assert_eq!(sks, ["EVENT#2026-01-01#a", "EVENT#2026-01-02#b", "EVENT#2026-01-03#c"]);
+        // Evidence kept again separately (a redelivery) is listed once.
+        let twice = merge_records(vec![inline.clone()], Some(inline));
+        assert_eq!(twice.len(), 1);
+        assert_eq!(merge_records(separate.clone(), None), separate);
+    }
+
+    #[test]
+    fn item_size_counts_names_and_values_so_large_evidence_is_not_inlined() {
+        let small = item(&[("ab", "cde")]);
+        assert_eq!(item_size(&small), 5);
+        let mut with_map = small.clone();
+        with_map.insert("m".into(), AttributeValue::M(item(&[("x", "yz")])));
+        assert_eq!(item_size(&with_map), 5 + 1 + 3 + 1 + 1 + 2);
+        let body = "x".repeat(300 * 1024);
+        let evidence = Evidence::of("i", None, &body, Utc::now());
+        let mut big = small.clone();
+        big.insert(ATTR_INLINE_EVIDENCE.into(), AttributeValue::M(serde_dynamo::to_item(&evidence).unwrap()));
+        assert!(item_size(&big) > INLINE_ITEM_MAX);
+        let typical = Evidence::of("i", None, &"x".repeat(8 * 1024), Utc::now());
+        let mut ok = small;
+        ok.insert(ATTR_INLINE_EVIDENCE.into(), AttributeValue::M(serde_dynamo::to_item(&typical).unwrap()));
+        assert!(item_size(&ok) <= INLINE_ITEM_MAX);
+    }
+
+    #[test]
+    fn listing_tokens_round_trip_and_reject_garbage() {
+        let key: Item = [("pk", "INC#a#b#c"), ("sk", "INCIDENT"), ("record_type", "incident"), ("created_at", "2026")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
+            .collect();
+        assert_eq!(decode_token(&encode_token(&key)).unwrap(), key);
+        assert!(matches!(decode_token("not a token!"), Err(StoreError::BadToken(_))));
+        assert!(matches!(decode_token(&encode_token(&HashMap::new())), Err(StoreError::BadToken(_))));
+    }
+}

@@ -1,0 +1,277 @@
+//! Writing incidents: created with one conditional put (their first records inline) or a transaction,
+//! updated in place only while still at the version read, re-applied on a lost race.
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+
+use super::codec::{Item, UpdateOf, item_size, string, update_of, without_key};
+use super::{
+    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, ESCALATION_DUE, INLINE_ITEM_MAX, IncidentKey, MAX_CONFLICTS, RECORD_EVENT,
+    RECORD_EVIDENCE, RECORD_INCIDENT, SK_INCIDENT, Store, StoreError,
+};
+use crate::domain::evidence::Evidence;
+use crate::domain::incident::{Event, Incident};
+use crate::domain::timestamp;
+
+/// The condition of every update of an incident: nobody wrote it since it was read.
+const UPDATE_CONDITION: &str = "#version = :expected";
+
+/// How the incident item is written in a transaction.
+enum Write {
+    /// Created (it must not exist).
+    Create(Item),
+    /// Updated in place (it must still be at the version read).
+    Update(UpdateOf),
+}
+
+impl Store {
+    fn incident_item(&self, incident: &Incident) -> Result<Item, StoreError> {
+        let pk = IncidentKey::of(incident).pk();
+        let mut item = self.encode(incident, &pk, SK_INCIDENT, RECORD_INCIDENT)?;
+        // The sparse escalation index holds exactly the incidents with a re-page scheduled.
+        if incident.escalate_at.is_some() {
+            item.insert("escalation_due".into(), AttributeValue::S(ESCALATION_DUE.into()));
+        }
+        Ok(item)
+    }
+
+    /// Writes `incident` if the stored one is still `previous` (by version; `None`: if there is none yet),
+    /// together with its log entries and evidence, all or nothing. Returns the incident as stored, its
+    /// version bumped; on a lost race, [`StoreError::Conflict`] with the item that won.
+    ///
+    /// A new incident with at most one log entry and a small enough evidence is one conditional `PutItem`
+    /// holding them inline; an existing one is updated in place, keeping what else its item holds.
+    pub async fn commit(
+        &self,
+        incident: &Incident,
+        previous: Option<&Incident>,
+        events: &[Event],
+        evidence: Option<&Evidence>,
+    ) -> Result<Incident, StoreError> {
+        let mut stored = incident.clone();
+        stored.version = previous.map_or(1, |p| p.version + 1);
+        let key = IncidentKey::of(&stored);
+        let pk = key.pk();
+        let item = self.incident_item(&stored)?;
+        let mut extra = Vec::new();
+        for event in events {
+            let mut record = self.encode(event, &pk, &event_sk(event), RECORD_EVENT)?;
+            record.insert("incident_id".into(), AttributeValue::S(stored.incident_id.clone()));
+            extra.push(record);
+        }
+        if let Some(evidence) = evidence {
+            extra.push(self.encode(evidence, &pk, &evidence.sk(), RECORD_EVIDENCE)?);
+        }
+
+        let Some(previous) = previous else {
+            if events.len() <= 1 {
+                let mut inline = item.clone();
+                let mut records = extra.iter();
+                if !events.is_empty()
+                    && let Some(event) = records.next()
+                {
+                    inline.insert(ATTR_INLINE_EVENT.into(), AttributeValue::M(without_key(event)));
+                }
+                if let Some(evidence) = records.next() {
+                    inline.insert(ATTR_INLINE_EVIDENCE.into(), AttributeValue::M(without_key(evidence)));
+                }
+                if item_size(&inline) <= INLINE_ITEM_MAX {
+                    return self.create(inline, stored, &key).await;
+                }
+            }
+            return self.transact(Write::Create(item), extra, stored, &key).await;
+        };
+
+        let update = update_of(&item, &self.incident_item(previous)?, previous.version);
+        if extra.is_empty() {
+            let request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(pk.clone()))
+                .key("sk", AttributeValue::S(SK_INCIDENT.into()))
+                .update_expression(update.expression)
+                .condition_expression(UPDATE_CONDITION)
+                .set_expression_attribute_names(Some(update.names))
+                .set_expression_attribute_values(Some(update.values))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            return match request.send().await {
+                Ok(_) => Ok(stored),
+                Err(err) => match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                        Err(self.conflict(failed.item.clone(), &key).await?)
+                    }
+                    _ => Err(self.aws_error("UpdateItem", err)),
+                },
+            };
+        }
+        self.transact(Write::Update(update), extra, stored, &key).await
+    }
+
+    /// Creates the incident item with one conditional `PutItem`.
+    async fn create(&self, item: Item, stored: Incident, key: &IncidentKey) -> Result<Incident, StoreError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        match request.send().await {
+            Ok(_) => Ok(stored),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    let inline_evidence = failed.item.as_ref().and_then(|i| match i.get(ATTR_INLINE_EVIDENCE) {
+                        Some(AttributeValue::M(record)) => string(record, "sk"),
+                        _ => None,
+                    });
+                    match self.conflict(failed.item.clone(), key).await? {
+                        StoreError::Conflict(current) => Err(StoreError::Exists { current, inline_evidence }),
+                        other => Err(other),
+                    }
+                }
+                _ => Err(self.aws_error("PutItem", err)),
+            },
+        }
+    }
+
+    /// Writes the incident item (created, or updated if still at its version) with its separate log entries
+    /// and evidence in one transaction.
+    async fn transact(
+        &self,
+        incident: Write,
+        records: Vec<Item>,
+        stored: Incident,
+        key: &IncidentKey,
+    ) -> Result<Incident, StoreError> {
+        let pk = key.pk();
+        let first = match incident {
+            Write::Create(item) => TransactWriteItem::builder().put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .build()
+                    .map_err(|e| self.corrupt(&pk, e))?,
+            ),
+            Write::Update(update) => TransactWriteItem::builder().update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", AttributeValue::S(pk.clone()))
+                    .key("sk", AttributeValue::S(SK_INCIDENT.into()))
+                    .update_expression(update.expression)
+                    .condition_expression(UPDATE_CONDITION)
+                    .set_expression_attribute_names(Some(update.names))
+                    .set_expression_attribute_values(Some(update.values))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .build()
+                    .map_err(|e| self.corrupt(&pk, e))?,
+            ),
+        };
+        let mut writes = vec![first.build()];
+        for item in records {
+            // Events are append-only, never written over. Evidence keys hold the body's SHA-256, so a put
+            // can only ever write the same bytes again.
+            let is_event = matches!(item.get("record_type"), Some(AttributeValue::S(t)) if t == RECORD_EVENT);
+            let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+            if is_event {
+                put = put.condition_expression("attribute_not_exists(pk)");
+            }
+            writes.push(TransactWriteItem::builder().put(put.build().map_err(|e| self.corrupt(&pk, e))?).build());
+        }
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(stored),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    let reasons = cancelled.cancellation_reasons();
+                    let first = reasons.first();
+                    let code = first.and_then(|r| r.code()).unwrap_or_default();
+                    if code == "ConditionalCheckFailed" || code == "TransactionConflict" {
+                        Err(self.conflict(first.and_then(|r| r.item.clone()), key).await?)
+                    } else {
+                        Err(self.aws_error("TransactWriteItems", err))
+                    }
+                }
+                _ => Err(self.aws_error("TransactWriteItems", err)),
+            },
+        }
+    }
+
+    /// The conflict error, with the stored incident (read if the failure did not carry it).
+    async fn conflict(&self, item: Option<Item>, key: &IncidentKey) -> Result<StoreError, StoreError> {
+        let current = match item.filter(|i| !i.is_empty()) {
+            Some(item) => Some(self.decode(item)?),
+            None => self.load(key).await?,
+        };
+        Ok(StoreError::Conflict(Box::new(current)))
+    }
+
+    /// Applies `change` to the stored incident with a conditional write, re-reading and re-applying when
+    /// another writer got there first. `change` returns `None` when there is nothing to write. Returns the
+    /// incident as stored (unchanged if `change` had nothing to do).
+    pub async fn modify<F>(&self, mut current: Incident, mut change: F) -> Result<Incident, StoreError>
+    where
+        F: FnMut(&Incident) -> Option<(Incident, Option<Event>)>,
+    {
+        for _ in 0..MAX_CONFLICTS {
+            let Some((next, event)) = change(&current) else {
+                return Ok(current);
+            };
+            match self.commit(&next, Some(&current), event.as_slice(), None).await {
+                Ok(saved) => return Ok(saved),
+                Err(StoreError::Conflict(latest)) => match *latest {
+                    Some(latest) => current = latest,
+                    None => return Err(self.corrupt(&IncidentKey::of(&current).pk(), "the incident vanished")),
+                },
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Contended(current.incident_id))
+    }
+
+    /// Keeps a version of a finding that changed nothing, unless it is already kept.
+    pub async fn keep_evidence(&self, key: &IncidentKey, evidence: &Evidence) -> Result<(), StoreError> {
+        let pk = key.pk();
+        let item = self.encode(evidence, &pk, &evidence.sk(), RECORD_EVIDENCE)?;
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Ok(())
+            }
+            Err(err) => Err(self.aws_error("PutItem", err)),
+        }
+    }
+}
+
+/// The sort key of a log entry's own item: by time, then a random suffix.
+fn event_sk(event: &Event) -> String {
+    format!("EVENT#{}#{}", timestamp::format(event.at), &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    #[test]
+    fn evidence_hash_is_sha256_and_verifies() {
+        let e = Evidence::of("i", None, "abc", Utc::now());
+        assert_eq!(e.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert!(e.verify());
+        let tampered = Evidence { body: "abd".into(), ..e.clone() };
+        assert!(!tampered.verify());
+        assert_eq!(e.sk(), format!("EVIDENCE#unknown#{}", e.sha256));
+    }
+}
