@@ -1,6 +1,12 @@
 //! The composition roots: the one place that turns a loaded [`Config`] into connected clients, store and
 //! dispatcher ([`connect`]), and starts the daemon ([`daemon::run`]) or the portal ([`portal::run`]) on them.
 //! `main.rs` loads the configuration and sets up telemetry once, then calls one of these.
+//!
+//! What belongs here is wiring and process lifetime: which tasks run, how they share a shutdown token
+//! ([`signals`]), and what must fail at start rather than later. Rules it keeps:
+//! - it is the top layer: it may use every other, and nothing in the library imports it;
+//! - it decides nothing about incidents and handles no message itself;
+//! - everything that can fail at start fails before the first message is received.
 
 pub mod daemon;
 pub mod portal;

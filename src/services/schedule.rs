@@ -50,7 +50,7 @@ impl Every {
 }
 
 /// How long a periodic round may go on once shutdown has begun: enough to record a page just published.
-const ROUND_GRACE: Duration = Duration::from_secs(3);
+pub const ROUND_GRACE: Duration = Duration::from_secs(3);
 
 /// Looks for due re-pages every `every` until shutdown.
 pub async fn escalate_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {

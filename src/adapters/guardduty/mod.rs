@@ -1,5 +1,5 @@
 //! The GuardDuty API: listing and reading findings for reconciliation, archiving findings of closed
-//! incidents; and turning API findings back into EventBridge events ([`event`]).
+//! incidents; and turning API findings back into EventBridge events (`event`).
 
 mod event;
 

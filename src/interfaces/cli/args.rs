@@ -1,5 +1,8 @@
 //! The command line's arguments (clap): every command, flag and its help text.
 
+// Help texts name TOML sections in brackets (`[server] listen`), which clap shows as written.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};

@@ -1,5 +1,5 @@
 //! The command line: the daemon, and the commands responders, staff and operators use on the same table.
-//! [`args`] declares them; [`execute`] runs one on the connected [`Context`].
+//! `args` declares them; [`execute`] runs one on the connected [`Context`].
 
 mod args;
 mod demo;

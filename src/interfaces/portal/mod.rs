@@ -5,8 +5,10 @@
 //! - **Pages** are rendered on the server ([`views`], maud) and work without JavaScript: the incident list
 //!   (filters, search, newest first), an incident's page (details, resource, timeline, evidence with hashes,
 //!   pages sent, and the actions), the report form and "my reports".
-//! - **Rules** are the command line's: [`crate::domain::lifecycle::perform`] through [`crate::adapters::dynamodb::Store::modify`]
-//!   for every action, [`crate::domain::lifecycle::report`] then [`crate::services::dispatch::Dispatcher::send_pages`] for a
+//! - **Rules** are the command line's: [`crate::domain::lifecycle::act`] through
+//!   [`crate::services::dispatch::Dispatcher::apply`] for every action (then
+//!   [`crate::services::archive::after_close`] on a close, when `[guardduty] archive_on_close` is on), and
+//!   [`crate::domain::lifecycle::report`] then [`crate::services::dispatch::Dispatcher::create`] for a
 //!   report. Nothing here decides what an incident may become; a refusal is shown as the rules give it.
 //! - **Identity** ([`auth`]): the load balancer's signed `x-amzn-oidc-data` header, verified (ES256, signer,
 //!   expiry); roles ([`access`]) from `[portal] responders` and `iso`; a missing or invalid header is 401.
