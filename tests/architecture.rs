@@ -22,7 +22,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// `src/interfaces/cli/ops.rs` -> `interfaces::cli`; `src/config.rs` -> `config`; `None` for the crate
+/// `src/interfaces/cli/ops.rs` -> `interfaces::cli`; `src/config/mod.rs` -> `config`; `None` for the crate
 /// roots (`lib.rs`, `main.rs`).
 fn unit_of(src: &Path, file: &Path) -> Option<String> {
     let rel = file.strip_prefix(src).ok()?;

@@ -26,7 +26,7 @@ pub struct AwsConfig {
     #[serde(default = "default_operation_timeout_secs")]
     pub operation_timeout_secs: u64,
     /// Tests only, never in production: while this file exists, requests of the services it lists go to the
-    /// addresses it gives (an outage). See `src/faults.rs`.
+    /// addresses it gives (an outage). See `src/adapters/faults.rs`.
     #[serde(default)]
     pub fault_injection_file: Option<PathBuf>,
 }
