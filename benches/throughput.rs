@@ -29,7 +29,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use clap::Parser;
 use futures_util::future::join_all;
 use gd_incidents::adapters::dynamodb::{IncidentKey, RECORD_EVENT, RECORD_EVIDENCE, RECORD_INCIDENT, SK_INCIDENT};
@@ -604,29 +603,11 @@ async fn ceiling(aws: &Aws, queue: &str, table: &str, write: Write, loops: usize
                 Ok::<_, String>((t.elapsed().as_secs_f64() * 1000.0, conflict))
             }))
             .await;
-            let entries: Vec<DeleteMessageBatchRequestEntry> = messages
-                .iter()
-                .enumerate()
-                .filter_map(|(i, m)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .set_receipt_handle(m.receipt_handle.clone())
-                        .build()
-                        .ok()
-                })
-                .collect();
             let t = Instant::now();
-            let deleted = aws
-                .sqs
-                .delete_message_batch()
-                .queue_url(queue)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| format!("ceiling delete: {e}"))?;
+            let delete_failures = aws.delete_batch(queue, &messages).await;
             let delete_ms = t.elapsed().as_secs_f64() * 1000.0;
             let mut s = stats.lock().map_err(|_| "poisoned")?;
-            s.delete_failures += deleted.failed.len();
+            s.delete_failures += delete_failures;
             s.receive_ms.push(receive_ms);
             s.delete_ms.push(delete_ms);
             s.calls += 2 + messages.len();

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
 use super::localstack::Aws;
 use super::now_ms;
@@ -82,26 +82,7 @@ impl Aws {
                 .await
                 .expect("receive");
             let messages = out.messages.unwrap_or_default();
-            let entries: Vec<DeleteMessageBatchRequestEntry> = messages
-                .iter()
-                .enumerate()
-                .filter_map(|(i, m)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .set_receipt_handle(m.receipt_handle.clone())
-                        .build()
-                        .ok()
-                })
-                .collect();
-            if !entries.is_empty() {
-                self.sqs
-                    .delete_message_batch()
-                    .queue_url(queue_url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                    .expect("delete");
-            }
+            self.delete_batch(queue_url, &messages).await;
             for m in messages {
                 let sent_ms = m
                     .attributes

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, QueueAttributeName, SendMessageBatchRequestEntry};
 use futures_util::future::join_all;
 
 use super::localstack::Aws;
@@ -63,6 +63,26 @@ impl Aws {
         };
         join_all((0..senders).map(|_| sender())).await;
         sent.into_inner().unwrap()
+    }
+
+    /// Deletes `messages`, received from `queue_url`, in one call; returns how many it could not delete.
+    pub async fn delete_batch(&self, queue_url: &str, messages: &[Message]) -> usize {
+        let entries: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(m.receipt_handle.clone())
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if entries.is_empty() {
+            return 0;
+        }
+        let out = self.sqs.delete_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await;
+        out.expect("DeleteMessageBatch").failed.len()
     }
 
     /// Visible plus in-flight (and delayed) messages on a queue.
