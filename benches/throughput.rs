@@ -17,29 +17,30 @@
 //!
 //! Only `127.0.0.1` is ever contacted. Nothing is deleted. See `benches/README.md`.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::config::Credentials;
-use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
-};
 use clap::Parser;
 use futures_util::future::join_all;
+use gd_incidents::adapters::dynamodb::{IncidentKey, RECORD_EVENT, RECORD_EVIDENCE, RECORD_INCIDENT, SK_INCIDENT};
+use gd_incidents::telemetry::metrics::{
+    AWS_CALL_SECONDS, AWS_CALLS, MESSAGES_IN_FLIGHT, MESSAGES_RECEIVED, MESSAGES_SETTLED, PREFIX,
+};
+use hyper::Method;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use support::http::{Http, free_addr};
+use support::localstack::REGION;
+use support::{Aws, ConfigText, FindingEvent, Item, Process, Stack, deploy_named, now_ms, repo};
 
-/// Messages per SendMessageBatch, ReceiveMessage and DeleteMessageBatch (SQS's maximum).
-const BATCH: usize = 10;
 /// Concurrent SendMessageBatch callers when loading a queue.
 const SENDERS: usize = 8;
 /// Parallel loops of the ceiling that are tried; the best counts.
@@ -50,9 +51,8 @@ const SCRAPE_EVERY: Duration = Duration::from_millis(100);
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// Probes stop once this share of the burst is processed, so that each one is sent while a backlog remains.
 const PROBE_UNTIL: f64 = 0.9;
-/// The account and region of every benchmark finding.
+/// The account of every benchmark finding (the region is the stacks').
 const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
 
 #[derive(Debug, Parser)]
 #[command(about = "gd-incidents throughput benchmark against LocalStack (issue 7)")]
@@ -123,176 +123,14 @@ fn since_start() -> Duration {
     START.get_or_init(Instant::now).elapsed()
 }
 
-/// Wall-clock milliseconds since the epoch: the clock the daemon's `created_at` and SQS's `SentTimestamp` use.
-fn now_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
-}
+// ----- the daemon as a process ---------------------------------------------------------------------------------
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ls_port() -> Result<u16> {
-    match std::env::var("LS_PORT") {
-        Ok(p) => p.parse().map_err(|_| format!("LS_PORT={p} is not a port number")),
-        Err(_) => Ok(4566),
-    }
-}
-
-/// LocalStack's gateway; the only endpoint this benchmark talks to.
-fn endpoint() -> Result<String> {
-    Ok(format!("http://127.0.0.1:{}", ls_port()?))
-}
-
-// ----- processes ----------------------------------------------------------------------------------------------
-
-/// Runs a command under coreutils `timeout`, with LocalStack's credentials and endpoint and no real-AWS
-/// settings in its environment. Returns stdout.
-fn run_bounded(limit: Duration, program: &str, args: &[&str], extra_env: &[(&str, &str)]) -> Result<String> {
-    let mut cmd = Command::new("timeout");
-    cmd.arg(limit.as_secs().to_string()).arg(program).args(args).current_dir(repo());
-    cmd.env("AWS_ENDPOINT_URL", endpoint()?)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", REGION)
-        .env_remove("GD_REAL_AWS")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN");
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let out = cmd.stdin(Stdio::null()).output().map_err(|e| format!("cannot run {program}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{program} {args:?} failed ({}; 124 = timed out after {limit:?}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn start_localstack() -> Result<()> {
-    let port = ls_port()?.to_string();
-    run_bounded(Duration::from_secs(900), "bash", &["deploy/start-localstack.sh"], &[("LS_PORT", &port)]).map(drop)
-}
-
-#[derive(Debug, Clone)]
-struct Stack {
-    name: String,
-    outputs: HashMap<String, String>,
-}
-
-impl Stack {
-    fn get(&self, key: &str) -> Result<&str> {
-        self.outputs.get(key).map(String::as_str).ok_or_else(|| format!("stack {} has no output {key}", self.name))
-    }
-}
-
-fn deploy(name: &str) -> Result<Stack> {
-    let out = run_bounded(
-        Duration::from_secs(600),
-        "bash",
-        &["deploy/deploy-stack.sh", name],
-        &[("GD_STACK_PARAMS", "TableDeletionProtection=false")],
-    )?;
-    let outputs =
-        serde_json::from_str(&out).map_err(|e| format!("deploy-stack.sh {name} printed no JSON ({e}): {out}"))?;
-    Ok(Stack { name: name.to_owned(), outputs })
-}
-
-/// The release binary: the one `cargo bench` built for this bench, else target/release, built if missing.
-fn daemon_binary() -> Result<PathBuf> {
-    let built = PathBuf::from(env!("CARGO_BIN_EXE_gd-incidents"));
-    if built.is_file() {
-        return Ok(built);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("target"));
-    let release = target.join("release/gd-incidents");
-    if !release.is_file() {
-        log("no release binary: cargo build --release");
-        run_bounded(Duration::from_secs(3600), "cargo", &["build", "--release", "--bin", "gd-incidents"], &[])?;
-    }
-    if release.is_file() { Ok(release) } else { Err(format!("no binary at {}", release.display())) }
-}
-
-/// A free TCP port on 127.0.0.1 (free when asked; the daemon binds it a moment later).
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
-}
-
-/// A running `gd-incidents run`, killed if dropped before [`Daemon::terminate`].
+/// A running `gd-incidents run` and the port of its `[server]`.
 struct Daemon {
-    child: Option<Child>,
-    pid: u32,
+    process: Process,
     port: u16,
-    log: PathBuf,
-    started: Instant,
+    /// When it was spawned, in epoch ms.
     started_ms: f64,
-}
-
-impl Daemon {
-    fn start(binary: &Path, config: &Path, log: &Path, port: u16) -> Result<Daemon> {
-        let file = std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-        let started_ms = now_ms();
-        let started = Instant::now();
-        let child = Command::new(binary)
-            .args(["run", "--config"])
-            .arg(config)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env_remove("RUST_LOG")
-            // The config's endpoint must win: drop every override that could point elsewhere.
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_ENDPOINT_URL_SQS")
-            .env_remove("AWS_ENDPOINT_URL_SNS")
-            .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file))
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let pid = child.id();
-        Ok(Daemon { child: Some(child), pid, port, log: log.to_owned(), started, started_ms })
-    }
-
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
-    }
-
-    /// SIGTERM, then waits up to `limit`; returns the exit code and how long the exit took.
-    fn terminate(&mut self, limit: Duration) -> Result<(i32, Duration)> {
-        let Some(mut child) = self.child.take() else { return Err("the daemon is not running".into()) };
-        let at = Instant::now();
-        let signalled =
-            Command::new("kill").args(["-TERM", &self.pid.to_string()]).status().map_err(|e| e.to_string())?;
-        if !signalled.success() {
-            return Err(format!("could not signal daemon {}", self.pid));
-        }
-        loop {
-            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-                return Ok((status.code().unwrap_or(-1), at.elapsed()));
-            }
-            if at.elapsed() > limit {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("daemon {} did not exit within {limit:?} of SIGTERM; killed it", self.pid));
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 /// Peak resident set (VmHWM) in KiB.
@@ -337,250 +175,34 @@ fn busy_share(a: Option<(u64, u64)>, b: Option<(u64, u64)>) -> Option<f64> {
     (t1 > t0).then(|| (b1 - b0) as f64 / (t1 - t0) as f64)
 }
 
-// ----- AWS -----------------------------------------------------------------------------------------------------
+// ----- what the daemon did -------------------------------------------------------------------------------------
 
-#[derive(Clone)]
-struct Aws {
-    sqs: aws_sdk_sqs::Client,
-    sns: aws_sdk_sns::Client,
-    ddb: aws_sdk_dynamodb::Client,
+/// Receives the pages on a capture queue until `expected` arrived (then 1 s more for duplicates) or `limit`
+/// passed: (incident id, level, SentTimestamp in ms).
+async fn pages(aws: &Aws, queue: &str, expected: usize, limit: Duration) -> Vec<(String, String, f64)> {
+    let got = aws.drain(queue, expected, limit, Duration::from_secs(1)).await;
+    let attr = |m: &support::Received, k: &str| m.attributes.get(k).cloned().unwrap_or_default();
+    got.iter().map(|m| (attr(m, "incident_id"), attr(m, "severity"), m.sent_ms)).collect()
 }
 
-impl Aws {
-    async fn new() -> Result<Aws> {
-        let endpoint = endpoint()?;
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .operation_attempt_timeout(Duration::from_secs(20))
-            .operation_timeout(Duration::from_secs(60))
-            .build();
-        let shared = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new("test", "test", None, None, "bench"))
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
-            .timeout_config(timeouts)
-            .endpoint_url(&endpoint)
-            .load()
-            .await;
-        // Set per client as well: nothing in the environment can redirect these calls.
-        Ok(Aws {
-            sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(&shared).endpoint_url(&endpoint).build(),
-            ),
-            sns: aws_sdk_sns::Client::from_conf(
-                aws_sdk_sns::config::Builder::from(&shared).endpoint_url(&endpoint).build(),
-            ),
-            ddb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&shared).endpoint_url(&endpoint).build(),
-            ),
-        })
-    }
-
-    /// A queue subscribed to `topic` with raw delivery.
-    async fn capture(&self, topic: &str, name: &str) -> Result<String> {
-        let url = self
-            .sqs
-            .create_queue()
-            .queue_name(name)
-            .send()
-            .await
-            .map_err(|e| format!("create queue {name}: {e}"))?
-            .queue_url
-            .ok_or("no queue url")?;
-        let arn = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(|e| format!("queue arn of {name}: {e}"))?
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .ok_or("no queue arn")?;
-        self.sns
-            .subscribe()
-            .topic_arn(topic)
-            .protocol("sqs")
-            .endpoint(arn)
-            .attributes("RawMessageDelivery", "true")
-            .send()
-            .await
-            .map_err(|e| format!("subscribe {name} to {topic}: {e}"))?;
-        Ok(url)
-    }
-
-    /// Visible, in-flight and delayed messages.
-    async fn depth(&self, queue: &str) -> Result<u64> {
-        let attrs = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(queue)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-            .send()
-            .await
-            .map_err(|e| format!("queue depth: {e}"))?
-            .attributes
-            .unwrap_or_default();
-        Ok(attrs.values().filter_map(|v| v.parse::<u64>().ok()).sum())
-    }
-
-    /// Sends `bodies` in batches of ten from several concurrent senders; returns each one's send time (the
-    /// moment its batch call started).
-    async fn load(&self, queue: &str, bodies: &[String]) -> Result<Vec<f64>> {
-        let chunks: Vec<(usize, &[String])> = bodies.chunks(BATCH).enumerate().map(|(i, c)| (i * BATCH, c)).collect();
-        let next = AtomicUsize::new(0);
-        let sent = Mutex::new(vec![0.0; bodies.len()]);
-        let sender = || async {
-            loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(first, chunk)) = chunks.get(k) else { return Ok::<(), String>(()) };
-                let mut pending: Vec<usize> = (0..chunk.len()).collect();
-                for _attempt in 0..5 {
-                    let entries: Vec<SendMessageBatchRequestEntry> = pending
-                        .iter()
-                        .filter_map(|&i| {
-                            SendMessageBatchRequestEntry::builder()
-                                .id(i.to_string())
-                                .message_body(&chunk[i])
-                                .build()
-                                .ok()
-                        })
-                        .collect();
-                    let at = now_ms();
-                    let out = self
-                        .sqs
-                        .send_message_batch()
-                        .queue_url(queue)
-                        .set_entries(Some(entries))
-                        .send()
-                        .await
-                        .map_err(|e| format!("SendMessageBatch: {e}"))?;
-                    let failed: HashSet<usize> = out.failed.iter().filter_map(|f| f.id.parse().ok()).collect();
-                    let mut times = sent.lock().map_err(|_| "poisoned")?;
-                    for &i in pending.iter().filter(|i| !failed.contains(i)) {
-                        times[first + i] = at;
-                    }
-                    drop(times);
-                    pending.retain(|i| failed.contains(i));
-                    if pending.is_empty() {
-                        break;
-                    }
-                }
-                if !pending.is_empty() {
-                    return Err(format!("{} messages could not be sent", pending.len()));
-                }
-            }
+/// The incidents in `table` whose finding id contains `tag`: finding id -> (incident id, created_at ms).
+async fn incident_times(aws: &Aws, table: &str, tag: &str) -> Result<HashMap<String, (String, f64)>> {
+    let mut found = HashMap::new();
+    for item in aws.incidents(table).await {
+        let s = |k: &str| support::s(&item, k).map(str::to_owned);
+        let (Some(finding), Some(incident), Some(created)) = (s("finding_id"), s("incident_id"), s("created_at"))
+        else {
+            continue;
         };
-        for r in join_all((0..SENDERS).map(|_| sender())).await {
-            r?;
+        if !finding.contains(tag) {
+            continue;
         }
-        sent.into_inner().map_err(|_| "poisoned".into())
+        let created = chrono::DateTime::parse_from_rfc3339(&created)
+            .map(|t| t.timestamp_millis() as f64)
+            .map_err(|e| format!("created_at {created}: {e}"))?;
+        found.insert(finding, (incident, created));
     }
-
-    /// Receives everything on a capture queue until `expected` arrived (then 1 s more for duplicates) or
-    /// `limit` passed: (incident id, level, SentTimestamp in ms).
-    async fn pages(&self, queue: &str, expected: usize, limit: Duration) -> Result<Vec<(String, String, f64)>> {
-        let deadline = Instant::now() + limit;
-        let mut quiet_until: Option<Instant> = None;
-        let mut got = Vec::new();
-        loop {
-            if quiet_until.is_none() && got.len() >= expected {
-                quiet_until = Some(Instant::now() + Duration::from_secs(1));
-            }
-            if quiet_until.is_some_and(|q| Instant::now() >= q) || Instant::now() >= deadline {
-                return Ok(got);
-            }
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(queue)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .message_attribute_names("All")
-                .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
-                .send()
-                .await
-                .map_err(|e| format!("receive pages: {e}"))?;
-            let messages = out.messages.unwrap_or_default();
-            let mut entries = Vec::new();
-            for (i, m) in messages.iter().enumerate() {
-                let attr =
-                    |k: &str| m.message_attributes.as_ref().and_then(|a| a.get(k)).and_then(|v| v.string_value.clone());
-                let sent = m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .unwrap_or_else(now_ms);
-                got.push((attr("incident_id").unwrap_or_default(), attr("severity").unwrap_or_default(), sent));
-                if let Some(Ok(entry)) = m
-                    .receipt_handle
-                    .as_ref()
-                    .map(|h| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(h).build())
-                {
-                    entries.push(entry);
-                }
-            }
-            if !entries.is_empty() {
-                self.sqs
-                    .delete_message_batch()
-                    .queue_url(queue)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                    .map_err(|e| format!("delete pages: {e}"))?;
-            }
-        }
-    }
-
-    /// The incidents in `table` whose finding id contains `tag`: finding id -> (incident id, created_at ms).
-    async fn incidents(&self, table: &str, tag: &str) -> Result<HashMap<String, (String, f64)>> {
-        let mut found = HashMap::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .ddb
-                .query()
-                .table_name(table)
-                .index_name("by-created")
-                .key_condition_expression("#r = :r")
-                .projection_expression("#f, #i, #c")
-                .expression_attribute_names("#r", "record_type")
-                .expression_attribute_names("#f", "finding_id")
-                .expression_attribute_names("#i", "incident_id")
-                .expression_attribute_names("#c", "created_at")
-                .expression_attribute_values(":r", AttributeValue::S("incident".into()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| format!("query incidents: {e}"))?;
-            for item in out.items.unwrap_or_default() {
-                let s = |k: &str| match item.get(k) {
-                    Some(AttributeValue::S(v)) => Some(v.clone()),
-                    _ => None,
-                };
-                let (Some(finding), Some(incident), Some(created)) =
-                    (s("finding_id"), s("incident_id"), s("created_at"))
-                else {
-                    continue;
-                };
-                if !finding.contains(tag) {
-                    continue;
-                }
-                let created = chrono::DateTime::parse_from_rfc3339(&created)
-                    .map(|t| t.timestamp_millis() as f64)
-                    .map_err(|e| format!("created_at {created}: {e}"))?;
-                found.insert(finding, (incident, created));
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(found);
-            }
-        }
-    }
+    Ok(found)
 }
 
 // ----- findings ------------------------------------------------------------------------------------------------
@@ -637,36 +259,35 @@ impl Rng {
 
 /// Makes finding events from the repository's EC2 backdoor fixture (a real GuardDuty finding, ~3.7 KB).
 struct Findings {
-    template: Value,
+    template: FindingEvent,
     base: chrono::DateTime<chrono::Utc>,
 }
 
 impl Findings {
-    fn new() -> Result<Findings> {
-        let path = repo().join("tests/fixtures/findings/ec2-instance-backdoor.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let template = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Findings { template, base: chrono::Utc::now() - chrono::Duration::hours(1) })
+    fn new() -> Findings {
+        let template = FindingEvent::from_fixture("ec2-instance-backdoor", "template");
+        Findings { template, base: chrono::Utc::now() - chrono::Duration::hours(1) }
     }
 
     /// Version `version` (0 = first) of finding `id` at `level`.
     fn body(&self, id: &str, level: Level, version: u32) -> String {
-        let mut v = self.template.clone();
         let ts = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        v["id"] = json!(uuid::Uuid::new_v4().to_string());
-        v["time"] = json!(ts(chrono::Utc::now()));
-        let d = &mut v["detail"];
-        d["id"] = json!(id);
-        d["arn"] = json!(format!(
-            "arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/7ac0b9d4e3f2418a9c6e5d1b0a2f3e4d/finding/{id}"
-        ));
-        d["severity"] = json!(level.severity());
-        d["title"] =
-            json!(format!("Benchmark {} finding {id} (C&C domain queried by i-0a1b2c3d4e5f67890)", level.name()));
-        d["createdAt"] = json!(ts(self.base));
-        d["updatedAt"] = json!(ts(self.base + chrono::Duration::minutes(i64::from(version))));
-        d["service"]["count"] = json!(3 + version);
-        v.to_string()
+        let mut event = self
+            .template
+            .clone()
+            .set("id", json!(id))
+            .arn(&format!(
+                "arn:aws:guardduty:{REGION}:{ACCOUNT}:detector/7ac0b9d4e3f2418a9c6e5d1b0a2f3e4d/finding/{id}"
+            ))
+            .severity(level.severity())
+            .title(&format!("Benchmark {} finding {id} (C&C domain queried by i-0a1b2c3d4e5f67890)", level.name()))
+            .created_at(&ts(self.base))
+            .updated_at(&ts(self.base + chrono::Duration::minutes(i64::from(version))))
+            .count(u64::from(3 + version));
+        // The envelope's own id and time, as EventBridge sets them per delivery.
+        event.0["id"] = json!(uuid::Uuid::new_v4().to_string());
+        event.0["time"] = json!(ts(chrono::Utc::now()));
+        event.body()
     }
 }
 
@@ -776,46 +397,28 @@ impl Scrape {
 
     /// Messages settled (processed or dead-lettered; retried ones come back).
     fn settled(&self) -> f64 {
-        self.sum("gd_incidents_messages_settled_total", Some(("kind", "processed")))
-            + self.sum("gd_incidents_messages_settled_total", Some(("kind", "dead_lettered")))
+        self.sum(&counter(MESSAGES_SETTLED), Some(("kind", "processed")))
+            + self.sum(&counter(MESSAGES_SETTLED), Some(("kind", "dead_lettered")))
     }
 }
 
-async fn http_get(port: u16, path: &str) -> Result<String> {
-    let fetch = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").ok_or("no HTTP header")?;
-        if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-            return Err(format!("GET {path}: {}", head.lines().next().unwrap_or("")));
-        }
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-            return Ok(dechunk(body));
-        }
-        Ok(body.to_owned())
-    };
-    tokio::time::timeout(Duration::from_secs(5), fetch).await.map_err(|_| format!("GET {path}: timed out"))?
+/// The exported name of metric `name`.
+fn metric(name: &str) -> String {
+    format!("{PREFIX}_{name}")
 }
 
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
+/// The exported name of counter `name`.
+fn counter(name: &str) -> String {
+    format!("{PREFIX}_{name}_total")
 }
 
 async fn scrape(port: u16) -> Result<Scrape> {
-    http_get(port, "/metrics").await.map(|t| Scrape::parse(&t))
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let answer = Http::default().try_send(Method::GET, &url, &[], None, Duration::from_secs(5)).await?;
+    if answer.status != 200 {
+        return Err(format!("GET /metrics: {}", answer.status));
+    }
+    Ok(Scrape::parse(&answer.body))
 }
 
 // ----- statistics ----------------------------------------------------------------------------------------------
@@ -862,8 +465,6 @@ struct CeilingRun {
     delete_failures: usize,
 }
 
-type Item = HashMap<String, AttributeValue>;
-
 /// The item a bare create writes: the incident's own attributes plus the raw event (the evidence), one item.
 fn ceiling_item(body: &str) -> Option<Item> {
     let v: Value = serde_json::from_str(body).ok()?;
@@ -873,9 +474,9 @@ fn ceiling_item(body: &str) -> Option<Item> {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut item = HashMap::new();
     let mut put = |k: &str, v: String| item.insert(k.to_owned(), AttributeValue::S(v));
-    put("pk", format!("INC#{account}#{region}#{id}"));
-    put("sk", "INCIDENT".into());
-    put("record_type", "incident".into());
+    put("pk", IncidentKey { account_id: account.clone(), region: region.clone(), finding_id: id.clone() }.pk());
+    put("sk", SK_INCIDENT.into());
+    put("record_type", RECORD_INCIDENT.into());
     put("incident_id", uuid::Uuid::new_v4().to_string());
     put("account_id", account);
     put("region", region);
@@ -905,7 +506,7 @@ fn transact_items(body: &str) -> Option<[(Item, bool); 3]> {
     let event: Item = [
         ("pk", pk.clone()),
         ("sk", rand()),
-        ("record_type", AttributeValue::S("event".into())),
+        ("record_type", AttributeValue::S(RECORD_EVENT.into())),
         ("incident_id", incident_id.clone()),
         ("at", now.clone()),
         ("kind", AttributeValue::S("created".into())),
@@ -916,7 +517,7 @@ fn transact_items(body: &str) -> Option<[(Item, bool); 3]> {
     let evidence: Item = [
         ("pk", pk),
         ("sk", rand()),
-        ("record_type", AttributeValue::S("evidence".into())),
+        ("record_type", AttributeValue::S(RECORD_EVIDENCE.into())),
         ("incident_id", incident_id),
         ("received_at", now),
         ("body", evidence_body),
@@ -934,7 +535,7 @@ async fn ceiling_write(aws: &Aws, table: &str, write: Write, body: &str) -> Resu
         Write::Put => {
             let item = ceiling_item(body).ok_or("ceiling: not a finding")?;
             let r = aws
-                .ddb
+                .dynamodb
                 .put_item()
                 .table_name(table)
                 .set_item(Some(item))
@@ -956,7 +557,7 @@ async fn ceiling_write(aws: &Aws, table: &str, write: Write, body: &str) -> Resu
                 }
                 writes.push(TransactWriteItem::builder().put(put.build().map_err(|e| e.to_string())?).build());
             }
-            let r = aws.ddb.transact_write_items().set_transact_items(Some(writes)).send().await;
+            let r = aws.dynamodb.transact_write_items().set_transact_items(Some(writes)).send().await;
             match r {
                 Ok(_) => Ok(false),
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_transaction_canceled_exception()) => Ok(true),
@@ -1002,29 +603,11 @@ async fn ceiling(aws: &Aws, queue: &str, table: &str, write: Write, loops: usize
                 Ok::<_, String>((t.elapsed().as_secs_f64() * 1000.0, conflict))
             }))
             .await;
-            let entries: Vec<DeleteMessageBatchRequestEntry> = messages
-                .iter()
-                .enumerate()
-                .filter_map(|(i, m)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .set_receipt_handle(m.receipt_handle.clone())
-                        .build()
-                        .ok()
-                })
-                .collect();
             let t = Instant::now();
-            let deleted = aws
-                .sqs
-                .delete_message_batch()
-                .queue_url(queue)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| format!("ceiling delete: {e}"))?;
+            let delete_failures = aws.delete_batch(queue, &messages).await;
             let delete_ms = t.elapsed().as_secs_f64() * 1000.0;
             let mut s = stats.lock().map_err(|_| "poisoned")?;
-            s.delete_failures += deleted.failed.len();
+            s.delete_failures += delete_failures;
             s.receive_ms.push(receive_ms);
             s.delete_ms.push(delete_ms);
             s.calls += 2 + messages.len();
@@ -1051,7 +634,6 @@ async fn ceiling(aws: &Aws, queue: &str, table: &str, write: Write, loops: usize
 // ----- the daemon phases ---------------------------------------------------------------------------------------
 
 struct Setup {
-    binary: PathBuf,
     dir: PathBuf,
     stack: Stack,
     queue_extra: Vec<String>,
@@ -1059,46 +641,29 @@ struct Setup {
     urgent: bool,
 }
 
-fn write_config(setup: &Setup, name: &str, port: u16) -> Result<PathBuf> {
-    let s = &setup.stack;
-    let text = format!(
-        "# Written by benches/throughput.rs: the defaults but for the endpoint, the log format and [server].\n\
-         [aws]\nregion = \"{REGION}\"\nendpoint_url = \"{endpoint}\"\n\n\
-         [queue]\nurl = \"{queue}\"\n{urgent}{extra}\n\n\
-         [incidents]\ntable = \"{table}\"\n\n\
-         [paging]\noce_topic_arn = \"{oce}\"\niso_topic_arn = \"{iso}\"\n\n\
-         [log]\nformat = \"json\"\nlevel = \"info\"\n\n\
-         [server]\nlisten = \"127.0.0.1:{port}\"\n",
-        endpoint = endpoint()?,
-        queue = s.get("QueueUrl")?,
-        urgent = if setup.urgent { format!("urgent_url = \"{}\"\n", s.get("UrgentQueueUrl")?) } else { String::new() },
-        extra = setup.queue_extra.join("\n"),
-        table = s.get("IncidentTableName")?,
-        oce = s.get("OceTopicArn")?,
-        iso = s.get("IsoTopicArn")?,
-    );
-    let path = setup.dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(path)
+/// The daemon's defaults but for the endpoint, JSON logs at `info`, the urgent queue and `[server]`.
+fn config(setup: &Setup, name: &str, port: u16) -> Result<PathBuf> {
+    let urgent = match (setup.urgent, setup.stack.urgent_queue_url()) {
+        (false, _) => String::new(),
+        (true, Some(url)) => format!("urgent_url = \"{url}\"\n"),
+        (true, None) => return Err(format!("stack {} has no urgent queue", setup.stack.name)),
+    };
+    let text = ConfigText {
+        aws: String::new(),
+        queue: format!("{urgent}{}\n", setup.queue_extra.join("\n")),
+        log_level: "info".into(),
+        tail: format!("[server]\nlisten = \"127.0.0.1:{port}\"\n"),
+    };
+    Ok(text.write(&setup.dir, &setup.stack, name))
 }
 
 async fn start_daemon(setup: &Setup, name: &str) -> Result<Daemon> {
-    let port = free_port()?;
-    let config = write_config(setup, name, port)?;
-    let mut daemon = Daemon::start(&setup.binary, &config, &setup.dir.join(format!("{name}.log")), port)?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if http_get(port, "/healthz").await.is_ok() {
-            return Ok(daemon);
-        }
-        if let Some(status) = daemon.exited() {
-            return Err(format!("the daemon exited at start ({status}); see {}", daemon.log.display()));
-        }
-        if Instant::now() > deadline {
-            return Err(format!("the daemon did not serve /healthz within 30 s; see {}", daemon.log.display()));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let addr = free_addr();
+    let config = config(setup, name, addr.port())?;
+    let started_ms = now_ms();
+    let mut process = Process::start(&config, name);
+    process.wait_healthy(addr, Duration::from_secs(30)).await;
+    Ok(Daemon { process, port: addr.port(), started_ms })
 }
 
 /// HIGH findings sent one at a time while the burst drains.
@@ -1160,21 +725,24 @@ async fn drain(
     probes: Option<Probes>,
 ) -> Result<Drain> {
     let limit = Duration::from_secs(60) + Duration::from_millis(30 * preloaded as u64);
-    let deadline = daemon.started + limit;
+    let deadline = daemon.process.started + limit;
     let cpu_before = host_cpu();
     let mut probes = probes;
     let mut probe_sends: Vec<(String, f64)> = Vec::new();
     let mut in_flight = Vec::new();
     let mut last = Scrape::default();
     loop {
-        if let Some(status) = daemon.exited() {
-            return Err(format!("the daemon exited while draining ({status}); see {}", daemon.log.display()));
+        if let Some(status) = daemon.process.exited() {
+            return Err(format!(
+                "the daemon exited while draining ({status}); see {}",
+                daemon.process.log_path.display()
+            ));
         }
         if Instant::now() > deadline {
             return Err(format!(
                 "drain not finished within {limit:?}: {} of {preloaded} settled; see {}",
                 last.settled(),
-                daemon.log.display()
+                daemon.process.log_path.display()
             ));
         }
         match scrape(daemon.port).await {
@@ -1182,7 +750,7 @@ async fn drain(
             Err(e) => log(format!("scrape failed: {e}")),
         }
         let settled = last.settled();
-        let gauge = last.sum("gd_incidents_messages_in_flight", None);
+        let gauge = last.sum(&metric(MESSAGES_IN_FLIGHT), None);
         if settled < preloaded as f64 {
             in_flight.push(gauge);
         }
@@ -1198,7 +766,7 @@ async fn drain(
         if probes.is_none() && settled >= (preloaded + probe_sends.len() * queues.len()) as f64 {
             let mut empty = true;
             for queue in queues {
-                empty &= aws.depth(queue).await? == 0;
+                empty &= aws.queue_depth(queue).await == 0;
             }
             if empty {
                 break;
@@ -1206,7 +774,7 @@ async fn drain(
         }
         tokio::time::sleep(SCRAPE_EVERY).await;
     }
-    let secs = daemon.started.elapsed().as_secs_f64();
+    let secs = daemon.process.started.elapsed().as_secs_f64();
     let host_busy = busy_share(cpu_before, host_cpu());
     let messages = last.settled();
     Ok(Drain {
@@ -1217,8 +785,8 @@ async fn drain(
         in_flight_max: in_flight.iter().copied().fold(0.0, f64::max),
         probes: probe_sends,
         host_busy,
-        retried: last.sum("gd_incidents_messages_settled_total", Some(("kind", "retried"))),
-        dead_lettered: last.sum("gd_incidents_messages_settled_total", Some(("kind", "dead_lettered"))),
+        retried: last.sum(&counter(MESSAGES_SETTLED), Some(("kind", "retried"))),
+        dead_lettered: last.sum(&counter(MESSAGES_SETTLED), Some(("kind", "dead_lettered"))),
     })
 }
 
@@ -1232,11 +800,14 @@ struct Stopped {
 
 async fn stop(daemon: &mut Daemon) -> Result<Stopped> {
     let metrics = scrape(daemon.port).await?;
-    let rss_kib = peak_rss_kib(daemon.pid);
-    let cpu_secs = cpu_secs(daemon.pid);
-    let (code, took) = daemon.terminate(Duration::from_secs(30))?;
-    if code != 0 {
-        return Err(format!("the daemon exited {code} after SIGTERM; see {}", daemon.log.display()));
+    let rss_kib = peak_rss_kib(daemon.process.pid());
+    let cpu_secs = cpu_secs(daemon.process.pid());
+    let (status, took) = daemon.process.terminate(Duration::from_secs(30));
+    if !status.success() {
+        return Err(format!(
+            "the daemon exited with {status} after SIGTERM; see {}",
+            daemon.process.log_path.display()
+        ));
     }
     Ok(Stopped { metrics, rss_kib, cpu_secs, exit_secs: took.as_secs_f64() })
 }
@@ -1335,20 +906,19 @@ async fn run(args: Args) -> Result<bool> {
     log(format!("run {id}: {n} findings; files in {}", dir.display()));
 
     log("starting LocalStack (idempotent)");
-    start_localstack()?;
-    let binary = daemon_binary()?;
-    log(format!("daemon binary {}", binary.display()));
+    support::ensure_localstack();
+    log(format!("daemon binary {}", support::binary()));
     let (main_name, ceil_name) = (format!("bench-{id}"), format!("bench-{id}-ceil"));
     log(format!("deploying stacks {main_name} and {ceil_name}"));
     let (a, b) = (main_name.clone(), ceil_name.clone());
-    let main_deploy = std::thread::spawn(move || deploy(&a));
-    let ceil_deploy = std::thread::spawn(move || deploy(&b));
-    let stack = main_deploy.join().map_err(|_| "deploy thread panicked")??;
-    let ceil_stack = ceil_deploy.join().map_err(|_| "deploy thread panicked")??;
-    let aws = Aws::new().await?;
-    let findings = Arc::new(Findings::new()?);
+    let main_deploy = std::thread::spawn(move || deploy_named(&a));
+    let ceil_deploy = std::thread::spawn(move || deploy_named(&b));
+    let stack = main_deploy.join().map_err(|_| "deploying the daemon's stack failed")?;
+    let ceil_stack = ceil_deploy.join().map_err(|_| "deploying the ceiling's stack failed")?;
+    let aws = Aws::new().await;
+    let findings = Arc::new(Findings::new());
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let queue = stack.get("QueueUrl")?.to_owned();
+    let queue = stack.queue_url().to_owned();
 
     // Whatever else runs on the host skews everything: measure it first.
     let idle0 = host_cpu();
@@ -1368,13 +938,12 @@ async fn run(args: Args) -> Result<bool> {
         let msgs = low_burst(&findings, &format!("c{loops}{write:?}-{id}-"), n);
         let bodies: Vec<String> = msgs.into_iter().map(|m| m.body).collect();
         let t = Instant::now();
-        aws.load(ceil_stack.get("QueueUrl")?, &bodies).await?;
+        aws.load(ceil_stack.queue_url(), &bodies, SENDERS).await;
         log(format!(
             "ceiling: loaded {n} LOW findings in {:.1}s; draining with {loops} loops ({write:?})",
             t.elapsed().as_secs_f64()
         ));
-        let run =
-            ceiling(&aws, ceil_stack.get("QueueUrl")?, ceil_stack.get("IncidentTableName")?, write, loops, n).await?;
+        let run = ceiling(&aws, ceil_stack.queue_url(), ceil_stack.table(), write, loops, n).await?;
         log(format!("ceiling, {loops} loops, {write:?}: {:.0} msg/s ({} in {:.1}s)", run.rate, run.messages, run.secs));
         ceilings.push(run);
     }
@@ -1382,23 +951,22 @@ async fn run(args: Args) -> Result<bool> {
     let transact = ceilings.iter().find(|c| c.write == Write::Transact);
 
     // 2. The burst.
-    let oce = aws.capture(stack.get("OceTopicArn")?, &format!("bench-{id}-oce")).await?;
-    let iso = aws.capture(stack.get("IsoTopicArn")?, &format!("bench-{id}-iso")).await?;
+    let oce = aws.capture(stack.oce_topic(), &format!("bench-{id}-oce")).await;
+    let iso = aws.capture(stack.iso_topic(), &format!("bench-{id}-iso")).await;
     let burst_prefix = format!("b-{id}-");
     let burst = mixed_burst(&findings, &burst_prefix, n, &mut rng);
     let bodies: Vec<String> = burst.iter().map(|m| m.body.clone()).collect();
     // What the urgent rule copies (severity 7 and up) goes to the urgent queue at the same time.
-    let urgent = if args.no_urgent { None } else { stack.get("UrgentQueueUrl").ok().map(str::to_owned) };
+    let urgent = if args.no_urgent { None } else { stack.urgent_queue_url().map(str::to_owned) };
     let urgent_bodies: Vec<String> =
         burst.iter().filter(|m| urgent.is_some() && m.level.pages()).map(|m| m.body.clone()).collect();
     let t = Instant::now();
-    let (sent, urgent_sent) = tokio::join!(aws.load(&queue, &bodies), async {
+    let (sent, _) = tokio::join!(aws.load(&queue, &bodies, SENDERS), async {
         match &urgent {
-            Some(u) => aws.load(u, &urgent_bodies).await,
-            None => Ok(Vec::new()),
+            Some(u) => aws.load(u, &urgent_bodies, SENDERS).await,
+            None => Vec::new(),
         }
     });
-    let (sent, _) = (sent?, urgent_sent?);
     let load_secs = t.elapsed().as_secs_f64();
     log(format!(
         "burst: loaded {} messages ({n} findings) in {load_secs:.1}s, {} of them also to the urgent queue; starting the daemon",
@@ -1416,7 +984,6 @@ async fn run(args: Args) -> Result<bool> {
     let paging_findings = level_of.values().filter(|l| l.pages()).count();
 
     let setup = Setup {
-        binary,
         dir: dir.clone(),
         stack: stack.clone(),
         queue_extra: args.queue_extra.clone(),
@@ -1436,15 +1003,14 @@ async fn run(args: Args) -> Result<bool> {
     let expected_pages = paging_findings + drained.probes.len();
     let limit = Duration::from_secs(30);
     let (oce_pages, iso_pages) =
-        tokio::join!(aws.pages(&oce, expected_pages, limit), aws.pages(&iso, expected_pages, limit));
-    let (oce_pages, iso_pages) = (oce_pages?, iso_pages?);
+        tokio::join!(pages(&aws, &oce, expected_pages, limit), pages(&aws, &iso, expected_pages, limit));
     let burst_stop = stop(&mut daemon).await?;
     log(format!("burst daemon stopped with exit 0 in {:.2}s", burst_stop.exit_secs));
 
     // Incidents, pages and their times.
     let deadline = Instant::now() + Duration::from_secs(20);
     let incidents = loop {
-        let found = aws.incidents(stack.get("IncidentTableName")?, &format!("-{id}-")).await?;
+        let found = incident_times(&aws, stack.table(), &format!("-{id}-")).await?;
         if found.len() >= n + drained.probes.len() || Instant::now() > deadline {
             break found;
         }
@@ -1494,13 +1060,13 @@ async fn run(args: Args) -> Result<bool> {
     let bodies: Vec<String> = low.into_iter().map(|m| m.body).collect();
     // On the ceiling stack's queue: the burst daemon's last long poll, cut short by SIGTERM, may still be
     // waiting in LocalStack and would take (and hide for the visibility timeout) the first messages sent.
-    let low_queue = ceil_stack.get("QueueUrl")?.to_owned();
-    aws.load(&low_queue, &bodies).await?;
+    let low_queue = ceil_stack.queue_url().to_owned();
+    aws.load(&low_queue, &bodies, SENDERS).await;
     log(format!("LOW phase: loaded {low_n} LOW findings; starting a second daemon"));
     let low_setup = Setup { stack: ceil_stack.clone(), ..setup };
     let mut low_daemon = start_daemon(&low_setup, "low").await?;
     let low_queues: Vec<String> = std::iter::once(low_queue.clone())
-        .chain(urgent.as_ref().and_then(|_| ceil_stack.get("UrgentQueueUrl").ok().map(str::to_owned)))
+        .chain(urgent.as_ref().and_then(|_| ceil_stack.urgent_queue_url().map(str::to_owned)))
         .collect();
     let low_drained = drain(&aws, &mut low_daemon, &low_queues, low_n, None).await?;
     let low_stop = stop(&mut low_daemon).await?;
@@ -1565,23 +1131,23 @@ async fn run(args: Args) -> Result<bool> {
     r.info("host CPU busy in 1 s before the run (other load)", background_busy, "");
     r.info("daemon: mean messages in flight while draining", Some(drained.in_flight_mean), "");
     r.info("daemon: max messages in flight seen", Some(drained.in_flight_max), "");
-    let calls = burst_stop.metrics.by_operation("gd_incidents_aws_calls_total");
+    let calls = burst_stop.metrics.by_operation(&counter(AWS_CALLS));
     let total_calls: f64 = calls.values().sum();
     r.info("AWS calls per message (burst, all operations)", Some(total_calls / messages.max(1.0)), "");
     for (op, c) in &calls {
         r.info(format!("  {op} per message (burst)"), Some(c / messages.max(1.0)), "");
     }
-    let received = burst_stop.metrics.sum("gd_incidents_messages_received_total", None);
+    let received = burst_stop.metrics.sum(&counter(MESSAGES_RECEIVED), None);
     let receives = calls.iter().filter(|(k, _)| k.ends_with(".ReceiveMessage")).map(|(_, v)| v).sum::<f64>();
     r.info("messages per ReceiveMessage (burst)", Some(received / receives.max(1.0)), "");
-    let low_calls = low_stop.metrics.by_operation("gd_incidents_aws_calls_total");
+    let low_calls = low_stop.metrics.by_operation(&counter(AWS_CALLS));
     let low_total: f64 = low_calls.values().sum();
     r.target("AWS calls per LOW finding (LOW-only phase)", Some(low_total / low_n as f64), "", "<= 1.3", |v| v <= 1.3);
     for (op, c) in &low_calls {
         r.info(format!("  {op} per LOW finding"), Some(c / low_n as f64), "");
     }
-    let seconds = burst_stop.metrics.by_operation("gd_incidents_aws_call_seconds_sum");
-    let counts = burst_stop.metrics.by_operation("gd_incidents_aws_call_seconds_count");
+    let seconds = burst_stop.metrics.by_operation(&format!("{}_sum", metric(AWS_CALL_SECONDS)));
+    let counts = burst_stop.metrics.by_operation(&format!("{}_count", metric(AWS_CALL_SECONDS)));
     for (op, s) in &seconds {
         if let Some(c) = counts.get(op).filter(|c| **c > 0.0) {
             r.info(format!("  {op} mean latency in the daemon (burst)"), Some(s / c * 1000.0), "ms");

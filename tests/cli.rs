@@ -1,11 +1,11 @@
 //! The command line and the configuration, through the real binary: bad input gets a clear message and a
 //! non-zero exit before anything starts. No AWS needed.
 
-mod common;
+mod support;
 
 use std::process::Command;
 
-use common::binary;
+use support::binary;
 
 const GOOD: &str = r#"
 [aws]

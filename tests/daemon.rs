@@ -1,26 +1,21 @@
 //! The daemon end to end on LocalStack: the real binary, the real template, findings through SQS, incidents
 //! read back from DynamoDB, pages captured through SQS subscriptions on both topics, rejects in the DLQ.
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
+use support::*;
 
 /// A version of a synthetic HIGH-capable finding: (updatedAt minute, count, severity).
 fn version(id: &str, minute: u32, count: u64, severity: f64) -> String {
-    let mut v = fixture("ec2-instance-backdoor");
-    let d = &mut v["detail"];
-    d["id"] = json!(id);
-    d["arn"] = json!(format!("arn:aws:guardduty:us-east-1:123456789012:detector/d/finding/{id}"));
-    d["updatedAt"] = json!(format!("2026-11-20T10:{minute:02}:00.000Z"));
-    d["service"]["count"] = json!(count);
-    d["service"]["eventLastSeen"] = json!(format!("2026-11-20T10:{minute:02}:00.000Z"));
-    d["severity"] = json!(severity);
-    d["title"] = json!(format!("{id} version {minute}.{count}"));
-    v.to_string()
+    let mut v = FindingEvent::version(id, minute, count, severity)
+        .arn(&format!("arn:aws:guardduty:us-east-1:123456789012:detector/d/finding/{id}"))
+        .title(&format!("{id} version {minute}.{count}"));
+    v.0["detail"]["service"]["eventLastSeen"] = json!(format!("2026-11-20T10:{minute:02}:00.000Z"));
+    v.body()
 }
 
 const FIXTURES: [(&str, &str); 12] = [

@@ -5,15 +5,15 @@
 //! deliver, or if the urgent rule routes by severity wrongly.) One test in its binary: every stack's rule sees
 //! every event of the default bus.
 
-mod common;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::Value;
+use support::*;
 
 fn sample(config: &std::path::Path, severity: &str) -> String {
     let out = gd_json(config, &["sample", "--severity", severity]);

@@ -1,15 +1,14 @@
-//! The fake GuardDuty of tests/common/guardduty.rs, driven by the real aws-sdk-guardduty client: every
+//! The fake GuardDuty of tests/support/guardduty.rs, driven by the real aws-sdk-guardduty client: every
 //! operation the reconciliation uses decodes in the SDK, and what GetFindings returns goes through
 //! `gd_incidents::adapters::guardduty::to_body` and `gd_incidents::domain::finding::parse` like a queue message.
 
-#[path = "common/guardduty.rs"]
-mod guardduty;
+mod support;
 
 use aws_sdk_guardduty::Client;
 use aws_sdk_guardduty::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_guardduty::types::{Condition, FindingCriteria, OrderBy, SortCriteria};
 use gd_incidents::domain::severity::Level;
-use guardduty::{FakeGuardDuty, api_finding, with_s3_bucket};
+use support::guardduty::{FakeGuardDuty, api_finding, with_s3_bucket};
 
 const ACCOUNT: &str = "123456789012";
 const DETECTOR: &str = "7ac0b9d4e3f2418a9c6e5d1b0a2f3e4d";

@@ -1,34 +1,15 @@
 //! Responders work incidents with the binary alone: from page to closed post-mortem, staff reports,
 //! re-paging of what nobody acknowledges, evidence, policy rules, and bad input that changes nothing.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use serde_json::{Value, json};
+use support::*;
 
 fn finding(id: &str, minute: u32, count: u64, severity: f64, finding_type: &str) -> String {
-    let mut v = fixture("ec2-instance-backdoor");
-    let d = &mut v["detail"];
-    d["id"] = json!(id);
-    d["type"] = json!(finding_type);
-    d["updatedAt"] = json!(format!("2026-11-20T10:{minute:02}:00.000Z"));
-    d["service"]["count"] = json!(count);
-    d["severity"] = json!(severity);
-    v.to_string()
-}
-
-/// The incident of a finding, once the daemon has written it.
-async fn incident_of(aws: &Aws, stack: &Stack, finding_id: &str) -> String {
-    eventually(&format!("the incident of {finding_id}"), Duration::from_secs(60), || async {
-        aws.incidents(stack.table())
-            .await
-            .iter()
-            .find(|i| s(i, "finding_id") == Some(finding_id))
-            .and_then(|i| s(i, "incident_id").map(str::to_owned))
-    })
-    .await
+    FindingEvent::version(id, minute, count, severity).finding_type(finding_type).body()
 }
 
 fn actions(shown: &Value) -> Vec<String> {

@@ -2,30 +2,19 @@
 //! endpoint, `health`, `check`, `dlq list|redrive`, configuration from the environment, and logs that carry
 //! the message, finding and incident ids.
 
-mod common;
+mod support;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
 use serde_json::{Value, json};
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
+use support::*;
 
 /// `GET path` on `addr`: (status, body).
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
+    let answer = support::http::Http::default().get(&format!("http://{addr}{path}"), None).await;
+    (answer.status, answer.body)
 }
 
 fn metric(text: &str, name_and_labels: &str) -> f64 {
@@ -37,10 +26,7 @@ fn metric(text: &str, name_and_labels: &str) -> f64 {
 }
 
 fn finding(id: &str, severity: f64) -> String {
-    let mut v = fixture("ec2-instance-backdoor");
-    v["detail"]["id"] = json!(id);
-    v["detail"]["severity"] = json!(severity);
-    v.to_string()
+    FindingEvent::from_fixture("ec2-instance-backdoor", id).severity(severity).body()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,7 +34,7 @@ async fn health_readiness_metrics_and_logs() {
     let stack = deploy_stack("ops");
     let aws = Aws::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let addr = free_port();
+    let addr = support::http::free_addr();
     let config = write_config_with(dir.path(), &stack, "", &format!("[server]\nlisten = \"{addr}\"\n"));
     let mut daemon = Daemon::start(&config, "d1");
 

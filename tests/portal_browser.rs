@@ -9,18 +9,17 @@
 //!
 //! Chromium and chromedriver are Debian's; they are installed with apt-get when missing. Never skipped.
 
-mod common;
-mod portal_common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use portal_common::*;
 use serde_json::json;
+use support::portal::*;
+use support::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";

@@ -3,20 +3,19 @@
 //! not), who sees what, CSRF, POST-only state changes, the lifecycle's refusals, escaping, and development
 //! mode.
 
-mod common;
-mod portal_common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use hmac::{KeyInit, Mac};
 use hyper::Method;
 use p256::ecdsa::SigningKey;
 use p256::elliptic_curve::Generate;
 use p256::pkcs8::{EncodePublicKey, LineEnding};
-use portal_common::*;
 use serde_json::json;
 use sha2::Digest;
+use support::portal::*;
+use support::*;
 
 /// The security headers every answer carries.
 fn assert_security_headers(a: &Answer, what: &str) {
@@ -407,10 +406,9 @@ async fn a_findings_page_shows_its_resource_evidence_hashes_and_pages() {
     let responder = alb.token(RESPONDER);
 
     // GuardDuty titles are data from outside: this one carries markup.
-    let mut event = fixture("ec2-instance-backdoor");
-    event["detail"]["id"] = json!("9e7a1c2b3d4e5f60718293a4b5c6d7e8");
-    event["detail"]["title"] = json!("C&C domain <b>queried</b> by i-0a1b2c3d4e5f67890 <script>x()</script>");
-    let body = event.to_string();
+    let body = FindingEvent::from_fixture("ec2-instance-backdoor", "9e7a1c2b3d4e5f60718293a4b5c6d7e8")
+        .title("C&C domain <b>queried</b> by i-0a1b2c3d4e5f67890 <script>x()</script>")
+        .body();
     aws.send(stack.queue_url(), &body).await;
     let sha = format!("{:x}", sha2::Sha256::digest(body.as_bytes()));
 

@@ -1,16 +1,14 @@
 //! Reconciliation with the GuardDuty API and archiving on close, through the real binary against LocalStack
 //! and a wire-compatible fake GuardDuty (`AWS_ENDPOINT_URL_GUARDDUTY`), which LocalStack does not emulate.
 
-mod common;
-#[path = "common/guardduty.rs"]
-mod guardduty;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::*;
-use guardduty::{FakeGuardDuty, api_finding};
 use serde_json::{Value, json};
+use support::guardduty::{FakeGuardDuty, api_finding};
+use support::*;
 
 const DETECTOR: &str = "5ec0ffee5ec0ffee5ec0ffee5ec0ffee";
 const ACCOUNT: &str = "123456789012";
@@ -75,14 +73,13 @@ async fn findings_missed_on_the_queue_become_incidents_once_and_the_watermark_su
     ids.push(both_ways.clone());
 
     // The same finding also arrives through the queue, as EventBridge would deliver it.
-    let mut queued = fixture("ec2-instance-backdoor");
-    queued["detail"]["id"] = json!(both_ways);
-    queued["detail"]["accountId"] = json!(ACCOUNT);
-    queued["detail"]["region"] = json!("us-east-1");
-    queued["detail"]["severity"] = json!(8.5);
-    queued["detail"]["service"]["count"] = json!(4);
-    queued["detail"]["updatedAt"] = json!(at(62));
-    aws.send(stack.queue_url(), &queued.to_string()).await;
+    let queued = FindingEvent::from_fixture("ec2-instance-backdoor", &both_ways)
+        .account(ACCOUNT)
+        .set("region", json!("us-east-1"))
+        .severity(8.5)
+        .count(4)
+        .updated_at(&at(62));
+    aws.send(stack.queue_url(), &queued.body()).await;
 
     let dir = tempfile::tempdir().unwrap();
     let tail = format!(

@@ -2,7 +2,7 @@
 //! daemons at once, an outage of DynamoDB and SNS, hostile messages, and SIGTERM with work in flight.
 //! Each test prints a FIGURES line (`deploy/test.sh --test resilience -- --nocapture | grep FIGURES`).
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::TcpListener;
@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::{Value, json};
+use support::*;
 
 /// A small deterministic generator, seeded per run (printed, and settable with RESILIENCE_SEED).
 struct Rng(u64);
@@ -49,14 +49,7 @@ fn rank(level: &str) -> u8 {
 }
 
 fn version(id: &str, minute: u64, count: u64, severity: f64) -> String {
-    let mut v = fixture("ec2-instance-backdoor");
-    let d = &mut v["detail"];
-    d["id"] = json!(id);
-    d["updatedAt"] = json!(format!("2026-11-20T10:{minute:02}:00.000Z"));
-    d["service"]["count"] = json!(count);
-    d["severity"] = json!(severity);
-    d["title"] = json!(format!("{id} v{minute}"));
-    v.to_string()
+    FindingEvent::version(id, minute as u32, count, severity).title(&format!("{id} v{minute}")).body()
 }
 
 /// The corpus: findings with versions that escalate and de-escalate, byte-identical redeliveries, and

@@ -2,25 +2,18 @@
 //! client notices and their updates (none for a confidential incident), the OCE's own classification up and
 //! down followed by finding updates, and the post-incident report.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use serde_json::{Value, json};
+use support::*;
 
 const ACCOUNT: &str = "123456789012";
 const PROD: &str = "111111111111";
 
 fn finding(id: &str, account: &str, minute: u32, count: u64, severity: f64) -> String {
-    let mut v = fixture("ec2-instance-backdoor");
-    let d = &mut v["detail"];
-    d["id"] = json!(id);
-    d["accountId"] = json!(account);
-    d["updatedAt"] = json!(format!("2026-11-20T10:{minute:02}:00.000Z"));
-    d["service"]["count"] = json!(count);
-    d["severity"] = json!(severity);
-    v.to_string()
+    FindingEvent::version(id, minute, count, severity).account(account).body()
 }
 
 /// A topic of the test's own (a route's or a client's), with a capture queue subscribed to it.
@@ -36,17 +29,6 @@ async fn topic(aws: &Aws, stack: &Stack, name: &str) -> (String, String) {
         .expect("topic arn");
     let queue = aws.capture(&arn, &format!("{}-{name}-capture", stack.name)).await;
     (arn, queue)
-}
-
-async fn incident_of(aws: &Aws, stack: &Stack, finding_id: &str) -> String {
-    eventually(&format!("the incident of {finding_id}"), Duration::from_secs(60), || async {
-        aws.incidents(stack.table())
-            .await
-            .iter()
-            .find(|i| s(i, "finding_id") == Some(finding_id))
-            .and_then(|i| s(i, "incident_id").map(str::to_owned))
-    })
-    .await
 }
 
 /// (incident id, severity) of each message, sorted.

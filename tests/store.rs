@@ -2,17 +2,17 @@
 //! inline on the incident item when they fit and as separate records when they do not, read back the same
 //! way, in order, once, and kept through later updates.
 
-mod common;
+mod support;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
-use common::*;
 use gd_incidents::adapters::dynamodb::{IncidentKey, Store, StoreError};
 use gd_incidents::domain::evidence::Evidence;
 use gd_incidents::domain::finding;
 use gd_incidents::domain::incident::{self, Ctx, Incident};
 use gd_incidents::domain::policy::Policy;
 use serde_json::json;
+use support::*;
 
 fn ctx<'a>(policy: &'a Policy) -> Ctx<'a> {
     Ctx {
@@ -27,13 +27,9 @@ fn ctx<'a>(policy: &'a Policy) -> Ctx<'a> {
 
 /// A LOW finding `id` at version `minute`, padded with `pad` bytes that only the evidence keeps.
 fn body(id: &str, minute: u32, pad: usize) -> String {
-    let mut v = fixture("ec2-ssh-bruteforce-low");
-    let d = &mut v["detail"];
-    d["id"] = json!(id);
-    d["updatedAt"] = json!(format!("2026-11-20T10:{minute:02}:00.000Z"));
-    d["service"]["count"] = json!(minute);
-    d["service"]["additionalInfo"] = json!({ "padding": "x".repeat(pad) });
-    v.to_string()
+    let mut v = FindingEvent::from_fixture("ec2-ssh-bruteforce-low", id).minute(minute).count(u64::from(minute));
+    v.0["detail"]["service"]["additionalInfo"] = json!({ "padding": "x".repeat(pad) });
+    v.body()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

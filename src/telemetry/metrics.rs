@@ -19,6 +19,19 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// The prefix of every metric's exported name (`gd_incidents_<name>`, counters with `_total`).
+pub const PREFIX: &str = "gd_incidents";
+/// Messages received from the work queue (a counter).
+pub const MESSAGES_RECEIVED: &str = "messages_received";
+/// Messages settled, labelled `kind` = processed, dead_lettered or retried (a counter).
+pub const MESSAGES_SETTLED: &str = "messages_settled";
+/// Messages being processed now (a gauge).
+pub const MESSAGES_IN_FLIGHT: &str = "messages_in_flight";
+/// AWS operations called, labelled `service` and `operation` (a counter).
+pub const AWS_CALLS: &str = "aws_calls";
+/// Seconds per AWS operation, labelled `service` and `operation` (a histogram).
+pub const AWS_CALL_SECONDS: &str = "aws_call_seconds";
+
 /// Labels: one word.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Kind {
@@ -91,7 +104,7 @@ fn latency_histogram() -> Histogram {
 
 impl Metrics {
     fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("gd_incidents");
+        let mut registry = Registry::with_prefix(PREFIX);
         let m = Metrics {
             received: Counter::default(),
             settled: Family::default(),
@@ -108,8 +121,8 @@ impl Metrics {
             reconciled: Family::default(),
             registry: Registry::default(),
         };
-        registry.register("messages_received", "Messages received from the work queue", m.received.clone());
-        registry.register("messages_settled", "Messages settled, by outcome", m.settled.clone());
+        registry.register(MESSAGES_RECEIVED, "Messages received from the work queue", m.received.clone());
+        registry.register(MESSAGES_SETTLED, "Messages settled, by outcome", m.settled.clone());
         registry.register(
             "messages_dead_lettered",
             "Messages moved to the dead-letter queue, by reason",
@@ -119,11 +132,11 @@ impl Metrics {
         registry.register("pages_sent", "Pages published, by target and level", m.pages_sent.clone());
         registry.register("pages_failed", "Page publishes that failed (retried)", m.pages_failed.clone());
         registry.register("escalations", "Re-pages of unacknowledged incidents", m.escalations.clone());
-        registry.register("messages_in_flight", "Messages being processed now", m.in_flight.clone());
-        registry.register("aws_calls", "AWS operations called", m.aws_calls.clone());
+        registry.register(MESSAGES_IN_FLIGHT, "Messages being processed now", m.in_flight.clone());
+        registry.register(AWS_CALLS, "AWS operations called", m.aws_calls.clone());
         registry.register("aws_attempts", "AWS attempts, retries included", m.aws_attempts.clone());
         registry.register("aws_errors", "AWS operations that failed after retries", m.aws_errors.clone());
-        registry.register("aws_call_seconds", "Seconds per AWS operation, retries included", m.aws_seconds.clone());
+        registry.register(AWS_CALL_SECONDS, "Seconds per AWS operation, retries included", m.aws_seconds.clone());
         registry.register("reconciled_findings", "Findings seen by reconciliation, by result", m.reconciled.clone());
         Metrics { registry, ..m }
     }

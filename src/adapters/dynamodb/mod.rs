@@ -54,7 +54,8 @@ pub const RECORD_INCIDENT: &str = "incident";
 pub const RECORD_EVENT: &str = "event";
 /// The `record_type` of evidence.
 pub const RECORD_EVIDENCE: &str = "evidence";
-const SK_INCIDENT: &str = "INCIDENT";
+/// The sort key of the incident item itself (its log entries and evidence have their own).
+pub const SK_INCIDENT: &str = "INCIDENT";
 const INDEX_BY_ID: &str = "by-incident-id";
 const INDEX_BY_CREATED: &str = "by-created";
 const INDEX_BY_ESCALATION: &str = "by-escalation";

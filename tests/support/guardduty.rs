@@ -13,26 +13,19 @@
 //! [`FakeGuardDuty::put_finding`] refuses such a finding. Finding-level `createdAt`/`updatedAt`,
 //! `service.eventFirstSeen`/`eventLastSeen` and `instanceDetails.launchTime` are strings in the model.
 //!
-//! The server runs on a thread of its own with its own Tokio runtime, so it keeps answering whatever the test
-//! thread does (blocking on a child process, a current-thread runtime, ...). It stops when dropped.
-//!
-//! Use it from a test file as `#[path = "common/guardduty.rs"] mod guardduty;`.
-#![allow(dead_code)] // each test binary uses its own part of this module
+//! It is served by the tests' [`Server`], which keeps answering whatever the test thread does. It stops when
+//! dropped.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
+
+use super::http::{Handler, Server};
 
 /// The detector id [`api_finding`] writes into the finding's ARN; [`FakeGuardDuty::put_finding`] replaces it
 /// with the detector the finding is put into.
@@ -87,54 +80,22 @@ struct State {
 
 /// The fake GuardDuty endpoint. See the module documentation.
 pub struct FakeGuardDuty {
-    addr: SocketAddr,
+    server: Server,
     state: Arc<Mutex<State>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl FakeGuardDuty {
     /// Starts the server on `127.0.0.1` and a free port.
     pub async fn start() -> FakeGuardDuty {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 for the fake GuardDuty");
-        listener.set_nonblocking(true).expect("non-blocking listener");
-        let addr = listener.local_addr().expect("local address");
         let state = Arc::new(Mutex::new(State::default()));
-        let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
         let served = Arc::clone(&state);
-        let thread = std::thread::Builder::new()
-            .name("fake-guardduty".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a Tokio runtime for the fake GuardDuty");
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("a Tokio listener");
-                    loop {
-                        tokio::select! {
-                            _ = &mut stop => break,
-                            accepted = listener.accept() => {
-                                let Ok((stream, _)) = accepted else { continue };
-                                let state = Arc::clone(&served);
-                                tokio::spawn(async move {
-                                    let service = service_fn(move |req| handle(Arc::clone(&state), req));
-                                    // A client closing its connection mid-request is not the test's concern.
-                                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                                });
-                            }
-                        }
-                    }
-                });
-                // Dropping the runtime here cancels the connections still open.
-            })
-            .expect("spawn the fake GuardDuty's thread");
-        FakeGuardDuty { addr, state, shutdown: Some(shutdown), thread: Some(thread) }
+        let handler: Handler = Arc::new(move |req| Box::pin(handle(Arc::clone(&served), req)));
+        FakeGuardDuty { server: Server::start("fake-guardduty", handler), state }
     }
 
     /// `http://127.0.0.1:<port>`, for `endpoint_url` or `AWS_ENDPOINT_URL_GUARDDUTY`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Adds a detector (idempotent).
@@ -203,17 +164,6 @@ impl FakeGuardDuty {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl Drop for FakeGuardDuty {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -390,20 +340,20 @@ fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError { status: StatusCode::BAD_REQUEST, code: "BadRequestException", message: message.into() }
 }
 
-async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Reply {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(str::to_owned);
     let bytes = match req.into_body().collect().await {
         Ok(body) => body.to_bytes(),
-        Err(err) => return Ok(respond(Err(bad_request(format!("unreadable body: {err}"))))),
+        Err(err) => return respond(Err(bad_request(format!("unreadable body: {err}")))),
     };
     let body = if bytes.is_empty() {
         Value::Null
     } else {
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(v) => v,
-            Err(err) => return Ok(respond(Err(bad_request(format!("the body is not JSON: {err}"))))),
+            Err(err) => return respond(Err(bad_request(format!("the body is not JSON: {err}")))),
         }
     };
     let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -434,7 +384,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Repl
         }
         _ => Err(not_found()),
     };
-    Ok(respond(result))
+    respond(result)
 }
 
 /// A JSON answer. Errors take GuardDuty's shape: the SDK reads the code from the `x-amzn-ErrorType` header

@@ -1,0 +1,191 @@
+//! One small HTTP/1 server for the fakes (GuardDuty, the load balancer's key server and proxy) and one small
+//! client for what the tests and the bench ask the processes under test.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::HeaderMap;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+/// A handler of a test server.
+pub type Handler = Arc<dyn Fn(Request<Incoming>) -> BoxFuture<'static, Response<Full<Bytes>>> + Send + Sync>;
+
+/// An HTTP/1 server on 127.0.0.1 on a thread of its own with its own runtime, so it keeps answering whatever
+/// the test thread does (blocking on a child process, a current-thread runtime, ...); stops when dropped.
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start(name: &str, handler: Handler) -> Server {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).expect("a Tokio listener");
+                    loop {
+                        tokio::select! {
+                            _ = &mut stop => break,
+                            accepted = listener.accept() => {
+                                let Ok((stream, _)) = accepted else { continue };
+                                let handler = Arc::clone(&handler);
+                                tokio::spawn(async move {
+                                    let service = service_fn(move |req| {
+                                        let reply = handler(req);
+                                        async move { Ok::<_, Infallible>(reply.await) }
+                                    });
+                                    // A client closing its connection mid-request is not the test's concern.
+                                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                                });
+                            }
+                        }
+                    }
+                });
+                // Dropping the runtime here cancels the connections still open.
+            })
+            .expect("spawn a server thread");
+        Server { addr, shutdown: Some(shutdown), thread: Some(thread) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A plain answer of a handler.
+pub fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r
+}
+
+/// A free port on 127.0.0.1 (free when asked; the process under test binds it a moment later).
+pub fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+/// An answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// The CSRF token of the first form on the page.
+    pub fn csrf(&self) -> String {
+        let at = self.body.find(r#"name="csrf" value=""#).unwrap_or_else(|| panic!("no CSRF field in:\n{}", self.body));
+        let rest = &self.body[at + r#"name="csrf" value=""#.len()..];
+        rest[..rest.find('"').expect("end of the token")].to_owned()
+    }
+}
+
+/// A small HTTP/1 client.
+#[derive(Clone)]
+pub struct Http {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http { client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()) }
+    }
+}
+
+/// `application/x-www-form-urlencoded`.
+pub fn form(fields: &[(&str, &str)]) -> String {
+    let enc = |v: &str| -> String {
+        v.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
+impl Http {
+    /// One request, or what went wrong (no answer within `limit` included).
+    pub async fn try_send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+        limit: Duration,
+    ) -> Result<Answer, String> {
+        let mut req = Request::builder().method(method.clone()).uri(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/x-www-form-urlencoded");
+        }
+        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|e| e.to_string())?;
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(|e| format!("{method} {url}: {e}"))?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = resp.into_body().collect().await.map_err(|e| format!("{method} {url}: {e}"))?.to_bytes();
+            Ok(Answer { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+        };
+        tokio::time::timeout(limit, exchange).await.map_err(|_| format!("{method} {url}: no answer in {limit:?}"))?
+    }
+
+    /// One request that must be answered within 60 s.
+    pub async fn send(&self, method: Method, url: &str, headers: &[(&str, &str)], body: Option<String>) -> Answer {
+        self.try_send(method, url, headers, body, Duration::from_secs(60)).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// GET with the load balancer's header `token` (none: no header).
+    pub async fn get(&self, url: &str, token: Option<&str>) -> Answer {
+        let headers: Vec<(&str, &str)> = token.map(|t| ("x-amzn-oidc-data", t)).into_iter().collect();
+        self.send(Method::GET, url, &headers, None).await
+    }
+
+    /// POST a form with the load balancer's header `token`.
+    pub async fn post(&self, url: &str, token: Option<&str>, fields: &[(&str, &str)]) -> Answer {
+        let headers: Vec<(&str, &str)> = token.map(|t| ("x-amzn-oidc-data", t)).into_iter().collect();
+        self.send(Method::POST, url, &headers, Some(form(fields))).await
+    }
+}

@@ -1,0 +1,98 @@
+//! LocalStack: started once per binary with `deploy/start-localstack.sh`, and the SDK clients that drive it.
+
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sqs::config::Credentials;
+
+use super::repo;
+
+/// The region of every stack and finding.
+pub const REGION: &str = "us-east-1";
+
+/// LocalStack's gateway, as `deploy/start-localstack.sh` starts it.
+pub fn endpoint() -> String {
+    format!("http://127.0.0.1:{}", std::env::var("LS_PORT").unwrap_or_else(|_| "4566".into()))
+}
+
+/// Runs a script of `deploy/` under coreutils `timeout`, with LocalStack's credentials and no real-AWS
+/// settings in its environment; panics unless it succeeds. Returns stdout.
+pub fn run_script(limit: Duration, script: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new("timeout")
+        .arg(limit.as_secs().to_string())
+        .arg("bash")
+        .arg(repo().join(script))
+        .args(args)
+        .current_dir(repo())
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env_remove("GD_REAL_AWS")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed ({}; 124 = timed out after {limit:?}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Starts LocalStack once per binary (the script is idempotent and locks against concurrent starts).
+pub fn ensure_localstack() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        run_script(Duration::from_secs(900), "deploy/start-localstack.sh", &[], &[]);
+    });
+}
+
+/// SDK configuration for LocalStack, with its test credentials; bounded, so that a stuck call fails.
+pub async fn sdk() -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .operation_timeout(Duration::from_secs(60))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint())
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .retry_config(RetryConfig::standard().with_max_attempts(5))
+        .timeout_config(timeouts)
+        .load()
+        .await
+}
+
+/// The SDK clients that drive and inspect LocalStack. The endpoint is set per client as well, so that
+/// nothing in the environment (`AWS_ENDPOINT_URL_SQS`, ...) can redirect these calls.
+#[derive(Clone)]
+pub struct Aws {
+    pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl Aws {
+    pub async fn new() -> Aws {
+        let c = sdk().await;
+        let at = endpoint();
+        Aws {
+            sqs: aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&c).endpoint_url(&at).build()),
+            sns: aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&c).endpoint_url(&at).build()),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&c).endpoint_url(&at).build(),
+            ),
+        }
+    }
+}

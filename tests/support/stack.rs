@@ -1,0 +1,60 @@
+//! One CloudFormation stack of the project's template per test (or bench run), deployed with
+//! `deploy/deploy-stack.sh`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::localstack::{ensure_localstack, run_script};
+
+/// The outputs of a deployed stack.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub name: String,
+    pub outputs: HashMap<String, String>,
+}
+
+impl Stack {
+    pub fn output(&self, key: &str) -> &str {
+        self.outputs.get(key).unwrap_or_else(|| panic!("stack {} has no output {key}: {:?}", self.name, self.outputs))
+    }
+    pub fn queue_url(&self) -> &str {
+        self.output("QueueUrl")
+    }
+    /// The queue the template's second rule (`detail.severity >= 7`) feeds, if the template has it.
+    pub fn urgent_queue_url(&self) -> Option<&str> {
+        self.outputs.get("UrgentQueueUrl").map(String::as_str)
+    }
+    pub fn dlq_url(&self) -> &str {
+        self.output("DeadLetterQueueUrl")
+    }
+    pub fn table(&self) -> &str {
+        self.output("IncidentTableName")
+    }
+    pub fn oce_topic(&self) -> &str {
+        self.output("OceTopicArn")
+    }
+    pub fn iso_topic(&self) -> &str {
+        self.output("IsoTopicArn")
+    }
+}
+
+/// Deploys the project's template as a stack of its own, named after the test.
+pub fn deploy_stack(test: &str) -> Stack {
+    deploy_named(&format!("t-{}-{}", test.replace('_', "-"), &uuid::Uuid::new_v4().simple().to_string()[..6]))
+}
+
+/// Deploys the project's template as the stack `name` (its table deletable).
+pub fn deploy_named(name: &str) -> Stack {
+    ensure_localstack();
+    let started = Instant::now();
+    let out = run_script(
+        Duration::from_secs(600),
+        "deploy/deploy-stack.sh",
+        &[name],
+        &[("GD_STACK_PARAMS", "TableDeletionProtection=false")],
+    );
+    let outputs: HashMap<String, String> =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("deploy-stack.sh {name} printed no JSON ({e}):\n{out}"));
+    eprintln!("deployed stack {name} in {:.1}s", started.elapsed().as_secs_f64());
+    Stack { name: name.to_owned(), outputs }
+}
