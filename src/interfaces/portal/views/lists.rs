@@ -1,0 +1,110 @@
+//! The incident list of responders and the ISO, and "my reports" of staff.
+
+use super::{Chrome, layout, urlencode};
+use super::{level, source, status, when};
+use crate::domain::incident::Incident;
+use crate::domain::incident::STATUSES;
+use crate::domain::severity::LEVELS;
+use crate::interfaces::portal::access::Role;
+use crate::interfaces::portal::forms::ListQuery;
+use maud::{Markup, html};
+
+/// The incident list of a responder or the ISO.
+pub fn incident_list(
+    chrome: &Chrome<'_>,
+    query: &ListQuery,
+    incidents: &[Incident],
+    more: bool,
+    limit: usize,
+) -> Markup {
+    let more_link = format!(
+        "/incidents?status={}&level={}&q={}&limit={}",
+        urlencode(&query.status),
+        urlencode(&query.level),
+        urlencode(&query.q),
+        (limit * 2).min(crate::interfaces::portal::MAX_LIST)
+    );
+    layout(
+        Some(chrome),
+        chrome.dev,
+        "Incidents",
+        html! {
+            h1 { "Incidents" }
+            @if chrome.user.role == Role::Iso {
+                p.hint { "You see every incident, confidential staff reports included." }
+            }
+            form.filters method="get" action="/incidents" {
+                label { "Status"
+                    select name="status" {
+                        option value="" selected[query.status.is_empty()] { "any" }
+                        @for s in STATUSES {
+                            option value=(s.as_str()) selected[query.status == s.as_str()] { (s.as_str()) }
+                        }
+                    }
+                }
+                label { "Level"
+                    select name="level" {
+                        option value="" selected[query.level.is_empty()] { "any" }
+                        @for l in LEVELS.iter().rev() {
+                            option value=(l.as_str()) selected[query.level.eq_ignore_ascii_case(l.as_str())] { (l.as_str()) }
+                        }
+                    }
+                }
+                label { "Search"
+                    input type="text" name="q" value=(query.q) placeholder="title, id, type, resource, person";
+                }
+                button type="submit" { "Filter" }
+            }
+            p.count {
+                (incidents.len()) @if incidents.len() == 1 { " incident" } @else { " incidents" }
+                @if more { ", the newest shown" } @else { "" }
+                ", newest first"
+            }
+            (incident_table(incidents, true))
+            @if more && limit < crate::interfaces::portal::MAX_LIST {
+                p { a href=(more_link) { "Show more" } }
+            }
+        },
+    )
+}
+
+pub(super) fn incident_table(incidents: &[Incident], with_assignee: bool) -> Markup {
+    html! {
+        table {
+            thead { tr { th { "Level" } th { "Title" } th { "Status" } th { "Source" } th { "Created" } @if with_assignee { th { "Assignee" } } } }
+            tbody {
+                @for i in incidents {
+                    tr {
+                        td { (level(i.severity)) }
+                        td {
+                            a href={ "/incidents/" (i.incident_id) } { (i.title) }
+                            @if i.confidential { " " span.tag-confidential { "CONFIDENTIAL" } }
+                        }
+                        td { (status(i.status)) }
+                        td { (source(i)) }
+                        td { (when(i.created_at)) }
+                        @if with_assignee { td { (i.assignee.as_deref().unwrap_or("-")) } }
+                    }
+                }
+                @if incidents.is_empty() {
+                    tr { td colspan="6" { "No incidents." } }
+                }
+            }
+        }
+    }
+}
+
+/// "My reports".
+pub fn my_reports(chrome: &Chrome<'_>, incidents: &[Incident]) -> Markup {
+    layout(
+        Some(chrome),
+        chrome.dev,
+        "My reports",
+        html! {
+            h1 { "My reports" }
+            a.big-link href="/report" { "Report an incident" }
+            p.count { (incidents.len()) @if incidents.len() == 1 { " report" } @else { " reports" } ", newest first" }
+            (incident_table(incidents, false))
+        },
+    )
+}
