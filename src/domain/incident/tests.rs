@@ -1,8 +1,9 @@
-use chrono::TimeZone;
+use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
-use crate::domain::finding::{Resource, timestamp};
+use crate::domain::finding::{Finding, Resource, timestamp};
 use crate::domain::policy::{Floor, Policy, Suppression};
+use crate::domain::severity::Level;
 
 fn t(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, minute, 0).unwrap()
