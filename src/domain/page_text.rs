@@ -28,7 +28,10 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
     let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(timestamp::format).unwrap_or_else(|| "unknown".into());
     let headline = match page.level {
         Level::Critical => "CRITICAL security incident: an attack may have succeeded. Act now.",
-        _ => "HIGH security incident: an attack is likely. Start remediation now.",
+        Level::High => "HIGH security incident: an attack is likely. Start remediation now.",
+        // Only a confidential report pages below HIGH (procedure 3.2: straight to the ISO, whatever its level).
+        Level::Medium => "MEDIUM confidential report for the information security officer.",
+        Level::Low => "LOW confidential report for the information security officer.",
     };
     let mut headline = headline.to_owned();
     if page.escalation > 0 {
@@ -89,6 +92,7 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
         )),
         body,
         attributes: vec![
+            ("kind", page_kind(page).to_owned()),
             ("severity", page.level.as_str().to_owned()),
             ("incident_id", incident.incident_id.clone()),
             ("finding_type", incident.finding_type.clone()),
@@ -96,6 +100,12 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
             ("escalation", page.escalation.to_string()),
         ],
     }
+}
+
+/// The contract's `kind` of a page to the OCE, the ISO or a route: `page` for the first page at a level,
+/// `repage` for an escalation while nobody acknowledged.
+pub fn page_kind(page: &Page) -> &'static str {
+    if page.escalation > 0 { "repage" } else { "page" }
 }
 
 /// What a finding type's threat purpose means, in words for a customer.
@@ -187,6 +197,7 @@ pub fn render_notice(incident: &Incident, page: &Page, client: &str) -> Message 
             ("incident_id", incident.incident_id.clone()),
             ("account_id", incident.account_id.clone()),
             ("notice", page.update.map_or("incident", |s| s.as_str()).to_owned()),
+            ("kind", if page.update.is_some() { "update" } else { "notice" }.to_owned()),
         ],
     }
 }
@@ -271,6 +282,36 @@ mod tests {
         let iso = render(&incident("t"), &page(Level::High, Target::Iso));
         assert!(iso.body.contains("information security officer"));
         assert!(iso.attributes.contains(&("severity", "HIGH".into())));
+        assert!(iso.attributes.contains(&("kind", "page".into())));
+        let repage = render(&incident("t"), &Page { escalation: 2, ..page(Level::High, Target::Oce) });
+        assert!(repage.attributes.contains(&("kind", "repage".into())));
+    }
+
+    #[test]
+    fn every_message_carries_its_kind() {
+        let i = incident("t");
+        let client = Target::Client("acme".into());
+        let kind = |p: &Page| render(&i, p).attributes.into_iter().find(|(k, _)| *k == "kind").map(|(_, v)| v);
+        let table = [
+            (page(Level::High, Target::Oce), "page"),
+            (page(Level::Critical, Target::Route("infra".into())), "page"),
+            (Page { escalation: 1, ..page(Level::High, Target::Iso) }, "repage"),
+            (Page { target: client.clone(), ..page(Level::High, Target::Oce) }, "notice"),
+            (Page { target: client, update: Some(Status::Closed), ..page(Level::High, Target::Oce) }, "update"),
+        ];
+        for (p, want) in table {
+            assert_eq!(kind(&p).as_deref(), Some(want), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn a_confidential_report_below_high_says_what_it_is() {
+        let mut i = incident("t");
+        i.confidential = true;
+        let m = render(&i, &page(Level::Medium, Target::Iso));
+        assert!(m.body.starts_with("MEDIUM confidential report"), "{}", m.body);
+        assert!(m.attributes.contains(&("severity", "MEDIUM".into())));
+        assert!(m.subject.starts_with("[MEDIUM] Confidential report"), "{}", m.subject);
     }
 
     #[test]

@@ -50,7 +50,8 @@ impl Incident {
     /// `ctx.claimant`; unsent pages of lower levels to the same target are superseded (one page announces
     /// the level actually reached). Schedules the next re-page while nobody has acknowledged.
     pub(crate) fn owe_pages(&mut self, level: Level, escalation: u32, ctx: &Ctx) {
-        if !level.pages() || self.status == Status::Suppressed {
+        // A confidential report goes to the ISO at every level (procedure 3.2); anything else pages from HIGH.
+        if !(level.pages() || self.confidential) || self.status == Status::Suppressed {
             return;
         }
         // Re-pages wake the OCE and the ISO again; stakeholders and clients are told once per level.
@@ -77,7 +78,9 @@ impl Incident {
             self.escalations = 0;
         }
         self.escalate_at = match ctx.escalate_after {
-            Some(after) if self.acknowledged_at.is_none() && self.status.is_active() => Some(ctx.now + after),
+            Some(after) if self.acknowledged_at.is_none() && self.status.is_active() && level.pages() => {
+                Some(ctx.now + after)
+            }
             _ => None,
         };
     }

@@ -1,0 +1,71 @@
+//! The procedure's cases the contract adds, through the real binary against LocalStack: confidential reports
+//! page the ISO alone at every level (§3.2), and every message carries the contract's `kind`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn kinds(pages: &[Received]) -> Vec<(String, String, String)> {
+    let mut v: Vec<(String, String, String)> = pages
+        .iter()
+        .map(|p| {
+            let a = |k: &str| p.attributes.get(k).cloned().unwrap_or_default();
+            (a("incident_id"), a("severity"), a("kind"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confidential_reports_page_the_iso_alone_at_every_level_once_per_level() {
+    let stack = deploy_stack("confidential");
+    let aws = Aws::new().await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let iso = aws.capture(stack.iso_topic(), &format!("{}-iso-capture", stack.name)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(dir.path(), &stack, "", "[escalation]\nack_timeout_secs = 0\n");
+    let report = |severity: &str, confidential: bool| {
+        let mut args = vec![
+            "report",
+            "--by",
+            "dana",
+            "--title",
+            "Colleague copies data",
+            "--description",
+            "d",
+            "--severity",
+            severity,
+        ];
+        if confidential {
+            args.push("--confidential");
+        }
+        gd_json(&config, &args)["incident"]["incident_id"].as_str().unwrap().to_owned()
+    };
+    let low = report("LOW", true);
+    let medium = report("MEDIUM", true);
+    let high = report("HIGH", false);
+    let (code, out, err) = gd(&config, &["incidents", "classify", &low, "MEDIUM", "--by", "iso", "--reason", "worse"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Down and up again: MEDIUM was already paged, so no second MEDIUM page.
+    for level in ["LOW", "MEDIUM"] {
+        let (code, out, err) = gd(&config, &["incidents", "classify", &low, level, "--by", "iso", "--reason", "again"]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+
+    let iso_pages = aws.drain(&iso, 4, Duration::from_secs(30), Duration::from_secs(3)).await;
+    let oce_pages = aws.drain(&oce, 1, Duration::from_secs(10), Duration::from_secs(2)).await;
+    let page = |id: &str, level: &str| (id.to_owned(), level.to_owned(), "page".to_owned());
+    let mut want = vec![page(&low, "LOW"), page(&low, "MEDIUM"), page(&medium, "MEDIUM"), page(&high, "HIGH")];
+    want.sort();
+    assert_eq!(kinds(&iso_pages), want, "the ISO: each confidential level once, and the ordinary HIGH report");
+    assert_eq!(kinds(&oce_pages), vec![page(&high, "HIGH")], "the OCE never hears of a confidential report");
+    let secret = iso_pages.iter().find(|p| p.attributes["incident_id"] == medium).unwrap();
+    assert!(
+        secret.body.contains("MEDIUM confidential report") && secret.body.contains("CONFIDENTIAL"),
+        "{}",
+        secret.body
+    );
+}
