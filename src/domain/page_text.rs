@@ -37,6 +37,12 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
     if page.escalation > 0 {
         headline = format!("RE-PAGE {}: nobody has acknowledged this yet. {headline}", page.escalation);
     }
+    if page.reopening > 0 {
+        headline = format!(
+            "REOPENED: the finding recurred after the incident was closed (reopening {}). {headline}",
+            page.reopening
+        );
+    }
     if incident.confidential {
         headline.push_str("\nCONFIDENTIAL staff report (procedure 3.2): do not discuss it with anyone else.");
     }
@@ -105,7 +111,11 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
 /// The contract's `kind` of a page to the OCE, the ISO or a route: `page` for the first page at a level,
 /// `repage` for an escalation while nobody acknowledged.
 pub fn page_kind(page: &Page) -> &'static str {
-    if page.escalation > 0 { "repage" } else { "page" }
+    match (page.escalation, page.reopening) {
+        (0, 0) => "page",
+        (0, _) => "reopened",
+        _ => "repage",
+    }
 }
 
 /// What a finding type's threat purpose means, in words for a customer.
@@ -133,6 +143,10 @@ fn being_done(update: Option<Status>) -> &'static str {
         Some(Status::Contained) => {
             "The incident is contained: the affected systems are isolated and the malicious activity is stopped. \
              We continue to investigate and to remediate."
+        }
+        Some(Status::Open) => {
+            "The activity came back after we had closed the incident: we have reopened it and are investigating \
+             again."
         }
         Some(Status::Resolved) => "The incident is remediated. We are completing our review before we close it.",
         Some(Status::Closed) => {
@@ -254,6 +268,7 @@ mod tests {
             message_id: None,
             escalation: 0,
             update: None,
+            reopening: 0,
         }
     }
 

@@ -461,6 +461,7 @@ mod tests {
                 message_id: Some("m-1".into()),
                 escalation: 0,
                 update: None,
+                reopening: 0,
             },
         );
         i.closure = Some(Closure {

@@ -21,17 +21,23 @@ impl Page {
             message_id: None,
             escalation,
             update,
+            reopening: 0,
         }
     }
 }
 
-/// The key of a page in [`Incident::pages`]: `HIGH:oce`, `HIGH:route:infra-ops`, or `HIGH:oce:esc2` for the
-/// second re-page.
-pub fn page_key(level: Level, target: &Target, escalation: u32) -> String {
-    match escalation {
-        0 => format!("{level}:{target}"),
-        n => format!("{level}:{target}:esc{n}"),
+/// The key of a page in [`Incident::pages`]: `HIGH:oce`, `HIGH:route:infra-ops`, `HIGH:oce:esc2` for the
+/// second re-page, `HIGH:oce:reopen1` for the page of the first reopening (and `HIGH:oce:reopen1:esc1` for
+/// its re-page), so a reopening pages again at a level already paged.
+pub fn page_key(level: Level, target: &Target, escalation: u32, reopening: u32) -> String {
+    let mut key = format!("{level}:{target}");
+    if reopening > 0 {
+        key.push_str(&format!(":reopen{reopening}"));
     }
+    if escalation > 0 {
+        key.push_str(&format!(":esc{escalation}"));
+    }
+    key
 }
 
 impl Incident {
@@ -70,9 +76,11 @@ impl Incident {
                     }
                 }
             }
+            // Re-pages count within the current reopening, so those of an earlier one do not hide them.
+            let reopening = if escalation > 0 { self.reopenings } else { 0 };
             self.pages
-                .entry(page_key(level, &target, escalation))
-                .or_insert_with(|| Page::owed(level, target, escalation, None, ctx));
+                .entry(page_key(level, &target, escalation, reopening))
+                .or_insert_with(|| Page { reopening, ..Page::owed(level, target, escalation, None, ctx) });
         }
         if escalation == 0 {
             self.escalations = 0;
@@ -107,9 +115,44 @@ impl Incident {
             .collect();
         let level = self.severity;
         for target in told {
-            let key = format!("{}:{status}", page_key(level, &target, 0));
+            let key = format!("{}:{status}", page_key(level, &target, 0, 0));
             self.pages.entry(key).or_insert_with(|| Page::owed(level, target, 0, Some(status), ctx));
         }
+    }
+
+    /// After the finding recurred on a closed incident (the `reopenings`-th time): the pages of that
+    /// reopening, `kind` = `reopened`. The OCE and the ISO at HIGH or CRITICAL (the ISO alone for a
+    /// confidential incident, at any level), and every route and client told of the incident before (a client
+    /// gets an update notice). Schedules re-pages as reaching a level does.
+    pub(crate) fn owe_reopening(&mut self, ctx: &Ctx) {
+        if self.status == Status::Suppressed {
+            return;
+        }
+        let (level, n) = (self.severity, self.reopenings);
+        let mut targets: Vec<Target> =
+            if level.pages() || self.confidential { self.page_targets(level, &Routing::NONE) } else { Vec::new() };
+        let told: std::collections::BTreeSet<Target> = self
+            .pages
+            .values()
+            .filter(|p| !matches!(p.target, Target::Oce | Target::Iso) && p.state != PageState::Superseded)
+            .map(|p| p.target.clone())
+            .collect();
+        if !self.confidential {
+            targets.extend(told);
+        }
+        for target in targets {
+            let update = target.is_client().then_some(Status::Open);
+            let mut key = page_key(level, &target, 0, n);
+            if update.is_some() {
+                key.push_str(":open");
+            }
+            self.pages.entry(key).or_insert_with(|| Page { reopening: n, ..Page::owed(level, target, 0, update, ctx) });
+        }
+        self.escalations = 0;
+        self.escalate_at = match ctx.escalate_after {
+            Some(after) if self.acknowledged_at.is_none() && level.pages() => Some(ctx.now + after),
+            _ => None,
+        };
     }
 
     /// Whether `next` owes a page or notice that this version did not.

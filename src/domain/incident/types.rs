@@ -134,6 +134,13 @@ pub struct Page {
     /// for the page or notice of reaching the level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update: Option<Status>,
+    /// n for the pages of the n-th reopening (the finding recurred after close) and their re-pages; 0 else.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reopening: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The post-mortem and closure of an incident (procedure §3.4-3.5).
@@ -278,6 +285,9 @@ pub struct Incident {
     /// The latest manual classification, if a person set the level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
+    /// How often the finding recurred after close and reopened the incident.
+    #[serde(default)]
+    pub reopenings: u32,
     /// Re-pages sent at the current level because nobody acknowledged.
     #[serde(default)]
     pub escalations: u32,
@@ -411,6 +421,7 @@ impl Incident {
             service_impact: false,
             closure: None,
             classification: None,
+            reopenings: 0,
             escalations: 0,
             escalate_at: None,
             version: 0,

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Ctx, Event, Incident, Status};
 use crate::domain::finding::Finding;
+use crate::domain::severity::Level;
 
 impl Incident {
     /// The incident a finding seen for the first time becomes, owing its pages, and the log entry.
@@ -79,6 +80,9 @@ pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, E
     next.max_finding_severity = next.max_finding_severity.max(f.severity);
     next.first_seen = earliest(next.first_seen, f.first_seen);
     next.last_seen = latest(next.last_seen, f.last_seen);
+    if existing.status == Status::Closed {
+        return Some(closed(existing, next, f, level, raised, newer, ctx));
+    }
     let summary = if raised {
         next.severity = level;
         next.owe_pages(level, 0, ctx);
@@ -92,6 +96,51 @@ pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, E
     let action = if raised { "finding.raised" } else { "finding.updated" };
     let event = Event::new(ctx.now, "guardduty", action, summary).with_diff(existing, &next);
     Some((next, event))
+}
+
+/// A version of the finding of a closed incident. A newer one is a recurrence: the activity came back. It
+/// reopens the incident and owes the pages of that reopening, unless a policy rule keeps the type closed
+/// (known-benign activity), which the timeline then says. An older one reopens nothing and pages no one; it
+/// may still raise the level, which is kept (an update never lowers it).
+fn closed(
+    existing: &Incident,
+    mut next: Incident,
+    f: &Finding,
+    level: Level,
+    raised: bool,
+    newer: bool,
+    ctx: &Ctx,
+) -> (Incident, Event) {
+    if raised {
+        next.severity = level;
+    }
+    next.updated_at = ctx.now;
+    let version = format!(
+        "version of {}, count {}",
+        f.updated_at.map(crate::domain::timestamp::format).unwrap_or_else(|| "unknown time".into()),
+        f.count
+    );
+    let (action, summary) = if !newer {
+        (
+            "finding.updated",
+            format!("an older version ({version}, severity {}) arrived after close; not reopened", f.severity),
+        )
+    } else if let Some(reason) = ctx.policy.keep_closed(&f.finding_type) {
+        ("finding.recurred", format!("recurred after close ({version}); kept closed by policy: {reason}"))
+    } else {
+        next.status = if next.suppressed_reason.is_some() { Status::Suppressed } else { Status::Open };
+        next.closure = None;
+        next.acknowledged_by = None;
+        next.acknowledged_at = None;
+        next.reopenings += 1;
+        next.owe_reopening(ctx);
+        (
+            "reopened",
+            format!("reopened: the finding recurred after close ({version}, was count {})", existing.finding_count),
+        )
+    };
+    let event = Event::new(ctx.now, "guardduty", action, summary).with_diff(existing, &next);
+    (next, event)
 }
 
 fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
