@@ -69,3 +69,50 @@ async fn confidential_reports_page_the_iso_alone_at_every_level_once_per_level()
         secret.body
     );
 }
+
+fn finding(id: &str, minute: u32, count: u64, severity: f64) -> String {
+    let mut v = fixture("ec2-instance-backdoor");
+    let d = &mut v["detail"];
+    d["id"] = serde_json::json!(id);
+    d["updatedAt"] = serde_json::json!(format!("2026-11-20T10:{minute:02}:00.000Z"));
+    d["service"]["count"] = serde_json::json!(count);
+    d["severity"] = serde_json::json!(severity);
+    v.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finding_that_recurs_after_close_reopens_its_incident_and_pages_once_more() {
+    let stack = deploy_stack("recur");
+    let aws = Aws::new().await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let iso = aws.capture(stack.iso_topic(), &format!("{}-iso-capture", stack.name)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(dir.path(), &stack, "", "[escalation]\nack_timeout_secs = 0\n");
+    let _daemon = Daemon::start(&config, "d1");
+    let id = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c1";
+    aws.send(stack.queue_url(), &finding(id, 1, 1, 8.0)).await;
+    let first = aws.drain(&oce, 1, Duration::from_secs(60), Duration::from_secs(1)).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].attributes.get("kind").map(String::as_str), Some("page"));
+    let incident = first[0].attributes["incident_id"].clone();
+    aws.drain(&iso, 1, Duration::from_secs(30), Duration::from_secs(1)).await;
+    let (code, out, err) = gd(&config, &["incidents", "close", &incident, "--by", "olga", "--notes", "benign"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // The activity comes back: a newer version (count up).
+    aws.send(stack.queue_url(), &finding(id, 7, 5, 8.0)).await;
+    let shown = eventually("the incident reopened", Duration::from_secs(60), || async {
+        let shown = gd_json(&config, &["incidents", "show", &incident]);
+        (shown["incident"]["status"] == "open").then_some(shown)
+    })
+    .await;
+    let timeline = shown.to_string();
+    assert!(timeline.contains("\"reopened\"") && timeline.contains("count 5"), "{timeline}");
+    // A redelivery of that version reopens nothing more.
+    aws.send(stack.queue_url(), &finding(id, 7, 5, 8.0)).await;
+    for topic in [&oce, &iso] {
+        let pages = aws.drain(topic, 1, Duration::from_secs(60), Duration::from_secs(4)).await;
+        assert_eq!(kinds(&pages), vec![(incident.clone(), "HIGH".into(), "reopened".into())]);
+        assert!(pages[0].body.contains("REOPENED"), "{}", pages[0].body);
+    }
+}
