@@ -116,3 +116,21 @@ async fn a_finding_that_recurs_after_close_reopens_its_incident_and_pages_once_m
         assert!(pages[0].body.contains("REOPENED"), "{}", pages[0].body);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_incident_classified_down_still_needs_its_post_mortem() {
+    let stack = deploy_stack("postmortem");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(dir.path(), &stack, "", "[escalation]\nack_timeout_secs = 0\n");
+    let made =
+        gd_json(&config, &["report", "--by", "dana", "--title", "t", "--description", "d", "--severity", "CRITICAL"]);
+    let id = made["incident"]["incident_id"].as_str().unwrap().to_owned();
+    let (code, out, err) =
+        gd(&config, &["incidents", "classify", &id, "HIGH", "--by", "olga", "--reason", "contained"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = gd(&config, &["incidents", "close", &id, "--by", "olga", "--notes", "done"]);
+    assert_ne!(code, 0, "closed with notes only: {out}{err}");
+    assert!(err.contains("post-mortem") && err.contains("CRITICAL") && err.contains("--root-cause"), "{err}");
+    let shown = gd_json(&config, &["incidents", "show", &id]);
+    assert_ne!(shown["incident"]["status"], "closed");
+}

@@ -7,6 +7,20 @@
 //! by the worker that will publish it, and marked *sent* after the publish. A worker that finds a page owed
 //! and unclaimed (or whose claim ran out, because its claimant died) claims it and publishes it; a page
 //! claimed by someone else is left to them, and the message waits until the claim runs out.
+//!
+//! What the procedure requires, and how this module keeps it:
+//! - §3.2, insider misconduct goes straight to the ISO: a confidential incident pages the ISO alone (never
+//!   the OCE, a route or a client) once for each level it reaches, LOW and MEDIUM included
+//!   ([`Incident::page_targets`], `owe_pages`).
+//! - Recurrence after close: a newer version of a closed incident's finding (by `updatedAt`, then
+//!   `service.count`) reopens it, logs `reopened` with the version and count, and owes the pages of that
+//!   reopening (`kind` = `reopened`, keys `LEVEL:target:reopenN`, so each reopening pages anew) to the OCE
+//!   and the ISO at HIGH or CRITICAL and to every route and client told before. A redelivery or an older
+//!   version reopens nothing; a `[[policy.keep_closed]]` rule records the recurrence (`finding.recurred`)
+//!   and leaves the incident closed.
+//! - §3.5, the post-mortem of a CRITICAL incident: [`Incident::highest_level`] keeps the highest level in
+//!   the incident's history, so a classification down does not remove the obligation
+//!   (`lifecycle::post_mortem_required`).
 
 mod pages;
 mod types;

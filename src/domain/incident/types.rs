@@ -285,6 +285,9 @@ pub struct Incident {
     /// The latest manual classification, if a person set the level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
+    /// The highest level the incident ever had, when a person's classification lowered it since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub highest_severity: Option<Level>,
     /// How often the finding recurred after close and reopened the incident.
     #[serde(default)]
     pub reopenings: u32,
@@ -421,11 +424,19 @@ impl Incident {
             service_impact: false,
             closure: None,
             classification: None,
+            highest_severity: None,
             reopenings: 0,
             escalations: 0,
             escalate_at: None,
             version: 0,
         }
+    }
+
+    /// The highest level in the incident's history: a classification down does not lower it (procedure
+    /// §3.5: the post-mortem of an incident that was CRITICAL stays required).
+    pub fn highest_level(&self) -> Level {
+        let previous = self.classification.as_ref().map_or(self.severity, |c| c.previous);
+        self.severity.max(self.highest_severity.unwrap_or(self.severity)).max(previous)
     }
 
     /// The order key of the version last applied.

@@ -340,3 +340,18 @@ fn a_confidential_report_pages_the_iso_alone_once_per_level_it_reaches() {
     assert_eq!(keys, vec!["LOW:iso", "MEDIUM:iso"]);
     assert!(medium_again.pages.values().all(|p| p.target == crate::domain::incident::Target::Iso));
 }
+
+#[test]
+fn the_post_mortem_follows_the_highest_level_in_history_not_the_current_one() {
+    let close = Action::Close(CloseInput { notes: "done".into(), ..Default::default() });
+    let critical = reported(Level::Critical, false);
+    let (high, _) = classify(&critical, Level::High, "less than feared", "olga", &ctx(1)).unwrap();
+    let (medium, _) = classify(&high, Level::Medium, "even less", "olga", &ctx(2)).unwrap();
+    for (name, i) in [("critical", &critical), ("down to HIGH", &high), ("down to MEDIUM", &medium)] {
+        assert_eq!(post_mortem_required(i).as_deref(), Some("CRITICAL"), "{name}");
+        let err = perform(i, &close, "olga", t(3)).expect_err(name);
+        assert!(matches!(err, Refusal::MissingPostMortem { .. }), "{name}: {err}");
+    }
+    assert!(perform(&medium, &Action::Close(full_post_mortem()), "olga", t(3)).is_ok());
+    assert_eq!(post_mortem_required(&reported(Level::High, false)), None, "never CRITICAL: notes only");
+}
