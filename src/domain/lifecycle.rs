@@ -106,7 +106,7 @@ pub enum Refusal {
 /// Whether closing `incident` requires the post-mortem, and why.
 pub fn post_mortem_required(incident: &Incident) -> Option<String> {
     let mut why = Vec::new();
-    if incident.severity == Level::Critical {
+    if incident.highest_level() == Level::Critical {
         why.push("CRITICAL");
     }
     if incident.data_loss {
@@ -151,7 +151,7 @@ pub const AUTHORITIES_FLAG: &str = "--authorities-notified";
 pub fn missing_at_close(incident: &Incident, input: &CloseInput) -> Option<(String, Vec<&'static str>)> {
     let why = post_mortem_required(incident)?;
     let mut missing = missing_post_mortem(input);
-    if incident.severity == Level::Critical && input.authorities_notified.is_none() {
+    if incident.highest_level() == Level::Critical && input.authorities_notified.is_none() {
         missing.push(AUTHORITIES_FLAG);
     }
     (!missing.is_empty()).then_some((why, missing))
@@ -295,6 +295,7 @@ pub fn classify(
     let mut next = incident.clone();
     next.updated_at = ctx.now;
     next.severity = level;
+    next.highest_severity = Some(incident.highest_level().max(level));
     next.classification = Some(Classification {
         by: by.to_owned(),
         at: ctx.now,

@@ -16,6 +16,7 @@ pub mod evidence;
 pub mod finding;
 pub mod incident;
 pub mod lifecycle;
+pub mod page_text;
 pub mod policy;
 pub mod postmortem;
 pub mod routing;

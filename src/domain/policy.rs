@@ -15,6 +15,20 @@ pub struct Policy {
     /// `[[policy.suppress]]`: known-benign findings, recorded as suppressed incidents and never paged.
     #[serde(default)]
     pub suppress: Vec<Suppression>,
+    /// `[[policy.keep_closed]]`: finding types whose recurrence after close is recorded without reopening.
+    #[serde(default)]
+    pub keep_closed: Vec<KeepClosed>,
+}
+
+/// Known-benign activity that may recur: a newer version of a closed incident's finding of these types is
+/// recorded in the timeline, and the incident stays closed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepClosed {
+    /// Finding types, exact or `prefix*`.
+    pub types: Vec<String>,
+    /// Why, recorded in the timeline.
+    pub reason: String,
 }
 
 /// A minimum level for some finding types.
@@ -70,6 +84,11 @@ impl Policy {
             .map(|s| s.reason.as_str())
     }
 
+    /// The reason a recurrence of `finding_type` after close keeps the incident closed, if a rule says so.
+    pub fn keep_closed(&self, finding_type: &str) -> Option<&str> {
+        self.keep_closed.iter().find(|k| k.types.iter().any(|t| matches(t, finding_type))).map(|k| k.reason.as_str())
+    }
+
     /// Checks what serde cannot: every rule says what it applies to. Returns the key and the reason.
     pub fn validate(&self) -> Result<(), (String, String)> {
         for (i, f) in self.floors.iter().enumerate() {
@@ -86,6 +105,14 @@ impl Policy {
             }
             if s.reason.trim().is_empty() {
                 return Err((format!("policy.suppress[{i}].reason"), "must not be empty".into()));
+            }
+        }
+        for (i, k) in self.keep_closed.iter().enumerate() {
+            if k.types.is_empty() || k.types.iter().any(|t| t.trim().is_empty()) {
+                return Err((format!("policy.keep_closed[{i}].types"), "must list at least one non-empty type".into()));
+            }
+            if k.reason.trim().is_empty() {
+                return Err((format!("policy.keep_closed[{i}].reason"), "must not be empty".into()));
             }
         }
         Ok(())
@@ -115,6 +142,7 @@ mod tests {
                     reason: "pentest".into(),
                 },
             ],
+            keep_closed: vec![],
         }
     }
 
@@ -156,7 +184,7 @@ mod tests {
         assert!(p.validate().is_ok());
         p.suppress.push(Suppression { types: vec![], accounts: vec![], reason: "all".into() });
         assert_eq!(p.validate().unwrap_err().0, "policy.suppress[3]");
-        let p = Policy { floors: vec![Floor { types: vec![], level: Level::High }], suppress: vec![] };
+        let p = Policy { floors: vec![Floor { types: vec![], level: Level::High }], ..Policy::default() };
         assert_eq!(p.validate().unwrap_err().0, "policy.floors[0].types");
     }
 }

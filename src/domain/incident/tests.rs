@@ -1,8 +1,9 @@
-use chrono::TimeZone;
+use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
-use crate::domain::finding::{Resource, timestamp};
+use crate::domain::finding::{Finding, Resource, timestamp};
 use crate::domain::policy::{Floor, Policy, Suppression};
+use crate::domain::severity::Level;
 
 fn t(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, minute, 0).unwrap()
@@ -31,7 +32,7 @@ fn finding(updated_minute: u32, count: u64, severity: f64) -> Finding {
     }
 }
 
-static NO_RULES: Policy = Policy { floors: Vec::new(), suppress: Vec::new() };
+static NO_RULES: Policy = Policy { floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
 
 fn ctx(claimant: &str, minute: u32) -> Ctx<'_> {
     Ctx {
@@ -237,6 +238,7 @@ fn floors_raise_levels_and_suppressions_never_page() {
     let policy = Policy {
         floors: vec![Floor { types: vec!["Type/*".into()], level: Level::High }],
         suppress: vec![Suppression { types: vec![], accounts: vec!["999999999999".into()], reason: "sandbox".into() }],
+        keep_closed: vec![],
     };
     let (incident, event) = Incident::create("i".into(), &finding(1, 1, 2.0), &rules_ctx(&policy, "w", 0, None));
     assert_eq!(incident.severity, Level::High, "the floor raises a LOW finding");
@@ -379,4 +381,64 @@ fn targets_are_stored_as_text_and_old_incidents_still_read() {
     v["pages"]["HIGH:oce"].as_object_mut().unwrap().remove("update");
     let back: Incident = serde_json::from_value(v).unwrap();
     assert_eq!(back.pages["HIGH:oce"].target, Target::Oce);
+}
+
+/// The incident of a HIGH finding, its pages sent, then closed.
+fn closed_high() -> Incident {
+    let (mut i, _) = Incident::create("inc-1".into(), &finding(1, 1, 8.0), &ctx("w", 1));
+    for p in i.pages.values_mut() {
+        p.state = PageState::Sent;
+    }
+    i.status = Status::Closed;
+    i.acknowledged_at = Some(t(2));
+    i.acknowledged_by = Some("olga".into());
+    i
+}
+
+#[test]
+fn a_recurrence_after_close_reopens_and_pages_once_more() {
+    // (version minute, count, severity, reopens, action)
+    let table: [(u32, u64, f64, bool, Option<&str>); 4] = [
+        (1, 1, 8.0, false, None),            // a redelivery
+        (0, 1, 8.0, false, None),            // an older version
+        (5, 9, 8.0, true, Some("reopened")), // newer: the activity came back
+        (1, 2, 5.0, true, Some("reopened")), // same time, higher count: newer
+    ];
+    for (minute, count, sev, reopens, action) in table {
+        let i = closed_high();
+        let out = apply(&i, &finding(minute, count, sev), &ctx("w", 10));
+        assert_eq!(out.as_ref().map(|(_, e)| e.action.as_str()), action, "v{minute}.{count}");
+        let Some((next, event)) = out else { continue };
+        assert_eq!(next.status == Status::Open, reopens);
+        assert!(event.summary.contains(&format!("count {count}")), "{}", event.summary);
+        assert_eq!(owed(&next), vec!["HIGH:iso:reopen1", "HIGH:oce:reopen1"]);
+        assert!(next.pages.values().filter(|p| p.state == PageState::Owed).all(|p| p.reopening == 1));
+        assert!(next.acknowledged_at.is_none() && next.closure.is_none());
+    }
+    // Closed again and recurring again: a second reopening pages again.
+    let (mut once, _) = apply(&closed_high(), &finding(5, 9, 8.0), &ctx("w", 10)).unwrap();
+    for p in once.pages.values_mut() {
+        p.state = PageState::Sent;
+    }
+    once.status = Status::Closed;
+    let (twice, _) = apply(&once, &finding(9, 12, 8.0), &ctx("w", 20)).unwrap();
+    assert_eq!(owed(&twice), vec!["HIGH:iso:reopen2", "HIGH:oce:reopen2"]);
+    // An older version with a higher severity raises the level but neither reopens nor pages.
+    let (late, _) = apply(&closed_high(), &finding(0, 1, 9.5), &ctx("w", 10)).unwrap();
+    assert_eq!((late.status, late.severity, owed(&late).len()), (Status::Closed, Level::Critical, 0));
+}
+
+#[test]
+fn a_keep_closed_rule_records_the_recurrence_without_reopening() {
+    let policy = Policy {
+        keep_closed: vec![crate::domain::policy::KeepClosed {
+            types: vec!["Type/*".into()],
+            reason: "nightly scanner".into(),
+        }],
+        ..Policy::default()
+    };
+    let (next, event) = apply(&closed_high(), &finding(5, 9, 8.0), &rules_ctx(&policy, "w", 10, None)).unwrap();
+    assert_eq!((next.status, event.action.as_str()), (Status::Closed, "finding.recurred"));
+    assert!(event.summary.contains("kept closed by policy: nightly scanner"), "{}", event.summary);
+    assert!(owed(&next).is_empty());
 }

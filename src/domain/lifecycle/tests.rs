@@ -8,7 +8,7 @@ fn t(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 11, minute, 0).unwrap()
 }
 
-static NO_RULES: Policy = Policy { floors: Vec::new(), suppress: Vec::new() };
+static NO_RULES: Policy = Policy { floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
 
 fn ctx(minute: u32) -> crate::domain::incident::Ctx<'static> {
     crate::domain::incident::Ctx {
@@ -313,4 +313,45 @@ fn clients_told_of_an_incident_get_an_update_when_it_is_contained_resolved_and_c
     secret.confidential = true;
     secret.pages.clear();
     assert!(owed(&act(&secret, &contained, "a", &with(1)).unwrap().0).is_empty());
+}
+
+#[test]
+fn a_confidential_report_pages_the_iso_alone_once_per_level_it_reaches() {
+    let owed = |i: &Incident| -> Vec<String> {
+        i.pages.iter().filter(|(_, p)| p.state != PageState::Superseded).map(|(k, _)| k.clone()).collect()
+    };
+    let table = [
+        (Level::Low, vec!["LOW:iso"]),
+        (Level::Medium, vec!["MEDIUM:iso"]),
+        (Level::High, vec!["HIGH:iso"]),
+        (Level::Critical, vec!["CRITICAL:iso"]),
+    ];
+    for (level, want) in table {
+        let i = reported(level, true);
+        assert_eq!(owed(&i), want, "{level}");
+        assert_eq!(i.escalate_at.is_some(), level.pages(), "{level}: re-pages only where a level pages");
+    }
+    // Classified up, it pages the ISO at the new level; back down and up again, no page twice.
+    let low = reported(Level::Low, true);
+    let (medium, _) = classify(&low, Level::Medium, "more than a hunch", "olga", &ctx(1)).unwrap();
+    let (low_again, _) = classify(&medium, Level::Low, "less", "olga", &ctx(2)).unwrap();
+    let (medium_again, _) = classify(&low_again, Level::Medium, "more", "olga", &ctx(3)).unwrap();
+    let keys: Vec<String> = medium_again.pages.keys().cloned().collect();
+    assert_eq!(keys, vec!["LOW:iso", "MEDIUM:iso"]);
+    assert!(medium_again.pages.values().all(|p| p.target == crate::domain::incident::Target::Iso));
+}
+
+#[test]
+fn the_post_mortem_follows_the_highest_level_in_history_not_the_current_one() {
+    let close = Action::Close(CloseInput { notes: "done".into(), ..Default::default() });
+    let critical = reported(Level::Critical, false);
+    let (high, _) = classify(&critical, Level::High, "less than feared", "olga", &ctx(1)).unwrap();
+    let (medium, _) = classify(&high, Level::Medium, "even less", "olga", &ctx(2)).unwrap();
+    for (name, i) in [("critical", &critical), ("down to HIGH", &high), ("down to MEDIUM", &medium)] {
+        assert_eq!(post_mortem_required(i).as_deref(), Some("CRITICAL"), "{name}");
+        let err = perform(i, &close, "olga", t(3)).expect_err(name);
+        assert!(matches!(err, Refusal::MissingPostMortem { .. }), "{name}: {err}");
+    }
+    assert!(perform(&medium, &Action::Close(full_post_mortem()), "olga", t(3)).is_ok());
+    assert_eq!(post_mortem_required(&reported(Level::High, false)), None, "never CRITICAL: notes only");
 }

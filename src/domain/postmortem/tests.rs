@@ -27,6 +27,7 @@ fn closed_critical() -> (Incident, Vec<Event>, Vec<Evidence>) {
             message_id: Some("m-1".into()),
             escalation: 0,
             update: None,
+            reopening: 0,
         },
     );
     i.closure = Some(Closure {

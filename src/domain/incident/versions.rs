@@ -1,0 +1,155 @@
+//! What a version of a finding does to its incident: the version ordering rules (`updatedAt`, then
+//! `service.count`), the level that only rises, and the pages a raise owes.
+
+use chrono::{DateTime, Utc};
+
+use super::{Ctx, Event, Incident, Status};
+use crate::domain::finding::Finding;
+use crate::domain::severity::Level;
+
+impl Incident {
+    /// The incident a finding seen for the first time becomes, owing its pages, and the log entry.
+    pub fn create(incident_id: String, f: &Finding, ctx: &Ctx) -> (Incident, Event) {
+        let level = ctx.policy.level(&f.finding_type, f.level);
+        let suppressed = ctx.policy.suppression(&f.finding_type, &f.account_id).map(str::to_owned);
+        let mut incident = Incident {
+            incident_id,
+            account_id: f.account_id.clone(),
+            region: f.region.clone(),
+            finding_id: f.id.clone(),
+            finding_type: f.finding_type.clone(),
+            severity: level,
+            status: if suppressed.is_some() { Status::Suppressed } else { Status::Open },
+            title: f.title.clone(),
+            description: f.description.clone(),
+            finding_count: f.count,
+            finding_severity: f.severity,
+            max_finding_severity: f.severity,
+            finding_updated_at: f.updated_at,
+            first_seen: f.first_seen,
+            last_seen: f.last_seen,
+            resource_type: f.resource.kind.clone(),
+            resource: f.resource.summary.clone(),
+            console_url: f.console_url(),
+            detector_id: f.detector_id.clone(),
+            suppressed_reason: suppressed,
+            ..Incident::open(ctx.now)
+        };
+        incident.owe_pages(level, 0, ctx);
+        let mut summary =
+            format!("{level} incident from GuardDuty finding {} (severity {})", f.finding_type, f.severity);
+        if let Some(reason) = &incident.suppressed_reason {
+            summary.push_str(&format!("; suppressed: {reason}"));
+        }
+        let event = Event::new(ctx.now, "guardduty", "finding.created", summary);
+        (incident, event)
+    }
+}
+
+/// What a version of a finding does to its incident: `None` when nothing changes (a redelivery, or an
+/// older version at the same or a lower level), else the incident to write and its log entry.
+///
+/// A newer version (by `updatedAt`, then `service.count`) replaces the details; any version may raise the
+/// level, and raising to HIGH or CRITICAL makes pages owed. A level is never lowered. After a person
+/// classified the incident, only a version whose severity is above the finding's severity at that time may
+/// raise it: the person's decision stands against the evidence they already weighed.
+pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, Event)> {
+    let level = ctx.policy.level(&f.finding_type, f.level);
+    let newer = f.version() > existing.finding_version();
+    let beyond_decision = existing.classification.as_ref().is_none_or(|c| f.severity > c.finding_severity);
+    let raised = level > existing.severity && beyond_decision;
+    // An older version may still carry a higher numeric severity than any seen: keep the maximum exact.
+    let higher_score = f.severity > existing.max_finding_severity;
+    if !newer && !raised && !higher_score {
+        return None;
+    }
+    let mut next = existing.clone();
+    if newer {
+        next.finding_type = f.finding_type.clone();
+        next.title = f.title.clone();
+        next.description = f.description.clone();
+        next.finding_count = f.count;
+        next.finding_severity = f.severity;
+        next.finding_updated_at = f.updated_at;
+        next.resource_type = f.resource.kind.clone();
+        next.resource = f.resource.summary.clone();
+        if f.detector_id.is_some() {
+            next.detector_id = f.detector_id.clone();
+        }
+    }
+    next.max_finding_severity = next.max_finding_severity.max(f.severity);
+    next.first_seen = earliest(next.first_seen, f.first_seen);
+    next.last_seen = latest(next.last_seen, f.last_seen);
+    if existing.status == Status::Closed {
+        return Some(closed(existing, next, f, level, raised, newer, ctx));
+    }
+    let summary = if raised {
+        next.severity = level;
+        next.owe_pages(level, 0, ctx);
+        format!("raised {} -> {level} by a version with severity {} (count {})", existing.severity, f.severity, f.count)
+    } else if newer {
+        format!("newer version: severity {}, count {}", f.severity, f.count)
+    } else {
+        format!("an older version with a higher severity ({}) arrived late", f.severity)
+    };
+    next.updated_at = ctx.now;
+    let action = if raised { "finding.raised" } else { "finding.updated" };
+    let event = Event::new(ctx.now, "guardduty", action, summary).with_diff(existing, &next);
+    Some((next, event))
+}
+
+/// A version of the finding of a closed incident. A newer one is a recurrence: the activity came back. It
+/// reopens the incident and owes the pages of that reopening, unless a policy rule keeps the type closed
+/// (known-benign activity), which the timeline then says. An older one reopens nothing and pages no one; it
+/// may still raise the level, which is kept (an update never lowers it).
+fn closed(
+    existing: &Incident,
+    mut next: Incident,
+    f: &Finding,
+    level: Level,
+    raised: bool,
+    newer: bool,
+    ctx: &Ctx,
+) -> (Incident, Event) {
+    if raised {
+        next.severity = level;
+    }
+    next.updated_at = ctx.now;
+    let version = format!(
+        "version of {}, count {}",
+        f.updated_at.map(crate::domain::timestamp::format).unwrap_or_else(|| "unknown time".into()),
+        f.count
+    );
+    let (action, summary) = if !newer {
+        (
+            "finding.updated",
+            format!("an older version ({version}, severity {}) arrived after close; not reopened", f.severity),
+        )
+    } else if let Some(reason) = ctx.policy.keep_closed(&f.finding_type) {
+        ("finding.recurred", format!("recurred after close ({version}); kept closed by policy: {reason}"))
+    } else {
+        next.status = if next.suppressed_reason.is_some() { Status::Suppressed } else { Status::Open };
+        next.closure = None;
+        next.acknowledged_by = None;
+        next.acknowledged_at = None;
+        next.reopenings += 1;
+        next.owe_reopening(ctx);
+        (
+            "reopened",
+            format!("reopened: the finding recurred after close ({version}, was count {})", existing.finding_count),
+        )
+    };
+    let event = Event::new(ctx.now, "guardduty", action, summary).with_diff(existing, &next);
+    (next, event)
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    a.max(b)
+}
