@@ -29,6 +29,12 @@ async fn a_sample_finding_becomes_an_incident_and_a_page_through_eventbridge() {
     let config = write_config(dir.path(), &stack, "");
     let _daemon = Daemon::start(&config, "d1");
 
+    // Watch queues of other runs (one killed mid-test leaves its queue) are not this watcher's.
+    let watch_queues = || async {
+        let queues = aws.sqs.list_queues().queue_name_prefix("gd-incidents-pages-").send().await.unwrap();
+        queues.queue_urls().iter().cloned().collect::<std::collections::BTreeSet<String>>()
+    };
+    let before = watch_queues().await;
     // What the on-call engineer and the security officer see, as a user would watch it.
     let mut watcher = Command::new(binary())
         .args(["pages", "--follow", "--json", "--config"])
@@ -49,9 +55,9 @@ async fn a_sample_finding_becomes_an_incident_and_a_page_through_eventbridge() {
         }
     });
     // The watch queue exists once it is subscribed.
-    eventually("the pages watcher to subscribe", Duration::from_secs(30), || async {
-        let queues = aws.sqs.list_queues().queue_name_prefix("gd-incidents-pages-").send().await.ok()?;
-        (!queues.queue_urls().is_empty()).then_some(())
+    let ours = eventually("the pages watcher to subscribe", Duration::from_secs(30), || async {
+        let new: Vec<String> = watch_queues().await.difference(&before).cloned().collect();
+        (!new.is_empty()).then_some(new)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -107,7 +113,7 @@ async fn a_sample_finding_becomes_an_incident_and_a_page_through_eventbridge() {
     Command::new("kill").args(["-INT", &watcher.id().to_string()]).status().unwrap();
     let status = watcher.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let left = aws.sqs.list_queues().queue_name_prefix("gd-incidents-pages-").send().await.unwrap();
-    assert!(left.queue_urls().is_empty(), "the watch queue is deleted: {:?}", left.queue_urls());
+    let left = watch_queues().await;
+    assert!(ours.iter().all(|q| !left.contains(q)), "the watch queue {ours:?} is deleted: {left:?}");
     eprintln!("FIGURES first five minutes: sample HIGH to both pages on screen in {:.1}s", to_page.as_secs_f64());
 }

@@ -55,16 +55,21 @@ impl From<Target> for String {
     }
 }
 
-impl TryFrom<String> for Target {
-    type Error = String;
+/// A stored page target that is none of the known spellings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a page target: expected oce, iso, route:<name> or client:<name>")]
+pub struct NotATarget(pub String);
 
-    fn try_from(s: String) -> Result<Target, String> {
+impl TryFrom<String> for Target {
+    type Error = NotATarget;
+
+    fn try_from(s: String) -> Result<Target, NotATarget> {
         match s.split_once(':') {
             None if s == "oce" => Ok(Target::Oce),
             None if s == "iso" => Ok(Target::Iso),
             Some(("route", name)) if !name.is_empty() => Ok(Target::Route(name.to_owned())),
             Some(("client", name)) if !name.is_empty() => Ok(Target::Client(name.to_owned())),
-            _ => Err(format!("`{s}` is not a page target: expected oce, iso, route:<name> or client:<name>")),
+            _ => Err(NotATarget(s)),
         }
     }
 }

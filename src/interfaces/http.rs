@@ -35,7 +35,7 @@ pub struct Readiness {
 
 impl Readiness {
     /// `Ok` if the queue and the table answer, else what does not.
-    pub async fn check(&self) -> Result<(), String> {
+    pub async fn check(&self) -> Result<(), NotReady> {
         let queue = self
             .sqs
             .get_queue_attributes()
@@ -51,13 +51,55 @@ impl Readiness {
         if let Err(e) = table {
             problems.push(format!("table {}: {}", self.table, describe(&e)));
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+        if problems.is_empty() { Ok(()) } else { Err(NotReady(problems)) }
     }
+}
+
+/// What the readiness check found unusable: one line per resource, with the SDK error's whole chain.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", .0.join("; "))]
+pub struct NotReady(pub Vec<String>);
+
+/// Why `gd-incidents health` got no status code.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// Nothing listens there.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The exchange broke off.
+    #[error("talking to {addr}: {source}")]
+    Io {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Something answered, but not HTTP.
+    #[error("not an HTTP answer from {addr}: {line:?}")]
+    NotHttp {
+        /// The address.
+        addr: SocketAddr,
+        /// The first line it sent.
+        line: String,
+    },
+    /// No answer in time.
+    #[error("no answer from {addr} within {limit:?}")]
+    Timeout {
+        /// The address.
+        addr: SocketAddr,
+        /// The time given.
+        limit: Duration,
+    },
 }
 
 struct AppState {
     readiness: Readiness,
-    last: Mutex<Option<(Instant, Result<(), String>)>>,
+    last: Mutex<Option<(Instant, Result<(), NotReady>)>>,
 }
 
 /// Binds `listen` now (so that a taken port stops the start) and serves until `shutdown`.
@@ -99,7 +141,7 @@ async fn metrics_text() -> impl IntoResponse {
 
 /// `GET http://<addr><path>` with a timeout; returns the status code. For `gd-incidents health`, in images
 /// without curl.
-pub async fn probe(addr: SocketAddr, path: &str, limit: Duration) -> Result<u16, String> {
+pub async fn probe(addr: SocketAddr, path: &str, limit: Duration) -> Result<u16, ProbeError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     // A wildcard listen address is reached on loopback.
     let addr = if addr.ip().is_unspecified() {
@@ -112,14 +154,14 @@ pub async fn probe(addr: SocketAddr, path: &str, limit: Duration) -> Result<u16,
     };
     let exchange = async {
         let mut stream =
-            tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+            tokio::net::TcpStream::connect(addr).await.map_err(|source| ProbeError::Connect { addr, source })?;
         let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+        stream.write_all(request.as_bytes()).await.map_err(|source| ProbeError::Io { addr, source })?;
         // The status line may arrive in pieces: read until it is whole (or the peer closes).
         let mut head = Vec::new();
         let mut buf = [0u8; 256];
         while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-            let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+            let n = stream.read(&mut buf).await.map_err(|source| ProbeError::Io { addr, source })?;
             if n == 0 {
                 break;
             }
@@ -129,7 +171,7 @@ pub async fn probe(addr: SocketAddr, path: &str, limit: Duration) -> Result<u16,
         line.split_whitespace()
             .nth(1)
             .and_then(|code| code.parse::<u16>().ok())
-            .ok_or_else(|| format!("not an HTTP answer from {addr}: {line:?}"))
+            .ok_or(ProbeError::NotHttp { addr, line })
     };
-    tokio::time::timeout(limit, exchange).await.map_err(|_| format!("no answer from {addr} within {limit:?}"))?
+    tokio::time::timeout(limit, exchange).await.map_err(|_| ProbeError::Timeout { addr, limit })?
 }

@@ -56,6 +56,9 @@ pub enum CommandError {
     /// GuardDuty could not be swept.
     #[error(transparent)]
     Reconcile(#[from] ReconcileError),
+    /// The daemon's health endpoint did not answer.
+    #[error(transparent)]
+    Probe(#[from] crate::interfaces::http::ProbeError),
     /// An operator check or command failed.
     #[error("{0}")]
     Failed(String),

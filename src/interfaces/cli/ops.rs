@@ -49,7 +49,7 @@ pub async fn health(ctx: &Context, timeout: u64) -> Result<(), CommandError> {
             Ok(())
         }
         Ok(code) => Err(CommandError::Failed(format!("/healthz on {listen} answered {code}"))),
-        Err(why) => Err(CommandError::Failed(why)),
+        Err(why) => Err(why.into()),
     }
 }
 

@@ -196,13 +196,23 @@ impl std::fmt::Debug for KeyStore {
     }
 }
 
+/// The system's CA certificates, needed to fetch the load balancer's keys over HTTPS, cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot load the system's CA certificates to fetch keys from {base}: {source}")]
+pub struct NoTlsRoots {
+    /// Where the keys are.
+    pub base: String,
+    /// Why.
+    pub source: std::io::Error,
+}
+
 impl KeyStore {
     /// Keys under `base` (`https://...`, or `http://` for tests), over hyper with the AWS SDK's rustls.
-    pub fn new(base: &str) -> Result<KeyStore, String> {
+    pub fn new(base: &str) -> Result<KeyStore, NoTlsRoots> {
         let fetcher = if base.starts_with("https://") {
             let connector = hyper_rustls::HttpsConnectorBuilder::new()
                 .with_native_roots()
-                .map_err(|e| format!("cannot load the system's CA certificates to fetch keys from {base}: {e}"))?
+                .map_err(|source| NoTlsRoots { base: base.to_owned(), source })?
                 .https_only()
                 .enable_http1()
                 .build();
@@ -246,6 +256,7 @@ impl KeyStore {
         }
     }
 
+    /// Fetches and parses one key; the error is kept as text because a failure is cached and shown again.
     async fn fetch(&self, url: &str) -> Result<VerifyingKey, String> {
         let uri: Uri = url.parse().map_err(|e| format!("bad key URL {url}: {e}"))?;
         let request = Request::get(uri)
@@ -284,7 +295,7 @@ pub struct AlbVerifier {
 
 impl AlbVerifier {
     /// Accepts tokens signed by the load balancer `alb_arn` with the keys under `key_url`.
-    pub fn new(alb_arn: &str, key_url: &str) -> Result<AlbVerifier, String> {
+    pub fn new(alb_arn: &str, key_url: &str) -> Result<AlbVerifier, NoTlsRoots> {
         Ok(AlbVerifier { signer: alb_arn.to_owned(), keys: KeyStore::new(key_url)? })
     }
 

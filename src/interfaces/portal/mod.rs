@@ -60,6 +60,9 @@ pub enum PortalError {
         /// Why.
         source: std::io::Error,
     },
+    /// The load balancer's keys cannot be fetched over TLS.
+    #[error(transparent)]
+    Keys(#[from] auth::NoTlsRoots),
     /// Something needed at start is unavailable (the key fetcher's TLS roots, randomness).
     #[error("{0}")]
     Start(String),
@@ -90,7 +93,7 @@ impl Portal {
             (Some(dev), _) => Identity::Dev(access::normalise_email(dev)),
             (None, Some(arn)) => {
                 let url = portal.public_key_url.clone().unwrap_or_else(|| auth::default_key_url(arn));
-                Identity::Alb(Box::new(AlbVerifier::new(arn, &url).map_err(PortalError::Start)?))
+                Identity::Alb(Box::new(AlbVerifier::new(arn, &url)?))
             }
             (None, None) => {
                 return Err(PortalError::Start("[portal] needs alb_arn (or dev_user on loopback)".into()));
