@@ -393,6 +393,87 @@ async fn state_changes_need_a_post_with_the_persons_csrf_token_and_follow_the_cl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_classifies_a_report_by_the_cli_rules_and_raising_it_pages_at_once() {
+    let stack = deploy_stack("portal-classify");
+    let aws = Aws::new().await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let iso = aws.capture(stack.iso_topic(), &format!("{}-iso-capture", stack.name)).await;
+    let alb = Alb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let cfg = config(dir.path(), &stack, "portal", &portal_section(addr, &alb.keys.url()));
+    let portal = PortalProcess::start(&cfg, addr, "classify").await;
+    let http = Http::default();
+    let base = portal.url.clone();
+    let url = |p: &str| format!("{base}{p}");
+    let (staff, responder) = (alb.token(STAFF), alb.token(RESPONDER));
+
+    let id = report(&http, &base, &staff, "USB stick found in the car park", "MEDIUM", false).await;
+    let page = http.get(&url(&format!("/incidents/{id}")), Some(&responder)).await;
+    assert!(page.body.contains(&format!("action=\"/incidents/{id}/classify\"")), "{}", page.body);
+    assert!(page.body.contains("<option value=\"MEDIUM\" selected>"), "the current level is offered: {}", page.body);
+    let csrf = page.csrf();
+    let classify = url(&format!("/incidents/{id}/classify"));
+    let v0 = version(&aws, &stack, &id).await;
+
+    // The reporter (staff) may not classify their own report.
+    let staffs = http.get(&url("/report"), Some(&staff)).await.csrf();
+    let a = http.post(&classify, Some(&staff), &[("csrf", &staffs), ("level", "HIGH"), ("reason", "mine")]).await;
+    assert_eq!(a.status, 403, "{}", a.body);
+
+    // No reason: refused by the rules, as the command line's `--reason`, the level chosen kept in the form.
+    let a = http.post(&classify, Some(&responder), &[("csrf", &csrf), ("level", "HIGH"), ("reason", " ")]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(a.body.contains("The reason must not be empty"), "{}", a.body);
+    assert!(a.body.contains("<option value=\"HIGH\" selected>"), "{}", a.body);
+    assert_eq!(version(&aws, &stack, &id).await, v0, "a refusal changes nothing");
+
+    let a = http
+        .post(&classify, Some(&responder), &[("csrf", &csrf), ("level", "HIGH"), ("reason", "it held a keylogger")])
+        .await;
+    assert_eq!(
+        (a.status, a.header("location")),
+        (303, format!("/incidents/{id}?done=classify").as_str()),
+        "{}",
+        a.body
+    );
+
+    // The command line sees the decision, with the responder as `by`, and the HIGH pages sent.
+    let shown = gd_json(&cfg, &["incidents", "show", &id]);
+    let incident = &shown["incident"];
+    assert_eq!(incident["severity"], "HIGH");
+    let c = &incident["classification"];
+    assert_eq!(
+        (c["level"].clone(), c["previous"].clone(), c["by"].clone(), c["reason"].clone()),
+        (json!("HIGH"), json!("MEDIUM"), json!(RESPONDER), json!("it held a keylogger"))
+    );
+    for key in ["HIGH:oce", "HIGH:iso"] {
+        assert_eq!(incident["pages"][key]["state"], "sent", "{key}: {incident}");
+    }
+    for (who, queue) in [("OCE", &oce), ("ISO", &iso)] {
+        let got = aws.drain(queue, 1, Duration::from_secs(30), Duration::from_secs(1)).await;
+        let seen: Vec<(&str, &str)> =
+            got.iter().map(|p| (p.attributes["incident_id"].as_str(), p.attributes["severity"].as_str())).collect();
+        assert_eq!(seen, vec![(id.as_str(), "HIGH")], "the {who} is paged once, at HIGH");
+    }
+
+    // The same level again, now a decision on record: nothing to change.
+    let a = http.post(&classify, Some(&responder), &[("csrf", &csrf), ("level", "HIGH"), ("reason", "again")]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    let page = http.get(&url(&format!("/incidents/{id}?done=classify")), Some(&responder)).await;
+    assert!(page.body.contains("Classified HIGH."), "{}", page.body);
+    assert!(page.body.contains("it held a keylogger"), "the decision is shown: {}", page.body);
+
+    let logged = portal.log().lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).any(|l| {
+        l["message"] == "portal action"
+            && l["incident_id"] == id.as_str()
+            && l["action"] == "classify"
+            && l["by"] == RESPONDER
+    });
+    assert!(logged, "the classification is in the audit log: {}", portal.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_findings_page_shows_its_resource_evidence_hashes_and_pages() {
     let stack = deploy_stack("portal-finding");
     let aws = Aws::new().await;

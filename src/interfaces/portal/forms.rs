@@ -6,8 +6,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::views::Problem;
-use crate::domain::incident::Status;
-use crate::domain::lifecycle::{Action, CloseInput};
+use crate::domain::incident::{Ctx, Event, Incident, Status};
+use crate::domain::lifecycle::{self, Action, CloseInput, Refusal};
+use crate::domain::severity::Level;
 
 /// Longest title accepted, in characters.
 pub const MAX_TITLE: usize = 300;
@@ -15,7 +16,32 @@ pub const MAX_TITLE: usize = 300;
 pub const MAX_TEXT: usize = 20_000;
 
 /// The responder actions, by the last segment of their URL.
-pub const ACTIONS: [&str; 7] = ["ack", "assign", "note", "status", "mark", "close", "reopen"];
+pub const ACTIONS: [&str; 8] = ["ack", "assign", "note", "status", "classify", "mark", "close", "reopen"];
+
+/// What a responder's form asks the rules for: one of the lifecycle's actions, or a classification, which
+/// has its own rule ([`lifecycle::classify`]: it may owe pages) but the same road through the portal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// [`lifecycle::act`] with this action.
+    Act(Action),
+    /// [`lifecycle::classify`] to this level, for this reason.
+    Classify {
+        /// The person's decision.
+        level: Level,
+        /// Why (required by the rules).
+        reason: String,
+    },
+}
+
+impl Change {
+    /// The rules applied to `incident` by `by`: the command line's, for each kind of change.
+    pub fn apply(&self, incident: &Incident, by: &str, ctx: &Ctx) -> Result<(Incident, Event), Refusal> {
+        match self {
+            Change::Act(action) => lifecycle::act(incident, action, by, ctx),
+            Change::Classify { level, reason } => lifecycle::classify(incident, *level, reason, by, ctx),
+        }
+    }
+}
 
 /// The fields of every action form (each form sends the ones it has).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -51,8 +77,10 @@ pub struct ActionForm {
     pub customers_notified: String,
     /// close: `yes`, `no` or empty (required for CRITICAL).
     pub authorities_notified: String,
-    /// reopen: why.
+    /// reopen and classify: why.
     pub reason: String,
+    /// classify: the new level.
+    pub level: String,
 }
 
 impl ActionForm {
@@ -87,6 +115,22 @@ impl ActionForm {
             missing: vec![],
             fields: vec![field],
         })
+    }
+
+    /// The change the form `name` asks for with this form's values, or what is wrong with them.
+    pub fn change(&self, name: &str) -> Result<Change, Problem> {
+        if name != "classify" {
+            return self.action(name).map(Change::Act);
+        }
+        if let Some(p) = self.too_long() {
+            return Err(p);
+        }
+        let level = self
+            .level
+            .parse::<Level>()
+            .map_err(|_| Problem { fields: vec!["level"], ..Problem::say("Refused: choose a level.") })?;
+        // Trimmed and checked by the rules, so that an empty reason is refused as the command line refuses it.
+        Ok(Change::Classify { level, reason: self.reason.clone() })
     }
 
     /// The lifecycle action `name` with this form's values, or what is wrong with them.
@@ -225,5 +269,17 @@ mod tests {
         assert!(ActionForm { at: "yesterday".into(), ..Default::default() }.action("note").is_err());
         assert!(ActionForm { status: "bogus".into(), ..Default::default() }.action("status").is_err());
         assert!(ActionForm { text: "x".repeat(MAX_TEXT + 1), ..Default::default() }.action("note").is_err());
+    }
+
+    #[test]
+    fn the_classify_form_becomes_the_command_lines_classification() {
+        let f = ActionForm { level: "high".into(), reason: "exfiltration confirmed".into(), ..Default::default() };
+        assert_eq!(
+            f.change("classify").unwrap(),
+            Change::Classify { level: Level::High, reason: "exfiltration confirmed".into() }
+        );
+        let bogus = ActionForm { level: "URGENT".into(), reason: "r".into(), ..Default::default() };
+        assert_eq!(bogus.change("classify").unwrap_err().fields, vec!["level"]);
+        assert_eq!(ActionForm::default().change("ack").unwrap(), Change::Act(Action::Ack));
     }
 }

@@ -251,6 +251,7 @@ fn notice(done: &str, incident: &Incident) -> Option<String> {
             "assign" => "Assigned.",
             "note" => "Note added to the timeline.",
             "status" => "Status changed.",
+            "classify" => return Some(format!("Classified {}.", incident.severity)),
             "mark" => "Impact recorded.",
             "close" => "Closed.",
             "close-archive-pending" => {
@@ -383,15 +384,13 @@ pub async fn act(
             render_incident(portal, user, &incident, Access::Work, StatusCode::UNPROCESSABLE_ENTITY, extra).await
         }
     };
-    let action = match form.action(&name) {
-        Ok(action) => action,
+    let change = match form.change(&name) {
+        Ok(change) => change,
         Err(problem) => return refused(incident, problem, form).await,
     };
     let claimant = Uuid::new_v4().to_string();
-    let applied = portal
-        .dispatch
-        .apply(incident, &claimant, |current, ctx| lifecycle::act(current, &action, &user.email, ctx))
-        .await;
+    let applied =
+        portal.dispatch.apply(incident, &claimant, |current, ctx| change.apply(current, &user.email, ctx)).await;
     let applied = match applied {
         Ok(applied) => applied,
         Err(e) => return unavailable(&portal, &user, &e),

@@ -5,7 +5,8 @@
 //! - **Pages** are rendered on the server ([`views`], maud) and work without JavaScript: the incident list
 //!   (filters, search, newest first), an incident's page (details, resource, timeline, evidence with hashes,
 //!   pages sent, and the actions), the report form and "my reports".
-//! - **Rules** are the command line's: [`crate::domain::lifecycle::act`] through
+//! - **Rules** are the command line's: [`crate::domain::lifecycle::act`] (or
+//!   [`crate::domain::lifecycle::classify`] for a classification) through
 //!   [`crate::services::dispatch::Dispatcher::apply`] for every action (then
 //!   [`crate::services::archive::after_close`] on a close, when `[guardduty] archive_on_close` is on), and
 //!   [`crate::domain::lifecycle::report`] then [`crate::services::dispatch::Dispatcher::create`] for a

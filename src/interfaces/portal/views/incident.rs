@@ -7,6 +7,7 @@ use crate::domain::evidence::Evidence;
 use crate::domain::incident::{Event, Incident, Status};
 use crate::domain::incident::{PageState, Source};
 use crate::domain::lifecycle;
+use crate::domain::severity::LEVELS;
 use crate::interfaces::portal::access::Access;
 use crate::interfaces::portal::forms::ActionForm;
 use maud::{Markup, html};
@@ -186,6 +187,8 @@ pub(super) fn actions(chrome: &Chrome<'_>, page: &IncidentPage<'_>, required: Op
     let marked =
         |action: &str, field: &str| mine(action) && page.problem.as_ref().is_some_and(|p| p.fields.contains(&field));
     let close = draft("close");
+    // A refused classification keeps the level chosen; otherwise the current one is offered.
+    let chosen = if mine("classify") { page.draft.level.parse().ok() } else { None }.unwrap_or(i.severity);
     html! {
         div.actions {
             @if !closed && i.acknowledged_by.is_none() {
@@ -214,6 +217,20 @@ pub(super) fn actions(chrome: &Chrome<'_>, page: &IncidentPage<'_>, required: Op
                         }
                     }
                     button type="submit" { "Set status" }
+                }
+                form method="post" action={ (base) "/classify" } {
+                    h3 { "Classify" }
+                    p.hint { "Your decision on the level (procedure §3.3). Raising to HIGH or CRITICAL pages at once." }
+                    (csrf_field(chrome.csrf))
+                    label.field.missing[marked("classify", "level")] for="classify-level" { "Level" }
+                    select #classify-level name="level" {
+                        @for l in LEVELS {
+                            option value=(l.as_str()) selected[chosen == l] { (l.as_str()) }
+                        }
+                    }
+                    label.field.missing[marked("classify", "reason")] for="classify-reason" { "Reason" }
+                    input #classify-reason type="text" name="reason" required value=(draft("classify").reason);
+                    button type="submit" { "Classify" }
                 }
                 form method="post" action={ (base) "/mark" } {
                     h3 { "Impact" }

@@ -42,6 +42,7 @@ pub(super) fn label_of(flag: &str) -> &str {
         "--title" => "Title",
         "--description" => "Description",
         "--by" => "Your e-mail address",
+        "--reason" => "The reason",
         other => other,
     })
 }
@@ -66,6 +67,7 @@ pub fn explain(refusal: &Refusal) -> Problem {
                 "the note" => vec!["text"],
                 "--title" => vec!["title"],
                 "--description" => vec!["description"],
+                "--reason" => vec!["reason"],
                 _ => vec![],
             };
             Problem { message: format!("Refused: {} must not be empty.", label_of(what)), missing: vec![], fields }
