@@ -249,7 +249,7 @@ pub struct Incident {
     /// The detector that reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detector_id: Option<String>,
-    /// Pages owed and sent, by [`page_key`].
+    /// Pages owed and sent, by [`page_key`](super::page_key).
     #[serde(default)]
     pub pages: BTreeMap<String, Page>,
     /// A finding, or a person.

@@ -1,8 +1,8 @@
 //! The pages, rendered on the server with maud: every value from a finding or a person is escaped by
 //! maud (`(value)` never emits raw HTML), no page has a script, and the only style is the static sheet.
 //!
-//! [`lists`] holds the incident lists, [`incident`] an incident's page and its evidence, [`report`] the staff
-//! report form, [`problem`] how a refused form is explained; this module the page around them.
+//! `lists` holds the incident lists, `incident` an incident's page and its evidence, `report` the staff
+//! report form, `problem` how a refused form is explained; this module the page around them.
 
 mod incident;
 mod lists;
