@@ -95,11 +95,7 @@ impl Store {
             .expression_attribute_values(":rt", AttributeValue::S("watermark".into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(self.aws_error("UpdateItem", e)),
-        }
+        self.updated_or_already(result)
     }
 
     /// Records (or updates) an archive still to be done; `state = "done"` ends it (and lets TTL expire it).

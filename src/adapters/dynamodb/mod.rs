@@ -135,6 +135,21 @@ impl Store {
         StoreError::Aws { op, table: self.table.clone(), source: err.into() }
     }
 
+    /// The result of an `UpdateItem` whose failed condition means "already done": nothing to do then.
+    fn updated_or_already(
+        &self,
+        result: Result<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+            aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>,
+        >,
+    ) -> Result<(), StoreError> {
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(self.aws_error("UpdateItem", e)),
+        }
+    }
+
     fn corrupt(&self, pk: &str, detail: impl std::fmt::Display) -> StoreError {
         StoreError::Corrupt { pk: pk.to_owned(), table: self.table.clone(), detail: detail.to_string() }
     }

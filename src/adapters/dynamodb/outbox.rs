@@ -67,11 +67,7 @@ impl Store {
             .expression_attribute_values(":marked", AttributeValue::S(timestamp::format(entry.marked_at)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(self.aws_error("UpdateItem", e)),
-        }
+        self.updated_or_already(result)
     }
 
     /// The incidents marked as possibly owing pages.
