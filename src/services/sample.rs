@@ -119,11 +119,14 @@ pub async fn put_events(
                 .build(),
         );
     }
-    // PutEvents takes ten entries a call.
+    // PutEvents takes ten entries a call. A retry after a timeout may put an event twice: harmless, as the
+    // same finding version makes the same incident.
     for chunk in entries.chunks(10) {
         let out = events
             .put_events()
             .set_entries(Some(chunk.to_vec()))
+            .customize()
+            .config_override(aws_sdk_eventbridge::config::Builder::default().timeout_config(put_events_timeouts()))
             .send()
             .await
             .map_err(|e| SampleError::PutEvents(e.into()))?;
@@ -146,6 +149,16 @@ pub async fn create_sample_findings(
         .create_sample_findings(detector, &vec![finding_type.to_owned(); count.min(10)])
         .await
         .map_err(SampleError::from)
+}
+
+/// PutEvents matches every rule of the bus before it answers, which a busy endpoint (LocalStack with hundreds
+/// of rules) can take longer than the usual 5 s attempt timeout to do; a longer wait beats a duplicate put.
+fn put_events_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .operation_attempt_timeout(std::time::Duration::from_secs(20))
+        .operation_timeout(std::time::Duration::from_secs(60))
+        .build()
 }
 
 #[cfg(test)]
