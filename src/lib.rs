@@ -56,8 +56,8 @@
 //!    finding.
 //!
 //! A person's change (command line or portal) takes a shorter path: [`domain::lifecycle::act`] decides,
-//! [`services::dispatch::Dispatcher::apply`] writes it conditionally (after marking the incident in the
-//! outbox when it owes pages) and sends what it owes. [`services::reconcile`] feeds findings read from the
+//! [`services::dispatch::Dispatcher::apply`] writes it conditionally and sends what it owes; what it cannot
+//! send stays owed and due on the incident, and the daemon's [`services::schedule`] round sends it. [`services::reconcile`] feeds findings read from the
 //! GuardDuty API through step 3 onwards, so a finding seen both ways is one incident.
 //!
 //! # The records of the table
@@ -75,11 +75,10 @@
 //! | `lease` | `LEASE#<name>` | `-` | who sweeps GuardDuty this interval |
 //! | `watermark` | `WATERMARK#<name>` | `-` | up to when the sweeps have recorded every finding |
 //! | `archive` | `ARCHIVE#pending` | `<incident id>` | an archive in GuardDuty still to retry |
-//! | `outbox` | `OUTBOX#pending` | `<incident pk>` | pages a person's change made owed, for the daemon |
 //!
 //! Indexes: `by-incident-id` (incident_id, sk) finds an incident by its id; `by-created` (record_type,
 //! created_at) lists incidents newest first; `by-escalation` (escalation_due, escalate_at) is sparse and
-//! holds only the incidents with a re-page due. An incident item's attributes are the serialized fields of
+//! holds only the incidents the daemon must look at: a re-page scheduled or a page still owed, by when. An incident item's attributes are the serialized fields of
 //! [`domain::incident::Incident`] (timestamps RFC 3339 UTC with milliseconds, so they sort as text); how
 //! they are written is in [`adapters::dynamodb`].
 

@@ -1,5 +1,6 @@
 //! The procedure's cases the contract adds, through the real binary against LocalStack: confidential reports
-//! page the ISO alone at every level (§3.2), and every message carries the contract's `kind`.
+//! page the ISO alone at every level (§3.2), recurrences reopen, post-mortems cannot be sidestepped, no page
+//! stays owed, and every message carries the contract's `kind`.
 
 mod support;
 
@@ -133,4 +134,50 @@ async fn a_critical_incident_classified_down_still_needs_its_post_mortem() {
     assert!(err.contains("post-mortem") && err.contains("CRITICAL") && err.contains("--root-cause"), "{err}");
     let shown = gd_json(&config, &["incidents", "show", &id]);
     assert_ne!(shown["incident"]["status"], "closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_repage_that_sns_refused_goes_out_once_when_sns_is_back() {
+    let stack = deploy_stack("owed");
+    let aws = Aws::new().await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let faults = dir.path().join("sns-down");
+    // One re-page 3 s after the page; a claim on a page lapses after 5 s.
+    let config = write_config_with(
+        dir.path(),
+        &stack,
+        "",
+        "[escalation]\nack_timeout_secs = 3\nmax_repages = 1\ncheck_interval_secs = 1\n",
+    );
+    let fault_env = [
+        ("GD_INCIDENTS__AWS__FAULT_INJECTION_FILE", faults.to_str().unwrap()),
+        ("GD_INCIDENTS__PAGING__CLAIM_TIMEOUT_SECS", "5"),
+    ];
+    let _daemon = Daemon::start_with_env(&config, "d1", &fault_env);
+    aws.send(stack.queue_url(), &finding("c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c2", 1, 1, 8.0)).await;
+    let first = aws.drain(&oce, 1, Duration::from_secs(60), Duration::ZERO).await;
+    assert_eq!(first.len(), 1, "the page");
+    let incident = first[0].attributes["incident_id"].clone();
+
+    // SNS refuses connections when the (last) re-page falls due.
+    std::fs::write(&faults, "SNS http://127.0.0.1:1\n").unwrap();
+    let shown = eventually("the re-page owed and not sent", Duration::from_secs(60), || async {
+        let shown = gd_json(&config, &["incidents", "show", &incident]);
+        let page = &shown["incident"]["pages"]["HIGH:oce:esc1"];
+        let failed = shown.to_string().contains("\"escalation\"") && page["state"] == "owed";
+        failed.then_some(shown)
+    })
+    .await;
+    assert!(shown["incident"]["escalate_at"].is_null(), "the last re-page scheduled none after it: {shown}");
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(aws.drain(&oce, 0, Duration::ZERO, Duration::from_secs(1)).await.is_empty(), "SNS is down");
+
+    std::fs::remove_file(&faults).unwrap();
+    let repages = aws.drain(&oce, 1, Duration::from_secs(60), Duration::from_secs(8)).await;
+    let kinds: Vec<(&str, &str)> =
+        repages.iter().map(|p| (p.attributes["kind"].as_str(), p.attributes["escalation"].as_str())).collect();
+    assert_eq!(kinds, vec![("repage", "1")], "the owed re-page, once, and nothing after it");
+    let shown = gd_json(&config, &["incidents", "show", &incident]);
+    assert_eq!(shown["incident"]["pages"]["HIGH:oce:esc1"]["state"], "sent", "{shown}");
 }

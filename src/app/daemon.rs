@@ -66,6 +66,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
 /// dead-letter queue.
 async fn start(config: Config) -> Result<(Context, Ingest, Consumer), DaemonError> {
     let ctx = super::connect(config).await;
+    let ctx = Context { dispatch: ctx.dispatch.dropping_unroutable(), ..ctx };
     let table = &ctx.config.incidents.table;
     ctx.clients
         .dynamodb
@@ -121,10 +122,7 @@ async fn serve(
         tasks.spawn(reconciler.run(every, sweeps, holder, shutdown.clone()));
     }
     let every = Duration::from_secs(config.escalation.check_interval_secs);
-    tasks.spawn(schedule::deliver_periodically(dispatch.clone(), every, shutdown.clone()));
-    if config.escalation.ack_timeout_secs > 0 && config.escalation.max_repages > 0 {
-        tasks.spawn(schedule::escalate_periodically(dispatch, every, shutdown.clone()));
-    }
+    tasks.spawn(schedule::attend_periodically(dispatch, every, shutdown.clone()));
     consumer.run(shutdown.clone()).await;
     shutdown.cancel();
     tasks.close();

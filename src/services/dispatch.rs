@@ -99,12 +99,19 @@ pub struct Dispatcher {
     store: Store,
     pager: Pager,
     rules: Rules,
+    drops_unroutable: bool,
 }
 
 impl Dispatcher {
     /// A dispatcher writing to `store` and publishing through `pager`.
     pub fn new(store: Store, pager: Pager, rules: Rules) -> Dispatcher {
-        Dispatcher { store, pager, rules }
+        Dispatcher { store, pager, rules, drops_unroutable: false }
+    }
+
+    /// The daemon's dispatcher: pages owed to a route or client its configuration lacks are given up (and
+    /// recorded so), where any other process leaves them owed for the daemon.
+    pub fn dropping_unroutable(self) -> Dispatcher {
+        Dispatcher { drops_unroutable: true, ..self }
     }
 
     /// The dispatcher a configuration sets: its rules, and a pager for its two topics and for the routes and
@@ -134,23 +141,21 @@ impl Dispatcher {
         let mut pause = Duration::from_millis(100);
         for _ in 0..MAX_ROUNDS {
             let plan = incident::page_plan(&incident, &self.rules.ctx(claimant));
-            if !plan.claimable.is_empty() {
-                let keys = plan.claimable.clone();
+            let routable = |k: &String| incident.pages.get(k).is_some_and(|p| self.pager.topic(&p.target).is_some());
+            let (claimable, unroutable): (Vec<String>, Vec<String>) =
+                plan.claimable.iter().cloned().partition(routable);
+            if !claimable.is_empty() {
                 incident = self
                     .store
                     .modify(incident, |current| {
-                        incident::claim(current, &keys, &self.rules.ctx(claimant)).map(|next| (next, None))
+                        incident::claim(current, &claimable, &self.rules.ctx(claimant)).map(|next| (next, None))
                     })
                     .await?;
                 continue;
             }
-            let unroutable: Vec<String> = plan
-                .mine
-                .iter()
-                .filter(|k| incident.pages.get(*k).is_some_and(|p| self.pager.topic(&p.target).is_none()))
-                .cloned()
-                .collect();
-            if !unroutable.is_empty() {
+            // A responder's command may lack a route or client the daemon has: it leaves those pages owed (and
+            // due) for the daemon. Only the daemon, whose configuration is the deployment's, gives them up.
+            if !unroutable.is_empty() && self.drops_unroutable {
                 warn!(incident_id = %incident.incident_id, pages = ?unroutable, "pages to a route or client no longer configured: dropped");
                 let now = Utc::now();
                 incident = self
@@ -228,19 +233,13 @@ impl Dispatcher {
     }
 
     /// Applies a person's change to `incident` (a conditional write, re-applied on the latest version when
-    /// another writer got there first) and sends the pages and notices it made owed. When the change owes
-    /// something, the incident is first marked in the outbox, so the daemon sends what this process could
-    /// not (it crashed, or SNS failed).
+    /// another writer got there first) and sends the pages and notices it made owed. What this process
+    /// cannot send (it crashed, SNS failed, it has no topic for that route) stays owed on the incident, in
+    /// the index of what is due, and the daemon sends it once this process's claim has lapsed.
     pub async fn apply<F>(&self, incident: Incident, claimant: &str, mut change: F) -> Result<Applied, StoreError>
     where
         F: FnMut(&Incident, &Ctx) -> Result<(Incident, Event), Refusal>,
     {
-        let key = IncidentKey::of(&incident);
-        let id = incident.incident_id.clone();
-        let owes = change(&incident, &self.rules.ctx(claimant)).is_ok_and(|(next, _)| incident.owes_more(&next));
-        if owes {
-            self.store.mark_outbox(&key, &id, Utc::now()).await?;
-        }
         let mut refusal = None;
         let stored = self
             .store
@@ -258,24 +257,20 @@ impl Dispatcher {
         if let Some(refusal) = refusal {
             return Ok(Applied { incident: stored, refusal: Some(refusal), pending: None });
         }
-        // The daemon clears the marker once the claims have run out and nothing is owed.
         match self.send_pages(stored.clone(), claimant).await {
             Ok((stored, _)) => Ok(Applied { incident: stored, refusal: None, pending: None }),
             Err(e) => Ok(Applied { incident: stored, refusal: None, pending: Some(e) }),
         }
     }
 
-    /// Records a new incident (a staff report) and sends the pages it owes, marking it in the outbox first
-    /// when it owes any. Returns the incident as stored, and why its pages are not all sent, if they are not.
+    /// Records a new incident (a staff report) and sends the pages it owes. Returns the incident as stored,
+    /// and why its pages are not all sent, if they are not (the daemon then sends them).
     pub async fn create(
         &self,
         incident: &Incident,
         event: Event,
         claimant: &str,
     ) -> Result<(Incident, Option<NotSent>), StoreError> {
-        if !incident::page_plan(incident, &self.rules.ctx(claimant)).is_done() {
-            self.store.mark_outbox(&IncidentKey::of(incident), &incident.incident_id, Utc::now()).await?;
-        }
         let stored = self.store.commit(incident, None, &[event], None).await?;
         match self.send_pages(stored.clone(), claimant).await {
             Ok((stored, _)) => Ok((stored, None)),
@@ -283,55 +278,39 @@ impl Dispatcher {
         }
     }
 
-    /// Sends what incidents in the outbox still owe (made owed by a command or the portal that could not send
-    /// it), and clears their markers. A marker is looked at only once the claim of the process that wrote it
-    /// has run out: by then its change is written (or never will be) and its pages sent or free to take, so
-    /// clearing it cannot race that process. Returns how many incidents had something sent.
-    pub async fn deliver_outbox(&self) -> Result<usize, StoreError> {
-        let mut delivered = 0;
-        let settled_before = Utc::now() - self.rules.claim_for;
-        for entry in self.store.outbox().await? {
-            if entry.marked_at > settled_before {
-                continue;
-            }
-            let Some(current) = self.store.load(&entry.key).await? else {
-                self.store.clear_outbox(&entry).await?;
-                continue;
-            };
-            let claimant = Uuid::new_v4().to_string();
-            let id = entry.incident_id.as_str();
-            let plan = incident::page_plan(&current, &self.rules.ctx(&claimant));
-            if plan.claimable.is_empty() && plan.held_until.is_some() {
-                // A daemon is sending them (a finding's redelivery): look again next round, without waiting.
-                continue;
-            }
-            match self.send_pages(current, &claimant).await {
-                Ok((_, paged)) => {
-                    if !paged.is_empty() {
-                        delivered += 1;
-                        info!(incident_id = %id, pages = ?paged, "sent pages left owed by a command or the portal");
-                    }
-                    self.store.clear_outbox(&entry).await?;
-                }
-                Err(e) => warn!(incident_id = %id, error = %e, "owed pages not sent yet; will try again"),
-            }
-        }
-        Ok(delivered)
-    }
-
-    /// Sends the re-pages that are due. Several daemons may run this at once: the conditional write lets
-    /// one of them schedule each re-page. Returns how many incidents were re-paged.
-    pub async fn escalate_due(&self) -> Result<usize, StoreError> {
+    /// Looks at every incident that is due (see [`Incident::due_at`]): sends the pages it still owes whose
+    /// claim has lapsed, whoever owed them (a finding whose publish failed, a command or the portal that
+    /// could not reach SNS, a re-page that failed or whose sender stopped), then the re-page that is due, if
+    /// one is. Several daemons may run this at once: claims and conditional writes let one of them send each
+    /// page. Returns how many incidents had something sent or re-paged.
+    pub async fn attend_due(&self) -> Result<usize, StoreError> {
         let max = self.rules.max_escalations;
-        let mut escalated = 0;
-        for key in self.store.escalations_due(Utc::now()).await? {
-            let Some(current) = self.store.load(&key).await? else { continue };
+        let mut attended = 0;
+        for key in self.store.due(Utc::now()).await? {
+            let Some(mut current) = self.store.load(&key).await? else { continue };
             let claimant = Uuid::new_v4().to_string();
-            if !incident::page_plan(&current, &self.rules.ctx(&claimant)).is_done() {
-                // The last re-page is not out yet: send it before scheduling another.
-                if let Err(e) = self.send_pages(current, &claimant).await {
-                    warn!(error = %e, "re-page not sent yet");
+            let plan = incident::page_plan(&current, &self.rules.ctx(&claimant));
+            if !plan.is_done() {
+                if plan.claimable.is_empty() && plan.mine.is_empty() {
+                    // Another worker holds them and is sending: look again next round, without waiting.
+                    continue;
                 }
+                match self.send_pages(current, &claimant).await {
+                    Ok((stored, paged)) => {
+                        if !paged.is_empty() {
+                            attended += 1;
+                            info!(incident_id = %stored.incident_id, pages = ?paged, "sent pages left owed");
+                        }
+                        current = stored;
+                    }
+                    Err(e) => {
+                        // Still owed under a fresh claim: due again when it lapses.
+                        warn!(incident_id = %key.finding_id, error = %e, "owed pages not sent yet; will try again");
+                        continue;
+                    }
+                }
+            }
+            if current.escalate_at.is_none_or(|at| at > Utc::now()) {
                 continue;
             }
             let before = current.escalations;
@@ -340,15 +319,15 @@ impl Dispatcher {
                 .modify(current, |c| incident::escalate(c, max, &self.rules.ctx(&claimant)).map(|(i, e)| (i, Some(e))))
                 .await?;
             if stored.escalations > before {
-                escalated += 1;
+                attended += 1;
                 metrics::get().escalations.inc();
                 info!(incident_id = %stored.incident_id, escalation = stored.escalations, "re-paging: not acknowledged");
             }
             if let Err(e) = self.send_pages(stored, &claimant).await {
-                // Still owed: the next round, or any redelivery of its finding, sends it.
-                warn!(error = %e, "re-page not sent yet");
+                // Still owed under this claim: the next round after it lapses sends it.
+                warn!(error = %e, "re-page not sent yet; will try again");
             }
         }
-        Ok(escalated)
+        Ok(attended)
     }
 }

@@ -52,24 +52,14 @@ impl Every {
 /// How long a periodic round may go on once shutdown has begun: enough to record a page just published.
 pub const ROUND_GRACE: Duration = Duration::from_secs(3);
 
-/// Looks for due re-pages every `every` until shutdown.
-pub async fn escalate_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {
+/// Every `every` until shutdown, sends what is due: pages left owed (by anyone) and re-pages.
+pub async fn attend_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {
     let mut rounds = Every::new(every, shutdown);
     while rounds.next().await {
-        match rounds.round(dispatch.escalate_due()).await {
+        match rounds.round(dispatch.attend_due()).await {
             Some(Ok(0)) | None => {}
-            Some(Ok(n)) => info!(incidents = n, "re-paged unacknowledged incidents"),
-            Some(Err(e)) => warn!(error = %e, "could not check for due re-pages; will try again"),
-        }
-    }
-}
-
-/// Sends, every `every` until shutdown, what commands and the portal made owed but could not send.
-pub async fn deliver_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {
-    let mut rounds = Every::new(every, shutdown);
-    while rounds.next().await {
-        if let Some(Err(e)) = rounds.round(dispatch.deliver_outbox()).await {
-            warn!(error = %e, "could not look for owed pages; will try again");
+            Some(Ok(n)) => info!(incidents = n, "sent owed pages and due re-pages"),
+            Some(Err(e)) => warn!(error = %e, "could not look for owed pages and due re-pages; will try again"),
         }
     }
 }

@@ -7,7 +7,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde::Serialize;
 
-use super::{Store, StoreError};
+use super::{ESCALATION_DUE, RECORD_INCIDENT, SK_INCIDENT, Store, StoreError};
+use crate::domain::incident::Incident;
+use crate::domain::timestamp;
+
+/// The sort key of the `by-escalation` index: when the daemon must next look at the incident.
+const ATTR_DUE_AT: &str = "escalate_at";
+/// The incident's re-page time, on items whose `escalate_at` holds the index's key.
+const ATTR_REPAGE_AT: &str = "repage_at";
 
 /// One DynamoDB item.
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -25,6 +32,35 @@ impl Store {
     pub(super) fn decode<T: serde::de::DeserializeOwned>(&self, item: Item) -> Result<T, StoreError> {
         let pk = string(&item, "pk").unwrap_or_else(|| "(no pk)".into());
         serde_dynamo::from_item(item).map_err(|e| self.corrupt(&pk, e))
+    }
+
+    /// The incident an incident item holds: as [`Store::decode`], with the re-page time read back from
+    /// `repage_at` where the item has it (see [`Store::incident_item`]).
+    pub(super) fn decode_incident(&self, mut item: Item) -> Result<Incident, StoreError> {
+        if let Some(repage) = item.remove(ATTR_REPAGE_AT) {
+            match repage {
+                AttributeValue::S(_) => item.insert(ATTR_DUE_AT.into(), repage),
+                _ => item.remove(ATTR_DUE_AT),
+            };
+        }
+        self.decode(item)
+    }
+
+    /// The item of an incident. The incidents the daemon must look at carry the sparse `by-escalation`
+    /// index's keys: `escalation_due`, and as sort key `escalate_at` = [`Incident::due_at`] (a re-page due,
+    /// or an owed page whose claim lapses); the re-page time itself is then kept in `repage_at` (NULL when
+    /// none). Items written before owed pages were indexed have `escalate_at` alone, the re-page time, which
+    /// reads back the same.
+    pub(super) fn incident_item(&self, incident: &Incident) -> Result<Item, StoreError> {
+        let pk = super::IncidentKey::of(incident).pk();
+        let mut item = self.encode(incident, &pk, SK_INCIDENT, RECORD_INCIDENT)?;
+        if let Some(due) = incident.due_at() {
+            item.insert("escalation_due".into(), AttributeValue::S(ESCALATION_DUE.into()));
+            item.insert(ATTR_DUE_AT.into(), AttributeValue::S(timestamp::format(due)));
+            let repage = incident.escalate_at.map(|t| AttributeValue::S(timestamp::format(t)));
+            item.insert(ATTR_REPAGE_AT.into(), repage.unwrap_or(AttributeValue::Null(true)));
+        }
+        Ok(item)
     }
 
     /// The item of a record, with its keys and `record_type`.
@@ -179,6 +215,61 @@ mod tests {
         assert!(!update.names.values().any(|n| n == "pk" || n == "sk" || n == ATTR_INLINE_EVIDENCE));
         let same = update_of(&next, &next, 1);
         assert!(!same.expression.contains("REMOVE"));
+    }
+
+    fn offline_store() -> Store {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        Store::new(aws_sdk_dynamodb::Client::from_conf(config), "t")
+    }
+
+    #[test]
+    fn the_escalation_index_holds_owed_pages_and_the_repage_time_reads_back() {
+        use crate::domain::incident::{Page, PageState};
+        use crate::domain::routing::Target;
+        use crate::domain::severity::Level;
+        let store = offline_store();
+        let at = |m: i64| Utc::now() + chrono::Duration::minutes(m);
+        let mut incident = Incident::open(at(0));
+        (incident.account_id, incident.region, incident.finding_id) = ("a".into(), "r".into(), "f".into());
+        let indexed = |item: &Item| (string(item, "escalation_due"), string(item, ATTR_DUE_AT));
+
+        let plain = store.incident_item(&incident).unwrap();
+        assert_eq!(indexed(&plain), (None, None), "nothing owed or scheduled: not in the index");
+        assert!(!plain.contains_key(ATTR_REPAGE_AT));
+
+        incident.escalate_at = Some(at(15));
+        let page = Page {
+            level: Level::High,
+            target: Target::Oce,
+            state: PageState::Owed,
+            owed_at: at(0),
+            claimed_by: Some("w".into()),
+            claim_until: Some(at(1)),
+            sent_at: None,
+            message_id: None,
+            escalation: 0,
+            update: None,
+            reopening: 0,
+        };
+        incident.pages.insert("HIGH:oce".into(), page);
+        let owing = store.incident_item(&incident).unwrap();
+        assert_eq!(indexed(&owing), (Some("due".into()), Some(timestamp::format(at(1)))), "due when the claim lapses");
+        assert_eq!(
+            store.decode_incident(owing).unwrap().escalate_at,
+            incident.escalate_at.map(|t| timestamp::parse(&timestamp::format(t)).unwrap())
+        );
+
+        incident.escalate_at = None;
+        let last = store.incident_item(&incident).unwrap();
+        assert_eq!(last[ATTR_REPAGE_AT], AttributeValue::Null(true));
+        assert_eq!(store.decode_incident(last).unwrap().escalate_at, None, "no re-page scheduled");
+
+        // An item written before owed pages were indexed: `escalate_at` is the re-page time.
+        let mut legacy = plain.clone();
+        legacy.insert(ATTR_DUE_AT.into(), AttributeValue::S(timestamp::format(at(15))));
+        assert!(store.decode_incident(legacy).unwrap().escalate_at.is_some());
     }
 
     #[test]

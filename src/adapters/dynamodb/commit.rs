@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 
 use super::codec::{Item, UpdateOf, item_size, string, update_of, without_key};
 use super::{
-    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, ESCALATION_DUE, INLINE_ITEM_MAX, IncidentKey, MAX_CONFLICTS, RECORD_EVENT,
-    RECORD_EVIDENCE, RECORD_INCIDENT, SK_INCIDENT, Store, StoreError,
+    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, INLINE_ITEM_MAX, IncidentKey, MAX_CONFLICTS, RECORD_EVENT,
+    RECORD_EVIDENCE, SK_INCIDENT, Store, StoreError,
 };
 use crate::domain::evidence::Evidence;
 use crate::domain::incident::{Event, Incident};
@@ -27,16 +27,6 @@ enum Write {
 }
 
 impl Store {
-    fn incident_item(&self, incident: &Incident) -> Result<Item, StoreError> {
-        let pk = IncidentKey::of(incident).pk();
-        let mut item = self.encode(incident, &pk, SK_INCIDENT, RECORD_INCIDENT)?;
-        // The sparse escalation index holds exactly the incidents with a re-page scheduled.
-        if incident.escalate_at.is_some() {
-            item.insert("escalation_due".into(), AttributeValue::S(ESCALATION_DUE.into()));
-        }
-        Ok(item)
-    }
-
     /// Writes `incident` if the stored one is still `previous` (by version; `None`: if there is none yet),
     /// together with its log entries and evidence, all or nothing. Returns the incident as stored, its
     /// version bumped; on a lost race, [`StoreError::Conflict`] with the item that won.
@@ -203,7 +193,7 @@ impl Store {
     /// The conflict error, with the stored incident (read if the failure did not carry it).
     async fn conflict(&self, item: Option<Item>, key: &IncidentKey) -> Result<StoreError, StoreError> {
         let current = match item.filter(|i| !i.is_empty()) {
-            Some(item) => Some(self.decode(item)?),
+            Some(item) => Some(self.decode_incident(item)?),
             None => self.load(key).await?,
         };
         Ok(StoreError::Conflict(Box::new(current)))

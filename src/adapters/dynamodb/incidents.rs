@@ -74,7 +74,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| self.aws_error("GetItem", e))?;
-        out.item.map(|item| self.decode(item)).transpose()
+        out.item.map(|item| self.decode_incident(item)).transpose()
     }
 
     /// Finds an incident by its `incident_id`.
@@ -104,7 +104,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| self.aws_error("GetItem", e))?;
-        got.item.map(|i| self.decode(i)).transpose()
+        got.item.map(|i| self.decode_incident(i)).transpose()
     }
 
     /// The record an incident item holds inline under `attribute`, if any.
@@ -177,7 +177,7 @@ impl Store {
                     break;
                 }
                 last_key = Some(item_key(&item));
-                let incident: Incident = self.decode(item)?;
+                let incident = self.decode_incident(item)?;
                 let wanted = (filter.confidential || !incident.confidential)
                     && (filter.statuses.is_empty() || filter.statuses.iter().any(|s| s == incident.status.as_str()))
                     && (filter.severities.is_empty()
@@ -197,8 +197,8 @@ impl Store {
         }
     }
 
-    /// Incidents with a re-page due at or before `now`.
-    pub async fn escalations_due(&self, now: DateTime<Utc>) -> Result<Vec<IncidentKey>, StoreError> {
+    /// Incidents due at or before `now` (see [`Incident::due_at`]): a re-page is, or a page owed.
+    pub async fn due(&self, now: DateTime<Utc>) -> Result<Vec<IncidentKey>, StoreError> {
         let mut keys = Vec::new();
         let mut start = None;
         loop {

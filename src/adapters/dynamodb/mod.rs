@@ -7,15 +7,13 @@
 //! | incident        | `INC#<account>#<region>#<finding id>` | `INCIDENT`                      | `incidents`       |
 //! | event           | same                                  | `EVENT#<rfc3339>#<random>`      | `incidents`       |
 //! | evidence        | same                                  | `EVIDENCE#<updatedAt>#<sha256>` | `incidents`       |
-//! | outbox marker   | `OUTBOX#pending`                      | the incident's pk               | `outbox`          |
 //! | lease           | `LEASE#<name>`                        | `-`                             | `coordination`    |
 //! | watermark       | `WATERMARK#<name>`                    | `-`                             | `coordination`    |
 //! | pending archive | `ARCHIVE#pending`                     | the incident id                 | `coordination`    |
 //!
 //! An incident's records share its partition, so one consistent query reads its log or its evidence, and
-//! one transaction can write it with them. The outbox markers and the pending archives each share one
-//! partition, so that the daemon reads all of them with one query, without a scan; there are few at any
-//! time (a marker is cleared once its pages are sent, an archive once done). Leases and watermarks are
+//! one transaction can write it with them. The pending archives share one partition, so that the daemon
+//! reads all of them with one query, without a scan; there are few at any time (one is cleared once done). Leases and watermarks are
 //! single items read and written by name.
 //!
 //! A new incident's first log entry and evidence are kept on the incident item itself (the map attributes
@@ -26,16 +24,16 @@
 //!
 //! Indexes: `by-incident-id` (incident_id, sk) finds an incident by its id; `by-created` (record_type,
 //! created_at) lists incidents newest first; `by-escalation` (escalation_due, escalate_at) is sparse and
-//! holds only the incidents with a re-page scheduled.
+//! holds only the incidents the daemon must look at, by when: a re-page scheduled, or a page still owed
+//! (see `Store::incident_item`).
 //!
-//! Files: `incidents` reads incidents, `commit` writes them, `outbox` and `coordination` keep the other
+//! Files: `incidents` reads incidents, `commit` writes them, `coordination` keeps the other
 //! records, and `codec` turns records into items and back.
 
 mod codec;
 mod commit;
 mod coordination;
 mod incidents;
-mod outbox;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -46,7 +44,6 @@ use crate::domain::incident::Incident;
 use codec::Item;
 pub use coordination::PendingArchive;
 pub use incidents::{IncidentKey, ListFilter, Listing};
-pub use outbox::OutboxEntry;
 
 /// The `record_type` of incident items (other records in the table carry their own).
 pub const RECORD_INCIDENT: &str = "incident";

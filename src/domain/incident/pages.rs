@@ -155,6 +155,15 @@ impl Incident {
         };
     }
 
+    /// When the daemon must next look at the incident: a re-page falls due, or the claim on a page still owed
+    /// lapses (a page never claimed is due at once). `None` when nothing is owed or scheduled. Stored as the
+    /// key of a sparse index, so that no owed page is forgotten, whoever owed it and whatever became of them.
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        let owed =
+            self.pages.values().filter(|p| p.state == PageState::Owed).map(|p| p.claim_until.unwrap_or(p.owed_at));
+        owed.chain(self.escalate_at).min()
+    }
+
     /// Whether `next` owes a page or notice that this version did not.
     pub fn owes_more(&self, next: &Incident) -> bool {
         next.pages

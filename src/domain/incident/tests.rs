@@ -290,6 +290,31 @@ fn escalation_repages_until_acknowledged_or_the_limit() {
 }
 
 #[test]
+fn an_owed_page_stays_due_until_sent_whoever_owed_it() {
+    let after = Some(Duration::minutes(15));
+    let policy = Policy::default();
+    let (created, _) = Incident::create("i".into(), &finding(1, 1, 8.0), &rules_ctx(&policy, "w", 0, after));
+    let claim_lapses = t(0) + Duration::seconds(60);
+    assert_eq!(created.due_at(), Some(claim_lapses), "the first pages: due when the consumer's claim lapses");
+    let mut sent = created.clone();
+    sent.pages.values_mut().for_each(|p| p.state = PageState::Sent);
+    assert_eq!(sent.due_at(), Some(t(15)), "all sent: due when the re-page is");
+
+    // The last re-page clears the re-page schedule in the same write that owes it: the page keeps it due.
+    let (last, _) = escalate(&sent, 1, &rules_ctx(&policy, "w", 15, after)).expect("due");
+    assert_eq!(last.escalate_at, None, "no re-page after the last");
+    assert_eq!(last.due_at(), Some(t(16)), "the last re-page is due again once its sender's claim lapses");
+    let keys: Vec<(String, String)> = owed(&last).into_iter().map(|k| (k, "m".to_string())).collect();
+    let (done, _) = mark_sent(&last, &keys, t(15)).unwrap();
+    assert_eq!(done.due_at(), None, "sent, nothing scheduled: out of the index");
+
+    // A page owed and never claimed (a responder's command that cannot reach the topic) is due at once.
+    let mut unclaimed = last.clone();
+    unclaimed.pages.values_mut().for_each(|p| (p.claimed_by, p.claim_until) = (None, None));
+    assert_eq!(unclaimed.due_at(), Some(t(15)));
+}
+
+#[test]
 fn confidential_incidents_page_the_iso_alone() {
     let (mut incident, _) = Incident::create("i".into(), &finding(1, 1, 2.0), &ctx("w", 0));
     incident.confidential = true;
