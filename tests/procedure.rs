@@ -181,3 +181,39 @@ async fn the_last_repage_that_sns_refused_goes_out_once_when_sns_is_back() {
     let shown = gd_json(&config, &["incidents", "show", &incident]);
     assert_eq!(shown["incident"]["pages"]["HIGH:oce:esc1"]["state"], "sent", "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backdoors_are_high_by_default_and_say_which_rule_raised_them() {
+    let stack = deploy_stack("highlist");
+    let aws = Aws::new().await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The shipped floors, with `malware` switched off by this deployment.
+    let policy = "[escalation]\nack_timeout_secs = 0\n\n[[policy.floors]]\nname = \"malware\"\nenabled = false\n";
+    let config = write_config_with(dir.path(), &stack, "", policy);
+    let _daemon = Daemon::start(&config, "d1");
+    let typed = |id: &str, finding_type: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(&finding(id, 1, 1, 5.0)).unwrap();
+        v["detail"]["type"] = serde_json::json!(finding_type);
+        v.to_string()
+    };
+    let (backdoor, trojan) = ("b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b1", "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b2");
+    aws.send(stack.queue_url(), &typed(backdoor, "Backdoor:EC2/Spambot")).await;
+    aws.send(stack.queue_url(), &typed(trojan, "Trojan:EC2/DropPoint")).await;
+
+    let pages = aws.drain(&oce, 1, Duration::from_secs(60), Duration::from_secs(4)).await;
+    assert_eq!(pages.len(), 1, "the backdoor pages; the trojan, its floor switched off, does not: {pages:?}");
+    let page = &pages[0];
+    assert_eq!(page.attributes["severity"], "HIGH");
+    let why = "policy rule backdoors: backdoors are High (procedure §3.3)";
+    assert!(page.body.contains(why) && page.body.contains("GuardDuty severity 5"), "{}", page.body);
+    let incident = page.attributes["incident_id"].clone();
+    let (code, text, err) = gd(&config, &["incidents", "show", &incident]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains(&format!("Raised by:    {why}")), "{text}");
+
+    let quiet = incident_of(&aws, &stack, trojan).await;
+    let shown = gd_json(&config, &["incidents", "show", &quiet]);
+    assert_eq!(shown["incident"]["severity"], "MEDIUM", "{shown}");
+    assert!(shown["incident"]["raised_by"].is_null());
+}

@@ -43,7 +43,7 @@ pub struct Config {
     /// Re-paging of unacknowledged incidents.
     #[serde(default)]
     pub escalation: EscalationConfig,
-    /// Level floors and suppressions; none by default (the contract's plain mapping).
+    /// Level floors (the procedure's High list by default), suppressions, types kept closed.
     #[serde(default)]
     pub policy: Policy,
     /// The health and metrics endpoint.

@@ -295,6 +295,8 @@ pub fn classify(
     let mut next = incident.clone();
     next.updated_at = ctx.now;
     next.severity = level;
+    // The person's decision, with its reason, now explains the level, not a policy rule.
+    next.raised_by = None;
     next.highest_severity = Some(incident.highest_level().max(level));
     next.classification = Some(Classification {
         by: by.to_owned(),

@@ -50,7 +50,7 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
         "{headline}\n\
          \n\
          Title:          {title}\n\
-         Level:          {level} (GuardDuty severity {severity})\n\
+         Level:          {level} (GuardDuty severity {severity}){raised_by}\n\
          Finding type:   {finding_type}\n\
          Account:        {account}\n\
          Region:         {region}\n\
@@ -71,6 +71,7 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
         title = incident.title,
         level = page.level,
         severity = incident.max_finding_severity,
+        raised_by = incident.raised_by.as_ref().map(|r| format!("\n                raised by {r}")).unwrap_or_default(),
         finding_type = incident.finding_type,
         account = incident.account_id,
         region = incident.region,
@@ -294,6 +295,10 @@ mod tests {
         }
         assert!(m.attributes.contains(&("severity", "CRITICAL".into())));
         assert!(m.attributes.contains(&("incident_id", "0d9c6f3e-1111-4a4a-9b9b-222233334444".into())));
+        let mut raised = incident("t");
+        raised.raised_by = Some("policy rule backdoors: backdoors are High (procedure §3.3)".into());
+        let m = render(&raised, &page(Level::High, Target::Oce));
+        assert!(m.body.contains("raised by policy rule backdoors: backdoors are High (procedure §3.3)"), "{}", m.body);
         let iso = render(&incident("t"), &page(Level::High, Target::Iso));
         assert!(iso.body.contains("information security officer"));
         assert!(iso.attributes.contains(&("severity", "HIGH".into())));

@@ -1,15 +1,22 @@
-//! Policy rules from the config: per-finding-type level floors, and suppressions. Pure. With no rules, the
-//! contract's plain mapping applies.
+//! Policy rules from the config: per-finding-type level floors, suppressions, and types kept closed. Pure.
+//!
+//! The procedure's High list (§3.3: "backdoors, malware, and malicious access to business data (e.g.
+//! passwords...)") ships as three floors, on by default, because GuardDuty rates several of those findings 5
+//! (`Backdoor:EC2/Spambot`, `Trojan:EC2/DropPoint`): MEDIUM by the plain mapping, and nobody would hear of
+//! them. Each has a name ([`PROCEDURE_FLOORS`]); a `[[policy.floors]]` entry of that name changes its types,
+//! level or reason, or switches it off (`enabled = false`). Entries with other names (or none) add rules.
+//! Where a floor raises a level, the incident says which rule did and why ([`Rated::raised_by`]).
 
 use serde::Deserialize;
 
 use crate::domain::severity::Level;
 
-/// `[policy]`: floors and suppressions.
+/// `[policy]`: floors, suppressions, and types kept closed.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
-    /// `[[policy.floors]]`: finding types that are always at least some level.
+    /// `[[policy.floors]]`: changes to the procedure's floors, and more finding types that are always at
+    /// least some level.
     #[serde(default)]
     pub floors: Vec<Floor>,
     /// `[[policy.suppress]]`: known-benign findings, recorded as suppressed incidents and never paged.
@@ -25,27 +32,106 @@ pub struct Policy {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeepClosed {
-    /// Finding types, exact or `prefix*`.
+    /// Finding types: exact, or patterns with `*` (`Recon:*`, `*MaliciousFile*`).
     pub types: Vec<String>,
     /// Why, recorded in the timeline.
     pub reason: String,
 }
 
-/// A minimum level for some finding types.
+/// A minimum level for some finding types, as the config writes it: a rule of its own, or a change to one
+/// of [`PROCEDURE_FLOORS`] (same `name`), where what is left out stays as shipped.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Floor {
-    /// Finding types, exact (`Backdoor:EC2/C&CActivity.B!DNS`) or a prefix ending in `*` (`Backdoor:*`).
+    /// The rule's name, shown where it raised a level; a name of [`PROCEDURE_FLOORS`] changes that rule.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Finding types: exact (`Backdoor:EC2/C&CActivity.B!DNS`), or patterns with `*` (`Backdoor:*`).
+    #[serde(default)]
     pub types: Vec<String>,
     /// The lowest level such a finding gets.
+    #[serde(default)]
+    pub level: Option<Level>,
+    /// `false` switches the rule off.
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// Why such findings are at least that level, shown where the rule raised one.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// One of the procedure's floors, on unless the config switches it off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProcedureFloor {
+    /// Its name, for `[[policy.floors]]` entries that change it.
+    pub name: &'static str,
+    /// Finding types it applies to.
+    pub types: &'static [&'static str],
+    /// The lowest level it gives them.
     pub level: Level,
+    /// Why, citing the procedure.
+    pub reason: &'static str,
+}
+
+/// The procedure's High list (§3.3), as floors on by default.
+pub const PROCEDURE_FLOORS: [ProcedureFloor; 3] = [
+    ProcedureFloor {
+        name: "backdoors",
+        types: &["Backdoor:*"],
+        level: Level::High,
+        reason: "backdoors are High (procedure §3.3)",
+    },
+    ProcedureFloor {
+        name: "malware",
+        types: &["Trojan:*", "*MaliciousFile*"],
+        level: Level::High,
+        reason: "malware is High (procedure §3.3)",
+    },
+    ProcedureFloor {
+        name: "data-theft",
+        types: &["CredentialAccess:*", "Exfiltration:*", "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration*"],
+        level: Level::High,
+        reason: "malicious access to business data, passwords included, is High (procedure §3.3)",
+    },
+];
+
+/// A finding's level under the policy, and the rule that raised it above the plain mapping, if one did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rated {
+    /// The level.
+    pub level: Level,
+    /// `policy rule backdoors: backdoors are High (procedure §3.3)`, when a floor raised the level.
+    pub raised_by: Option<String>,
+}
+
+/// A floor in force: a procedure floor (as the config left or changed it) or one of the config's own.
+struct Rule<'a> {
+    name: &'a str,
+    shipped: &'static [&'static str],
+    types: &'a [String],
+    level: Level,
+    reason: &'a str,
+}
+
+impl Rule<'_> {
+    fn applies_to(&self, finding_type: &str) -> bool {
+        if self.types.is_empty() {
+            self.shipped.iter().any(|t| matches(t, finding_type))
+        } else {
+            self.types.iter().any(|t| matches(t, finding_type))
+        }
+    }
 }
 
 /// Findings that are recorded but never paged.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suppression {
-    /// Finding types (exact or `prefix*`); empty means any type.
+    /// Finding types (exact, or patterns with `*`); empty means any type.
     #[serde(default)]
     pub types: Vec<String>,
     /// Account ids; empty means any account.
@@ -55,22 +141,64 @@ pub struct Suppression {
     pub reason: String,
 }
 
+/// Whether `value` matches `pattern`, where `*` stands for any text (none included).
 fn matches(pattern: &str, value: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => value.starts_with(prefix),
-        None => pattern == value,
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = value.strip_prefix(first) else { return false };
+    let mut parts: Vec<&str> = parts.collect();
+    let Some(last) = parts.pop() else { return rest.is_empty() };
+    for part in parts {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
     }
+    rest.ends_with(last)
+}
+
+fn is_procedure_floor(name: Option<&str>) -> bool {
+    name.is_some_and(|n| PROCEDURE_FLOORS.iter().any(|p| p.name == n))
 }
 
 impl Policy {
+    /// The floors in force: the procedure's, as the config left or changed them, then the config's own.
+    fn rules(&self) -> impl Iterator<Item = Rule<'_>> {
+        let named = |name: &str| self.floors.iter().find(|f| f.name.as_deref() == Some(name));
+        let procedure = PROCEDURE_FLOORS.iter().filter_map(move |p| match named(p.name) {
+            None => Some(Rule { name: p.name, shipped: p.types, types: &[], level: p.level, reason: p.reason }),
+            Some(f) if !f.enabled => None,
+            Some(f) => Some(Rule {
+                name: p.name,
+                shipped: p.types,
+                types: &f.types,
+                level: f.level.unwrap_or(p.level),
+                reason: f.reason.as_deref().unwrap_or(p.reason),
+            }),
+        });
+        let own = self.floors.iter().filter(|f| f.enabled && !is_procedure_floor(f.name.as_deref())).map(|f| Rule {
+            name: f.name.as_deref().unwrap_or("(unnamed)"),
+            shipped: &[],
+            types: &f.types,
+            level: f.level.unwrap_or(Level::Low),
+            reason: f.reason.as_deref().unwrap_or("a policy floor of this deployment"),
+        });
+        procedure.chain(own)
+    }
+
     /// The level of a finding of `finding_type` whose severity maps to `mapped`: raised to the highest
-    /// floor that matches, never lowered.
-    pub fn level(&self, finding_type: &str, mapped: Level) -> Level {
-        self.floors
-            .iter()
-            .filter(|f| f.types.iter().any(|t| matches(t, finding_type)))
-            .map(|f| f.level)
-            .fold(mapped, Level::max)
+    /// floor that matches, never lowered; with the rule that raised it, if one did.
+    pub fn level(&self, finding_type: &str, mapped: Level) -> Rated {
+        let top = self.rules().filter(|r| r.applies_to(finding_type)).fold(None::<Rule<'_>>, |top, r| match top {
+            Some(t) if t.level >= r.level => Some(t),
+            _ => Some(r),
+        });
+        match top {
+            Some(rule) if rule.level > mapped => {
+                Rated { level: rule.level, raised_by: Some(format!("policy rule {}: {}", rule.name, rule.reason)) }
+            }
+            _ => Rated { level: mapped, raised_by: None },
+        }
     }
 
     /// The reason a finding is suppressed, if a rule matches both its type and its account.
@@ -92,8 +220,22 @@ impl Policy {
     /// Checks what serde cannot: every rule says what it applies to. Returns the key and the reason.
     pub fn validate(&self) -> Result<(), (String, String)> {
         for (i, f) in self.floors.iter().enumerate() {
-            if f.types.is_empty() || f.types.iter().any(|t| t.trim().is_empty()) {
-                return Err((format!("policy.floors[{i}].types"), "must list at least one non-empty type".into()));
+            if f.types.iter().any(|t| t.trim().is_empty()) {
+                return Err((format!("policy.floors[{i}].types"), "must not hold an empty type".into()));
+            }
+            if let Some(name) = &f.name
+                && self.floors.iter().filter(|g| g.name.as_ref() == Some(name)).count() > 1
+            {
+                return Err((format!("policy.floors[{i}].name"), format!("{name:?} is named twice")));
+            }
+            if is_procedure_floor(f.name.as_deref()) || !f.enabled {
+                continue;
+            }
+            if f.types.is_empty() {
+                return Err((format!("policy.floors[{i}].types"), "must list at least one type".into()));
+            }
+            if f.level.is_none() {
+                return Err((format!("policy.floors[{i}].level"), "is required for a rule of your own".into()));
             }
         }
         for (i, s) in self.suppress.iter().enumerate() {
@@ -123,12 +265,19 @@ impl Policy {
 mod tests {
     use super::*;
 
+    fn floor(name: Option<&str>, types: &[&str], level: Option<Level>) -> Floor {
+        Floor {
+            name: name.map(str::to_owned),
+            types: types.iter().map(|t| (*t).to_owned()).collect(),
+            level,
+            enabled: true,
+            reason: None,
+        }
+    }
+
     fn policy() -> Policy {
         Policy {
-            floors: vec![
-                Floor { types: vec!["Backdoor:*".into(), "Trojan:*".into()], level: Level::High },
-                Floor { types: vec!["Exfiltration:S3/ObjectRead.Unusual".into()], level: Level::Critical },
-            ],
+            floors: vec![floor(Some("s3-data"), &["Exfiltration:S3/ObjectRead.Unusual"], Some(Level::Critical))],
             suppress: vec![
                 Suppression {
                     types: vec!["Recon:EC2/PortProbeUnprotectedPort".into()],
@@ -147,20 +296,96 @@ mod tests {
     }
 
     #[test]
-    fn floors_raise_and_never_lower() {
-        let p = policy();
+    fn the_procedures_high_list_applies_by_default_and_says_so() {
+        let p = Policy::default();
         let table = [
-            ("Backdoor:EC2/C&CActivity.B!DNS", Level::Low, Level::High),
-            ("Backdoor:EC2/C&CActivity.B!DNS", Level::Critical, Level::Critical),
-            ("Trojan:EC2/DNSDataExfiltration", Level::Medium, Level::High),
-            ("Exfiltration:S3/ObjectRead.Unusual", Level::Medium, Level::Critical),
-            ("Exfiltration:S3/ObjectRead.UnusualX", Level::Medium, Level::Medium),
-            ("Recon:EC2/Portscan", Level::Low, Level::Low),
+            ("Backdoor:EC2/Spambot", Level::Medium, Level::High, Some("backdoors")),
+            ("Backdoor:EC2/C&CActivity.B!DNS", Level::Critical, Level::Critical, None),
+            ("Trojan:EC2/DropPoint", Level::Medium, Level::High, Some("malware")),
+            ("Execution:EC2/MaliciousFile", Level::Low, Level::High, Some("malware")),
+            ("Object:S3/MaliciousFile", Level::Medium, Level::High, Some("malware")),
+            ("Execution:Runtime/MaliciousFileExecuted", Level::Medium, Level::High, Some("malware")),
+            ("CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin", Level::Medium, Level::High, Some("data-theft")),
+            ("Exfiltration:S3/AnomalousBehavior", Level::Medium, Level::High, Some("data-theft")),
+            (
+                "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+                Level::Medium,
+                Level::High,
+                Some("data-theft"),
+            ),
+            ("UnauthorizedAccess:IAMUser/TorIPCaller", Level::Medium, Level::Medium, None),
+            ("Recon:IAMUser/UserPermissions", Level::Medium, Level::Medium, None),
+            ("Execution:EC2/SuspiciousFile", Level::Medium, Level::Medium, None),
         ];
-        for (t, mapped, want) in table {
-            assert_eq!(p.level(t, mapped), want, "{t} {mapped}");
+        for (t, mapped, want, rule) in table {
+            let rated = p.level(t, mapped);
+            assert_eq!(rated.level, want, "{t} {mapped}");
+            match rule {
+                Some(name) => {
+                    let why = rated.raised_by.unwrap_or_default();
+                    assert!(why.starts_with(&format!("policy rule {name}: ")) && why.contains("§3.3"), "{t}: {why}");
+                }
+                None => assert_eq!(rated.raised_by, None, "{t}: the plain mapping needs no reason"),
+            }
         }
-        assert_eq!(Policy::default().level("Backdoor:EC2/X", Level::Low), Level::Low, "no rules: plain mapping");
+    }
+
+    #[test]
+    fn the_config_changes_or_switches_off_each_procedure_floor_and_adds_its_own() {
+        let mut off = floor(Some("backdoors"), &[], None);
+        off.enabled = false;
+        let mut p = policy();
+        p.floors.extend([off, floor(Some("malware"), &[], Some(Level::Critical))]);
+        p.floors.push(Floor {
+            reason: Some("our crown jewels".into()),
+            ..floor(Some("data-theft"), &["Exfiltration:*"], None)
+        });
+        assert!(p.validate().is_ok(), "{:?}", p.validate());
+        let table = [
+            ("Backdoor:EC2/Spambot", Level::Medium, Level::Medium, None),
+            (
+                "Trojan:EC2/DropPoint",
+                Level::Medium,
+                Level::Critical,
+                Some("policy rule malware: malware is High (procedure §3.3)"),
+            ),
+            (
+                "Exfiltration:S3/AnomalousBehavior",
+                Level::Low,
+                Level::High,
+                Some("policy rule data-theft: our crown jewels"),
+            ),
+            ("CredentialAccess:RDS/X", Level::Medium, Level::Medium, None),
+            (
+                "Exfiltration:S3/ObjectRead.Unusual",
+                Level::Medium,
+                Level::Critical,
+                Some("policy rule s3-data: a policy floor of this deployment"),
+            ),
+        ];
+        for (t, mapped, want, why) in table {
+            let rated = p.level(t, mapped);
+            assert_eq!((rated.level, rated.raised_by.as_deref()), (want, why), "{t}");
+        }
+    }
+
+    #[test]
+    fn patterns_match_with_stars_anywhere() {
+        let table = [
+            ("Backdoor:*", "Backdoor:EC2/Spambot", true),
+            ("Backdoor:*", "Trojan:EC2/Backdoor:", false),
+            ("*MaliciousFile*", "Object:S3/MaliciousFile", true),
+            ("*MaliciousFile*", "Execution:Runtime/MaliciousFileExecuted", true),
+            ("*MaliciousFile*", "Execution:EC2/SuspiciousFile", false),
+            ("Execution:*/MaliciousFile", "Execution:ECS/MaliciousFile", true),
+            ("Execution:*/MaliciousFile", "Execution:ECS/MaliciousFileX", false),
+            ("Recon:EC2/Portscan", "Recon:EC2/Portscan", true),
+            ("Recon:EC2/Portscan", "Recon:EC2/PortscanX", false),
+            ("*a*a", "a", false),
+        ];
+        for (pattern, value, want) in table {
+            assert_eq!(matches(pattern, value), want, "{pattern} {value}");
+        }
     }
 
     #[test]
@@ -179,12 +404,20 @@ mod tests {
     }
 
     #[test]
-    fn rules_that_match_everything_are_refused() {
+    fn rules_that_match_everything_or_say_too_little_are_refused() {
         let mut p = policy();
         assert!(p.validate().is_ok());
         p.suppress.push(Suppression { types: vec![], accounts: vec![], reason: "all".into() });
         assert_eq!(p.validate().unwrap_err().0, "policy.suppress[3]");
-        let p = Policy { floors: vec![Floor { types: vec![], level: Level::High }], ..Policy::default() };
-        assert_eq!(p.validate().unwrap_err().0, "policy.floors[0].types");
+        let cases = [
+            (vec![floor(None, &[], Some(Level::High))], "policy.floors[0].types"),
+            (vec![floor(Some("mine"), &["X:*"], None)], "policy.floors[0].level"),
+            (vec![floor(None, &[" "], Some(Level::High))], "policy.floors[0].types"),
+            (vec![floor(Some("malware"), &[], None), floor(Some("malware"), &[], None)], "policy.floors[0].name"),
+        ];
+        for (floors, key) in cases {
+            let p = Policy { floors, ..Policy::default() };
+            assert_eq!(p.validate().unwrap_err().0, key);
+        }
     }
 }

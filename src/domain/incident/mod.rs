@@ -16,8 +16,11 @@
 //!   `service.count`) reopens it, logs `reopened` with the version and count, and owes the pages of that
 //!   reopening (`kind` = `reopened`, keys `LEVEL:target:reopenN`, so each reopening pages anew) to the OCE
 //!   and the ISO at HIGH or CRITICAL and to every route and client told before. A redelivery or an older
-//!   version reopens nothing; a `[[policy.keep_closed]]` rule records the recurrence (`finding.recurred`)
-//!   and leaves the incident closed.
+//!   version reopens nothing, unless it raises the level (the closure never weighed that level: reopened,
+//!   paged at it); a `[[policy.keep_closed]]` rule records the recurrence (`finding.recurred`) and leaves
+//!   the incident closed.
+//! - §3.3, the High list: [`crate::domain::policy`] floors raise backdoors, malware and data theft to HIGH
+//!   by default, and `raised_by` says which rule did.
 //! - §3.5, the post-mortem of a CRITICAL incident: [`Incident::highest_level`] keeps the highest level in
 //!   the incident's history, so a classification down does not remove the obligation
 //!   (`lifecycle::post_mortem_required`).

@@ -32,14 +32,14 @@ fn finding(updated_minute: u32, count: u64, severity: f64) -> Finding {
     }
 }
 
-static NO_RULES: Policy = Policy { floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
+static DEFAULT_POLICY: Policy = Policy { floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
 
 fn ctx(claimant: &str, minute: u32) -> Ctx<'_> {
     Ctx {
         now: t(minute),
         claimant,
         claim_for: Duration::seconds(60),
-        policy: &NO_RULES,
+        policy: &DEFAULT_POLICY,
         escalate_after: None,
         routing: &crate::domain::routing::EMPTY,
     }
@@ -236,12 +236,19 @@ fn rules_ctx<'a>(policy: &'a Policy, claimant: &'a str, minute: u32, escalate_af
 #[test]
 fn floors_raise_levels_and_suppressions_never_page() {
     let policy = Policy {
-        floors: vec![Floor { types: vec!["Type/*".into()], level: Level::High }],
+        floors: vec![Floor {
+            name: Some("ours".into()),
+            types: vec!["Type/*".into()],
+            level: Some(Level::High),
+            enabled: true,
+            reason: Some("all of Type are serious".into()),
+        }],
         suppress: vec![Suppression { types: vec![], accounts: vec!["999999999999".into()], reason: "sandbox".into() }],
         keep_closed: vec![],
     };
     let (incident, event) = Incident::create("i".into(), &finding(1, 1, 2.0), &rules_ctx(&policy, "w", 0, None));
     assert_eq!(incident.severity, Level::High, "the floor raises a LOW finding");
+    assert_eq!(incident.raised_by.as_deref(), Some("policy rule ours: all of Type are serious"));
     assert_eq!(owed(&incident), vec!["HIGH:iso", "HIGH:oce"]);
     assert_eq!(event.action, "finding.created");
 
@@ -448,9 +455,13 @@ fn a_recurrence_after_close_reopens_and_pages_once_more() {
     once.status = Status::Closed;
     let (twice, _) = apply(&once, &finding(9, 12, 8.0), &ctx("w", 20)).unwrap();
     assert_eq!(owed(&twice), vec!["HIGH:iso:reopen2", "HIGH:oce:reopen2"]);
-    // An older version with a higher severity raises the level but neither reopens nor pages.
-    let (late, _) = apply(&closed_high(), &finding(0, 1, 9.5), &ctx("w", 10)).unwrap();
-    assert_eq!((late.status, late.severity, owed(&late).len()), (Status::Closed, Level::Critical, 0));
+    // An older version with a higher severity raises the level the closure never weighed: reopened, paged
+    // at that level (its first page), and a CRITICAL one now owes a post-mortem.
+    let (late, event) = apply(&closed_high(), &finding(0, 1, 9.5), &ctx("w", 10)).unwrap();
+    assert_eq!((late.status, late.severity), (Status::Open, Level::Critical));
+    assert_eq!(owed(&late), vec!["CRITICAL:iso", "CRITICAL:oce"]);
+    assert!(event.summary.contains("raised it HIGH -> CRITICAL after close"), "{}", event.summary);
+    assert!(crate::domain::lifecycle::post_mortem_required(&late).is_some());
 }
 
 #[test]

@@ -261,6 +261,10 @@ pub struct Incident {
     /// Who reported it, for staff reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_by: Option<String>,
+    /// The policy rule that raised the level above what GuardDuty's severity maps to, and why (the
+    /// procedure's clause), when one did; cleared when a person classifies the incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raised_by: Option<String>,
     /// Why it is suppressed, when a rule matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed_reason: Option<String>,
@@ -416,6 +420,7 @@ impl Incident {
             source: Source::Guardduty,
             confidential: false,
             reported_by: None,
+            raised_by: None,
             suppressed_reason: None,
             acknowledged_by: None,
             acknowledged_at: None,

@@ -10,7 +10,8 @@ use crate::domain::severity::Level;
 impl Incident {
     /// The incident a finding seen for the first time becomes, owing its pages, and the log entry.
     pub fn create(incident_id: String, f: &Finding, ctx: &Ctx) -> (Incident, Event) {
-        let level = ctx.policy.level(&f.finding_type, f.level);
+        let rated = ctx.policy.level(&f.finding_type, f.level);
+        let level = rated.level;
         let suppressed = ctx.policy.suppression(&f.finding_type, &f.account_id).map(str::to_owned);
         let mut incident = Incident {
             incident_id,
@@ -33,11 +34,15 @@ impl Incident {
             console_url: f.console_url(),
             detector_id: f.detector_id.clone(),
             suppressed_reason: suppressed,
+            raised_by: rated.raised_by,
             ..Incident::open(ctx.now)
         };
         incident.owe_pages(level, 0, ctx);
         let mut summary =
             format!("{level} incident from GuardDuty finding {} (severity {})", f.finding_type, f.severity);
+        if let Some(rule) = &incident.raised_by {
+            summary.push_str(&format!("; raised by {rule}"));
+        }
         if let Some(reason) = &incident.suppressed_reason {
             summary.push_str(&format!("; suppressed: {reason}"));
         }
@@ -54,7 +59,8 @@ impl Incident {
 /// classified the incident, only a version whose severity is above the finding's severity at that time may
 /// raise it: the person's decision stands against the evidence they already weighed.
 pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, Event)> {
-    let level = ctx.policy.level(&f.finding_type, f.level);
+    let rated = ctx.policy.level(&f.finding_type, f.level);
+    let level = rated.level;
     let newer = f.version() > existing.finding_version();
     let beyond_decision = existing.classification.as_ref().is_none_or(|c| f.severity > c.finding_severity);
     let raised = level > existing.severity && beyond_decision;
@@ -80,13 +86,20 @@ pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, E
     next.max_finding_severity = next.max_finding_severity.max(f.severity);
     next.first_seen = earliest(next.first_seen, f.first_seen);
     next.last_seen = latest(next.last_seen, f.last_seen);
+    if raised {
+        next.raised_by = rated.raised_by;
+    }
     if existing.status == Status::Closed {
         return Some(closed(existing, next, f, level, raised, newer, ctx));
     }
     let summary = if raised {
         next.severity = level;
         next.owe_pages(level, 0, ctx);
-        format!("raised {} -> {level} by a version with severity {} (count {})", existing.severity, f.severity, f.count)
+        let why = next.raised_by.as_ref().map(|r| format!("; {r}")).unwrap_or_default();
+        format!(
+            "raised {} -> {level} by a version with severity {} (count {}){why}",
+            existing.severity, f.severity, f.count
+        )
     } else if newer {
         format!("newer version: severity {}, count {}", f.severity, f.count)
     } else {
@@ -98,10 +111,11 @@ pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, E
     Some((next, event))
 }
 
-/// A version of the finding of a closed incident. A newer one is a recurrence: the activity came back. It
+/// A version of the finding of a closed incident. One that raises the level (even an older one that arrived
+/// late) reopens the incident and owes the pages of the level reached: the closure never weighed that level,
+/// and a CRITICAL one owes a post-mortem. Else a newer one is a recurrence: the activity came back. It
 /// reopens the incident and owes the pages of that reopening, unless a policy rule keeps the type closed
-/// (known-benign activity), which the timeline then says. An older one reopens nothing and pages no one; it
-/// may still raise the level, which is kept (an update never lowers it).
+/// (known-benign activity), which the timeline then says. An older one reopens nothing and pages no one.
 fn closed(
     existing: &Incident,
     mut next: Incident,
@@ -111,16 +125,28 @@ fn closed(
     newer: bool,
     ctx: &Ctx,
 ) -> (Incident, Event) {
-    if raised {
-        next.severity = level;
-    }
     next.updated_at = ctx.now;
     let version = format!(
         "version of {}, count {}",
         f.updated_at.map(crate::domain::timestamp::format).unwrap_or_else(|| "unknown time".into()),
         f.count
     );
-    let (action, summary) = if !newer {
+    let reopen = |next: &mut Incident| {
+        next.status = if next.suppressed_reason.is_some() { Status::Suppressed } else { Status::Open };
+        next.closure = None;
+        next.acknowledged_by = None;
+        next.acknowledged_at = None;
+    };
+    let (action, summary) = if raised {
+        reopen(&mut next);
+        next.severity = level;
+        next.owe_pages(level, 0, ctx);
+        let was = existing.severity;
+        (
+            "reopened",
+            format!("reopened: a version ({version}, severity {}) raised it {was} -> {level} after close", f.severity),
+        )
+    } else if !newer {
         (
             "finding.updated",
             format!("an older version ({version}, severity {}) arrived after close; not reopened", f.severity),
@@ -128,10 +154,7 @@ fn closed(
     } else if let Some(reason) = ctx.policy.keep_closed(&f.finding_type) {
         ("finding.recurred", format!("recurred after close ({version}); kept closed by policy: {reason}"))
     } else {
-        next.status = if next.suppressed_reason.is_some() { Status::Suppressed } else { Status::Open };
-        next.closure = None;
-        next.acknowledged_by = None;
-        next.acknowledged_at = None;
+        reopen(&mut next);
         next.reopenings += 1;
         next.owe_reopening(ctx);
         (

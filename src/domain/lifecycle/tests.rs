@@ -188,6 +188,8 @@ fn classification_raises_with_pages_lowers_without_and_pins_the_level() {
         let mut f = crate::domain::finding::parse(body).unwrap();
         f.severity = severity;
         f.level = Level::from_score(severity).unwrap();
+        // A type no procedure floor raises: the levels here are the person's and GuardDuty's alone.
+        f.finding_type = "Recon:EC2/PortProbeUnprotectedPort".into();
         f.updated_at = Some(t(minute));
         f.count = u64::from(minute);
         f

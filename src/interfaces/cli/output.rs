@@ -71,6 +71,9 @@ pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, as_jso
     if let Some(by) = &incident.reported_by {
         println!("Reported by:  {by}");
     }
+    if let Some(rule) = &incident.raised_by {
+        println!("Raised by:    {rule}");
+    }
     if let Some(reason) = &incident.suppressed_reason {
         println!("Suppressed:   {reason}");
     }
