@@ -44,6 +44,10 @@ listen = "127.0.0.1:9090"
 [guardduty]
 # LocalStack does not emulate GuardDuty: no reconciliation sweeps here.
 reconcile_interval_secs = 0
+
+[policy]
+# The procedure's High list (3.3): backdoors, malware and data theft are at least HIGH.
+high_list = true
 TOML
 echo "wrote $CONFIG" >&2
 

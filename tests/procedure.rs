@@ -189,7 +189,7 @@ async fn backdoors_are_high_by_default_and_say_which_rule_raised_them() {
     let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
     let dir = tempfile::tempdir().unwrap();
     // The shipped floors, with `malware` switched off by this deployment.
-    let policy = "[escalation]\nack_timeout_secs = 0\n\n[[policy.floors]]\nname = \"malware\"\nenabled = false\n";
+    let policy = "[escalation]\nack_timeout_secs = 0\n\n[policy]\nhigh_list = true\n\n[[policy.floors]]\nname = \"malware\"\nenabled = false\n";
     let config = write_config_with(dir.path(), &stack, "", policy);
     let _daemon = Daemon::start(&config, "d1");
     let typed = |id: &str, finding_type: &str| {

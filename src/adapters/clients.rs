@@ -7,6 +7,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+use crate::adapters::call_log::CallLog;
 use crate::adapters::faults::FaultInjection;
 use crate::config::AwsConfig;
 use crate::telemetry::metrics::CallMetrics;
@@ -22,6 +23,15 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     /// The shared configuration, for clients made later (GuardDuty, per region).
     pub shared: SdkConfig,
+    /// The test-only interceptors every client gets, when configured.
+    hooks: TestHooks,
+}
+
+/// The test-only interceptors: fault injection and the call log, each off unless its file is configured.
+#[derive(Debug, Clone, Default)]
+struct TestHooks {
+    faults: Option<std::path::PathBuf>,
+    call_log: Option<std::path::PathBuf>,
 }
 
 /// Loads the shared SDK configuration: region and endpoint from the config file, credentials from the
@@ -56,14 +66,18 @@ pub fn service_endpoint(service_env_name: &str) -> Option<String> {
     std::env::var(format!("AWS_ENDPOINT_URL_{service_env_name}")).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// A client of one service from the shared configuration: counted by the metrics interceptor, with the
-/// test-only fault injection when configured, and `AWS_ENDPOINT_URL_<SERVICE>` winning over the shared
-/// endpoint.
+/// A client of one service from a builder of the shared configuration: counted by the metrics interceptor,
+/// with the test-only hooks when configured, and `AWS_ENDPOINT_URL_<SERVICE>` winning over the shared
+/// endpoint. Every client of the program is made here, so every call gets the same treatment.
 macro_rules! service_client {
-    ($sdk:ident, $shared:expr, $faults:expr, $env:literal) => {{
-        let mut b = $sdk::config::Builder::from($shared).interceptor(CallMetrics);
-        if let Some(file) = $faults {
+    ($sdk:ident, $builder:expr, $hooks:expr, $env:literal) => {{
+        let hooks: &TestHooks = $hooks;
+        let mut b = $builder.interceptor(CallMetrics);
+        if let Some(file) = &hooks.faults {
             b = b.interceptor(FaultInjection::new(file.clone()));
+        }
+        if let Some(file) = &hooks.call_log {
+            b = b.interceptor(CallLog::new(file.clone()));
         }
         if let Some(url) = service_endpoint($env) {
             b = b.endpoint_url(url);
@@ -76,18 +90,31 @@ impl Clients {
     /// Builds every client from one shared configuration.
     pub async fn new(cfg: &AwsConfig) -> Clients {
         let shared = sdk_config(cfg).await;
-        let faults = cfg.fault_injection_file.as_ref();
+        let hooks = TestHooks { faults: cfg.fault_injection_file.clone(), call_log: cfg.call_log_file.clone() };
         Clients {
-            sqs: service_client!(aws_sdk_sqs, &shared, faults, "SQS"),
-            dynamodb: service_client!(aws_sdk_dynamodb, &shared, faults, "DYNAMODB"),
-            sns: service_client!(aws_sdk_sns, &shared, faults, "SNS"),
+            sqs: service_client!(aws_sdk_sqs, aws_sdk_sqs::config::Builder::from(&shared), &hooks, "SQS"),
+            dynamodb: service_client!(
+                aws_sdk_dynamodb,
+                aws_sdk_dynamodb::config::Builder::from(&shared),
+                &hooks,
+                "DYNAMODB"
+            ),
+            sns: service_client!(aws_sdk_sns, aws_sdk_sns::config::Builder::from(&shared), &hooks, "SNS"),
             shared,
+            hooks,
         }
     }
 
     /// An EventBridge client (for `sample`).
     pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
-        service_client!(aws_sdk_eventbridge, &self.shared, None::<&std::path::PathBuf>, "EVENTBRIDGE")
+        let builder = aws_sdk_eventbridge::config::Builder::from(&self.shared);
+        service_client!(aws_sdk_eventbridge, builder, &self.hooks, "EVENTBRIDGE")
+    }
+
+    /// A GuardDuty client of `region` (GuardDuty is regional: one per region swept).
+    pub fn guardduty_client(&self, region: &str) -> aws_sdk_guardduty::Client {
+        let builder = aws_sdk_guardduty::config::Builder::from(&self.shared).region(Region::new(region.to_owned()));
+        service_client!(aws_sdk_guardduty, builder, &self.hooks, "GUARDDUTY")
     }
 }
 

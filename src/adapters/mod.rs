@@ -1,6 +1,7 @@
 //! Thin adapters for AWS: each module turns the calls of one service into typed results ([`dynamodb`],
 //! [`sns`], [`sqs`], [`guardduty`]), builds the clients with their retry and timeout policy ([`clients`]),
-//! or is test-only machinery ([`faults`], the outage injection) and the `pages` command's watcher
+//! or is test-only machinery ([`faults`], the outage injection; [`call_log`], the calls made, for the
+//! permission test) and the `pages` command's watcher
 //! ([`topic_watch`]).
 //!
 //! What belongs here is how to talk to a service, not what to do: an adapter decides nothing about
@@ -11,6 +12,7 @@
 //!   error variant the caller can re-apply on, not a failure;
 //! - every call goes through the shared clients, so it has the configured retries, timeouts and metrics.
 
+pub mod call_log;
 pub mod clients;
 pub mod dynamodb;
 pub mod faults;

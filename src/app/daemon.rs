@@ -115,7 +115,7 @@ async fn serve(
     }
     let sweeps = config.guardduty.reconcile_interval_secs > 0;
     if sweeps || config.guardduty.archive_on_close {
-        let guardduty = GuardDuty::new(&clients.shared, &config.guardduty_regions());
+        let guardduty = GuardDuty::new(&clients, &config.guardduty_regions());
         let reconciler = Reconciler::new(&config, guardduty, dispatch.store().clone(), ingest);
         let every = Duration::from_secs(if sweeps { config.guardduty.reconcile_interval_secs } else { 60 });
         let holder = uuid::Uuid::new_v4().to_string();

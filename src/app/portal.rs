@@ -25,11 +25,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         return Err(PortalError::Start("the configuration has no [portal] section".into()));
     };
     let ctx = super::connect(config).await;
-    let guardduty = ctx
-        .config
-        .guardduty
-        .archive_on_close
-        .then(|| GuardDuty::new(&ctx.clients.shared, &ctx.config.guardduty_regions()));
+    let guardduty =
+        ctx.config.guardduty.archive_on_close.then(|| GuardDuty::new(&ctx.clients, &ctx.config.guardduty_regions()));
     let portal = Arc::new(Portal::new(&portal_config, ctx.dispatch.clone(), guardduty)?);
     let bound = listener.local_addr().unwrap_or(portal_config.listen);
     if let Some(dev) = &portal_config.dev_user {

@@ -29,6 +29,10 @@ pub struct AwsConfig {
     /// addresses it gives (an outage). See `src/adapters/faults.rs`.
     #[serde(default)]
     pub fault_injection_file: Option<PathBuf>,
+    /// Tests only, never in production: every AWS request is appended to this file, for the permission
+    /// test. See `src/adapters/call_log.rs`.
+    #[serde(default)]
+    pub call_log_file: Option<PathBuf>,
 }
 
 /// `[queue]`: the SQS work queue and how it is consumed.

@@ -1,11 +1,13 @@
 //! Policy rules from the config: per-finding-type level floors, suppressions, and types kept closed. Pure.
 //!
 //! The procedure's High list (§3.3: "backdoors, malware, and malicious access to business data (e.g.
-//! passwords...)") ships as three floors, on by default, because GuardDuty rates several of those findings 5
-//! (`Backdoor:EC2/Spambot`, `Trojan:EC2/DropPoint`): MEDIUM by the plain mapping, and nobody would hear of
-//! them. Each has a name ([`PROCEDURE_FLOORS`]); a `[[policy.floors]]` entry of that name changes its types,
-//! level or reason, or switches it off (`enabled = false`). Entries with other names (or none) add rules.
-//! Where a floor raises a level, the incident says which rule did and why ([`Rated::raised_by`]).
+//! passwords...)") comes as three floors ([`PROCEDURE_FLOORS`]), because GuardDuty rates several of those
+//! findings 5 (`Backdoor:EC2/Spambot`, `Trojan:EC2/DropPoint`): MEDIUM by the plain mapping, and nobody
+//! would hear of them. `[policy] high_list = true` turns them on; every configuration the project ships sets
+//! it. The program's own default stays the contract's plain mapping (CONTRACT.md fixes the levels of a
+//! minimal configuration). A `[[policy.floors]]` entry named like one of them changes its types, level or
+//! reason, or switches it off (`enabled = false`); entries with other names (or none) add rules. Where a
+//! floor raises a level, the incident says which rule did and why ([`Rated::raised_by`]).
 
 use serde::Deserialize;
 
@@ -15,6 +17,10 @@ use crate::domain::severity::Level;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
+    /// The procedure's High list as floors ([`PROCEDURE_FLOORS`]): on in every shipped configuration; off
+    /// when absent, where the contract's plain mapping applies.
+    #[serde(default)]
+    pub high_list: bool,
     /// `[[policy.floors]]`: changes to the procedure's floors, and more finding types that are always at
     /// least some level.
     #[serde(default)]
@@ -77,7 +83,7 @@ pub struct ProcedureFloor {
     pub reason: &'static str,
 }
 
-/// The procedure's High list (§3.3), as floors on by default.
+/// The procedure's High list (§3.3), as floors, on with `[policy] high_list = true`.
 pub const PROCEDURE_FLOORS: [ProcedureFloor; 3] = [
     ProcedureFloor {
         name: "backdoors",
@@ -165,7 +171,8 @@ impl Policy {
     /// The floors in force: the procedure's, as the config left or changed them, then the config's own.
     fn rules(&self) -> impl Iterator<Item = Rule<'_>> {
         let named = |name: &str| self.floors.iter().find(|f| f.name.as_deref() == Some(name));
-        let procedure = PROCEDURE_FLOORS.iter().filter_map(move |p| match named(p.name) {
+        let on = if self.high_list { PROCEDURE_FLOORS.as_slice() } else { &[] };
+        let procedure = on.iter().filter_map(move |p| match named(p.name) {
             None => Some(Rule { name: p.name, shipped: p.types, types: &[], level: p.level, reason: p.reason }),
             Some(f) if !f.enabled => None,
             Some(f) => Some(Rule {
@@ -228,7 +235,15 @@ impl Policy {
             {
                 return Err((format!("policy.floors[{i}].name"), format!("{name:?} is named twice")));
             }
-            if is_procedure_floor(f.name.as_deref()) || !f.enabled {
+            if is_procedure_floor(f.name.as_deref()) {
+                if !self.high_list {
+                    let reason =
+                        "changes a floor of the procedure's High list, which is off: set policy.high_list = true";
+                    return Err((format!("policy.floors[{i}].name"), reason.into()));
+                }
+                continue;
+            }
+            if !f.enabled {
                 continue;
             }
             if f.types.is_empty() {
@@ -277,6 +292,7 @@ mod tests {
 
     fn policy() -> Policy {
         Policy {
+            high_list: true,
             floors: vec![floor(Some("s3-data"), &["Exfiltration:S3/ObjectRead.Unusual"], Some(Level::Critical))],
             suppress: vec![
                 Suppression {
@@ -296,8 +312,8 @@ mod tests {
     }
 
     #[test]
-    fn the_procedures_high_list_applies_by_default_and_says_so() {
-        let p = Policy::default();
+    fn the_procedures_high_list_raises_what_it_names_and_says_so() {
+        let p = Policy { high_list: true, ..Policy::default() };
         let table = [
             ("Backdoor:EC2/Spambot", Level::Medium, Level::High, Some("backdoors")),
             ("Backdoor:EC2/C&CActivity.B!DNS", Level::Critical, Level::Critical, None),
@@ -318,6 +334,8 @@ mod tests {
             ("Execution:EC2/SuspiciousFile", Level::Medium, Level::Medium, None),
         ];
         for (t, mapped, want, rule) in table {
+            let plain = Policy::default().level(t, mapped);
+            assert_eq!((plain.level, plain.raised_by), (mapped, None), "{t}: without the list, the plain mapping");
             let rated = p.level(t, mapped);
             assert_eq!(rated.level, want, "{t} {mapped}");
             match rule {
@@ -416,8 +434,12 @@ mod tests {
             (vec![floor(Some("malware"), &[], None), floor(Some("malware"), &[], None)], "policy.floors[0].name"),
         ];
         for (floors, key) in cases {
-            let p = Policy { floors, ..Policy::default() };
+            let p = Policy { floors, high_list: true, ..Policy::default() };
             assert_eq!(p.validate().unwrap_err().0, key);
         }
+        let list_off = Policy { floors: vec![floor(Some("malware"), &[], None)], ..Policy::default() };
+        let (key, reason) = list_off.validate().unwrap_err();
+        assert_eq!(key, "policy.floors[0].name");
+        assert!(reason.contains("high_list = true"), "{reason}");
     }
 }

@@ -230,7 +230,8 @@ mod tests {
         use crate::domain::routing::Target;
         use crate::domain::severity::Level;
         let store = offline_store();
-        let at = |m: i64| Utc::now() + chrono::Duration::minutes(m);
+        let now = Utc::now();
+        let at = |m: i64| now + chrono::Duration::minutes(m);
         let mut incident = Incident::open(at(0));
         (incident.account_id, incident.region, incident.finding_id) = ("a".into(), "r".into(), "f".into());
         let indexed = |item: &Item| (string(item, "escalation_due"), string(item, ATTR_DUE_AT));

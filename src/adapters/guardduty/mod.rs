@@ -49,21 +49,9 @@ pub struct GuardDuty {
 }
 
 impl GuardDuty {
-    /// Clients for `regions`, built from the shared SDK configuration.
-    pub fn new(shared: &aws_config::SdkConfig, regions: &[String]) -> GuardDuty {
-        let clients = regions
-            .iter()
-            .map(|r| {
-                let mut b = aws_sdk_guardduty::config::Builder::from(shared)
-                    .region(aws_config::Region::new(r.clone()))
-                    .interceptor(crate::telemetry::metrics::CallMetrics);
-                if let Some(url) = crate::adapters::clients::service_endpoint("GUARDDUTY") {
-                    b = b.endpoint_url(url);
-                }
-                let conf = b.build();
-                (r.clone(), Client::from_conf(conf))
-            })
-            .collect();
+    /// Clients for `regions`, made by `clients` like every other client.
+    pub fn new(clients: &crate::adapters::clients::Clients, regions: &[String]) -> GuardDuty {
+        let clients = regions.iter().map(|r| (r.clone(), clients.guardduty_client(r))).collect();
         GuardDuty { clients }
     }
 

@@ -20,7 +20,7 @@
 //!   paged at it); a `[[policy.keep_closed]]` rule records the recurrence (`finding.recurred`) and leaves
 //!   the incident closed.
 //! - §3.3, the High list: [`crate::domain::policy`] floors raise backdoors, malware and data theft to HIGH
-//!   by default, and `raised_by` says which rule did.
+//!   (`[policy] high_list`, on in every shipped config), and `raised_by` says which rule did.
 //! - §3.5, the post-mortem of a CRITICAL incident: [`Incident::highest_level`] keeps the highest level in
 //!   the incident's history, so a classification down does not remove the obligation
 //!   (`lifecycle::post_mortem_required`).

@@ -32,7 +32,8 @@ fn finding(updated_minute: u32, count: u64, severity: f64) -> Finding {
     }
 }
 
-static DEFAULT_POLICY: Policy = Policy { floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
+static DEFAULT_POLICY: Policy =
+    Policy { high_list: false, floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
 
 fn ctx(claimant: &str, minute: u32) -> Ctx<'_> {
     Ctx {
@@ -244,7 +245,7 @@ fn floors_raise_levels_and_suppressions_never_page() {
             reason: Some("all of Type are serious".into()),
         }],
         suppress: vec![Suppression { types: vec![], accounts: vec!["999999999999".into()], reason: "sandbox".into() }],
-        keep_closed: vec![],
+        ..Policy::default()
     };
     let (incident, event) = Incident::create("i".into(), &finding(1, 1, 2.0), &rules_ctx(&policy, "w", 0, None));
     assert_eq!(incident.severity, Level::High, "the floor raises a LOW finding");
@@ -461,7 +462,7 @@ fn a_recurrence_after_close_reopens_and_pages_once_more() {
     assert_eq!((late.status, late.severity), (Status::Open, Level::Critical));
     assert_eq!(owed(&late), vec!["CRITICAL:iso", "CRITICAL:oce"]);
     assert!(event.summary.contains("raised it HIGH -> CRITICAL after close"), "{}", event.summary);
-    assert!(crate::domain::lifecycle::post_mortem_required(&late).is_some());
+    assert_eq!(late.highest_level(), Level::Critical, "so closing it again needs the post-mortem");
 }
 
 #[test]

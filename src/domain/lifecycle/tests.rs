@@ -8,7 +8,8 @@ fn t(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 11, minute, 0).unwrap()
 }
 
-static NO_RULES: Policy = Policy { floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
+static NO_RULES: Policy =
+    Policy { high_list: false, floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
 
 fn ctx(minute: u32) -> crate::domain::incident::Ctx<'static> {
     crate::domain::incident::Ctx {

@@ -47,7 +47,7 @@ pub async fn sample(
             }
         }
     } else {
-        let guardduty = crate::adapters::guardduty::GuardDuty::new(&clients.shared, &config.guardduty_regions());
+        let guardduty = crate::adapters::guardduty::GuardDuty::new(clients, &config.guardduty_regions());
         let ingest = crate::services::ingest::Ingest::new(ctx.dispatch.clone());
         let store = ctx.dispatch.store().clone();
         let reconciler = crate::services::reconcile::Reconciler::new(config, guardduty.clone(), store, ingest);

@@ -88,7 +88,7 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
             output::changed(&closed, common.json);
             if s.config.guardduty.archive_on_close {
                 let guardduty =
-                    crate::adapters::guardduty::GuardDuty::new(&s.clients.shared, std::slice::from_ref(&closed.region));
+                    crate::adapters::guardduty::GuardDuty::new(&s.clients, std::slice::from_ref(&closed.region));
                 crate::services::archive::after_close(&guardduty, s.dispatch.store(), &closed)
                     .await
                     .map_err(|source| CommandError::ArchivePending { id: closed.incident_id.clone(), source })?;

@@ -103,7 +103,7 @@ pub async fn dlq(ctx: &Context, command: DlqCommand) -> Result<(), CommandError>
 
 /// `gd-incidents reconcile`.
 pub async fn reconcile(s: &Context, common: &Common, since: chrono::DateTime<chrono::Utc>) -> Result<(), CommandError> {
-    let guardduty = crate::adapters::guardduty::GuardDuty::new(&s.clients.shared, &s.config.guardduty_regions());
+    let guardduty = crate::adapters::guardduty::GuardDuty::new(&s.clients, &s.config.guardduty_regions());
     let ingest = crate::services::ingest::Ingest::new(s.dispatch.clone());
     let reconciler =
         crate::services::reconcile::Reconciler::new(&s.config, guardduty, s.dispatch.store().clone(), ingest);
