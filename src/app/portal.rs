@@ -7,7 +7,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::adapters::guardduty::GuardDuty;
 use crate::config::{Config, ConfigError};
 use crate::interfaces::portal::{Portal, PortalError, router};
 
@@ -25,9 +24,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         return Err(PortalError::Start("the configuration has no [portal] section".into()));
     };
     let ctx = super::connect(config).await;
-    let guardduty =
-        ctx.config.guardduty.archive_on_close.then(|| GuardDuty::new(&ctx.clients, &ctx.config.guardduty_regions()));
-    let portal = Arc::new(Portal::new(&portal_config, ctx.dispatch.clone(), guardduty)?);
+    let archive_on_close = ctx.config.guardduty.archive_on_close;
+    let portal = Arc::new(Portal::new(&portal_config, ctx.dispatch.clone(), archive_on_close)?);
     let bound = listener.local_addr().unwrap_or(portal_config.listen);
     if let Some(dev) = &portal_config.dev_user {
         let says = format!(

@@ -21,13 +21,8 @@ pub enum ArchiveError {
     Store(#[from] StoreError),
 }
 
-/// Archives the finding of a just-closed incident; on failure records it for the daemon to retry and
-/// returns why.
-pub async fn after_close(guardduty: &GuardDuty, store: &Store, incident: &Incident) -> Result<(), ArchiveError> {
-    if incident.source != Source::Guardduty {
-        return Ok(());
-    }
-    let mut pending = PendingArchive {
+fn pending(incident: &Incident) -> PendingArchive {
+    PendingArchive {
         incident_id: incident.incident_id.clone(),
         finding_id: incident.finding_id.clone(),
         region: incident.region.clone(),
@@ -35,8 +30,25 @@ pub async fn after_close(guardduty: &GuardDuty, store: &Store, incident: &Incide
         attempts: 0,
         last_error: String::new(),
         state: "pending".into(),
-    };
-    attempt(guardduty, store, &mut pending).await
+    }
+}
+
+/// Archives the finding of a just-closed incident; on failure records it for the daemon to retry and
+/// returns why.
+pub async fn after_close(guardduty: &GuardDuty, store: &Store, incident: &Incident) -> Result<(), ArchiveError> {
+    if incident.source != Source::Guardduty {
+        return Ok(());
+    }
+    attempt(guardduty, store, &mut pending(incident)).await
+}
+
+/// Asks the daemon to archive the finding of a just-closed incident (its next round does): for processes
+/// whose role may not call GuardDuty, such as the portal.
+pub async fn request(store: &Store, incident: &Incident) -> Result<(), StoreError> {
+    if incident.source != Source::Guardduty {
+        return Ok(());
+    }
+    store.put_pending_archive(&pending(incident)).await
 }
 
 /// Tries every pending archive once.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod finding;
 pub mod guardduty;
 pub mod http;
+pub mod iam;
 pub mod localstack;
 pub mod portal;
 pub mod process;

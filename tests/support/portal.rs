@@ -138,7 +138,12 @@ pub struct PortalProcess {
 impl PortalProcess {
     /// Starts the portal of `config`, listening on `addr`, and waits until it answers `/healthz`.
     pub async fn start(config: &Path, addr: SocketAddr, name: &str) -> PortalProcess {
-        let mut process = Process::spawn("portal", config, &format!("portal-{name}"), &[]);
+        PortalProcess::start_with_env(config, addr, name, &[]).await
+    }
+
+    /// [`PortalProcess::start`] with extra environment variables.
+    pub async fn start_with_env(config: &Path, addr: SocketAddr, name: &str, env: &[(&str, &str)]) -> PortalProcess {
+        let mut process = Process::spawn("portal", config, &format!("portal-{name}"), env);
         process.wait_healthy(addr, Duration::from_secs(30)).await;
         PortalProcess { process, url: format!("http://{addr}") }
     }

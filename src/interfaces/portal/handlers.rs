@@ -255,7 +255,7 @@ fn notice(done: &str, incident: &Incident) -> Option<String> {
             "mark" => "Impact recorded.",
             "close" => "Closed.",
             "close-archive-pending" => {
-                "Closed. Archiving the finding in GuardDuty failed for now; the daemon retries it."
+                "Closed. Archiving the finding in GuardDuty could not be requested; archive it in the console."
             }
             "reopen" => "Reopened.",
             "reported" => {
@@ -405,10 +405,10 @@ pub async fn act(
     info!(incident_id = %stored.incident_id, action = %name, by = %user.email, "portal action");
     let mut done = name.clone();
     if name == "close"
-        && let Some(guardduty) = &portal.guardduty
-        && let Err(why) = crate::services::archive::after_close(guardduty, portal.dispatch.store(), &stored).await
+        && portal.archive_on_close
+        && let Err(why) = crate::services::archive::request(portal.dispatch.store(), &stored).await
     {
-        warn!(incident_id = %stored.incident_id, error = %why, "closed, but archiving the finding failed");
+        warn!(incident_id = %stored.incident_id, error = %why, "closed, but archiving the finding could not be requested");
         done = "close-archive-pending".into();
     }
     Redirect::to(&format!("/incidents/{}?done={done}", stored.incident_id)).into_response()

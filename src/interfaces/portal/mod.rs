@@ -8,7 +8,8 @@
 //! - **Rules** are the command line's: [`crate::domain::lifecycle::act`] (or
 //!   [`crate::domain::lifecycle::classify`] for a classification) through
 //!   [`crate::services::dispatch::Dispatcher::apply`] for every action (then
-//!   [`crate::services::archive::after_close`] on a close, when `[guardduty] archive_on_close` is on), and
+//!   [`crate::services::archive::request`] on a close, when `[guardduty] archive_on_close` is on: the daemon
+//!   archives), and
 //!   [`crate::domain::lifecycle::report`] then [`crate::services::dispatch::Dispatcher::create`] for a
 //!   report. Nothing here decides what an incident may become; a refusal is shown as the rules give it.
 //! - **Identity** ([`auth`]): the load balancer's signed `x-amzn-oidc-data` header, verified (ES256, signer,
@@ -79,17 +80,14 @@ pub struct Portal {
     identity: Identity,
     roles: Roles,
     csrf: Csrf,
-    /// Set when `[guardduty] archive_on_close` is: closing archives the finding, as the command line does.
-    guardduty: Option<crate::adapters::guardduty::GuardDuty>,
+    /// `[guardduty] archive_on_close`: closing asks the daemon to archive the finding (the portal's role may
+    /// not call GuardDuty).
+    archive_on_close: bool,
 }
 
 impl Portal {
     /// The portal of a `[portal]` section, on the store and pager given.
-    pub fn new(
-        portal: &PortalConfig,
-        dispatch: Dispatcher,
-        guardduty: Option<crate::adapters::guardduty::GuardDuty>,
-    ) -> Result<Portal, PortalError> {
+    pub fn new(portal: &PortalConfig, dispatch: Dispatcher, archive_on_close: bool) -> Result<Portal, PortalError> {
         let identity = match (&portal.dev_user, &portal.alb_arn) {
             (Some(dev), _) => Identity::Dev(access::normalise_email(dev)),
             (None, Some(arn)) => {
@@ -102,7 +100,7 @@ impl Portal {
         };
         let csrf = Csrf::new(portal.csrf_key.as_deref())
             .map_err(|e| PortalError::Start(format!("no randomness for the CSRF key: {e}")))?;
-        Ok(Portal { dispatch, identity, roles: Roles::new(&portal.responders, &portal.iso), csrf, guardduty })
+        Ok(Portal { dispatch, identity, roles: Roles::new(&portal.responders, &portal.iso), csrf, archive_on_close })
     }
 }
 

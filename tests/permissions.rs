@@ -1,0 +1,163 @@
+//! Least privilege, proven where LocalStack cannot prove it (it enforces no IAM): every AWS call the daemon
+//! and the portal make here is recorded (`[aws] call_log_file`) and evaluated against the IAM policy of the
+//! role each runs under in `deploy/cloudformation`, by an offline IAM policy evaluator (`tests/iam`). What
+//! must be denied is asked too: deleting from the table, reading the dead-letter queue, archiving findings
+//! when archiving is off, and anything of GuardDuty for the portal.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::json;
+use support::guardduty::{FakeGuardDuty, api_finding};
+use support::iam::{Decision, StackSpec, check};
+use support::portal::*;
+use support::*;
+
+const DETECTOR: &str = "5ec0ffee5ec0ffee5ec0ffee5ec0ffee";
+
+/// Where the stack lives: the account of its queue URL and the region of its topics.
+fn account_and_region(stack: &Stack) -> (String, String) {
+    let account = stack.queue_url().trim_end_matches('/').rsplit('/').nth(1).unwrap().to_owned();
+    let region = stack.oce_topic().split(':').nth(3).unwrap().to_owned();
+    (account, region)
+}
+
+fn denied(decisions: &[Decision]) -> Vec<&Decision> {
+    decisions.iter().filter(|d| !d.allowed()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_and_the_portal_make_only_calls_their_roles_allow() {
+    let fake = FakeGuardDuty::start().await;
+    fake.add_detector(DETECTOR);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let swept = "5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f";
+    let (account, region) = ("123456789012", "us-east-1");
+    let f = api_finding(swept, account, region, "Recon:EC2/Portscan", 8.0, &now, 1, "swept");
+    fake.put_finding(DETECTOR, f);
+    let stack = deploy_stack("perms");
+    let aws = Aws::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon_calls, portal_calls) = (dir.path().join("daemon.jsonl"), dir.path().join("portal.jsonl"));
+    let alb = Alb::start();
+    let addr = free_addr();
+    let tail = format!(
+        "[guardduty]\nreconcile_interval_secs = 2\narchive_on_close = true\ndetectors = [{{ region = \"{region}\", id = \"{DETECTOR}\" }}]\n\n\
+         [escalation]\nack_timeout_secs = 2\nmax_repages = 1\ncheck_interval_secs = 1\n\n{}",
+        portal_section(addr, &alb.keys.url())
+    );
+    let config = config(dir.path(), &stack, "perms", &tail);
+    let endpoint = fake.endpoint();
+    let daemon_env = [
+        ("AWS_ENDPOINT_URL_GUARDDUTY", endpoint.as_str()),
+        ("GD_INCIDENTS__AWS__CALL_LOG_FILE", daemon_calls.to_str().unwrap()),
+    ];
+    let _daemon = Daemon::start_with_env(&config, "d1", &daemon_env);
+
+    // The daemon's work: a finding from the queue (pages, a re-page), one from the sweep, a dead letter.
+    aws.send(stack.queue_url(), &FindingEvent::version("9e9e9e9e9e9e9e9e9e9e9e9e9e9e9e91", 1, 1, 8.0).body()).await;
+    aws.send(stack.queue_url(), "not json").await;
+    let queued = incident_of(&aws, &stack, "9e9e9e9e9e9e9e9e9e9e9e9e9e9e9e91").await;
+    let from_sweep = incident_of(&aws, &stack, swept).await;
+    eventually("a re-page", Duration::from_secs(60), || async {
+        let shown = gd_json(&config, &["incidents", "show", &queued]);
+        shown.to_string().contains("\"escalation\"").then_some(())
+    })
+    .await;
+
+    // The portal's: a responder acknowledges, notes and closes; staff report.
+    let portal_env = [("GD_INCIDENTS__AWS__CALL_LOG_FILE", portal_calls.to_str().unwrap())];
+    let portal = PortalProcess::start_with_env(&config, addr, "perms", &portal_env).await;
+    let http = Http::default();
+    let responder = alb.token(RESPONDER);
+    let url = |p: &str| format!("{}{p}", portal.url);
+    let csrf = http.get(&url("/report"), Some(&responder)).await.csrf();
+    for (action, fields) in [
+        ("ack", vec![]),
+        ("note", vec![("text", "checked the instance")]),
+        ("close", vec![("notes", "a scanner of ours")]),
+    ] {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend(fields);
+        let a = http.post(&url(&format!("/incidents/{from_sweep}/{action}")), Some(&responder), &form).await;
+        assert_eq!(a.status, 303, "{action}: {}", a.body);
+    }
+    let staff = alb.token(STAFF);
+    let csrf = http.get(&url("/report"), Some(&staff)).await.csrf();
+    let fields = [("csrf", csrf.as_str()), ("title", "phish"), ("description", "a link"), ("level", "HIGH")];
+    assert_eq!(http.post(&url("/report"), Some(&staff), &fields).await.status, 303);
+    // The daemon archives what the portal closed (the portal may not call GuardDuty).
+    eventually("the archive", Duration::from_secs(60), || async {
+        fake.archived().contains(&swept.to_owned()).then_some(())
+    })
+    .await;
+
+    let (account, region) = account_and_region(&stack);
+    let table = format!("arn:aws:dynamodb:{region}:{account}:table/{}", stack.table());
+    let dlq = format!("arn:aws:sqs:{region}:{account}:{}", stack.dlq_url().rsplit('/').next().unwrap());
+    let detector = format!("arn:aws:guardduty:{region}:{account}:detector/{DETECTOR}");
+    let core = |archive: &str| StackSpec {
+        template: "gd-incidents.yaml",
+        name: stack.name.clone(),
+        parameters: json!({ "ArchiveOnClose": archive }),
+    };
+
+    // Every call of the daemon is allowed by its role (archiving on, as its config says)...
+    let made = check(&account, &region, &[core("true")], (0, "DaemonRole"), Some(&daemon_calls), &[]);
+    assert!(denied(&made).is_empty(), "calls of the daemon its role denies: {:#?}", denied(&made));
+    let actions: BTreeSet<&str> = made.iter().map(|d| d.action.as_str()).collect();
+    for needed in [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:SendMessage",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "sns:Publish",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "guardduty:ListFindings",
+        "guardduty:GetFindings",
+        "guardduty:ArchiveFindings",
+    ] {
+        assert!(actions.contains(needed), "the test made the daemon call {needed}: {actions:?}");
+    }
+    // ...and nothing that deletes evidence, reads the dead letters, or archives while archiving is off.
+    let asks = [
+        ("dynamodb:DeleteItem", table.as_str()),
+        ("dynamodb:BatchWriteItem", table.as_str()),
+        ("sqs:ReceiveMessage", dlq.as_str()),
+        ("sqs:PurgeQueue", dlq.as_str()),
+        ("guardduty:ArchiveFindings", detector.as_str()),
+    ];
+    let refused = check(&account, &region, &[core("false")], (0, "DaemonRole"), None, &asks);
+    assert_eq!(refused.len(), asks.len());
+    assert!(refused.iter().all(|d| !d.allowed()), "the daemon's role allows: {:#?}", refused);
+
+    // Every call of the portal is allowed by its task role, and no more than the portal needs.
+    let stacks = [
+        core("true"),
+        StackSpec {
+            template: "gd-incidents-portal.yaml",
+            name: format!("{}-portal", stack.name),
+            parameters: json!({ "CoreStackName": stack.name }),
+        },
+    ];
+    let made = check(&account, &region, &stacks, (1, "TaskRole"), Some(&portal_calls), &[]);
+    assert!(denied(&made).is_empty(), "calls of the portal its role denies: {:#?}", denied(&made));
+    let actions: BTreeSet<&str> = made.iter().map(|d| d.action.as_str()).collect();
+    for needed in ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem", "sns:Publish"] {
+        assert!(actions.contains(needed), "the test made the portal call {needed}: {actions:?}");
+    }
+    let queue = format!("arn:aws:sqs:{region}:{account}:{}", stack.queue_url().rsplit('/').next().unwrap());
+    let asks = [
+        ("dynamodb:DeleteItem", table.as_str()),
+        ("dynamodb:BatchWriteItem", table.as_str()),
+        ("guardduty:ArchiveFindings", detector.as_str()),
+        ("sqs:ReceiveMessage", queue.as_str()),
+    ];
+    let refused = check(&account, &region, &stacks, (1, "TaskRole"), None, &asks);
+    assert!(refused.iter().all(|d| !d.allowed()), "the portal's role allows: {:#?}", refused);
+}
