@@ -100,6 +100,13 @@ async fn only_a_valid_load_balancer_token_signs_anyone_in() {
     };
     let mut no_email = claims(ISO, 120);
     no_email.as_object_mut().unwrap().remove("email");
+    let mut unverified = claims(ISO, 120);
+    unverified.as_object_mut().unwrap().remove("email_verified");
+    let mut not_vouched = claims(ISO, 120);
+    not_vouched["email_verified"] = json!("false");
+    // U+212A KELVIN SIGN, which Unicode lowercases to `k`, and full-width letters: never folded, refused.
+    let kelvin = claims("\u{212A}ate@example.com", 120);
+    let full_width = claims(&ISO.replacen('v', "\u{FF56}", 1), 120);
     let cases: Vec<(&str, Option<String>)> = vec![
         ("no header", None),
         ("forged: signed with another key", Some(sign(&forger, &header(), &claims(ISO, 120)))),
@@ -118,6 +125,10 @@ async fn only_a_valid_load_balancer_token_signs_anyone_in() {
         ("alg HS256 keyed with the public key", Some(hs256)),
         ("unknown key id", Some(with("kid", json!("00000000-0000-0000-0000-000000000000")))),
         ("no email claim", Some(sign(&alb.key, &header(), &no_email))),
+        ("no email_verified claim", Some(sign(&alb.key, &header(), &unverified))),
+        ("email_verified false", Some(sign(&alb.key, &header(), &not_vouched))),
+        ("a Kelvin sign for k", Some(sign(&alb.key, &header(), &kelvin))),
+        ("full-width letters", Some(sign(&alb.key, &header(), &full_width))),
         ("not a token", Some("not-a-token".into())),
     ];
     for (what, token) in &cases {
@@ -241,6 +252,38 @@ async fn each_role_sees_what_it_may_and_confidential_reports_stay_with_the_iso()
     let others_mine = http.get(&url("/reports/mine"), Some(&other)).await;
     assert!(others_mine.body.contains("Phishing") && others_mine.body.contains("1 report,"), "{}", others_mine.body);
     assert!(!others_mine.body.contains("Odd pop-up"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_reports_are_limited_per_person_and_a_whistleblower_is_never_logged() {
+    let stack = deploy_stack("portal-limit");
+    let aws = Aws::new().await;
+    let alb = Alb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let section = format!("{}reports_per_hour = 2\n", portal_section(addr, &alb.keys.url()));
+    let cfg = config(dir.path(), &stack, "portal", &section);
+    let portal = PortalProcess::start(&cfg, addr, "limit").await;
+    let http = Http::default();
+    let base = portal.url.clone();
+    let (staff, other) = (alb.token(STAFF), alb.token(OTHER_STAFF));
+
+    report(&http, &base, &staff, "Odd pop-up", "LOW", false).await;
+    report(&http, &base, &staff, "Phishing mail", "CRITICAL", false).await;
+    let csrf = http.get(&format!("{base}/report"), Some(&staff)).await.csrf();
+    let fields = [("csrf", csrf.as_str()), ("title", "Third"), ("description", "d"), ("level", "CRITICAL")];
+    let third = http.post(&format!("{base}/report"), Some(&staff), &fields).await;
+    assert_eq!(third.status, 429, "{}", third.body);
+    assert!(third.body.contains("you have filed 2 reports in the last hour"), "{}", third.body);
+    assert!(third.body.contains("Third"), "the form keeps what was typed");
+    assert_eq!(aws.incidents(stack.table()).await.len(), 2, "the refused report made no incident and paged no one");
+
+    // Another person has a count of their own; their confidential report names them in no log line.
+    report(&http, &base, &other, "My manager copies customer data", "MEDIUM", true).await;
+    assert_eq!(aws.incidents(stack.table()).await.len(), 3);
+    let log = portal.log();
+    assert!(log.contains("portal report"), "{log}");
+    assert!(!log.contains(OTHER_STAFF), "the whistleblower's address is in the log:\n{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

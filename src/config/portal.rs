@@ -32,6 +32,22 @@ pub struct PortalConfig {
     /// balancer; set it from a secret with `GD_INCIDENTS__PORTAL__CSRF_KEY`. Default: random per process.
     #[serde(default)]
     pub csrf_key: Option<String>,
+    /// Sign in only people whose address the identity provider verified (the `email_verified` claim true).
+    /// `false` only for an identity provider that never sends the claim and verifies every address itself.
+    #[serde(default = "yes")]
+    pub require_email_verified: bool,
+    /// Staff reports one person may file per hour through one portal task; more are refused with a clear
+    /// message (each report pages people). 0: no limit.
+    #[serde(default = "default_reports_per_hour")]
+    pub reports_per_hour: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_reports_per_hour() -> u32 {
+    10
 }
 
 impl PortalConfig {
@@ -41,7 +57,11 @@ impl PortalConfig {
             let v = v.trim();
             match v.split_once('@') {
                 Some((user, domain)) if !user.is_empty() && !domain.is_empty() && !v.contains(char::is_whitespace) => {
-                    Ok(())
+                    if v.is_ascii() {
+                        Ok(())
+                    } else {
+                        Err((key, format!("`{v}` is not a plain ASCII address (sign-in refuses those)")))
+                    }
                 }
                 _ => Err((key, format!("`{v}` is not an e-mail address"))),
             }

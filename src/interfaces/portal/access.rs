@@ -49,9 +49,11 @@ pub struct Roles {
     iso: HashSet<String>,
 }
 
-/// The form in which e-mail addresses are compared and recorded.
+/// The form in which e-mail addresses are compared and recorded: trimmed, ASCII letters lowercased. Only
+/// ASCII is folded: Unicode case rules would make look-alikes (U+212A KELVIN SIGN) into other people's
+/// addresses, and sign-in refuses non-ASCII addresses anyway.
 pub fn normalise_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    email.trim().to_ascii_lowercase()
 }
 
 impl Roles {

@@ -83,6 +83,13 @@ pub enum AuthError {
     /// No `email` claim.
     #[error("the token has no email claim")]
     NoEmail,
+    /// The identity provider does not vouch for the address (`email_verified` is not true).
+    #[error("the identity provider has not verified the e-mail address")]
+    Unverified,
+    /// An address that is not plain ASCII (or holds spaces or control characters): refused rather than
+    /// folded, so that no look-alike (U+212A KELVIN SIGN for `k`) can become another person.
+    #[error("the e-mail address is not a plain ASCII address")]
+    BadEmail,
 }
 
 impl AuthError {
@@ -105,6 +112,9 @@ struct JwtHeader {
 struct Claims {
     #[serde(default)]
     email: Option<String>,
+    /// A boolean, or the string `"true"` (Amazon Cognito's user info sends strings).
+    #[serde(default)]
+    email_verified: Option<serde_json::Value>,
     #[serde(default)]
     exp: Option<f64>,
 }
@@ -154,8 +164,9 @@ pub fn check_header<'t>(token: &'t Token<'_>, signer: &str) -> Result<&'t str, A
     if valid { Ok(kid) } else { Err(AuthError::KeyId) }
 }
 
-/// Verifies the signature with `key`, then the claims at `now` (Unix seconds). Returns the e-mail address.
-pub fn verify_with(token: &Token<'_>, key: &VerifyingKey, now: i64) -> Result<String, AuthError> {
+/// Verifies the signature with `key`, then the claims at `now` (Unix seconds): not expired, a plain ASCII
+/// e-mail address, and, when `verified_email` is required, `email_verified` true. Returns the address.
+pub fn verify_with(token: &Token<'_>, key: &VerifyingKey, now: i64, verified_email: bool) -> Result<String, AuthError> {
     let signature = Signature::from_slice(&token.signature).map_err(|_| AuthError::Signature)?;
     key.verify(token.signing_input.as_bytes(), &signature).map_err(|_| AuthError::Signature)?;
     let claims: Claims =
@@ -164,7 +175,21 @@ pub fn verify_with(token: &Token<'_>, key: &VerifyingKey, now: i64) -> Result<St
     if !exp.is_finite() || exp <= now as f64 {
         return Err(AuthError::Expired(exp as i64));
     }
-    claims.email.map(|e| e.trim().to_owned()).filter(|e| e.contains('@')).ok_or(AuthError::NoEmail)
+    let email = claims.email.map(|e| e.trim().to_owned()).filter(|e| e.contains('@')).ok_or(AuthError::NoEmail)?;
+    if !plain_address(&email) {
+        return Err(AuthError::BadEmail);
+    }
+    let vouched = matches!(&claims.email_verified, Some(serde_json::Value::Bool(true)))
+        || matches!(&claims.email_verified, Some(serde_json::Value::String(s)) if s == "true");
+    if verified_email && !vouched {
+        return Err(AuthError::Unverified);
+    }
+    Ok(email)
+}
+
+/// Whether `email` is an address of printable ASCII without spaces, of a sane length.
+pub fn plain_address(email: &str) -> bool {
+    email.len() <= 254 && email.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The default base URL of the load balancer's public keys, in the region of its ARN.
@@ -291,12 +316,14 @@ impl KeyStore {
 pub struct AlbVerifier {
     signer: String,
     keys: KeyStore,
+    verified_email: bool,
 }
 
 impl AlbVerifier {
-    /// Accepts tokens signed by the load balancer `alb_arn` with the keys under `key_url`.
-    pub fn new(alb_arn: &str, key_url: &str) -> Result<AlbVerifier, NoTlsRoots> {
-        Ok(AlbVerifier { signer: alb_arn.to_owned(), keys: KeyStore::new(key_url)? })
+    /// Accepts tokens signed by the load balancer `alb_arn` with the keys under `key_url`, whose address the
+    /// identity provider verified unless `verified_email` is false.
+    pub fn new(alb_arn: &str, key_url: &str, verified_email: bool) -> Result<AlbVerifier, NoTlsRoots> {
+        Ok(AlbVerifier { signer: alb_arn.to_owned(), keys: KeyStore::new(key_url)?, verified_email })
     }
 
     /// The e-mail address of a header value, if it is a valid token of this load balancer.
@@ -304,7 +331,7 @@ impl AlbVerifier {
         let token = parse(value)?;
         let kid = check_header(&token, &self.signer)?;
         let key = self.keys.key(kid).await?;
-        verify_with(&token, &key, now)
+        verify_with(&token, &key, now, self.verified_email)
     }
 }
 
@@ -374,13 +401,13 @@ mod tests {
     fn check(t: &str, key: &VerifyingKey, now: i64) -> Result<String, AuthError> {
         let parsed = parse(t)?;
         check_header(&parsed, ARN)?;
-        verify_with(&parsed, key, now)
+        verify_with(&parsed, key, now, true)
     }
 
     #[test]
     fn accepts_the_load_balancers_tokens_padded_or_not() {
         let key = SigningKey::generate();
-        let claims = serde_json::json!({"email": "sam@example.com", "exp": 2_000, "sub": "x"});
+        let claims = serde_json::json!({"email": "sam@example.com", "email_verified": true, "exp": 2_000, "sub": "x"});
         // A payload whose length is not a multiple of 3 gets `=` padding, as the load balancer sends it.
         let padded = token(&key, header(), claims.clone(), true);
         assert!(padded.contains('='), "{padded}");
@@ -395,7 +422,7 @@ mod tests {
     fn refuses_everything_else() {
         let key = SigningKey::generate();
         let other = SigningKey::generate();
-        let good = serde_json::json!({"email": "sam@example.com", "exp": 2_000});
+        let good = serde_json::json!({"email": "sam@example.com", "email_verified": "true", "exp": 2_000});
         let vk = key.verifying_key();
         let with = |f: &dyn Fn(&mut serde_json::Value)| {
             let mut h = header();
@@ -446,6 +473,52 @@ mod tests {
         for junk in ["", "abc", "a.b", "a.b.c.d", "!!!.b.c", "e30.e30.e30"] {
             assert!(matches!(check(junk, vk, 1_000), Err(AuthError::Malformed(_))), "{junk}");
         }
+    }
+
+    #[test]
+    fn only_verified_plain_addresses_sign_in() {
+        let key = SigningKey::generate();
+        let vk = key.verifying_key();
+        let with = |claims: serde_json::Value| token(&key, header(), claims, true);
+        let table = [
+            (serde_json::json!({"email": "kate@x.io", "email_verified": true, "exp": 2_000}), Ok("kate@x.io".into())),
+            (serde_json::json!({"email": "kate@x.io", "email_verified": "true", "exp": 2_000}), Ok("kate@x.io".into())),
+            (serde_json::json!({"email": "kate@x.io", "exp": 2_000}), Err(AuthError::Unverified)),
+            (
+                serde_json::json!({"email": "kate@x.io", "email_verified": false, "exp": 2_000}),
+                Err(AuthError::Unverified),
+            ),
+            (
+                serde_json::json!({"email": "kate@x.io", "email_verified": "yes", "exp": 2_000}),
+                Err(AuthError::Unverified),
+            ),
+            // U+212A KELVIN SIGN lowercases to `k` by Unicode rules: it would have been the ISO kate@x.io.
+            (
+                serde_json::json!({"email": "\u{212A}ate@x.io", "email_verified": true, "exp": 2_000}),
+                Err(AuthError::BadEmail),
+            ),
+            // Full-width letters, and a space or a control character inside.
+            (
+                serde_json::json!({"email": "ｋate@x.io", "email_verified": true, "exp": 2_000}),
+                Err(AuthError::BadEmail),
+            ),
+            (
+                serde_json::json!({"email": "ka te@x.io", "email_verified": true, "exp": 2_000}),
+                Err(AuthError::BadEmail),
+            ),
+            (serde_json::json!({"email": "kate@x.io\n", "email_verified": true, "exp": 2_000}), Ok("kate@x.io".into())),
+            (
+                serde_json::json!({"email": "ka\u{7}te@x.io", "email_verified": true, "exp": 2_000}),
+                Err(AuthError::BadEmail),
+            ),
+        ];
+        for (claims, want) in table {
+            assert_eq!(check(&with(claims.clone()), vk, 1_000), want, "{claims}");
+        }
+        // An identity provider that never sends the claim, configured so: the address alone.
+        let parsed_token = with(serde_json::json!({"email": "kate@x.io", "exp": 2_000}));
+        let parsed = parse(&parsed_token).unwrap();
+        assert_eq!(verify_with(&parsed, vk, 1_000, false), Ok("kate@x.io".into()));
     }
 
     #[test]

@@ -441,6 +441,16 @@ pub async fn file_report(State(portal): Shared, user: User, form: Result<Form<Re
     let Ok(level) = form.level.parse::<Level>() else {
         return again(Problem { fields: vec!["level"], ..Problem::say("Refused: choose a level.") });
     };
+    if !portal.reports.admit(&user.email, std::time::Instant::now()) {
+        let csrf = token(&portal, &user);
+        let problem = Problem::say(format!(
+            "Refused: you have filed {} reports in the last hour, the most one person may. If this is urgent, \
+             call the on-call engineer.",
+            portal.reports.per_hour()
+        ));
+        let form_page = views::report_form(&chrome(&portal, &user, &csrf), &form, Some(&problem));
+        return page(StatusCode::TOO_MANY_REQUESTS, form_page);
+    }
     let report = Report {
         by: user.email.clone(),
         title: form.title.trim().to_owned(),
@@ -458,7 +468,12 @@ pub async fn file_report(State(portal): Shared, user: User, form: Result<Form<Re
         Ok(made) => made,
         Err(e) => return unavailable(&portal, &user, &e),
     };
-    info!(incident_id = %stored.incident_id, by = %user.email, level = %level, confidential = report.confidential, "portal report");
+    // A confidential report's reporter is a whistleblower: never in a log.
+    if report.confidential {
+        info!(incident_id = %stored.incident_id, level = %level, confidential = true, "portal report");
+    } else {
+        info!(incident_id = %stored.incident_id, by = %user.email, level = %level, confidential = false, "portal report");
+    }
     let id = stored.incident_id.clone();
     let done = match pending {
         None => "reported",

@@ -24,6 +24,7 @@ pub mod auth;
 pub mod csrf;
 pub mod forms;
 mod handlers;
+pub mod limit;
 pub mod views;
 
 use std::net::SocketAddr;
@@ -83,6 +84,8 @@ pub struct Portal {
     /// `[guardduty] archive_on_close`: closing asks the daemon to archive the finding (the portal's role may
     /// not call GuardDuty).
     archive_on_close: bool,
+    /// Staff reports per person and hour.
+    reports: limit::ReportLimit,
 }
 
 impl Portal {
@@ -92,7 +95,7 @@ impl Portal {
             (Some(dev), _) => Identity::Dev(access::normalise_email(dev)),
             (None, Some(arn)) => {
                 let url = portal.public_key_url.clone().unwrap_or_else(|| auth::default_key_url(arn));
-                Identity::Alb(Box::new(AlbVerifier::new(arn, &url)?))
+                Identity::Alb(Box::new(AlbVerifier::new(arn, &url, portal.require_email_verified)?))
             }
             (None, None) => {
                 return Err(PortalError::Start("[portal] needs alb_arn (or dev_user on loopback)".into()));
@@ -100,7 +103,14 @@ impl Portal {
         };
         let csrf = Csrf::new(portal.csrf_key.as_deref())
             .map_err(|e| PortalError::Start(format!("no randomness for the CSRF key: {e}")))?;
-        Ok(Portal { dispatch, identity, roles: Roles::new(&portal.responders, &portal.iso), csrf, archive_on_close })
+        Ok(Portal {
+            dispatch,
+            identity,
+            roles: Roles::new(&portal.responders, &portal.iso),
+            csrf,
+            archive_on_close,
+            reports: limit::ReportLimit::new(portal.reports_per_hour),
+        })
     }
 }
 
