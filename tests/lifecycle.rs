@@ -297,3 +297,41 @@ async fn bad_arguments_and_unknown_ids_get_a_clear_message_and_change_nothing() 
     assert_eq!(version().await, before, "nothing changed");
     assert_eq!(aws.incidents(stack.table()).await.len(), 1, "no incident was made by a bad report");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_records_the_identity_aws_verified_beside_the_name_given() {
+    let stack = deploy_stack("actors");
+    let aws = Aws::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &stack, "");
+    let made = gd_json(&config, &["report", "--by", "dana", "--title", "t", "--description", "d", "--severity", "LOW"]);
+    let id = made["incident"]["incident_id"].as_str().unwrap().to_owned();
+    gd_json(&config, &["incidents", "ack", &id]);
+    gd_json(&config, &["incidents", "note", &id, "--by", "alice", "looked at it"]);
+    let caller = aws.sts().await.get_caller_identity().send().await.unwrap().arn.unwrap();
+
+    let shown = gd_json(&config, &["incidents", "show", &id]);
+    let timeline = shown["timeline"].as_array().unwrap();
+    let entry = |action: &str| timeline.iter().find(|e| e["action"] == action).unwrap().clone();
+    let name = caller.rsplit('/').next().unwrap().rsplit(':').next().unwrap();
+    assert_eq!((entry("ack")["by"].as_str(), entry("ack")["actor"].as_str()), (Some(name), Some(caller.as_str())));
+    assert_eq!(shown["incident"]["acknowledged_by"], name, "no --by: the verified identity's name, not $USER");
+    let note = entry("note");
+    assert_eq!((note["by"].as_str(), note["actor"].as_str()), (Some("alice"), Some(caller.as_str())));
+    assert_eq!(entry("report")["actor"].as_str(), Some(caller.as_str()), "a staff report too");
+    let (_, text, _) = gd(&config, &["incidents", "show", &id]);
+    assert!(text.contains(&format!("alice [{caller}]")), "{text}");
+
+    // STS unreachable: the identity cannot be verified, and nothing changes.
+    let version = shown["incident"]["version"].clone();
+    let faults = dir.path().join("sts-down");
+    std::fs::write(&faults, "STS http://127.0.0.1:1\n").unwrap();
+    let env = [
+        ("GD_INCIDENTS__AWS__FAULT_INJECTION_FILE", faults.to_str().unwrap()),
+        ("GD_INCIDENTS__AWS__MAX_ATTEMPTS", "1"),
+    ];
+    let (code, _, err) = gd_env(&config, &["incidents", "close", &id, "--by", "mallory", "--notes", "n"], &env);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot verify who you are"), "{err}");
+    assert_eq!(gd_json(&config, &["incidents", "show", &id])["incident"]["version"], version, "nothing changed");
+}

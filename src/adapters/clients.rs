@@ -111,6 +111,12 @@ impl Clients {
         service_client!(aws_sdk_eventbridge, builder, &self.hooks, "EVENTBRIDGE")
     }
 
+    /// An STS client (who the caller is).
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        let builder = aws_sdk_sts::config::Builder::from(&self.shared);
+        service_client!(aws_sdk_sts, builder, &self.hooks, "STS")
+    }
+
     /// A GuardDuty client of `region` (GuardDuty is regional: one per region swept).
     pub fn guardduty_client(&self, region: &str) -> aws_sdk_guardduty::Client {
         let builder = aws_sdk_guardduty::config::Builder::from(&self.shared).region(Region::new(region.to_owned()));

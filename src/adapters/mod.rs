@@ -17,6 +17,7 @@ pub mod clients;
 pub mod dynamodb;
 pub mod faults;
 pub mod guardduty;
+pub mod identity;
 pub mod sns;
 pub mod sqs;
 pub mod topic_watch;

@@ -103,7 +103,7 @@ pub struct TimelineEntry {
     pub at: String,
     /// When it was recorded.
     pub recorded_at: String,
-    /// Who.
+    /// Who: the display name, with the identity AWS or the identity provider verified in brackets.
     pub by: String,
     /// What kind of entry.
     pub action: String,
@@ -169,7 +169,7 @@ pub fn build(incident: &Incident, timeline: &[Event], evidence: &[Evidence], now
             let entry = TimelineEntry {
                 at: timestamp::format(at),
                 recorded_at: timestamp::format(e.at),
-                by: e.by.clone(),
+                by: e.who(),
                 action: e.action.clone(),
                 summary: e.summary.clone(),
             };

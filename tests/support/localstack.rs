@@ -95,4 +95,10 @@ impl Aws {
             ),
         }
     }
+
+    /// An STS client: who the tests' credentials are.
+    pub async fn sts(&self) -> aws_sdk_sts::Client {
+        let c = sdk().await;
+        aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&c).endpoint_url(endpoint()).build())
+    }
 }

@@ -313,6 +313,11 @@ pub struct Event {
     pub at: DateTime<Utc>,
     /// Who: a person's name, `guardduty`, or `gd-incidents` for the daemon.
     pub by: String,
+    /// The verified identity behind `by`, for a person's change: the caller's AWS identity (command line,
+    /// from STS `GetCallerIdentity`) or the address the load balancer signed in (portal). `by` is only a
+    /// display name; this is who AWS or the identity provider saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
     /// What, e.g. `finding.created`, `ack`, `note`, `close`.
     pub action: String,
     /// One line for people.
@@ -334,12 +339,27 @@ impl Event {
         Event {
             at,
             by: by.to_owned(),
+            actor: None,
             action: action.to_owned(),
             summary: summary.into(),
             occurred_at: None,
             before: serde_json::Value::Null,
             after: serde_json::Value::Null,
         }
+    }
+
+    /// Who, for people: the display name, and the verified identity in brackets when it says more.
+    pub fn who(&self) -> String {
+        match &self.actor {
+            Some(actor) if actor != &self.by => format!("{} [{actor}]", self.by),
+            _ => self.by.clone(),
+        }
+    }
+
+    /// The same entry, made by the verified identity `actor`.
+    pub fn acted_by(mut self, actor: &str) -> Event {
+        self.actor = Some(actor.to_owned());
+        self
     }
 
     /// Records the fields that differ between two versions of an incident.

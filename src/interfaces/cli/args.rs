@@ -257,9 +257,10 @@ pub enum IncidentsCommand {
     Ack {
         /// The incident id.
         id: String,
-        /// Who acknowledges.
+        /// Your display name in the log (default: your AWS identity's session or user name); the identity AWS
+        /// verifies (STS GetCallerIdentity) is recorded beside it, never replaced by it.
         #[arg(long, value_name = "NAME")]
-        by: String,
+        by: Option<String>,
         /// The configuration file and the output format.
         #[command(flatten)]
         common: Common,
@@ -271,7 +272,8 @@ pub enum IncidentsCommand {
         /// The person or team.
         #[arg(long, value_name = "NAME")]
         to: String,
-        /// Who assigns (default: $USER).
+        /// Your display name in the log (default: your AWS identity's session or user name); the identity AWS
+        /// verifies (STS GetCallerIdentity) is recorded beside it, never replaced by it.
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
         /// The configuration file and the output format.
@@ -284,9 +286,10 @@ pub enum IncidentsCommand {
         id: String,
         /// The entry.
         text: String,
-        /// Who writes it.
+        /// Your display name in the log (default: your AWS identity's session or user name); the identity AWS
+        /// verifies (STS GetCallerIdentity) is recorded beside it, never replaced by it.
         #[arg(long, value_name = "NAME")]
-        by: String,
+        by: Option<String>,
         /// When what the note describes happened: RFC 3339 or an age (2h).
         #[arg(long, value_name = "TIME", value_parser = parse_time)]
         at: Option<DateTime<Utc>>,
@@ -300,7 +303,8 @@ pub enum IncidentsCommand {
         id: String,
         /// The new status.
         status: WorkStatus,
-        /// Who changes it (default: $USER).
+        /// Your display name in the log (default: your AWS identity's session or user name); the identity AWS
+        /// verifies (STS GetCallerIdentity) is recorded beside it, never replaced by it.
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
         /// The configuration file and the output format.
@@ -317,9 +321,10 @@ pub enum IncidentsCommand {
         /// The level: LOW, MEDIUM, HIGH or CRITICAL.
         #[arg(value_name = "LEVEL", value_parser = parse_level)]
         level: Level,
-        /// Who decides.
+        /// Your display name in the log (default: your AWS identity's session or user name); the identity AWS
+        /// verifies (STS GetCallerIdentity) is recorded beside it, never replaced by it.
         #[arg(long, value_name = "NAME")]
-        by: String,
+        by: Option<String>,
         /// Why (kept in the timeline).
         #[arg(long, value_name = "TEXT")]
         reason: String,
@@ -337,7 +342,8 @@ pub enum IncidentsCommand {
         /// Services were impacted.
         #[arg(long)]
         service_impact: bool,
-        /// Who records it (default: $USER).
+        /// Your display name in the log (default: your AWS identity's session or user name); the identity AWS
+        /// verifies (STS GetCallerIdentity) is recorded beside it, never replaced by it.
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
         /// The configuration file and the output format.
@@ -355,7 +361,8 @@ pub enum IncidentsCommand {
         /// Why.
         #[arg(long)]
         reason: Option<String>,
-        /// Who reopens (default: $USER).
+        /// Your display name in the log (default: your AWS identity's session or user name); the identity AWS
+        /// verifies (STS GetCallerIdentity) is recorded beside it, never replaced by it.
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
         /// The configuration file and the output format.
@@ -397,9 +404,10 @@ pub enum IncidentsCommand {
 pub struct CloseArgs {
     /// The incident id.
     pub id: String,
-    /// Who closes.
+    /// Your display name in the log (default: your AWS identity's session or user name); the identity AWS
+    /// verifies is recorded beside it.
     #[arg(long, value_name = "NAME")]
-    pub by: String,
+    pub by: Option<String>,
     /// Closure notes: the investigation and the corrective actions taken (required).
     #[arg(long)]
     pub notes: String,

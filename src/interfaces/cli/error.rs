@@ -16,6 +16,9 @@ pub enum CommandError {
     /// The configuration is unusable.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Who is acting could not be verified, so nothing was changed.
+    #[error("cannot verify who you are with STS GetCallerIdentity, so nothing was changed: {}", crate::adapters::clients::describe(.0.as_ref()))]
+    Identity(#[source] crate::adapters::clients::AwsError),
     /// No such incident.
     #[error("no incident with id {0} (see `gd-incidents incidents list`)")]
     NotFound(String),

@@ -6,15 +6,31 @@ use uuid::Uuid;
 
 use super::{CloseArgs, CommandError, Common, IncidentsCommand, ReportFormat, YesNo, output};
 use crate::adapters::dynamodb::ListFilter;
-use crate::domain::incident::Incident;
+use crate::adapters::identity;
+use crate::domain::incident::{Event, Incident};
 use crate::domain::lifecycle::{self, Action, CloseInput, Refusal};
 use crate::services::Context;
 use crate::services::dispatch::Dispatcher;
 
-fn default_by(by: Option<String>) -> String {
-    by.filter(|b| !b.trim().is_empty())
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+/// Who acts: the identity AWS verifies for the credentials in use, and the display name (`--by`, else that
+/// identity's session or user name). A change is refused when the identity cannot be verified.
+pub(super) struct Actor {
+    name: String,
+    arn: String,
+}
+
+impl Actor {
+    pub(super) async fn verified(ctx: &Context, by: Option<String>) -> Result<Actor, CommandError> {
+        let caller = identity::caller(&ctx.clients.sts()).await.map_err(CommandError::Identity)?;
+        let name =
+            by.map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()).unwrap_or_else(|| caller.name().to_owned());
+        Ok(Actor { name, arn: caller.arn })
+    }
+
+    /// The entry of a change, made by this verified identity.
+    pub(super) fn sign(&self, event: Event) -> Event {
+        event.acted_by(&self.arn)
+    }
 }
 
 /// Runs an `incidents` command.
@@ -40,25 +56,25 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
             output::incident(&incident, &timeline, evidence.len(), common.json);
             Ok(())
         }
-        IncidentsCommand::Ack { id, by, common } => act(ctx, &common, &id, &by, Action::Ack).await,
-        IncidentsCommand::Assign { id, to, by, common } => {
-            act(ctx, &common, &id, &default_by(by), Action::Assign { to }).await
-        }
+        IncidentsCommand::Ack { id, by, common } => act(ctx, &common, &id, by, Action::Ack).await,
+        IncidentsCommand::Assign { id, to, by, common } => act(ctx, &common, &id, by, Action::Assign { to }).await,
         IncidentsCommand::Note { id, text, by, at, common } => {
-            act(ctx, &common, &id, &by, Action::Note { text, occurred_at: at }).await
+            act(ctx, &common, &id, by, Action::Note { text, occurred_at: at }).await
         }
         IncidentsCommand::Status { id, status, by, common } => {
-            act(ctx, &common, &id, &default_by(by), Action::SetStatus(status.into())).await
+            act(ctx, &common, &id, by, Action::SetStatus(status.into())).await
         }
         IncidentsCommand::Classify { id, level, by, reason, common } => {
-            let s = ctx;
-            let stored =
-                change_in(s, &id, |current, ctx| lifecycle::classify(current, level, &reason, &by, ctx)).await?;
+            let actor = Actor::verified(ctx, by).await?;
+            let stored = change_in(ctx, &id, |current, c| {
+                lifecycle::classify(current, level, &reason, &actor.name, c).map(|(i, e)| (i, actor.sign(e)))
+            })
+            .await?;
             output::changed(&stored, common.json);
             Ok(())
         }
         IncidentsCommand::Mark { id, data_loss, service_impact, by, common } => {
-            act(ctx, &common, &id, &default_by(by), Action::Mark { data_loss, service_impact }).await
+            act(ctx, &common, &id, by, Action::Mark { data_loss, service_impact }).await
         }
         IncidentsCommand::Close(CloseArgs {
             id,
@@ -84,7 +100,8 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
                 authorities_notified: authorities_notified.map(|v| v == YesNo::Yes),
             };
             let s = ctx;
-            let (closed, pending) = act_in(s, &id, &by, Action::Close(input)).await?;
+            let actor = Actor::verified(s, by).await?;
+            let (closed, pending) = act_in(s, &id, &actor, Action::Close(input)).await?;
             output::changed(&closed, common.json);
             if s.config.guardduty.archive_on_close {
                 let guardduty =
@@ -96,7 +113,7 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
             sent_all(&closed, pending)
         }
         IncidentsCommand::Reopen { id, reason, by, common } => {
-            act(ctx, &common, &id, &default_by(by), Action::Reopen { reason }).await
+            act(ctx, &common, &id, by, Action::Reopen { reason }).await
         }
         IncidentsCommand::Report { id, format, output, common } => {
             let dispatch = &ctx.dispatch;
@@ -138,14 +155,23 @@ async fn find(dispatch: &Dispatcher, id: &str) -> Result<Incident, CommandError>
 }
 
 /// Applies a responder's action with a conditional write (re-applied if someone else wrote first).
-async fn act(s: &Context, common: &Common, id: &str, by: &str, action: Action) -> Result<(), CommandError> {
-    let (stored, pending) = act_in(s, id, by, action).await?;
+async fn act(s: &Context, common: &Common, id: &str, by: Option<String>, action: Action) -> Result<(), CommandError> {
+    let actor = Actor::verified(s, by).await?;
+    let (stored, pending) = act_in(s, id, &actor, action).await?;
     output::changed(&stored, common.json);
     sent_all(&stored, pending)
 }
 
-async fn act_in(s: &Context, id: &str, by: &str, action: Action) -> Result<(Incident, Option<String>), CommandError> {
-    changed_in(s, id, |current, ctx| lifecycle::act(current, &action, by, ctx)).await
+async fn act_in(
+    s: &Context,
+    id: &str,
+    actor: &Actor,
+    action: Action,
+) -> Result<(Incident, Option<String>), CommandError> {
+    changed_in(s, id, |current, ctx| {
+        lifecycle::act(current, &action, &actor.name, ctx).map(|(i, e)| (i, actor.sign(e)))
+    })
+    .await
 }
 
 /// Fails with [`CommandError::PagesPending`] if something the change made owed is not sent yet.

@@ -142,7 +142,7 @@ pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, as_jso
     println!("Timeline:");
     for e in timeline {
         let occurred = e.occurred_at.map(|o| format!(" [happened {}]", timestamp::format(o))).unwrap_or_default();
-        println!("  {}  {:<14} {:<18} {}{occurred}", timestamp::format(e.at), e.by, e.action, e.summary);
+        println!("  {}  {:<14} {:<18} {}{occurred}", timestamp::format(e.at), e.who(), e.action, e.summary);
     }
 }
 

@@ -20,7 +20,9 @@ pub async fn file(ctx: &Context, args: ReportArgs) -> Result<(), CommandError> {
         level: args.severity,
         confidential: args.confidential,
     };
+    let actor = super::incidents::Actor::verified(ctx, None).await?;
     let (incident, event) = lifecycle::report(Uuid::new_v4().to_string(), &r, &dispatch.rules().ctx(&claimant))?;
+    let event = actor.sign(event);
     let (stored, pending) = dispatch.create(&incident, event, &claimant).await?;
     sent_all(&stored, pending.map(|e| e.reason))?;
     if args.common.json {

@@ -389,8 +389,12 @@ pub async fn act(
         Err(problem) => return refused(incident, problem, form).await,
     };
     let claimant = Uuid::new_v4().to_string();
-    let applied =
-        portal.dispatch.apply(incident, &claimant, |current, ctx| change.apply(current, &user.email, ctx)).await;
+    let applied = portal
+        .dispatch
+        .apply(incident, &claimant, |current, ctx| {
+            change.apply(current, &user.email, ctx).map(|(i, e)| (i, signed(&portal, &user, e)))
+        })
+        .await;
     let applied = match applied {
         Ok(applied) => applied,
         Err(e) => return unavailable(&portal, &user, &e),
@@ -412,6 +416,12 @@ pub async fn act(
         done = "close-archive-pending".into();
     }
     Redirect::to(&format!("/incidents/{}?done={done}", stored.incident_id)).into_response()
+}
+
+/// A person's log entry, made by the address the load balancer signed in (not in development mode, where
+/// nobody is verified).
+fn signed(portal: &Portal, user: &User, event: crate::domain::incident::Event) -> crate::domain::incident::Event {
+    if portal.identity.is_dev() { event } else { event.acted_by(&user.email) }
 }
 
 /// The report form.
@@ -461,7 +471,7 @@ pub async fn file_report(State(portal): Shared, user: User, form: Result<Form<Re
     let claimant = Uuid::new_v4().to_string();
     let made = lifecycle::report(Uuid::new_v4().to_string(), &report, &portal.dispatch.rules().ctx(&claimant));
     let (incident, event) = match made {
-        Ok(made) => made,
+        Ok((incident, event)) => (incident, signed(&portal, &user, event)),
         Err(refusal) => return again(views::explain(&refusal)),
     };
     let (stored, pending) = match portal.dispatch.create(&incident, event, &claimant).await {

@@ -151,7 +151,7 @@ pub(super) fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup 
                 @for e in page.timeline {
                     tr {
                         td { (when(e.at)) }
-                        td { (e.by) }
+                        td { (e.who()) }
                         td.mono.nowrap { (e.action) }
                         td { (when_opt(e.occurred_at)) }
                         td { (e.summary) }
