@@ -2,7 +2,8 @@
 //! and the portal make here is recorded (`[aws] call_log_file`) and evaluated against the IAM policy of the
 //! role each runs under in `deploy/cloudformation`, by an offline IAM policy evaluator (`tests/iam`). What
 //! must be denied is asked too: deleting from the table, reading the dead-letter queue, archiving findings
-//! when archiving is off, and anything of GuardDuty for the portal.
+//! when archiving is off, and anything of GuardDuty for the portal. The same for the commands of the people's
+//! policies (responder, ISO, operator).
 
 mod support;
 
@@ -160,4 +161,123 @@ async fn the_daemon_and_the_portal_make_only_calls_their_roles_allow() {
     ];
     let refused = check(&account, &region, &stacks, (1, "TaskRole"), None, &asks);
     assert!(refused.iter().all(|d| !d.allowed()), "the portal's role allows: {:#?}", refused);
+}
+
+/// Runs a command with its calls recorded into `log`; returns its exit code and output.
+fn recorded(config: &std::path::Path, log: &std::path::Path, args: &[&str], endpoint: &str) -> (i32, String, String) {
+    let env = [("GD_INCIDENTS__AWS__CALL_LOG_FILE", log.to_str().unwrap()), ("AWS_ENDPOINT_URL_GUARDDUTY", endpoint)];
+    gd_env(config, args, &env)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_persons_commands_make_only_calls_their_policy_allows() {
+    let fake = FakeGuardDuty::start().await;
+    fake.add_detector(DETECTOR);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let swept = "5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f";
+    fake.put_finding(
+        DETECTOR,
+        api_finding(swept, "123456789012", "us-east-1", "Recon:EC2/Portscan", 5.0, &now, 1, "s"),
+    );
+    let stack = deploy_stack("people");
+    let aws = Aws::new().await;
+    aws.send(stack.dlq_url(), "a message that was dead-lettered").await;
+    let dir = tempfile::tempdir().unwrap();
+    let tail = format!(
+        "[guardduty]\nreconcile_interval_secs = 0\narchive_on_close = true\ndetectors = [{{ region = \"us-east-1\", id = \"{DETECTOR}\" }}]\n"
+    );
+    let config = write_config_with(dir.path(), &stack, "", &tail);
+    let endpoint = fake.endpoint();
+    let logs = |who: &str| dir.path().join(format!("{who}.jsonl"));
+    let (operator, responder, iso) = (logs("operator"), logs("responder"), logs("iso"));
+
+    // An operator checks, reads and redrives the dead letters, sweeps GuardDuty by hand and sends a sample.
+    let run = |log: &std::path::Path, args: &[&str]| {
+        let (code, out, err) = recorded(&config, log, args, &endpoint);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        out
+    };
+    recorded(&config, &operator, &["check"], &endpoint);
+    run(&operator, &["dlq", "list"]);
+    run(&operator, &["dlq", "redrive", "--all"]);
+    run(&operator, &["reconcile", "--since", "1h"]);
+    run(&operator, &["sample", "--severity", "LOW"]);
+
+    // A responder works a staff report and the swept finding's incident, closing it (which archives it).
+    let made = run(
+        &responder,
+        &["report", "--by", "dana", "--title", "t", "--description", "d", "--severity", "HIGH", "--json"],
+    );
+    let reported: serde_json::Value = serde_json::from_str(&made).unwrap();
+    let id = reported["incident"]["incident_id"].as_str().unwrap().to_owned();
+    let from_sweep = incident_of(&aws, &stack, swept).await;
+    run(&responder, &["incidents", "list"]);
+    run(&responder, &["incidents", "show", &id]);
+    run(&responder, &["incidents", "ack", &id]);
+    run(&responder, &["incidents", "note", &id, "looked"]);
+    run(&responder, &["incidents", "classify", &id, "MEDIUM", "--reason", "a test"]);
+    run(&responder, &["incidents", "status", &id, "contained"]);
+    run(&responder, &["incidents", "evidence", &from_sweep]);
+    run(&responder, &["incidents", "report", &id]);
+    run(&responder, &["incidents", "close", &from_sweep, "--notes", "our scanner"]);
+    assert!(fake.archived().contains(&swept.to_owned()));
+
+    // The ISO watches both paging topics.
+    run(&iso, &["pages", "--wait", "1"]);
+
+    let (account, region) = account_and_region(&stack);
+    let stacks = [StackSpec {
+        template: "gd-incidents.yaml",
+        name: stack.name.clone(),
+        parameters: json!({ "ArchiveOnClose": "true" }),
+    }];
+    let table = format!("arn:aws:dynamodb:{region}:{account}:table/{}", stack.table());
+    let dlq = format!("arn:aws:sqs:{region}:{account}:{}", stack.dlq_url().rsplit('/').next().unwrap());
+    // (policy, its calls, actions those calls must include, requests it must deny)
+    type Case<'a> = (&'a str, &'a std::path::Path, &'a [&'a str], Vec<(&'a str, &'a str)>);
+    let cases: [Case; 3] = [
+        (
+            "OperatorPolicy",
+            &operator,
+            &[
+                "sqs:ReceiveMessage",
+                "sqs:SendMessage",
+                "guardduty:ListFindings",
+                "events:PutEvents",
+                "dynamodb:PutItem",
+            ],
+            vec![
+                ("dynamodb:DeleteItem", table.as_str()),
+                ("guardduty:ArchiveFindings", "*"),
+                ("sqs:PurgeQueue", dlq.as_str()),
+            ],
+        ),
+        (
+            "ResponderPolicy",
+            &responder,
+            &["dynamodb:UpdateItem", "dynamodb:PutItem", "sns:Publish", "guardduty:ArchiveFindings"],
+            vec![
+                ("dynamodb:DeleteItem", table.as_str()),
+                ("dynamodb:BatchWriteItem", table.as_str()),
+                ("sqs:ReceiveMessage", dlq.as_str()),
+                ("sns:Subscribe", stack.iso_topic()),
+            ],
+        ),
+        (
+            "IsoPolicy",
+            &iso,
+            &["sns:Subscribe", "sqs:CreateQueue", "sqs:ReceiveMessage"],
+            vec![("dynamodb:DeleteItem", table.as_str())],
+        ),
+    ];
+    for (policy, log, needed, asks) in cases {
+        let made = check(&account, &region, &stacks, (0, policy), Some(log), &[]);
+        assert!(denied(&made).is_empty(), "{policy} denies calls its commands make: {:#?}", denied(&made));
+        let actions: BTreeSet<&str> = made.iter().map(|d| d.action.as_str()).collect();
+        for action in needed {
+            assert!(actions.contains(action), "{policy}: the test made a call of {action}: {actions:?}");
+        }
+        let refused = check(&account, &region, &stacks, (0, policy), None, &asks);
+        assert!(refused.iter().all(|d| !d.allowed()), "{policy} allows: {refused:#?}");
+    }
 }

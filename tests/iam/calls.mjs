@@ -52,7 +52,7 @@ export function requests(call, { account, region }) {
       const b = json(call.body);
       const action = `sqs:${ONE_FOR_BATCH[op] ?? op}`;
       if (op === 'ListQueues') return [{ action, resource: '*' }];
-      if (op === 'GetQueueUrl') {
+      if (op === 'GetQueueUrl' || op === 'CreateQueue') {
         const owner = b.QueueOwnerAWSAccountId ?? account;
         return [{ action, resource: `arn:aws:sqs:${region}:${owner}:${b.QueueName}` }];
       }

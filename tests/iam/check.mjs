@@ -34,6 +34,7 @@ const encryptedBy = Object.assign({}, ...stacks.map((s) => s.encryptedBy()));
 const resourcePolicies = Object.assign({}, ...stacks.map((s) => s.resourcePolicies()));
 const role = stacks[spec.role.stack].rolePolicies(spec.role.logical);
 
+const errors = [];
 const wanted = new Map();
 const add = (r, call) => {
   const key = `${r.action} ${r.resource}`;
@@ -44,7 +45,14 @@ if (spec.calls && fs.existsSync(spec.calls)) {
     if (!line.trim()) continue;
     const call = JSON.parse(line);
     const name = `${call.service}.${call.operation}`;
-    for (const r of requests(call, { account, region })) {
+    let made;
+    try {
+      made = requests(call, { account, region });
+    } catch (e) {
+      errors.push({ call: name, error: `cannot tell what IAM authorises for it: ${e.message}` });
+      continue;
+    }
+    for (const r of made) {
       add(r, name);
       for (const k of keyRequests(r, encryptedBy)) add(k, `${name} (${k.via})`);
     }
@@ -53,7 +61,6 @@ if (spec.calls && fs.existsSync(spec.calls)) {
 for (const ask of spec.asks ?? []) add(ask, 'asked');
 
 const decisions = [];
-const errors = [];
 for (const r of wanted.values()) {
   // An action that defines no resource type is authorised on "*" whatever it acts on (ListFindings).
   const [service, name] = r.action.split(':');

@@ -171,10 +171,18 @@ export class Stack {
     return out;
   }
 
-  /** The inline and managed policies attached to role `logical`, and its ARN. */
+  /**
+   * The policies of `logical` and the ARN of who holds them: a role's inline and attached managed policies,
+   * or a managed policy alone (held by a person's role, named after the policy).
+   */
   rolePolicies(logical) {
     const role = this.resource(logical);
-    if (role.Type !== 'AWS::IAM::Role') throw new Error(`${logical} is not a role`);
+    if (role.Type === 'AWS::IAM::ManagedPolicy') {
+      const name = this.resolve(role.Properties.ManagedPolicyName ?? logical);
+      const policy = this.resolve(role.Properties.PolicyDocument);
+      return { arn: `arn:aws:iam::${this.account}:role/${name}-holder`, policies: [{ name, policy }] };
+    }
+    if (role.Type !== 'AWS::IAM::Role') throw new Error(`${logical} is not a role or a managed policy`);
     const policies = (this.resolve(role.Properties.Policies ?? [])).map((p) => ({ name: p.PolicyName, policy: p.PolicyDocument }));
     for (const [id, r] of Object.entries(this.t.Resources)) {
       if (r.Type !== 'AWS::IAM::ManagedPolicy') continue;
