@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use gd_incidents::domain::finding::{Finding, Resource, Version};
+use gd_incidents::domain::finding::{Finding, Origin, Resource, Version};
 use gd_incidents::domain::incident::{self, Ctx, Incident, PageState, Target, claim, page_plan};
 use gd_incidents::domain::policy::Policy;
 use gd_incidents::domain::severity::Level;
@@ -80,6 +80,9 @@ impl V {
             detector_id: None,
             arn: None,
             event_id: None,
+            origin: Origin::GuardDuty,
+            link: None,
+            source_closed: false,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What a page or a client's notice says: subject, body and message attributes. Pure; publishing is
 //! `adapters::sns`.
 
-use crate::domain::incident::{Incident, Page, Status, Target};
+use crate::domain::incident::{Incident, Page, Source, Status, Target};
 use crate::domain::severity::Level;
 use crate::domain::timestamp;
 
@@ -50,7 +50,7 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
         "{headline}\n\
          \n\
          Title:          {title}\n\
-         Level:          {level} (GuardDuty severity {severity}){raised_by}\n\
+         Level:          {level}{severity}{raised_by}\n\
          Finding type:   {finding_type}\n\
          Account:        {account}\n\
          Region:         {region}\n\
@@ -70,7 +70,12 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
          Sent to the {who} because the incident reached {level}. Do not delete or alter evidence (procedure 3.6).\n",
         title = incident.title,
         level = page.level,
-        severity = incident.max_finding_severity,
+        // Only GuardDuty rates its findings; the other sources' levels come from their kind.
+        severity = if incident.source == Source::Guardduty {
+            format!(" (GuardDuty severity {})", incident.max_finding_severity)
+        } else {
+            String::new()
+        },
         raised_by = incident.raised_by.as_ref().map(|r| format!("\n                raised by {r}")).unwrap_or_default(),
         finding_type = incident.finding_type,
         account = incident.account_id,
@@ -94,7 +99,12 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
             "[{}]{} {}: {}",
             page.level,
             if page.escalation > 0 { format!(" RE-PAGE {}", page.escalation) } else { String::new() },
-            if incident.confidential { "Confidential report" } else { "GuardDuty" },
+            match incident.source {
+                _ if incident.confidential => "Confidential report",
+                Source::Guardduty | Source::MalwareScan => "GuardDuty",
+                Source::Health => "AWS Health",
+                Source::Staff => "Staff report",
+            },
             if incident.confidential { "see the message" } else { incident.title.as_str() },
         )),
         body,

@@ -188,6 +188,8 @@ pub fn build(incident: &Incident, timeline: &[Event], evidence: &[Evidence], now
             source: match incident.source {
                 crate::domain::incident::Source::Guardduty => "guardduty".into(),
                 crate::domain::incident::Source::Staff => "staff".into(),
+                crate::domain::incident::Source::MalwareScan => "guardduty-malware-scan".into(),
+                crate::domain::incident::Source::Health => "aws.health".into(),
             },
             confidential: incident.confidential,
             finding_type: incident.finding_type.clone(),

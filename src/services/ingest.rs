@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::adapters::dynamodb::{IncidentKey, StoreError};
 use crate::domain::evidence::Evidence;
-use crate::domain::finding::{self, Finding, Reject};
+use crate::domain::finding::{self, Finding, Parsed, Reject};
 use crate::domain::incident::{self, Incident};
 use crate::services::dispatch::{Dispatcher, NotSent};
 use crate::telemetry::metrics;
@@ -41,6 +41,9 @@ pub enum Outcome {
     },
     /// Not a finding: the message goes to the dead-letter queue.
     Rejected(Reject),
+    /// An event that calls for no incident (a malware scan that found nothing): the message is deleted.
+    /// Says what it was.
+    Ignored(String),
     /// Failed for a passing reason (an outage, throttling past the retries, pages held by another worker):
     /// the message must come back, after `after` if given.
     Retry {
@@ -65,8 +68,9 @@ impl Ingest {
 
     /// Handles one queue message body.
     pub async fn handle(&self, body: &str) -> Outcome {
-        let finding = match finding::parse(body) {
-            Ok(f) => f,
+        let finding = match finding::read(body) {
+            Ok(Parsed::Finding(f)) => *f,
+            Ok(Parsed::Nothing(what)) => return Outcome::Ignored(what),
             Err(reject) => return Outcome::Rejected(reject),
         };
         match self.record(&finding, body).await {

@@ -151,6 +151,11 @@ impl Reconciler {
                             }
                         }
                     }
+                    Outcome::Ignored(what) => {
+                        warn!(finding_id = ?finding.id, %what, "GuardDuty returned a finding that makes no incident");
+                        report.rejected += 1;
+                        "rejected"
+                    }
                     Outcome::Rejected(reject) => {
                         warn!(finding_id = ?finding.id, reason = %reject, "GuardDuty returned a finding the parser rejects");
                         report.rejected += 1;

@@ -96,6 +96,14 @@ impl Aws {
         }
     }
 
+    /// An EventBridge client: events put on the default bus, as AWS services put theirs.
+    pub async fn events(&self) -> aws_sdk_eventbridge::Client {
+        let c = sdk().await;
+        aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(&c).endpoint_url(endpoint()).build(),
+        )
+    }
+
     /// An STS client: who the tests' credentials are.
     pub async fn sts(&self) -> aws_sdk_sts::Client {
         let c = sdk().await;

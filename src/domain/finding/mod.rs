@@ -1,5 +1,13 @@
-//! Parsing a queue message into a GuardDuty finding, or the reason it is not one. No I/O.
+//! Parsing a queue message into a finding, or the reason it is not one. No I/O.
+//!
+//! Three kinds of event make incidents: GuardDuty findings; GuardDuty Malware Protection scan results that
+//! found threats ([`malware`]: standalone Malware Protection for S3 writes no finding at all); and AWS
+//! Health events ([`health`]). Each becomes a [`Finding`] with its own [`Origin`], so that incidents,
+//! pages and the lifecycle treat them alike. A scan result that found nothing is [`Parsed::Nothing`]:
+//! acknowledged and counted, never dead-lettered.
 
+pub mod health;
+pub mod malware;
 mod resource;
 mod wire;
 
@@ -13,6 +21,34 @@ pub use resource::{summarize as summarize_resource, truncate};
 pub const SOURCE: &str = "aws.guardduty";
 /// The EventBridge `detail-type` of GuardDuty findings.
 pub const DETAIL_TYPE: &str = "GuardDuty Finding";
+/// The EventBridge `detail-type` of GuardDuty Malware Protection scan results (source [`SOURCE`]).
+pub const SCAN_RESULT_DETAIL_TYPE: &str = "GuardDuty Malware Protection Object Scan Result";
+/// The EventBridge `source` of AWS Health events.
+pub const HEALTH_SOURCE: &str = "aws.health";
+/// The EventBridge `detail-type`s of AWS Health events.
+pub const HEALTH_DETAIL_TYPES: [&str; 2] = ["AWS Health Event", "AWS Health Abuse Event"];
+
+/// Where a finding comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// A GuardDuty finding.
+    #[default]
+    GuardDuty,
+    /// A GuardDuty Malware Protection scan result that found threats.
+    MalwareScan,
+    /// An AWS Health event.
+    Health,
+}
+
+/// What a queue message is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    /// A finding: it makes or updates an incident.
+    Finding(Box<Finding>),
+    /// An event of a kind the program reads that calls for no incident (a scan that found no threat):
+    /// acknowledged and counted. Says what it was, for the log.
+    Nothing(String),
+}
 
 /// A valid GuardDuty finding, reduced to what the incident needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +89,12 @@ pub struct Finding {
     pub arn: Option<String>,
     /// EventBridge's event id, for logs.
     pub event_id: Option<String>,
+    /// Where it comes from.
+    pub origin: Origin,
+    /// A link for people, when not the GuardDuty console's finding page.
+    pub link: Option<String>,
+    /// The source itself says it is over (an AWS Health event AWS closed).
+    pub source_closed: bool,
 }
 
 /// The affected resource, summarised for a person.
@@ -79,9 +121,9 @@ impl Finding {
         Version { updated_at: self.updated_at, count: self.count }
     }
 
-    /// A link to the finding in the GuardDuty console.
+    /// A link to the finding in the console: GuardDuty's finding page, or the source's own.
     pub fn console_url(&self) -> String {
-        console_url(&self.partition, &self.region, &self.id)
+        self.link.clone().unwrap_or_else(|| console_url(&self.partition, &self.region, &self.id))
     }
 }
 
@@ -142,8 +184,21 @@ impl Reject {
     }
 }
 
-/// Parses a queue message body (an EventBridge event) into a finding.
+/// Parses a queue message body that must be a finding (a reconciliation's, a test's): [`read`], with a
+/// message that calls for no incident refused as not a finding.
 pub fn parse(body: &str) -> Result<Finding, Reject> {
+    match read(body)? {
+        Parsed::Finding(f) => Ok(*f),
+        Parsed::Nothing(_) => Err(Reject::NotGuardDutyFinding {
+            event_source: Some(SOURCE.into()),
+            detail_type: Some(SCAN_RESULT_DETAIL_TYPE.into()),
+        }),
+    }
+}
+
+/// Reads a queue message body (an EventBridge event): a finding of any [`Origin`], nothing to record, or
+/// the reason it is neither.
+pub fn read(body: &str) -> Result<Parsed, Reject> {
     if body.trim().is_empty() {
         return Err(Reject::EmptyBody);
     }
@@ -168,9 +223,19 @@ pub fn parse(body: &str) -> Result<Finding, Reject> {
     })?;
     de.end().map_err(|err| Reject::NotJson(err.to_string()))?;
 
-    if envelope.source.as_deref() != Some(SOURCE) || envelope.detail_type.as_deref() != Some(DETAIL_TYPE) {
-        return Err(Reject::NotGuardDutyFinding { event_source: envelope.source, detail_type: envelope.detail_type });
+    let kind = (envelope.source.as_deref(), envelope.detail_type.as_deref());
+    match kind {
+        (Some(SOURCE), Some(DETAIL_TYPE)) => guardduty(envelope).map(|f| Parsed::Finding(Box::new(f))),
+        (Some(SOURCE), Some(SCAN_RESULT_DETAIL_TYPE)) => malware::scan_result(envelope),
+        (Some(HEALTH_SOURCE), Some(t)) if HEALTH_DETAIL_TYPES.contains(&t) => {
+            health::event(envelope).map(|f| Parsed::Finding(Box::new(f)))
+        }
+        _ => Err(Reject::NotGuardDutyFinding { event_source: envelope.source, detail_type: envelope.detail_type }),
     }
+}
+
+/// A GuardDuty finding event.
+fn guardduty(envelope: wire::Envelope) -> Result<Finding, Reject> {
     let detail = envelope.detail.ok_or(Reject::MissingField("detail"))?;
     let id = required(detail.id, "detail.id")?;
     let account_id = required(detail.account_id, "detail.accountId")?;
@@ -206,6 +271,9 @@ pub fn parse(body: &str) -> Result<Finding, Reject> {
         detector_id: service.detector_id,
         arn: detail.arn,
         event_id: envelope.id,
+        origin: Origin::GuardDuty,
+        link: None,
+        source_closed: false,
     })
 }
 
@@ -219,6 +287,14 @@ fn required(value: Option<String>, name: &'static str) -> Result<String, Reject>
 /// Parses an RFC 3339 timestamp; anything else is treated as absent.
 pub fn timestamp(text: Option<&str>) -> Option<DateTime<Utc>> {
     text.and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+/// Parses an RFC 3339 or an RFC 2822 timestamp (AWS Health writes `Wed, 31 Jan 2024 02:11:00 GMT`).
+pub fn any_timestamp(text: Option<&str>) -> Option<DateTime<Utc>> {
+    let rfc2822 = |t: &str| DateTime::parse_from_rfc2822(t.trim()).ok().map(|t| t.with_timezone(&Utc));
+    // A wrong day name (which chrono refuses) does not make the date itself wrong.
+    let without_day = |t: &str| t.split_once(", ").and_then(|(_, rest)| rfc2822(rest));
+    timestamp(text).or_else(|| text.and_then(|t| rfc2822(t).or_else(|| without_day(t))))
 }
 
 #[cfg(test)]

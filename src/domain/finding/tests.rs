@@ -331,3 +331,139 @@ fn unicode_and_long_titles_are_kept_whole() {
     assert!(!f.title.is_ascii());
     assert!(f.description.contains("<script>"), "kept as text; escaping is the renderer's job");
 }
+
+/// A Malware Protection for S3 scan result, as AWS's documentation shows it, with `status`.
+pub(crate) fn scan_result(status: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": "72c7d362-737a-6dce-fc78-9e27a0171419",
+        "detail-type": "GuardDuty Malware Protection Object Scan Result",
+        "source": "aws.guardduty",
+        "account": "111122223333",
+        "time": "2026-11-20T10:15:30Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:guardduty:us-east-1:111122223333:malware-protection-plan/b4c7f464ab3a4EXAMPLE"],
+        "detail": {
+            "schemaVersion": "1.0",
+            "scanStatus": "COMPLETED",
+            "resourceType": "S3_OBJECT",
+            "s3ObjectDetails": {
+                "bucketName": "uploads-prod",
+                "objectKey": "invoices/2026/inv-9.pdf",
+                "eTag": "ASIAI4YWSKKRUEXAMPLE",
+                "versionId": "d41d8cd98f00b204e9800998ecf8427e",
+                "s3Throttled": false
+            },
+            "scanResultDetails": {"scanResultStatus": status, "threats": [{"name": "EICAR-Test-File (not a virus)"}]}
+        }
+    })
+}
+
+#[test]
+fn a_scan_that_found_threats_is_a_high_finding_keyed_by_bucket_object_and_version() {
+    for status in ["THREATS_FOUND", "THREAT_FOUND"] {
+        let f = parse(&scan_result(status).to_string()).unwrap();
+        assert_eq!(f.id, "s3://uploads-prod/invoices/2026/inv-9.pdf?versionId=d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!((f.account_id.as_str(), f.region.as_str()), ("111122223333", "us-east-1"));
+        assert_eq!(
+            (f.level, f.finding_type.as_str(), f.origin),
+            (Level::High, "Object:S3/MaliciousFile", Origin::MalwareScan)
+        );
+        assert!(f.title.contains("EICAR-Test-File"), "{}", f.title);
+        assert_eq!(f.resource.kind, "S3Object");
+        assert!(f.console_url().contains("/s3/object/uploads-prod"), "{}", f.console_url());
+        assert_eq!(f.updated_at, timestamp(Some("2026-11-20T10:15:30Z")));
+    }
+    let mut unversioned = scan_result("THREATS_FOUND");
+    unversioned["detail"]["s3ObjectDetails"].as_object_mut().unwrap().remove("versionId");
+    assert_eq!(parse(&unversioned.to_string()).unwrap().id, "s3://uploads-prod/invoices/2026/inv-9.pdf");
+}
+
+#[test]
+fn other_scan_results_are_nothing_to_record_and_a_broken_one_is_rejected() {
+    for status in ["NO_THREATS_FOUND", "UNSUPPORTED", "ACCESS_DENIED", "FAILED", ""] {
+        match read(&scan_result(status).to_string()) {
+            Ok(Parsed::Nothing(what)) => assert!(what.contains("s3://uploads-prod/invoices/2026/inv-9.pdf"), "{what}"),
+            other => panic!("{status}: {other:?}"),
+        }
+    }
+    let mut no_bucket = scan_result("THREATS_FOUND");
+    no_bucket["detail"]["s3ObjectDetails"].as_object_mut().unwrap().remove("bucketName");
+    assert_eq!(read(&no_bucket.to_string()), Err(Reject::MissingField("detail.s3ObjectDetails.bucketName")));
+    let mut huge = scan_result("THREATS_FOUND");
+    huge["detail"]["s3ObjectDetails"]["objectKey"] = json!("k".repeat(2_000));
+    assert!(matches!(read(&huge.to_string()), Err(Reject::InvalidField { .. })));
+}
+
+/// An AWS Health event, as AWS's documentation shows it.
+pub(crate) fn health_event(code: &str, category: &str, status: &str, updated: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "AWS Health Event",
+        "source": "aws.health",
+        "account": "123456789012",
+        "time": "2026-11-20T10:15:30Z",
+        "region": "us-west-2",
+        "resources": [],
+        "detail": {
+            "eventArn": format!("arn:aws:health:us-west-2::event/IAM/{code}/{code}_7f35c8ae"),
+            "service": "IAM",
+            "eventTypeCode": code,
+            "eventTypeCategory": category,
+            "eventScopeCode": "ACCOUNT_SPECIFIC",
+            "communicationId": "1234abc01232a4012345678-1",
+            "startTime": "Fri, 20 Nov 2026 09:55:00 GMT",
+            "lastUpdatedTime": updated,
+            "statusCode": status,
+            "eventRegion": "us-west-2",
+            "eventDescription": [{"language": "en_US", "latestDescription": "An access key of your account was found exposed."}],
+            "affectedEntities": [{"entityValue": "AKIAIOSFODNN7EXAMPLE"}],
+            "affectedAccount": "123456789012"
+        }
+    })
+}
+
+#[test]
+fn aws_health_events_are_findings_at_a_level_by_their_kind() {
+    let f = parse(
+        &health_event("AWS_RISK_CREDENTIALS_EXPOSED", "accountNotification", "open", "Wed, 20 Nov 2026 10:00:00 GMT")
+            .to_string(),
+    )
+    .unwrap();
+    assert_eq!(
+        f.id,
+        "arn:aws:health:us-west-2::event/IAM/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_7f35c8ae"
+    );
+    assert_eq!((f.account_id.as_str(), f.region.as_str(), f.origin), ("123456789012", "us-west-2", Origin::Health));
+    assert_eq!((f.finding_type.as_str(), f.level), ("AWS_RISK_CREDENTIALS_EXPOSED", Level::High));
+    assert_eq!(f.resource.summary, "IAM: AKIAIOSFODNN7EXAMPLE");
+    assert_eq!(f.description, "An access key of your account was found exposed.");
+    assert_eq!(f.updated_at, timestamp(Some("2026-11-20T10:00:00Z")), "RFC 2822 times are read");
+    assert_eq!(f.first_seen, timestamp(Some("2026-11-20T09:55:00Z")));
+    assert!(!f.source_closed);
+    // (event type code, category, status, abuse, level)
+    let table = [
+        ("AWS_RISK_CREDENTIALS_EXPOSED", "accountNotification", "open", false, Level::High),
+        ("AWS_SECURITY_NOTIFICATION", "accountNotification", "open", false, Level::High),
+        ("AWS_ABUSE_DOS_REPORT", "issue", "open", true, Level::High),
+        ("AWS_EC2_OPERATIONAL_ISSUE", "issue", "open", false, Level::Medium),
+        ("AWS_EC2_OPERATIONAL_ISSUE", "issue", "closed", false, Level::Low),
+        ("AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", "scheduledChange", "upcoming", false, Level::Low),
+    ];
+    for (code, category, status, abuse, want) in table {
+        assert_eq!(Level::from_score(health::severity(code, category, status, abuse)), Some(want), "{code} {status}");
+    }
+    let mut abuse = health_event("AWS_ABUSE_DOS_REPORT", "issue", "open", "2026-11-20T10:00:00Z");
+    abuse["detail-type"] = json!("AWS Health Abuse Event");
+    assert_eq!(parse(&abuse.to_string()).unwrap().level, Level::High);
+    let closed =
+        parse(&health_event("AWS_EC2_OPERATIONAL_ISSUE", "issue", "closed", "2026-11-20T11:00:00Z").to_string());
+    assert!(closed.unwrap().source_closed);
+    let mut no_arn = health_event("X", "issue", "open", "2026-11-20T11:00:00Z");
+    no_arn["detail"].as_object_mut().unwrap().remove("eventArn");
+    assert_eq!(read(&no_arn.to_string()), Err(Reject::MissingField("detail.eventArn")));
+    let mut other = health_event("X", "issue", "open", "2026-11-20T11:00:00Z");
+    other["detail-type"] = json!("AWS Health Something Else");
+    assert!(matches!(read(&other.to_string()), Err(Reject::NotGuardDutyFinding { .. })));
+}

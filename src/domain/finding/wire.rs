@@ -23,6 +23,12 @@ pub struct Envelope {
     /// When EventBridge received the event.
     #[serde(default, deserialize_with = "lenient")]
     pub time: Option<String>,
+    /// The account of the event (AWS Health, Malware Protection scan results).
+    #[serde(default, deserialize_with = "lenient")]
+    pub account: Option<String>,
+    /// The region of the event.
+    #[serde(default, deserialize_with = "lenient")]
+    pub region: Option<String>,
     /// The finding (a JSON object: serde would otherwise also read a struct from an array by position).
     #[serde(default, deserialize_with = "object")]
     pub detail: Option<Detail>,
@@ -67,6 +73,103 @@ pub struct Detail {
     /// What GuardDuty saw.
     #[serde(default, deserialize_with = "lenient")]
     pub service: Option<Service>,
+
+    /// Malware Protection scan results: the object scanned.
+    #[serde(default, deserialize_with = "lenient")]
+    pub s3_object_details: Option<S3ObjectDetails>,
+    /// Malware Protection scan results: what the scan found.
+    #[serde(default, deserialize_with = "lenient")]
+    pub scan_result_details: Option<ScanResultDetails>,
+
+    /// AWS Health: the event's ARN (its `service` is a string, which the lenient `service` above drops).
+    #[serde(default, deserialize_with = "lenient")]
+    pub event_arn: Option<String>,
+    /// AWS Health: e.g. `AWS_RISK_CREDENTIALS_EXPOSED`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub event_type_code: Option<String>,
+    /// AWS Health: `issue`, `accountNotification`, `scheduledChange`, `investigation`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub event_type_category: Option<String>,
+    /// AWS Health: `open`, `upcoming` or `closed`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub status_code: Option<String>,
+    /// AWS Health: when it began.
+    #[serde(default, deserialize_with = "lenient")]
+    pub start_time: Option<String>,
+    /// AWS Health: when it ended, if it has.
+    #[serde(default, deserialize_with = "lenient")]
+    pub end_time: Option<String>,
+    /// AWS Health: when AWS last updated it.
+    #[serde(default, deserialize_with = "lenient")]
+    pub last_updated_time: Option<String>,
+    /// AWS Health: the account it affects.
+    #[serde(default, deserialize_with = "lenient")]
+    pub affected_account: Option<String>,
+    /// AWS Health: the region it affects.
+    #[serde(default, deserialize_with = "lenient")]
+    pub event_region: Option<String>,
+    /// AWS Health: the description, per language.
+    #[serde(default, deserialize_with = "lenient")]
+    pub event_description: Option<Vec<HealthDescription>>,
+    /// AWS Health: the resources it affects.
+    #[serde(default, deserialize_with = "lenient")]
+    pub affected_entities: Option<Vec<HealthEntity>>,
+}
+
+/// The object a Malware Protection scan result is about.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3ObjectDetails {
+    /// The bucket.
+    #[serde(default, deserialize_with = "lenient")]
+    pub bucket_name: Option<String>,
+    /// The object key.
+    #[serde(default, deserialize_with = "lenient")]
+    pub object_key: Option<String>,
+    /// The object version, in a versioned bucket.
+    #[serde(default, deserialize_with = "lenient")]
+    pub version_id: Option<String>,
+}
+
+/// What a Malware Protection scan found.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanResultDetails {
+    /// `THREATS_FOUND` (some published types say `THREAT_FOUND`), `NO_THREATS_FOUND`, `UNSUPPORTED`, ...
+    #[serde(default, deserialize_with = "lenient")]
+    pub scan_result_status: Option<String>,
+    /// The threats, by name.
+    #[serde(default, deserialize_with = "lenient")]
+    pub threats: Option<Vec<Threat>>,
+}
+
+/// One threat a scan found.
+#[derive(Debug, Default, Deserialize)]
+pub struct Threat {
+    /// Its name, e.g. `EICAR-Test-File (not a virus)`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub name: Option<String>,
+}
+
+/// An AWS Health event's description in one language.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthDescription {
+    /// e.g. `en_US`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub language: Option<String>,
+    /// The text.
+    #[serde(default, deserialize_with = "lenient")]
+    pub latest_description: Option<String>,
+}
+
+/// A resource an AWS Health event affects.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthEntity {
+    /// e.g. an instance id or an access key id.
+    #[serde(default, deserialize_with = "lenient")]
+    pub entity_value: Option<String>,
 }
 
 /// The `service` member of a finding.

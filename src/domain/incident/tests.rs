@@ -29,6 +29,9 @@ fn finding(updated_minute: u32, count: u64, severity: f64) -> Finding {
         detector_id: None,
         arn: None,
         event_id: None,
+        origin: crate::domain::finding::Origin::GuardDuty,
+        link: None,
+        source_closed: false,
     }
 }
 

@@ -89,6 +89,12 @@ pub enum Source {
     Guardduty,
     /// Reported by a member of staff (procedure §3.2).
     Staff,
+    /// A GuardDuty Malware Protection scan result that found threats (no GuardDuty finding to archive).
+    #[serde(rename = "guardduty-malware-scan")]
+    MalwareScan,
+    /// An AWS Health event.
+    #[serde(rename = "aws.health")]
+    Health,
 }
 
 /// The state of one page.

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Ctx, Event, Incident, Status};
-use crate::domain::finding::Finding;
+use super::{Ctx, Event, Incident, Source, Status};
+use crate::domain::finding::{Finding, Origin};
 use crate::domain::severity::Level;
 
 impl Incident {
@@ -33,13 +33,22 @@ impl Incident {
             resource: f.resource.summary.clone(),
             console_url: f.console_url(),
             detector_id: f.detector_id.clone(),
+            source: match f.origin {
+                Origin::GuardDuty => Source::Guardduty,
+                Origin::MalwareScan => Source::MalwareScan,
+                Origin::Health => Source::Health,
+            },
             suppressed_reason: suppressed,
             raised_by: rated.raised_by,
             ..Incident::open(ctx.now)
         };
         incident.owe_pages(level, 0, ctx);
-        let mut summary =
-            format!("{level} incident from GuardDuty finding {} (severity {})", f.finding_type, f.severity);
+        let from = match f.origin {
+            Origin::GuardDuty => "GuardDuty finding",
+            Origin::MalwareScan => "GuardDuty Malware Protection scan result",
+            Origin::Health => "AWS Health event",
+        };
+        let mut summary = format!("{level} incident from {from} {} (severity {})", f.finding_type, f.severity);
         if let Some(rule) = &incident.raised_by {
             summary.push_str(&format!("; raised by {rule}"));
         }
@@ -100,6 +109,8 @@ pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, E
             "raised {} -> {level} by a version with severity {} (count {}){why}",
             existing.severity, f.severity, f.count
         )
+    } else if newer && f.source_closed {
+        "AWS closed the event; the incident stays open until a person closes it".to_owned()
     } else if newer {
         format!("newer version: severity {}, count {}", f.severity, f.count)
     } else {

@@ -56,6 +56,11 @@ pub(super) async fn handle(shared: &Shared, message: Message, abort: &Cancellati
             metrics::count(&metrics::get().settled, "processed");
             Processing::Processed
         }
+        Outcome::Ignored(what) => {
+            info!(%what, "nothing to record: acknowledged");
+            metrics::count(&metrics::get().settled, "ignored");
+            Processing::Processed
+        }
         Outcome::Rejected(reject) => {
             warn!(reason = reject.code(), detail = %reject, "not a GuardDuty finding: dead-lettering");
             metrics::count(&metrics::get().settled, "dead_lettered");

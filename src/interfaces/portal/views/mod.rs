@@ -56,6 +56,8 @@ pub(super) fn source(incident: &Incident) -> &'static str {
     match incident.source {
         Source::Guardduty => "GuardDuty",
         Source::Staff => "Staff report",
+        Source::MalwareScan => "GuardDuty Malware Protection",
+        Source::Health => "AWS Health",
     }
 }
 

@@ -1,0 +1,108 @@
+//! Incidents from the other sources the procedures name, through the real binary against LocalStack, as the
+//! stack's EventBridge rules deliver them: GuardDuty Malware Protection scan results (threats found: a HIGH
+//! incident per object; anything else: acknowledged, never dead-lettered) and AWS Health events (one incident
+//! per event and account, updated as AWS updates it).
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::*;
+
+fn scan_result(id: &str, key: &str, status: &str) -> Value {
+    json!({
+        "version": "0", "id": id, "detail-type": "GuardDuty Malware Protection Object Scan Result",
+        "source": "aws.guardduty", "account": "111122223333", "time": "2026-11-20T10:15:30Z", "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "schemaVersion": "1.0", "scanStatus": "COMPLETED", "resourceType": "S3_OBJECT",
+            "s3ObjectDetails": {"bucketName": "uploads-prod", "objectKey": key, "versionId": "v1", "s3Throttled": false},
+            "scanResultDetails": {"scanResultStatus": status, "threats": [{"name": "EICAR-Test-File (not a virus)"}]}
+        }
+    })
+}
+
+fn health_event(status: &str, updated: &str) -> Value {
+    json!({
+        "version": "0", "id": format!("health-{status}"), "detail-type": "AWS Health Event", "source": "aws.health",
+        "account": "123456789012", "time": "2026-11-20T10:15:30Z", "region": "us-east-1", "resources": [],
+        "detail": {
+            "eventArn": "arn:aws:health:us-east-1::event/IAM/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_7f35c8ae",
+            "service": "IAM", "eventTypeCode": "AWS_RISK_CREDENTIALS_EXPOSED", "eventTypeCategory": "accountNotification",
+            "startTime": "Fri, 20 Nov 2026 09:55:00 GMT", "lastUpdatedTime": updated, "statusCode": status,
+            "eventRegion": "us-east-1", "affectedAccount": "123456789012",
+            "eventDescription": [{"language": "en_US", "latestDescription": "Your access key was found exposed on a public site."}],
+            "affectedEntities": [{"entityValue": "AKIAIOSFODNN7EXAMPLE"}]
+        }
+    })
+}
+
+/// Puts `event` on the default bus, as the AWS service would.
+async fn put(aws: &Aws, event: &Value) {
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .source(event["source"].as_str().unwrap())
+        .detail_type(event["detail-type"].as_str().unwrap())
+        .detail(event["detail"].to_string())
+        .resources("arn:aws:s3:::uploads-prod")
+        .build();
+    let out = aws.events().await.put_events().entries(entry).send().await.expect("PutEvents");
+    assert_eq!(out.failed_entry_count, 0, "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malware_scan_results_and_aws_health_events_become_incidents_through_the_stacks_rules() {
+    let stack = deploy_stack("sources");
+    let aws = Aws::new().await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(dir.path(), &stack, "", "[escalation]\nack_timeout_secs = 0\n");
+    let _daemon = Daemon::start(&config, "d1");
+
+    // Through EventBridge, as AWS delivers them: the stack's rules route both kinds to the work queue.
+    put(&aws, &scan_result("scan-1", "invoices/inv-9.pdf", "THREATS_FOUND")).await;
+    put(&aws, &scan_result("scan-2", "invoices/inv-10.pdf", "NO_THREATS_FOUND")).await;
+    put(&aws, &health_event("open", "Fri, 20 Nov 2026 10:00:00 GMT")).await;
+    let malware = "s3://uploads-prod/invoices/inv-9.pdf?versionId=v1";
+    let health =
+        "arn:aws:health:us-east-1::event/IAM/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_7f35c8ae";
+    let malware_incident = incident_of(&aws, &stack, malware).await;
+    let health_incident = incident_of(&aws, &stack, health).await;
+
+    let items = aws.incidents(stack.table()).await;
+    let item = |finding: &str| items.iter().find(|i| s(i, "finding_id") == Some(finding)).unwrap().clone();
+    let m = item(malware);
+    assert_eq!((s(&m, "record_type"), s(&m, "severity")), (Some("incident"), Some("HIGH")));
+    // EventBridge stamps the account of the bus (LocalStack's), as AWS does for its services' events.
+    let account = stack.queue_url().trim_end_matches('/').rsplit('/').nth(1).unwrap();
+    assert_eq!((s(&m, "account_id"), s(&m, "finding_type")), (Some(account), Some("Object:S3/MaliciousFile")));
+    let h = item(health);
+    assert_eq!((s(&h, "severity"), s(&h, "finding_type")), (Some("HIGH"), Some("AWS_RISK_CREDENTIALS_EXPOSED")));
+    assert_eq!(s(&h, "source"), Some("aws.health"));
+
+    // Both page like findings; the clean scan made no incident and was not dead-lettered.
+    let pages = aws.drain(&oce, 2, Duration::from_secs(60), Duration::from_secs(3)).await;
+    let mut paged: Vec<&str> = pages.iter().map(|p| p.attributes["incident_id"].as_str()).collect();
+    paged.sort();
+    let mut want = vec![malware_incident.as_str(), health_incident.as_str()];
+    want.sort();
+    assert_eq!(paged, want);
+    assert!(pages.iter().any(|p| p.body.contains("EICAR-Test-File")), "{pages:?}");
+    assert!(pages.iter().all(|p| p.attributes["kind"] == "page" && p.attributes["severity"] == "HIGH"));
+    eventually("the queue drained", Duration::from_secs(30), || async {
+        (aws.queue_depth(stack.queue_url()).await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(aws.incidents(stack.table()).await.len(), 2, "no incident for a scan that found nothing");
+    assert_eq!(aws.queue_depth(stack.dlq_url()).await, 0, "nothing dead-lettered");
+
+    // AWS closes the event: the incident says so and stays open for a person to close; no second page.
+    put(&aws, &health_event("closed", "Fri, 20 Nov 2026 12:00:00 GMT")).await;
+    let shown = eventually("the update", Duration::from_secs(60), || async {
+        let shown = gd_json(&config, &["incidents", "show", &health_incident]);
+        shown.to_string().contains("AWS closed the event").then_some(shown)
+    })
+    .await;
+    assert_eq!(shown["incident"]["status"], "open");
+    assert!(aws.drain(&oce, 0, Duration::ZERO, Duration::from_secs(2)).await.is_empty(), "no page for the update");
+}
