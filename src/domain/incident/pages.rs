@@ -163,13 +163,6 @@ impl Incident {
             self.pages.values().filter(|p| p.state == PageState::Owed).map(|p| p.claim_until.unwrap_or(p.owed_at));
         owed.chain(self.escalate_at).min()
     }
-
-    /// Whether `next` owes a page or notice that this version did not.
-    pub fn owes_more(&self, next: &Incident) -> bool {
-        next.pages
-            .iter()
-            .any(|(k, p)| p.state == PageState::Owed && self.pages.get(k).is_none_or(|o| o.state != PageState::Owed))
-    }
 }
 
 /// The re-page due now for an incident nobody acknowledged: `None` if none is due. At most `max` re-pages
