@@ -202,3 +202,40 @@ async fn dead_letters_are_listed_with_reasons_and_redriven_after_a_fix() {
     let (code, _, err) = gd(&config, &["dlq", "redrive"]);
     assert_eq!(code, 2, "redrive needs --id or --all: {err}");
 }
+
+/// The heartbeat lines in a daemon's log, parsed.
+fn beats(log: &str) -> Vec<Value> {
+    log.lines().filter(|l| l.contains("\"_aws\"")).filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_beats_for_cloudwatch_while_it_polls_and_stops_when_it_cannot() {
+    let stack = deploy_stack("heartbeat");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &stack, "");
+    let faults = dir.path().join("sqs-down");
+    let env = [
+        ("GD_INCIDENTS__DAEMON__HEARTBEAT_SECS", "1"),
+        ("GD_INCIDENTS__AWS__FAULT_INJECTION_FILE", faults.to_str().unwrap()),
+    ];
+    let daemon = Daemon::start_with_env(&config, "d1", &env);
+    let first =
+        eventually("a heartbeat", Duration::from_secs(30), || async { beats(&daemon.log()).into_iter().next() }).await;
+    // CloudWatch's embedded metric format: the metric gd-incidents/Heartbeat, by Table, the alarm's.
+    let directive = &first["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "gd-incidents");
+    assert_eq!(directive["Metrics"][0]["Name"], "Heartbeat");
+    assert_eq!((first["Table"].as_str(), first["Heartbeat"].as_i64()), (Some(stack.table()), Some(1)));
+
+    // SQS unreachable: the consumer no longer polls, and after a poll's longest time the beats stop.
+    std::fs::write(&faults, "SQS http://127.0.0.1:1\n").unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let stopped = beats(&daemon.log()).len();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(beats(&daemon.log()).len(), stopped, "no heartbeat while the queue cannot be polled");
+    std::fs::remove_file(&faults).unwrap();
+    eventually("the heartbeat again", Duration::from_secs(30), || async {
+        (beats(&daemon.log()).len() > stopped).then_some(())
+    })
+    .await;
+}

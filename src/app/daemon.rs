@@ -17,6 +17,7 @@ use crate::services::Context;
 use crate::services::ingest::Ingest;
 use crate::services::reconcile::Reconciler;
 use crate::services::schedule;
+use crate::telemetry;
 
 /// Why the daemon could not start. Everything that can fail at start fails before the first receive.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +122,9 @@ async fn serve(
         let holder = uuid::Uuid::new_v4().to_string();
         tasks.spawn(reconciler.run(every, sweeps, holder, shutdown.clone()));
     }
+    if config.daemon.heartbeat_secs > 0 && telemetry::logs::is_json(&config.log) {
+        tasks.spawn(beat(config.clone(), shutdown.clone()));
+    }
     let every = Duration::from_secs(config.escalation.check_interval_secs);
     tasks.spawn(schedule::attend_periodically(dispatch, every, shutdown.clone()));
     consumer.run(shutdown.clone()).await;
@@ -129,4 +133,21 @@ async fn serve(
     tasks.wait().await;
     info!("gd-incidents stopped");
     Ok(())
+}
+
+/// Writes the CloudWatch heartbeat every `[daemon] heartbeat_secs` while the consumer polls, until shutdown.
+async fn beat(config: Config, shutdown: CancellationToken) {
+    let every = Duration::from_secs(config.daemon.heartbeat_secs);
+    // A poll takes at most its wait and an attempt timeout; a consumer silent for longer is stuck.
+    let stale =
+        i64::from(config.queue.wait_time_secs) + config.aws.attempt_timeout_secs as i64 + every.as_secs() as i64;
+    let mut rounds = schedule::Every::new(every, shutdown);
+    while rounds.next().await {
+        let now = telemetry::heartbeat::now_secs();
+        let m = telemetry::metrics::get();
+        if telemetry::heartbeat::alive(m.last_receive.get(), now, stale) {
+            // One write of one line: CloudWatch Logs reads it as an embedded metric.
+            eprintln!("{}", telemetry::heartbeat::line(&config.incidents.table, now * 1000, m.in_flight.get()));
+        }
+    }
 }

@@ -44,6 +44,10 @@ pub struct DaemonConfig {
     /// queue (ECS allows 30 in all; keep well under it).
     #[serde(default = "default_shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
+    /// Seconds between two heartbeats (a CloudWatch embedded-metric log line, written while the consumer
+    /// polls and the logs are JSON); 0: none. The stack's alarm expects one a minute.
+    #[serde(default = "default_heartbeat_secs")]
+    pub heartbeat_secs: u64,
 }
 
 impl Default for LogConfig {
@@ -54,7 +58,7 @@ impl Default for LogConfig {
 
 impl Default for DaemonConfig {
     fn default() -> Self {
-        DaemonConfig { shutdown_grace_secs: default_shutdown_grace_secs() }
+        DaemonConfig { shutdown_grace_secs: default_shutdown_grace_secs(), heartbeat_secs: default_heartbeat_secs() }
     }
 }
 
@@ -63,4 +67,7 @@ fn default_log_level() -> String {
 }
 fn default_shutdown_grace_secs() -> u64 {
     15
+}
+fn default_heartbeat_secs() -> u64 {
+    60
 }

@@ -86,6 +86,8 @@ pub struct Metrics {
     pub escalations: Counter,
     /// Messages being processed now.
     pub in_flight: Gauge,
+    /// When the consumer's last receive completed (Unix seconds): the heartbeat beats only while it is recent.
+    pub last_receive: Gauge,
     /// AWS operations called (each may take several attempts).
     pub aws_calls: Family<CallLabels, Counter>,
     /// AWS attempts (retries included).
@@ -114,6 +116,7 @@ impl Metrics {
             pages_failed: Counter::default(),
             escalations: Counter::default(),
             in_flight: Gauge::default(),
+            last_receive: Gauge::default(),
             aws_calls: Family::default(),
             aws_attempts: Family::default(),
             aws_errors: Family::default(),
@@ -133,6 +136,11 @@ impl Metrics {
         registry.register("pages_failed", "Page publishes that failed (retried)", m.pages_failed.clone());
         registry.register("escalations", "Re-pages of unacknowledged incidents", m.escalations.clone());
         registry.register(MESSAGES_IN_FLIGHT, "Messages being processed now", m.in_flight.clone());
+        registry.register(
+            "last_receive_seconds",
+            "When the last receive from the queue completed (Unix seconds)",
+            m.last_receive.clone(),
+        );
         registry.register(AWS_CALLS, "AWS operations called", m.aws_calls.clone());
         registry.register("aws_attempts", "AWS attempts, retries included", m.aws_attempts.clone());
         registry.register("aws_errors", "AWS operations that failed after retries", m.aws_errors.clone());

@@ -261,7 +261,9 @@ impl Consumer {
                 aws_sdk_sqs::config::Builder::default().timeout_config(long_poll_timeouts(&self.aws, wait)),
             );
         Box::pin(async move {
-            request.send().await.map(|out| out.messages.unwrap_or_default()).map_err(|e| SqsError::Receive(Box::new(e)))
+            let out = request.send().await.map_err(|e| SqsError::Receive(Box::new(e)))?;
+            metrics::get().last_receive.set(crate::telemetry::heartbeat::now_secs());
+            Ok(out.messages.unwrap_or_default())
         })
     }
 }
