@@ -83,6 +83,7 @@ impl V {
             origin: Origin::GuardDuty,
             link: None,
             source_closed: false,
+            signals: Vec::new(),
         }
     }
 }

@@ -106,3 +106,59 @@ async fn malware_scan_results_and_aws_health_events_become_incidents_through_the
     assert_eq!(shown["incident"]["status"], "open");
     assert!(aws.drain(&oce, 0, Duration::ZERO, Duration::from_secs(2)).await.is_empty(), "no page for the update");
 }
+
+/// A finding of the attack sequence fixture's account and region, with `id` and `finding_type`.
+fn signal_finding(id: &str, finding_type: &str) -> String {
+    FindingEvent::from_fixture("ec2-instance-backdoor", id)
+        .account("123456789012")
+        .set("region", json!("us-east-1"))
+        .finding_type(finding_type)
+        .severity(5.0)
+        .body()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attack_sequence_links_the_incidents_of_its_findings_whichever_arrives_first() {
+    let stack = deploy_stack("sequence");
+    let aws = Aws::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(dir.path(), &stack, "", "[escalation]\nack_timeout_secs = 0\n");
+    let _daemon = Daemon::start(&config, "d1");
+    let (before, after) = ("f3a1c5e7b9d24f6081a3c5e7b9d1f2a4", "f3a1c5e7b9d24f6081a3c5e7b9d1f2a5");
+    // One signal's finding arrives before the sequence, the other after it.
+    aws.send(stack.queue_url(), &signal_finding(before, "Discovery:S3/TorIPCaller")).await;
+    let first = incident_of(&aws, &stack, before).await;
+    let mut sequence = fixture("ec2-critical-attack-sequence");
+    let signals = sequence["detail"]["service"]["detection"]["sequence"]["signals"].as_array_mut().unwrap();
+    let mut second = signals[0].clone();
+    second["uid"] = json!(after);
+    second["name"] = json!("Exfiltration:S3/AnomalousBehavior");
+    signals.push(second);
+    let sequence_id = sequence["detail"]["id"].as_str().unwrap().to_owned();
+    aws.send(stack.queue_url(), &sequence.to_string()).await;
+    let attack = incident_of(&aws, &stack, &sequence_id).await;
+    aws.send(stack.queue_url(), &signal_finding(after, "Exfiltration:S3/AnomalousBehavior")).await;
+    let later = incident_of(&aws, &stack, after).await;
+
+    let shown = eventually("both signals' incidents linked", Duration::from_secs(30), || async {
+        let shown = gd_json(&config, &["incidents", "show", &attack]);
+        (shown["signal_incidents"].as_array().is_some_and(|s| s.len() == 2)).then_some(shown)
+    })
+    .await;
+    let mut linked: Vec<&str> =
+        shown["signal_incidents"].as_array().unwrap().iter().map(|s| s["incident_id"].as_str().unwrap()).collect();
+    linked.sort();
+    let mut want = vec![first.as_str(), later.as_str()];
+    want.sort();
+    assert_eq!(linked, want, "the sequence names its findings' incidents");
+    assert_eq!(shown["incident"]["signals"].as_array().unwrap().len(), 5, "every signal is kept");
+    for signal in [&first, &later] {
+        let shown = gd_json(&config, &["incidents", "show", signal]);
+        assert_eq!(shown["part_of_sequences"][0]["sequence_incident_id"], attack.as_str(), "{shown}");
+    }
+    let (_, text, _) = gd(&config, &["incidents", "show", &first]);
+    assert!(
+        text.contains(&format!("Part of:      attack sequence {attack} (AttackSequence:S3/CompromisedData)")),
+        "{text}"
+    );
+}

@@ -55,6 +55,7 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
          Account:        {account}\n\
          Region:         {region}\n\
          Resource:       {resource}\n\
+         {signals}\
          First seen:     {first_seen}\n\
          Last seen:      {last_seen}\n\
          Count:          {count}\n\
@@ -81,6 +82,14 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
         account = incident.account_id,
         region = incident.region,
         resource = incident.resource,
+        signals = if incident.signals.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = incident.signals.iter().take(8).map(|s| s.name.as_str()).collect();
+            let more = incident.signals.len().saturating_sub(names.len());
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            format!("Signals:        {}{more} (incidents show lists their incidents)\n", names.join(", "))
+        },
         first_seen = when(incident.first_seen),
         last_seen = when(incident.last_seen),
         count = incident.finding_count,

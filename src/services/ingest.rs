@@ -9,7 +9,7 @@ use chrono::Utc;
 use tracing::{debug, info};
 use uuid::Uuid;
 
-use crate::adapters::dynamodb::{IncidentKey, StoreError};
+use crate::adapters::dynamodb::{IncidentKey, StoreError, signal_key};
 use crate::domain::evidence::Evidence;
 use crate::domain::finding::{self, Finding, Parsed, Reject};
 use crate::domain::incident::{self, Incident};
@@ -88,6 +88,12 @@ impl Ingest {
         span.record("finding_id", finding.id.as_str());
         let (incident, change) = self.upsert(finding, body, &claimant).await?;
         span.record("incident_id", incident.incident_id.as_str());
+        // An attack sequence links the incidents of the findings it was built from, now or when they come.
+        if change != Change::Unchanged {
+            for signal in incident.signals.iter().filter(|s| s.is_finding()) {
+                self.dispatch.store().put_link(&signal_key(&incident, &signal.uid), &incident).await?;
+            }
+        }
         if change != Change::Unchanged {
             let change = if change == Change::Created { "created" } else { "updated" };
             let labels = metrics::IncidentLabels { change: change.into(), severity: incident.severity.as_str().into() };

@@ -7,6 +7,7 @@
 //! | incident        | `INC#<account>#<region>#<finding id>` | `INCIDENT`                      | `incidents`       |
 //! | event           | same                                  | `EVENT#<rfc3339>#<random>`      | `incidents`       |
 //! | evidence        | same                                  | `EVIDENCE#<updatedAt>#<sha256>` | `incidents`       |
+//! | sequence link   | a signal's incident pk                | `LINK#<sequence incident id>`   | `links`           |
 //! | lease           | `LEASE#<name>`                        | `-`                             | `coordination`    |
 //! | watermark       | `WATERMARK#<name>`                    | `-`                             | `coordination`    |
 //! | pending archive | `ARCHIVE#pending`                     | the incident id                 | `coordination`    |
@@ -34,6 +35,7 @@ mod codec;
 mod commit;
 mod coordination;
 mod incidents;
+mod links;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -44,6 +46,7 @@ use crate::domain::incident::Incident;
 use codec::Item;
 pub use coordination::PendingArchive;
 pub use incidents::{IncidentKey, ListFilter, Listing};
+pub use links::{SequenceLink, signal_key};
 
 /// The `record_type` of incident items (other records in the table carry their own).
 pub const RECORD_INCIDENT: &str = "incident";

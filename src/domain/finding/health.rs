@@ -73,5 +73,6 @@ pub(super) fn event(envelope: wire::Envelope) -> Result<Finding, Reject> {
         event_id: envelope.id,
         origin: Origin::Health,
         source_closed: status == "closed",
+        signals: Vec::new(),
     })
 }

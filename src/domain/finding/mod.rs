@@ -95,6 +95,44 @@ pub struct Finding {
     pub link: Option<String>,
     /// The source itself says it is over (an AWS Health event AWS closed).
     pub source_closed: bool,
+    /// For an attack sequence (Extended Threat Detection): the signals it was built from.
+    pub signals: Vec<Signal>,
+}
+
+/// One signal of an attack sequence: an earlier GuardDuty finding (`kind` = `FINDING`, `uid` its finding
+/// id), or an API activity GuardDuty saw (`CLOUD_TRAIL`, `S3_DATA_EVENTS`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Signal {
+    /// The finding id of a `FINDING` signal, else GuardDuty's id of the activity.
+    pub uid: String,
+    /// `FINDING`, `CLOUD_TRAIL`, `S3_DATA_EVENTS`, ...
+    pub kind: String,
+    /// The finding type or the API name.
+    pub name: String,
+}
+
+impl Signal {
+    /// Whether it is an earlier GuardDuty finding (an incident of its own here).
+    pub fn is_finding(&self) -> bool {
+        self.kind == "FINDING"
+    }
+}
+
+/// The signals of an attack sequence's `service.detection`, at most 100, each part bounded.
+fn signals(detection: &serde_json::Value) -> Vec<Signal> {
+    let Some(all) = detection.pointer("/sequence/signals").and_then(|s| s.as_array()) else { return Vec::new() };
+    all.iter()
+        .filter_map(|s| {
+            let text = |k: &str| s.get(k).and_then(|v| v.as_str()).map(|v| truncate(v, 256));
+            Some(Signal {
+                uid: text("uid")?,
+                kind: text("type").unwrap_or_default(),
+                name: text("name").unwrap_or_default(),
+            })
+        })
+        .filter(|s| !s.uid.trim().is_empty())
+        .take(100)
+        .collect()
 }
 
 /// The affected resource, summarised for a person.
@@ -254,6 +292,7 @@ fn guardduty(envelope: wire::Envelope) -> Result<Finding, Reject> {
     let title = detail.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| finding_type.clone());
     Ok(Finding {
         resource: resource::summarize(&detail.resource, &service.detection),
+        signals: signals(&service.detection),
         id,
         account_id,
         region,

@@ -467,3 +467,23 @@ fn aws_health_events_are_findings_at_a_level_by_their_kind() {
     other["detail-type"] = json!("AWS Health Something Else");
     assert!(matches!(read(&other.to_string()), Err(Reject::NotGuardDutyFinding { .. })));
 }
+
+#[test]
+fn an_attack_sequence_keeps_its_signals() {
+    let body =
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/findings/ec2-critical-attack-sequence.json"));
+    let f = parse(body).unwrap();
+    let kinds: Vec<(&str, &str, bool)> =
+        f.signals.iter().map(|s| (s.kind.as_str(), s.name.as_str(), s.is_finding())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("FINDING", "Discovery:S3/TorIPCaller", true),
+            ("CLOUD_TRAIL", "cloudtrail:StopLogging", false),
+            ("S3_DATA_EVENTS", "s3:GetObject", false),
+            ("S3_DATA_EVENTS", "s3:DeleteObject", false),
+        ]
+    );
+    assert_eq!(f.signals[0].uid, "f3a1c5e7b9d24f6081a3c5e7b9d1f2a4");
+    assert!(parse(&event().to_string()).unwrap().signals.is_empty(), "an ordinary finding has none");
+}

@@ -32,6 +32,7 @@ fn finding(updated_minute: u32, count: u64, severity: f64) -> Finding {
         origin: crate::domain::finding::Origin::GuardDuty,
         link: None,
         source_closed: false,
+        signals: Vec::new(),
     }
 }
 

@@ -255,6 +255,9 @@ pub struct Incident {
     /// The detector that reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detector_id: Option<String>,
+    /// For an attack sequence: the signals it was built from (the `FINDING` ones are incidents here too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<crate::domain::finding::Signal>,
     /// Pages owed and sent, by [`page_key`](super::page_key).
     #[serde(default)]
     pub pages: BTreeMap<String, Page>,
@@ -442,6 +445,7 @@ impl Incident {
             resource: String::new(),
             console_url: String::new(),
             detector_id: None,
+            signals: Vec::new(),
             pages: BTreeMap::new(),
             source: Source::Guardduty,
             confidential: false,

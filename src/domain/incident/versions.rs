@@ -33,6 +33,7 @@ impl Incident {
             resource: f.resource.summary.clone(),
             console_url: f.console_url(),
             detector_id: f.detector_id.clone(),
+            signals: f.signals.clone(),
             source: match f.origin {
                 Origin::GuardDuty => Source::Guardduty,
                 Origin::MalwareScan => Source::MalwareScan,
@@ -90,6 +91,9 @@ pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, E
         next.resource = f.resource.summary.clone();
         if f.detector_id.is_some() {
             next.detector_id = f.detector_id.clone();
+        }
+        if !f.signals.is_empty() {
+            next.signals = f.signals.clone();
         }
     }
     next.max_finding_severity = next.max_finding_severity.max(f.severity);

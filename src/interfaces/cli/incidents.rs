@@ -53,7 +53,11 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
             let incident = find(dispatch, &id).await?;
             let timeline = dispatch.store().timeline(&incident).await?;
             let evidence = dispatch.store().evidence(&incident).await?;
-            output::incident(&incident, &timeline, evidence.len(), common.json);
+            let related = output::Related {
+                sequences: dispatch.store().links(&incident).await?,
+                signals: dispatch.store().signal_incidents(&incident).await?,
+            };
+            output::incident(&incident, &timeline, evidence.len(), &related, common.json);
             Ok(())
         }
         IncidentsCommand::Ack { id, by, common } => act(ctx, &common, &id, by, Action::Ack).await,

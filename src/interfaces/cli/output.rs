@@ -40,9 +40,31 @@ pub fn listing(listing: &Listing, as_json: bool) {
 }
 
 /// `incidents show`.
-pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, as_json: bool) {
+/// The incidents an incident is linked to: the attack sequences it is part of, and for an attack sequence
+/// the incidents of its signals (by signal uid) that exist.
+#[derive(Debug, Default)]
+pub struct Related {
+    /// Attack sequences this incident's finding is part of.
+    pub sequences: Vec<crate::adapters::dynamodb::SequenceLink>,
+    /// For an attack sequence: its signals' incidents.
+    pub signals: Vec<(String, Incident)>,
+}
+
+/// An incident, its log and what it is linked to, as text or JSON.
+pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, related: &Related, as_json: bool) {
     if as_json {
-        json(&json!({ "incident": incident, "timeline": timeline, "evidence_versions": evidence }));
+        let signals: Vec<_> = related
+            .signals
+            .iter()
+            .map(|(uid, i)| json!({"finding_id": uid, "incident_id": i.incident_id, "status": i.status.as_str()}))
+            .collect();
+        json(&json!({
+            "incident": incident,
+            "timeline": timeline,
+            "evidence_versions": evidence,
+            "part_of_sequences": related.sequences,
+            "signal_incidents": signals,
+        }));
         return;
     }
     let t = |v: Option<chrono::DateTime<chrono::Utc>>| v.map(timestamp::format).unwrap_or_else(|| "-".into());
@@ -70,6 +92,21 @@ pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, as_jso
     );
     if let Some(by) = &incident.reported_by {
         println!("Reported by:  {by}");
+    }
+    for s in &related.sequences {
+        println!("Part of:      attack sequence {} ({})", s.sequence_incident_id, s.sequence_type);
+    }
+    if !incident.signals.is_empty() {
+        println!("Signals:");
+        for s in &incident.signals {
+            let linked = related.signals.iter().find(|(uid, _)| uid == &s.uid);
+            let incident = match linked {
+                Some((_, i)) => format!("incident {} ({})", i.incident_id, i.status.as_str()),
+                None if s.is_finding() => "no incident yet".into(),
+                None => String::new(),
+            };
+            println!("  {:<16} {}  {}  {incident}", s.kind, s.name, s.uid);
+        }
     }
     if let Some(rule) = &incident.raised_by {
         println!("Raised by:    {rule}");

@@ -93,6 +93,10 @@ pub(super) fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup 
                 dt { "Created / updated" } dd { (when(i.created_at)) " / " (when(i.updated_at)) }
                 @if let Some(by) = &i.reported_by { dt { "Reported by" } dd { (by) } }
                 @if let Some(rule) = &i.raised_by { dt { "Level raised by" } dd { (rule) } }
+                @if !i.signals.is_empty() {
+                    dt { "Attack sequence signals" }
+                    dd { ul { @for s in &i.signals { li { span.mono { (s.kind) } " " (s.name) " " span.mono { (s.uid) } } } } }
+                }
                 @if let Some(reason) = &i.suppressed_reason { dt { "Suppressed" } dd { (reason) } }
                 dt { "Acknowledged" } dd {
                     @if let Some(by) = &i.acknowledged_by { "by " (by) " at " (when_opt(i.acknowledged_at)) } @else { "no" }
