@@ -122,7 +122,11 @@ async fn an_attack_sequence_links_the_incidents_of_its_findings_whichever_arrive
     let stack = deploy_stack("sequence");
     let aws = Aws::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config_with(dir.path(), &stack, "", "[escalation]\nack_timeout_secs = 0\n");
+    let addr = support::http::free_addr();
+    let tail = format!(
+        "[escalation]\nack_timeout_secs = 0\n\n[portal]\nlisten = \"{addr}\"\ndev_user = \"dev@example.com\"\nresponders = [\"dev@example.com\"]\n"
+    );
+    let config = write_config_with(dir.path(), &stack, "", &tail);
     let _daemon = Daemon::start(&config, "d1");
     let (before, after) = ("f3a1c5e7b9d24f6081a3c5e7b9d1f2a4", "f3a1c5e7b9d24f6081a3c5e7b9d1f2a5");
     // One signal's finding arrives before the sequence, the other after it.
@@ -161,4 +165,15 @@ async fn an_attack_sequence_links_the_incidents_of_its_findings_whichever_arrive
         text.contains(&format!("Part of:      attack sequence {attack} (AttackSequence:S3/CompromisedData)")),
         "{text}"
     );
+
+    // The portal links them too.
+    let portal = support::portal::PortalProcess::start(&config, addr, "sequence").await;
+    let http = support::http::Http::default();
+    let page = http.get(&format!("{}/incidents/{attack}", portal.url), None).await;
+    for signal in [&first, &later] {
+        assert!(page.body.contains(&format!("href=\"/incidents/{signal}\"")), "{}", page.body);
+    }
+    let page = http.get(&format!("{}/incidents/{first}", portal.url), None).await;
+    assert!(page.body.contains("Part of attack sequence"), "{}", page.body);
+    assert!(page.body.contains(&format!("href=\"/incidents/{attack}\"")), "{}", page.body);
 }

@@ -284,14 +284,20 @@ async fn render_incident(
     extra: (Option<String>, Option<Problem>, ActionForm, Option<String>),
 ) -> Response {
     let (notice, problem, draft, failed_action) = extra;
-    let (timeline, evidence) = if access == Access::Work {
+    let (timeline, evidence, sequences, signals) = if access == Access::Work {
         let store = portal.dispatch.store();
-        match tokio::try_join!(store.timeline(incident), store.evidence(incident)) {
-            Ok(both) => both,
+        let read = tokio::try_join!(
+            store.timeline(incident),
+            store.evidence(incident),
+            store.links(incident),
+            store.signal_incidents(incident)
+        );
+        match read {
+            Ok(all) => all,
             Err(e) => return unavailable(portal, user, &e),
         }
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new())
     };
     let csrf = token(portal, user);
     let view = IncidentPage {
@@ -299,6 +305,8 @@ async fn render_incident(
         access,
         timeline: &timeline,
         evidence: &evidence,
+        sequences: &sequences,
+        signal_incidents: &signals,
         notice,
         problem,
         draft,

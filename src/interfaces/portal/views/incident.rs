@@ -23,6 +23,10 @@ pub struct IncidentPage<'a> {
     pub timeline: &'a [Event],
     /// The versions of its finding (empty for a reporter).
     pub evidence: &'a [Evidence],
+    /// The attack sequences its finding is part of (empty for a reporter).
+    pub sequences: &'a [crate::adapters::dynamodb::SequenceLink],
+    /// For an attack sequence: the incidents of its signals, by signal uid (empty for a reporter).
+    pub signal_incidents: &'a [(String, Incident)],
     /// What the last action did.
     pub notice: Option<String>,
     /// Why the last action was refused.
@@ -93,9 +97,20 @@ pub(super) fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup 
                 dt { "Created / updated" } dd { (when(i.created_at)) " / " (when(i.updated_at)) }
                 @if let Some(by) = &i.reported_by { dt { "Reported by" } dd { (by) } }
                 @if let Some(rule) = &i.raised_by { dt { "Level raised by" } dd { (rule) } }
+                @for s in page.sequences {
+                    dt { "Part of attack sequence" }
+                    dd { a href=(format!("/incidents/{}", s.sequence_incident_id)) { (s.sequence_type) } }
+                }
                 @if !i.signals.is_empty() {
                     dt { "Attack sequence signals" }
-                    dd { ul { @for s in &i.signals { li { span.mono { (s.kind) } " " (s.name) " " span.mono { (s.uid) } } } } }
+                    dd { ul { @for s in &i.signals {
+                        li {
+                            span.mono { (s.kind) } " " (s.name) " " span.mono { (s.uid) }
+                            @if let Some((_, linked)) = page.signal_incidents.iter().find(|(uid, _)| uid == &s.uid) {
+                                " · " a href=(format!("/incidents/{}", linked.incident_id)) { "its incident" } " (" (linked.status.as_str()) ")"
+                            }
+                        }
+                    } } }
                 }
                 @if let Some(reason) = &i.suppressed_reason { dt { "Suppressed" } dd { (reason) } }
                 dt { "Acknowledged" } dd {
