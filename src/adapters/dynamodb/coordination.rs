@@ -105,14 +105,7 @@ impl Store {
             let expires = Utc::now().timestamp() + 7 * 86_400;
             item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
         }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| self.aws_error("PutItem", e))
+        self.put(item).await
     }
 
     /// Archives still to be done.

@@ -31,14 +31,7 @@ impl Store {
         };
         let sk = format!("{SK_LINK}{}", sequence.incident_id);
         let item = self.encode(&link, &signal.pk(), &sk, RECORD_LINK)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| self.aws_error("PutItem", e))
+        self.put(item).await
     }
 
     /// The attack sequences `incident`'s finding is part of.

@@ -154,6 +154,19 @@ impl Store {
         StoreError::Corrupt { pk: pk.to_owned(), table: self.table.clone(), detail: detail.to_string() }
     }
 
+    /// Writes a record that may replace an earlier one of the same key (never an incident, its log or its
+    /// evidence: those writes are conditional).
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| self.aws_error("PutItem", e))
+    }
+
     /// Every item of partition `pk` whose sort key begins with `prefix` (all of them if it is empty).
     async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
