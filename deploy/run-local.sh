@@ -33,6 +33,7 @@ wait_time_secs = 5
 
 [incidents]
 table = "$(out IncidentTableName)"
+confidential_table = "$(out ConfidentialTableName)"
 
 [paging]
 oce_topic_arn = "$(out OceTopicArn)"

@@ -1,16 +1,19 @@
 //! The incident table through `Store` on LocalStack: a new incident's first log entry and evidence, kept
 //! inline on the incident item when they fit and as separate records when they do not, read back the same
-//! way, in order, once, and kept through later updates.
+//! way, in order, once, and kept through later updates. Confidential reports in a table of their own: kept
+//! there and nowhere else, listed with the rest newest first, and moved there from the incident table.
 
 mod support;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
-use gd_incidents::adapters::dynamodb::{IncidentKey, Store, StoreError};
+use gd_incidents::adapters::dynamodb::{IncidentKey, ListFilter, Store, StoreError};
 use gd_incidents::domain::evidence::Evidence;
 use gd_incidents::domain::finding;
-use gd_incidents::domain::incident::{self, Ctx, Incident};
+use gd_incidents::domain::incident::{self, Ctx, Event, Incident};
+use gd_incidents::domain::lifecycle::{self, Report};
 use gd_incidents::domain::policy::Policy;
+use gd_incidents::domain::severity::Level;
 use serde_json::json;
 use support::*;
 
@@ -36,7 +39,7 @@ fn body(id: &str, minute: u32, pad: usize) -> String {
 async fn first_records_inline_or_separate_read_back_alike_and_survive_updates() {
     let stack = deploy_stack("store");
     let aws = Aws::new().await;
-    let store = Store::new(aws.dynamodb.clone(), stack.table());
+    let store = Store::new(aws.dynamodb.clone(), stack.table(), None);
     let policy = Policy::default();
     // 2 KB fits inline; 300 KB (EventBridge allows 256 KB, SQS 1 MiB) must not: DynamoDB's item limit is 400 KB.
     for (id, pad, inline) in
@@ -106,4 +109,93 @@ async fn first_records_inline_or_separate_read_back_alike_and_survive_updates() 
         assert_eq!(item.contains_key("inline_event"), inline, "{id}");
         assert_eq!(item.get("record_type"), Some(&AttributeValue::S("incident".into())));
     }
+}
+
+/// A staff report filed at `minute` past the hour.
+fn report(title: &str, confidential: bool, minute: i64, policy: &Policy) -> (Incident, Event) {
+    let r =
+        Report { by: "dana".into(), title: title.into(), description: "d".into(), level: Level::High, confidential };
+    let at = Utc::now() - chrono::Duration::hours(1) + chrono::Duration::minutes(minute);
+    lifecycle::report(uuid::Uuid::new_v4().to_string(), &r, &Ctx { now: at, ..ctx(policy) }).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confidential_reports_are_kept_in_their_own_table_listed_with_the_rest_and_moved_there() {
+    let stack = deploy_stack("store-confidential");
+    let aws = Aws::new().await;
+    let store = Store::new(aws.dynamodb.clone(), stack.table(), Some(stack.confidential_table().to_owned()));
+    let policy = Policy::default();
+    let mut filed = Vec::new();
+    for minute in 0..6 {
+        let (incident, event) = report(&format!("report {minute}"), minute % 2 == 1, minute, &policy);
+        filed.push(store.commit(&incident, None, &[event], None).await.unwrap());
+    }
+    let ids = |items: Vec<_>| -> Vec<String> {
+        let mut ids: Vec<String> = items.iter().filter_map(|i| s(i, "incident_id").map(str::to_owned)).collect();
+        ids.sort();
+        ids
+    };
+    let of = |confidential: bool| -> Vec<String> {
+        let mut ids: Vec<String> =
+            filed.iter().filter(|i| i.confidential == confidential).map(|i| i.incident_id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(aws.incidents(stack.table()).await), of(false), "no confidential report in the incident table");
+    assert_eq!(ids(aws.incidents(stack.confidential_table()).await), of(true), "and all of them in theirs");
+
+    // Listed newest first across both tables, two at a time, each once; without them for responders.
+    let newest_first: Vec<String> = filed.iter().rev().map(|i| i.incident_id.clone()).collect();
+    let all = ListFilter { confidential: true, ..ListFilter::default() };
+    let (mut listed, mut next) = (Vec::new(), None);
+    loop {
+        let page = store.list(&all, 2, next.as_deref()).await.unwrap();
+        assert!(page.incidents.len() <= 2);
+        listed.extend(page.incidents.into_iter().map(|i| i.incident_id));
+        next = page.next;
+        if next.is_none() {
+            break;
+        }
+        assert!(listed.len() < 10, "the listing ends");
+    }
+    assert_eq!(listed, newest_first);
+    let plain = store.list(&ListFilter::default(), 50, None).await.unwrap();
+    let plain: Vec<String> = plain.incidents.into_iter().map(|i| i.incident_id).collect();
+    let expected: Vec<String> = newest_first.iter().filter(|id| !id.starts_with("confidential-")).cloned().collect();
+    assert_eq!(plain, expected);
+
+    // Found by id, its log read, and due to the daemon (its ISO page is owed) from its own table.
+    let secret = filed.iter().find(|i| i.confidential).unwrap();
+    let found = store.find(&secret.incident_id).await.unwrap().expect("found by id");
+    assert_eq!(store.timeline(&found).await.unwrap().len(), 1);
+    let due = store.due(Utc::now() + chrono::Duration::hours(1)).await.unwrap();
+    assert!(due.contains(&IncidentKey::of(secret)), "{due:?}");
+
+    // A report filed before the confidential table existed (in the incident table, a plain id) is moved.
+    let legacy = Store::new(aws.dynamodb.clone(), stack.table(), None);
+    let (mut old, event) = report("before the table", true, 7, &policy);
+    old.incident_id = uuid::Uuid::new_v4().to_string();
+    old.finding_id = old.incident_id.clone();
+    let old = legacy.commit(&old, None, &[event], None).await.unwrap();
+    let waiting = store.confidential_in_incident_table().await.unwrap();
+    assert_eq!(waiting.iter().map(|i| &i.incident_id).collect::<Vec<_>>(), [&old.incident_id]);
+    let moved_event = Event::new(Utc::now(), "ivy", "moved", "moved to the confidential table");
+    let moved = store.move_confidential(&old, &moved_event).await.unwrap();
+    assert_eq!(moved.incident_id, format!("confidential-{}", old.incident_id));
+    assert_eq!((moved.title.as_str(), moved.version), ("before the table", old.version));
+    let log: Vec<String> = store.timeline(&moved).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(log, ["report", "moved"]);
+    assert!(!ids(aws.incidents(stack.table()).await).contains(&old.incident_id), "gone from the incident table");
+    let left = aws
+        .dynamodb
+        .query()
+        .table_name(stack.table())
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(IncidentKey::of(&old).pk()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.count, 0, "none of its records is left there");
+    assert!(store.confidential_in_incident_table().await.unwrap().is_empty());
+    assert_eq!(store.find(&moved.incident_id).await.unwrap().map(|i| i.incident_id), Some(moved.incident_id));
 }

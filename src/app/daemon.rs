@@ -68,14 +68,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
 async fn start(config: Config) -> Result<(Context, Ingest, Consumer), DaemonError> {
     let ctx = super::connect(config).await;
     let ctx = Context { dispatch: ctx.dispatch.dropping_unroutable(), ..ctx };
-    let table = &ctx.config.incidents.table;
-    ctx.clients
-        .dynamodb
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(|e| DaemonError::Table { table: table.clone(), source: e.into() })?;
+    let incidents = &ctx.config.incidents;
+    for table in std::iter::once(&incidents.table).chain(&incidents.confidential_table) {
+        ctx.clients
+            .dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| DaemonError::Table { table: table.clone(), source: e.into() })?;
+    }
     let ingest = Ingest::new(ctx.dispatch.clone());
     let consumer = Consumer::new(
         ctx.clients.sqs.clone(),

@@ -84,6 +84,11 @@ pub struct QueueConfig {
 pub struct IncidentsConfig {
     /// Name of the incident table.
     pub table: String,
+    /// Name of the table of confidential staff reports (insider misconduct, procedure 3.2), encrypted with a
+    /// key only the ISO, the daemon and the portal may use (stack output `ConfidentialTableName`). Absent:
+    /// they are kept in `table`, hidden from responders by the program alone.
+    #[serde(default)]
+    pub confidential_table: Option<String>,
 }
 
 fn default_max_attempts() -> u32 {

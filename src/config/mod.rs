@@ -228,6 +228,15 @@ impl Config {
         within("queue.retry_delay_secs", self.queue.retry_delay_secs, 0, 900)?;
         within("queue.requeue_after_receives", self.queue.requeue_after_receives, 1, 1000)?;
         non_empty("incidents.table", &self.incidents.table)?;
+        if let Some(confidential) = &self.incidents.confidential_table {
+            non_empty("incidents.confidential_table", confidential)?;
+            if *confidential == self.incidents.table {
+                return Err((
+                    "incidents.confidential_table",
+                    "must not be the incident table (incidents.table)".into(),
+                ));
+            }
+        }
         arn("paging.oce_topic_arn", &self.paging.oce_topic_arn, "sns")?;
         arn("paging.iso_topic_arn", &self.paging.iso_topic_arn, "sns")?;
         within("paging.claim_timeout_secs", self.paging.claim_timeout_secs, 5, 3600)?;

@@ -348,13 +348,33 @@ pub const STAFF_ACCOUNT: &str = "staff";
 /// The region recorded on staff reports.
 pub const STAFF_REGION: &str = "global";
 
-/// The incident a staff report becomes (paged like a finding of its level), and its log entry.
-pub fn report(incident_id: String, r: &Report, ctx: &Ctx) -> Result<(Incident, Event), Refusal> {
+/// How the id of a confidential report begins, so that the store knows from the id alone that it belongs in
+/// the confidential table (which only the ISO, the daemon and the portal may read).
+pub const CONFIDENTIAL_ID_PREFIX: &str = "confidential-";
+
+/// Whether `incident_id` is a confidential report's (see [`CONFIDENTIAL_ID_PREFIX`]).
+pub fn is_confidential_id(incident_id: &str) -> bool {
+    incident_id.starts_with(CONFIDENTIAL_ID_PREFIX)
+}
+
+/// The id of a moved confidential report that had `incident_id` before the confidential table existed.
+pub fn confidential_id(incident_id: &str) -> String {
+    if is_confidential_id(incident_id) {
+        incident_id.to_owned()
+    } else {
+        format!("{CONFIDENTIAL_ID_PREFIX}{incident_id}")
+    }
+}
+
+/// The incident a staff report becomes (paged like a finding of its level), and its log entry. `fresh` is a
+/// new unique id; a confidential report's id carries [`CONFIDENTIAL_ID_PREFIX`] before it.
+pub fn report(fresh: String, r: &Report, ctx: &Ctx) -> Result<(Incident, Event), Refusal> {
     for (value, name) in [(&r.by, "--by"), (&r.title, "--title"), (&r.description, "--description")] {
         if value.trim().is_empty() {
             return Err(Refusal::Empty(name));
         }
     }
+    let incident_id = if r.confidential { confidential_id(&fresh) } else { fresh };
     let mut incident = Incident {
         account_id: STAFF_ACCOUNT.into(),
         region: STAFF_REGION.into(),

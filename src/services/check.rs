@@ -68,32 +68,10 @@ pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
         Err(why) => Check { what: "dead-letter queue", how: "redrive policy of the queue".into(), result: Err(why) },
     });
     let table = &config.incidents.table;
-    checks.push(Check {
-        what: "table",
-        how: format!("dynamodb:DescribeTable {table}"),
-        result: match clients.dynamodb.describe_table().table_name(table).send().await {
-            Ok(out) => {
-                let t = out.table;
-                let indexes: Vec<String> = t
-                    .as_ref()
-                    .map(|t| {
-                        t.global_secondary_indexes().iter().filter_map(|i| i.index_name().map(str::to_owned)).collect()
-                    })
-                    .unwrap_or_default();
-                let missing: Vec<&str> =
-                    REQUIRED_INDEXES.iter().copied().filter(|i| !indexes.iter().any(|have| have == i)).collect();
-                if missing.is_empty() {
-                    Ok(format!("indexes {}", indexes.join(", ")))
-                } else {
-                    Err(CheckFailure::Wrong(format!(
-                        "missing index(es) {}: deploy the current template",
-                        missing.join(", ")
-                    )))
-                }
-            }
-            Err(e) => Err(CheckFailure::Call(e.into())),
-        },
-    });
+    checks.push(table_check(clients, "table", table).await);
+    if let Some(confidential) = &config.incidents.confidential_table {
+        checks.push(table_check(clients, "confidential table", confidential).await);
+    }
     // A put whose condition cannot hold: allowed means ConditionalCheckFailed, and nothing is written.
     let probe = clients
         .dynamodb
@@ -163,5 +141,35 @@ async fn queue_depth(clients: &Clients, what: &'static str, queue: &str) -> Chec
                 format!("{} message(s) waiting", depth.unwrap_or_else(|| "?".into()))
             })
             .map_err(|e| CheckFailure::Call(e.into())),
+    }
+}
+
+/// The table `table` exists with the indexes the program queries.
+async fn table_check(clients: &Clients, what: &'static str, table: &str) -> Check {
+    Check {
+        what,
+        how: format!("dynamodb:DescribeTable {table}"),
+        result: match clients.dynamodb.describe_table().table_name(table).send().await {
+            Ok(out) => {
+                let t = out.table;
+                let indexes: Vec<String> = t
+                    .as_ref()
+                    .map(|t| {
+                        t.global_secondary_indexes().iter().filter_map(|i| i.index_name().map(str::to_owned)).collect()
+                    })
+                    .unwrap_or_default();
+                let missing: Vec<&str> =
+                    REQUIRED_INDEXES.iter().copied().filter(|i| !indexes.iter().any(|have| have == i)).collect();
+                if missing.is_empty() {
+                    Ok(format!("indexes {}", indexes.join(", ")))
+                } else {
+                    Err(CheckFailure::Wrong(format!(
+                        "missing index(es) {}: deploy the current template",
+                        missing.join(", ")
+                    )))
+                }
+            }
+            Err(e) => Err(CheckFailure::Call(e.into())),
+        },
     }
 }

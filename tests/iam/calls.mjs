@@ -21,6 +21,18 @@ function form(body) {
   return Object.fromEntries(new URLSearchParams(body ?? ''));
 }
 
+/**
+ * The partition key a DynamoDB request acts on (the context key dynamodb:LeadingKeys): its Key's or Item's
+ * `pk`, or the value a Query's key condition gives `pk`.
+ */
+function leadingKey(request) {
+  const pk = request.Key?.pk?.S ?? request.Item?.pk?.S;
+  if (pk) return pk;
+  const condition = request.KeyConditionExpression ?? '';
+  const name = /\bpk\s*=\s*(:\w+)/.exec(condition)?.[1];
+  return name ? request.ExpressionAttributeValues?.[name]?.S : undefined;
+}
+
 /** The ARN of the queue of a queue URL (`.../<account>/<name>`). */
 export function queueArn(url, region) {
   const parts = new URL(url).pathname.split('/').filter(Boolean);
@@ -39,14 +51,14 @@ export function requests(call, { account, region }) {
       const b = json(call.body);
       if (op === 'TransactWriteItems' || op === 'TransactGetItems') {
         return (b.TransactItems ?? []).flatMap((item) => Object.entries(item).map(([kind, x]) => ({
-          action: `dynamodb:${TRANSACT[kind] ?? kind}`, resource: table(x.TableName),
+          action: `dynamodb:${TRANSACT[kind] ?? kind}`, resource: table(x.TableName), leadingKey: leadingKey(x),
         })));
       }
       if (op === 'BatchGetItem' || op === 'BatchWriteItem') {
         return Object.keys(b.RequestItems ?? {}).map((t) => ({ action: `dynamodb:${op}`, resource: table(t) }));
       }
       const resource = b.IndexName ? `${table(b.TableName)}/index/${b.IndexName}` : table(b.TableName);
-      return [{ action: `dynamodb:${op}`, resource }];
+      return [{ action: `dynamodb:${op}`, resource, leadingKey: b.IndexName ? undefined : leadingKey(b) }];
     }
     case 'SQS': {
       const b = json(call.body);
@@ -88,17 +100,28 @@ export function requests(call, { account, region }) {
   }
 }
 
+const DYNAMODB_WRITES = new Set(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']);
+
 /**
  * The KMS requests a call makes on the caller's behalf: SQS and SNS use the key of an encrypted queue or
- * topic with the caller's permissions (send and publish: GenerateDataKey; receive: Decrypt).
+ * topic with the caller's permissions (send and publish: GenerateDataKey; receive: Decrypt), and DynamoDB the
+ * key of a table encrypted with a customer managed key (every read and write: Decrypt; writes also
+ * GenerateDataKey), as the service that calls KMS (kms:ViaService).
  */
-export function keyRequests(request, encryptedBy) {
-  const key = encryptedBy[request.resource];
+export function keyRequests(request, encryptedBy, region) {
+  const service = request.resource.split(':')[2];
+  const onTable = service === 'dynamodb' ? request.resource.replace(/\/index\/.*$/, '') : request.resource;
+  const key = encryptedBy[onTable];
   if (!key) return [];
+  if (service === 'dynamodb') {
+    if (request.action === 'dynamodb:DescribeTable') return [];
+    const uses = DYNAMODB_WRITES.has(request.action) ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'];
+    return uses.map((action) => ({ action, resource: key, via: request.action, viaService: `dynamodb.${region}.amazonaws.com` }));
+  }
   const uses = {
     'sqs:SendMessage': ['kms:GenerateDataKey', 'kms:Decrypt'],
     'sqs:ReceiveMessage': ['kms:Decrypt'],
     'sns:Publish': ['kms:GenerateDataKey', 'kms:Decrypt'],
   }[request.action] ?? [];
-  return uses.map((action) => ({ action, resource: key, via: request.action }));
+  return uses.map((action) => ({ action, resource: key, via: request.action, viaService: `${service}.${region}.amazonaws.com` }));
 }

@@ -8,11 +8,12 @@
 //   "stacks": [{"template": "deploy/cloudformation/gd-incidents.yaml", "name": "t-x", "parameters": {}}, ...],
 //   "role": {"stack": 0, "logical": "DaemonRole"},
 //   "calls": "path/to/call-log.jsonl",          // lines of src/adapters/call_log.rs (may be absent)
-//   "asks": [{"action": "dynamodb:DeleteItem", "resource": "arn:..."}]
+//   "asks": [{"action": "dynamodb:DeleteItem", "resource": "arn:...", "leadingKey": "INC#..."}]  // key optional
 // }
 // Prints one JSON object: {"decisions": [{action, resource, decision, call}], "errors": [...]}. Stacks are
 // resolved in order; each later one may import what the earlier ones export. A request to a queue or topic
-// that a stack encrypts also asks for the KMS actions SQS and SNS take with the caller's permissions. The
+// that a stack encrypts also asks for the KMS actions SQS, SNS and DynamoDB take with the caller's permissions
+// (kms:ViaService set). A DynamoDB request on a table carries its partition key as dynamodb:LeadingKeys. The
 // stacks' key, queue and topic policies take part as resource policies (a KMS key policy must allow too).
 
 import fs from 'node:fs';
@@ -37,7 +38,7 @@ const role = stacks[spec.role.stack].rolePolicies(spec.role.logical);
 const errors = [];
 const wanted = new Map();
 const add = (r, call) => {
-  const key = `${r.action} ${r.resource}`;
+  const key = `${r.action} ${r.resource} ${r.leadingKey ?? ''} ${r.viaService ?? ''}`;
   if (!wanted.has(key)) wanted.set(key, { ...r, call });
 };
 if (spec.calls && fs.existsSync(spec.calls)) {
@@ -54,7 +55,7 @@ if (spec.calls && fs.existsSync(spec.calls)) {
     }
     for (const r of made) {
       add(r, name);
-      for (const k of keyRequests(r, encryptedBy)) add(k, `${name} (${k.via})`);
+      for (const k of keyRequests(r, encryptedBy, region)) add(k, `${name} (${k.via})`);
     }
   }
 }
@@ -73,7 +74,13 @@ for (const r of wanted.values()) {
       principal: role.arn,
       resource: { resource, accountId: account },
       // Every call of the SDK is signed and sent over TLS (queue policies deny anything else).
-      contextVariables: { 'aws:SecureTransport': 'true' },
+      contextVariables: {
+        'aws:SecureTransport': 'true',
+        'aws:PrincipalArn': role.arn,
+        'aws:PrincipalAccount': account,
+        ...(r.leadingKey ? { 'dynamodb:LeadingKeys': [r.leadingKey] } : {}),
+        ...(r.viaService ? { 'kms:ViaService': r.viaService, 'kms:CallerAccount': account } : {}),
+      },
     },
     identityPolicies: role.policies,
     serviceControlPolicies: [],
@@ -86,6 +93,6 @@ for (const r of wanted.values()) {
     errors.push({ ...r, error: result.errors });
     continue;
   }
-  decisions.push({ action: r.action, resource, decision: result.overallResult, call: r.call });
+  decisions.push({ action: r.action, resource, decision: result.overallResult, call: r.call, leadingKey: r.leadingKey });
 }
 process.stdout.write(`${JSON.stringify({ role: role.arn, decisions, errors }, null, 1)}\n`);

@@ -173,9 +173,14 @@ export class Stack {
 
   /**
    * The policies of `logical` and the ARN of who holds them: a role's inline and attached managed policies,
-   * or a managed policy alone (held by a person's role, named after the policy).
+   * or a managed policy alone (held by a person's role, named after the policy), or several managed policies
+   * ("ResponderPolicy+IsoPolicy": held by one role, named after the last).
    */
   rolePolicies(logical) {
+    if (logical.includes('+')) {
+      const held = logical.split('+').map((l) => this.rolePolicies(l));
+      return { arn: held[held.length - 1].arn, policies: held.flatMap((h) => h.policies) };
+    }
     const role = this.resource(logical);
     if (role.Type === 'AWS::IAM::ManagedPolicy') {
       const name = this.resolve(role.Properties.ManagedPolicyName ?? logical);
@@ -211,10 +216,15 @@ export class Stack {
     return out;
   }
 
-  /** The KMS key ARN that encrypts each queue and topic of the stack (SSE-KMS), by resource ARN. */
+  /** The KMS key ARN that encrypts each queue, topic and table of the stack (SSE-KMS), by resource ARN. */
   encryptedBy() {
     const out = {};
     for (const [id, r] of Object.entries(this.t.Resources)) {
+      if (r.Type === 'AWS::DynamoDB::Table') {
+        const key = r.Properties?.SSESpecification?.KMSMasterKeyId;
+        if (key) out[this.getAtt(id, 'Arn')] = this.resolve(key);
+        continue;
+      }
       const key = r.Properties?.KmsMasterKeyId;
       if (!key) continue;
       const arn = r.Type === 'AWS::SQS::Queue' ? this.getAtt(id, 'Arn') : this.getAtt(id, 'TopicArn');

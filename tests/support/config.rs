@@ -36,7 +36,7 @@ impl ConfigText {
         format!(
             "[aws]\nregion = \"{REGION}\"\nendpoint_url = \"{endpoint}\"\n{aws}\n\
              [queue]\nurl = \"{queue}\"\n{queue_extra}\n\
-             [incidents]\ntable = \"{table}\"\n\n\
+             [incidents]\ntable = \"{table}\"\nconfidential_table = \"{confidential}\"\n\n\
              [paging]\noce_topic_arn = \"{oce}\"\niso_topic_arn = \"{iso}\"\n\n\
              [log]\nformat = \"json\"\nlevel = \"{level}\"\n\n{tail}\n",
             endpoint = endpoint(),
@@ -44,6 +44,7 @@ impl ConfigText {
             queue = stack.queue_url(),
             queue_extra = self.queue,
             table = stack.table(),
+            confidential = stack.confidential_table(),
             oce = stack.oce_topic(),
             iso = stack.iso_topic(),
             level = self.log_level,

@@ -52,16 +52,40 @@ impl Decision {
     }
 }
 
-/// Evaluates the calls of `calls` (a call log, possibly absent) and the `asks` ((action, resource) pairs)
-/// against the role `role` (a logical id) of stack `role_stack` of `stacks`, in `account` and `region`.
-pub fn check(
+/// A request to evaluate that no call made: an action on a resource, with the partition key a DynamoDB
+/// request acts on, or the service a KMS request comes through.
+#[derive(Debug, Clone, Default)]
+pub struct Ask {
+    pub action: String,
+    pub resource: String,
+    pub leading_key: Option<String>,
+    pub via_service: Option<String>,
+}
+
+impl From<(&str, &str)> for Ask {
+    fn from((action, resource): (&str, &str)) -> Ask {
+        Ask { action: action.into(), resource: resource.into(), ..Ask::default() }
+    }
+}
+
+impl From<&(&str, &str)> for Ask {
+    fn from(pair: &(&str, &str)) -> Ask {
+        Ask::from(*pair)
+    }
+}
+
+/// Evaluates the calls of `calls` (a call log, possibly absent) and the `asks` against the role `role` (a
+/// logical id; `A+B` for a person holding managed policies A and B) of stack `role_stack` of `stacks`, in
+/// `account` and `region`.
+pub fn check<A: Into<Ask> + Clone>(
     account: &str,
     region: &str,
     stacks: &[StackSpec],
     (role_stack, role): (usize, &str),
     calls: Option<&Path>,
-    asks: &[(&str, &str)],
+    asks: &[A],
 ) -> Vec<Decision> {
+    let asks: Vec<Ask> = asks.iter().cloned().map(Into::into).collect();
     let dir = ensure_installed();
     let spec = json!({
         "account": account,
@@ -73,7 +97,12 @@ pub fn check(
         })).collect::<Vec<_>>(),
         "role": { "stack": role_stack, "logical": role },
         "calls": calls,
-        "asks": asks.iter().map(|(a, r)| json!({"action": a, "resource": r})).collect::<Vec<_>>(),
+        "asks": asks.iter().map(|a| json!({
+            "action": a.action,
+            "resource": a.resource,
+            "leadingKey": a.leading_key,
+            "viaService": a.via_service,
+        })).collect::<Vec<_>>(),
     });
     let file = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(file.path(), spec.to_string()).expect("write the check's spec");

@@ -30,6 +30,9 @@ impl Stack {
     pub fn table(&self) -> &str {
         self.output("IncidentTableName")
     }
+    pub fn confidential_table(&self) -> &str {
+        self.output("ConfidentialTableName")
+    }
     pub fn oce_topic(&self) -> &str {
         self.output("OceTopicArn")
     }

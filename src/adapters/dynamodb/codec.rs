@@ -164,27 +164,86 @@ pub(super) fn item_key(item: &Item) -> Item {
         .collect()
 }
 
-pub(super) fn encode_token(key: &Item) -> String {
-    let plain: HashMap<&str, &str> = key
-        .iter()
-        .filter_map(|(k, v)| match v {
-            AttributeValue::S(s) => Some((k.as_str(), s.as_str())),
-            _ => None,
-        })
-        .collect();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).unwrap_or_default())
+/// Where a listing goes on in one table.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(super) enum Cursor {
+    /// From the newest.
+    #[default]
+    Start,
+    /// After this index key.
+    After(Item),
+    /// Nothing more.
+    End,
 }
 
-pub(super) fn decode_token(token: &str) -> Result<Item, StoreError> {
+/// Where a listing goes on in the incident table and in the confidential table.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(super) struct Position {
+    /// In the incident table.
+    pub main: Cursor,
+    /// In the confidential table.
+    pub confidential: Cursor,
+}
+
+const KEY_ATTRIBUTES: [&str; 4] = ["pk", "sk", "record_type", "created_at"];
+
+fn cursor_json(cursor: &Cursor) -> Option<serde_json::Value> {
+    match cursor {
+        Cursor::Start => None,
+        Cursor::End => Some(serde_json::Value::from("end")),
+        Cursor::After(key) => Some(
+            key.iter()
+                .filter_map(|(k, v)| match v {
+                    AttributeValue::S(s) => Some((k.clone(), serde_json::Value::from(s.as_str()))),
+                    _ => None,
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        ),
+    }
+}
+
+fn cursor_of(value: Option<&serde_json::Value>) -> Result<Cursor, StoreError> {
+    let bad = || StoreError::BadToken("it does not hold a listing position".into());
+    match value {
+        None => Ok(Cursor::Start),
+        Some(serde_json::Value::String(s)) if s == "end" => Ok(Cursor::End),
+        Some(serde_json::Value::Object(map)) => {
+            let mut key = Item::new();
+            for k in KEY_ATTRIBUTES {
+                let v = map.get(k).and_then(|v| v.as_str()).ok_or_else(bad)?;
+                key.insert(k.to_owned(), AttributeValue::S(v.to_owned()));
+            }
+            Ok(Cursor::After(key))
+        }
+        Some(_) => Err(bad()),
+    }
+}
+
+pub(super) fn encode_token(position: &Position) -> String {
+    let mut map = serde_json::Map::new();
+    for (name, cursor) in [("main", &position.main), ("confidential", &position.confidential)] {
+        if let Some(v) = cursor_json(cursor) {
+            map.insert(name.into(), v);
+        }
+    }
+    let bytes = serde_json::to_vec(&serde_json::Value::Object(map)).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub(super) fn decode_token(token: &str) -> Result<Position, StoreError> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token.trim())
         .map_err(|e| StoreError::BadToken(e.to_string()))?;
-    let plain: HashMap<String, String> =
-        serde_json::from_slice(&bytes).map_err(|e| StoreError::BadToken(e.to_string()))?;
-    if !["pk", "sk", "record_type", "created_at"].iter().all(|k| plain.contains_key(*k)) {
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| StoreError::BadToken(e.to_string()))?;
+    // Tokens of one table alone, from before the confidential table, are that table's key.
+    if value.get("pk").is_some() {
+        return Ok(Position { main: cursor_of(Some(&value))?, confidential: Cursor::Start });
+    }
+    if !value.is_object() {
         return Err(StoreError::BadToken("it does not hold a listing position".into()));
     }
-    Ok(plain.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
+    Ok(Position { main: cursor_of(value.get("main"))?, confidential: cursor_of(value.get("confidential"))? })
 }
 
 #[cfg(test)]
@@ -221,7 +280,7 @@ mod tests {
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
             .build();
-        Store::new(aws_sdk_dynamodb::Client::from_conf(config), "t")
+        Store::new(aws_sdk_dynamodb::Client::from_conf(config), "t", None)
     }
 
     #[test]
@@ -310,8 +369,21 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
             .collect();
-        assert_eq!(decode_token(&encode_token(&key)).unwrap(), key);
+        for position in [
+            Position { main: Cursor::After(key.clone()), confidential: Cursor::Start },
+            Position { main: Cursor::End, confidential: Cursor::After(key.clone()) },
+            Position::default(),
+        ] {
+            assert_eq!(decode_token(&encode_token(&position)).unwrap(), position);
+        }
+        // A token of the incident table alone (as listings made them before the confidential table).
+        let legacy = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"pk":"INC#a#b#c","sk":"INCIDENT","record_type":"incident","created_at":"2026"}"#);
+        assert_eq!(decode_token(&legacy).unwrap(), Position { main: Cursor::After(key), confidential: Cursor::Start });
         assert!(matches!(decode_token("not a token!"), Err(StoreError::BadToken(_))));
-        assert!(matches!(decode_token(&encode_token(&HashMap::new())), Err(StoreError::BadToken(_))));
+        let wrong = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"main":{"pk":"x"}}"#);
+        assert!(matches!(decode_token(&wrong), Err(StoreError::BadToken(_))));
+        let wrong = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"[1]");
+        assert!(matches!(decode_token(&wrong), Err(StoreError::BadToken(_))));
     }
 }

@@ -76,10 +76,11 @@ impl Store {
 
         let update = update_of(&item, &self.incident_item(previous)?, previous.version);
         if extra.is_empty() {
+            let table = self.table_of(&pk);
             let request = self
                 .client
                 .update_item()
-                .table_name(&self.table)
+                .table_name(table)
                 .key("pk", AttributeValue::S(pk.clone()))
                 .key("sk", AttributeValue::S(SK_INCIDENT.into()))
                 .update_expression(update.expression)
@@ -93,7 +94,7 @@ impl Store {
                     Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                         Err(self.conflict(failed.item.clone(), &key).await?)
                     }
-                    _ => Err(self.aws_error("UpdateItem", err)),
+                    _ => Err(self.aws_error(table, "UpdateItem", err)),
                 },
             };
         }
@@ -102,10 +103,11 @@ impl Store {
 
     /// Creates the incident item with one conditional `PutItem`.
     async fn create(&self, item: Item, stored: Incident, key: &IncidentKey) -> Result<Incident, StoreError> {
+        let table = self.table_of(&key.pk()).to_owned();
         let request = self
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
@@ -122,7 +124,7 @@ impl Store {
                         other => Err(other),
                     }
                 }
-                _ => Err(self.aws_error("PutItem", err)),
+                _ => Err(self.aws_error(&table, "PutItem", err)),
             },
         }
     }
@@ -137,10 +139,11 @@ impl Store {
         key: &IncidentKey,
     ) -> Result<Incident, StoreError> {
         let pk = key.pk();
+        let table = self.table_of(&pk);
         let first = match incident {
             Write::Create(item) => TransactWriteItem::builder().put(
                 Put::builder()
-                    .table_name(&self.table)
+                    .table_name(table)
                     .set_item(Some(item))
                     .condition_expression("attribute_not_exists(pk)")
                     .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -149,7 +152,7 @@ impl Store {
             ),
             Write::Update(update) => TransactWriteItem::builder().update(
                 Update::builder()
-                    .table_name(&self.table)
+                    .table_name(table)
                     .key("pk", AttributeValue::S(pk.clone()))
                     .key("sk", AttributeValue::S(SK_INCIDENT.into()))
                     .update_expression(update.expression)
@@ -166,7 +169,7 @@ impl Store {
             // Events are append-only, never written over. Evidence keys hold the body's SHA-256, so a put
             // can only ever write the same bytes again.
             let is_event = matches!(item.get("record_type"), Some(AttributeValue::S(t)) if t == RECORD_EVENT);
-            let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+            let mut put = Put::builder().table_name(table).set_item(Some(item));
             if is_event {
                 put = put.condition_expression("attribute_not_exists(pk)");
             }
@@ -182,10 +185,10 @@ impl Store {
                     if code == "ConditionalCheckFailed" || code == "TransactionConflict" {
                         Err(self.conflict(first.and_then(|r| r.item.clone()), key).await?)
                     } else {
-                        Err(self.aws_error("TransactWriteItems", err))
+                        Err(self.aws_error(table, "TransactWriteItems", err))
                     }
                 }
-                _ => Err(self.aws_error("TransactWriteItems", err)),
+                _ => Err(self.aws_error(table, "TransactWriteItems", err)),
             },
         }
     }
@@ -226,10 +229,11 @@ impl Store {
     pub async fn keep_evidence(&self, key: &IncidentKey, evidence: &Evidence) -> Result<(), StoreError> {
         let pk = key.pk();
         let item = self.encode(evidence, &pk, &evidence.sk(), RECORD_EVIDENCE)?;
+        let table = self.table_of(&pk);
         match self
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .send()
@@ -239,13 +243,13 @@ impl Store {
             Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
                 Ok(())
             }
-            Err(err) => Err(self.aws_error("PutItem", err)),
+            Err(err) => Err(self.aws_error(table, "PutItem", err)),
         }
     }
 }
 
 /// The sort key of a log entry's own item: by time, then a random suffix.
-fn event_sk(event: &Event) -> String {
+pub(super) fn event_sk(event: &Event) -> String {
     format!("EVENT#{}#{}", timestamp::format(event.at), &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 

@@ -59,7 +59,7 @@ impl Store {
             Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
                 Ok(false)
             }
-            Err(e) => Err(self.aws_error("PutItem", e)),
+            Err(e) => Err(self.aws_error(&self.table, "PutItem", e)),
         }
     }
 
@@ -74,7 +74,7 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| self.aws_error("GetItem", e))?;
+            .map_err(|e| self.aws_error(&self.table, "GetItem", e))?;
         Ok(out.item.and_then(|i| match i.get("updated_at_ms") {
             Some(AttributeValue::N(n)) => n.parse().ok(),
             _ => None,

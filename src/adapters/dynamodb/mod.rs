@@ -28,16 +28,25 @@
 //! holds only the incidents the daemon must look at, by when: a re-page scheduled, or a page still owed
 //! (see `Store::incident_item`).
 //!
+//! Confidential staff reports (insider misconduct, for the ISO alone) are kept in a table of their own when
+//! `[incidents] confidential_table` is set: the same layout, encrypted with a key only the ISO, the daemon and
+//! the portal may use, so that AWS itself keeps responders out. Their ids begin `confidential-`, so every
+//! read and write finds its table from the id or key alone ([`Store::table_of`]); listings that include
+//! them merge both tables newest first, and the daemon looks for due pages in both.
+//!
 //! Files: `incidents` reads incidents, `commit` writes them, `coordination` keeps the other
-//! records, and `codec` turns records into items and back.
+//! records, `confidential` moves old confidential reports to their table, and `codec` turns records into
+//! items and back.
 
 mod codec;
 mod commit;
+mod confidential;
 mod coordination;
 mod incidents;
 mod links;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::adapters::clients::{AwsError, describe};
@@ -111,28 +120,75 @@ pub enum StoreError {
     /// A pagination token that this program did not make.
     #[error("invalid --next token: {0}")]
     BadToken(String),
+    /// AWS refused access to the confidential table: the caller is not the ISO (or the daemon or portal).
+    #[error(
+        "only the information security officer may read confidential reports (staff file them through the \
+         portal): DynamoDB denied {op} on table {table}"
+    )]
+    Confidential {
+        /// The operation.
+        op: &'static str,
+        /// The confidential table.
+        table: String,
+        /// The SDK error.
+        source: AwsError,
+    },
+    /// Moving confidential reports needs a confidential table to move them to.
+    #[error("[incidents] confidential_table is not set: there is no confidential table to move reports to")]
+    NoConfidentialTable,
 }
 
-/// The incident table.
+/// The incident table, and the confidential table when there is one.
 #[derive(Debug, Clone)]
 pub struct Store {
     client: Client,
     table: String,
+    /// Confidential reports' table (their partitions, and nothing else); `None`: they are in `table`.
+    confidential: Option<String>,
 }
 
 impl Store {
-    /// A store on `table`.
-    pub fn new(client: Client, table: impl Into<String>) -> Store {
-        Store { client, table: table.into() }
+    /// A store on `table`, with confidential reports in `confidential` when given.
+    pub fn new(client: Client, table: impl Into<String>, confidential: Option<String>) -> Store {
+        Store { client, table: table.into(), confidential }
     }
 
-    /// The table name.
+    /// The incident table's name.
     pub fn table(&self) -> &str {
         &self.table
     }
 
-    fn aws_error(&self, op: &'static str, err: impl Into<AwsError>) -> StoreError {
-        StoreError::Aws { op, table: self.table.clone(), source: err.into() }
+    /// The confidential table's name, if confidential reports have a table of their own.
+    pub fn confidential_table(&self) -> Option<&str> {
+        self.confidential.as_deref()
+    }
+
+    /// The table that holds partition `pk`: a confidential report's is in the confidential table.
+    fn table_of(&self, pk: &str) -> &str {
+        match &self.confidential {
+            Some(confidential) if IncidentKey::pk_is_confidential(pk) => confidential,
+            _ => &self.table,
+        }
+    }
+
+    /// The table that holds the incident `incident_id`.
+    fn table_of_id(&self, incident_id: &str) -> &str {
+        match &self.confidential {
+            Some(confidential) if crate::domain::lifecycle::is_confidential_id(incident_id) => confidential,
+            _ => &self.table,
+        }
+    }
+
+    /// The error of a failed call on `table`; a refusal on the confidential table says whose it is.
+    fn aws_error<E>(&self, table: &str, op: &'static str, err: E) -> StoreError
+    where
+        E: ProvideErrorMetadata + Into<AwsError>,
+    {
+        let denied = matches!(err.code(), Some("AccessDeniedException" | "AccessDenied"));
+        if denied && self.confidential.as_deref() == Some(table) {
+            return StoreError::Confidential { op, table: table.to_owned(), source: err.into() };
+        }
+        StoreError::Aws { op, table: table.to_owned(), source: err.into() }
     }
 
     /// The result of an `UpdateItem` whose failed condition means "already done": nothing to do then.
@@ -146,12 +202,12 @@ impl Store {
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(self.aws_error("UpdateItem", e)),
+            Err(e) => Err(self.aws_error(&self.table, "UpdateItem", e)),
         }
     }
 
     fn corrupt(&self, pk: &str, detail: impl std::fmt::Display) -> StoreError {
-        StoreError::Corrupt { pk: pk.to_owned(), table: self.table.clone(), detail: detail.to_string() }
+        StoreError::Corrupt { pk: pk.to_owned(), table: self.table_of(pk).to_owned(), detail: detail.to_string() }
     }
 
     /// Writes a record that may replace an earlier one of the same key (never an incident, its log or its
@@ -164,15 +220,20 @@ impl Store {
             .send()
             .await
             .map(drop)
-            .map_err(|e| self.aws_error("PutItem", e))
+            .map_err(|e| self.aws_error(&self.table, "PutItem", e))
     }
 
     /// Every item of partition `pk` whose sort key begins with `prefix` (all of them if it is empty).
     async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        self.query_in(self.table_of(pk), pk, prefix).await
+    }
+
+    /// [`Store::query_prefix`] in `table`.
+    async fn query_in(&self, table: &str, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let query = self.client.query().table_name(&self.table);
+            let query = self.client.query().table_name(table);
             let query = if prefix.is_empty() {
                 query.key_condition_expression("pk = :pk")
             } else {
@@ -186,7 +247,7 @@ impl Store {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| self.aws_error("Query", e))?;
+                .map_err(|e| self.aws_error(table, "Query", e))?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {

@@ -175,6 +175,12 @@ fn reports_page_like_findings_and_confidential_ones_the_iso_alone() {
     let confidential = reported(Level::High, true);
     assert_eq!(owed(&confidential), vec!["HIGH:iso"]);
     assert!(confidential.confidential);
+    // The id says where it is kept: the confidential table, which responders cannot read.
+    assert!(is_confidential_id(&confidential.incident_id), "{}", confidential.incident_id);
+    assert_eq!(confidential.finding_id, confidential.incident_id);
+    assert!(!is_confidential_id(&reported(Level::High, false).incident_id));
+    assert_eq!(confidential_id("abc"), "confidential-abc");
+    assert_eq!(confidential_id("confidential-abc"), "confidential-abc", "moving twice keeps the id");
     let blank =
         Report { by: "x".into(), title: " ".into(), description: "d".into(), level: Level::Low, confidential: false };
     assert_eq!(report("i".into(), &blank, &ctx(0)).unwrap_err(), Refusal::Empty("--title"));

@@ -173,8 +173,9 @@ pub struct ReportArgs {
     /// Your classification: LOW, MEDIUM, HIGH or CRITICAL (HIGH and CRITICAL page at once).
     #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
     pub severity: Level,
-    /// Insider misconduct: only the information security officer is paged, and the report is left out of
-    /// `incidents list` unless `--confidential` is asked for.
+    /// Insider misconduct: only the information security officer is paged, and the report is kept in
+    /// [incidents] confidential_table, which only the ISO, the daemon and the portal may read (so a
+    /// responder's credentials cannot file one there: staff use the portal).
     #[arg(long)]
     pub confidential: bool,
 }
@@ -397,6 +398,21 @@ pub enum IncidentsCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Move the confidential reports still kept in the incident table (filed before the confidential
+    /// table existed) into [incidents] confidential_table, where only the information security officer,
+    /// the daemon and the portal can read them. Each gets the id `confidential-<old id>`; the command
+    /// prints both. Run it as the information security officer.
+    MoveConfidential {
+        /// List what would move, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Your display name in the moved reports' logs (default: your AWS session or user name).
+        #[arg(long)]
+        by: Option<String>,
+        /// The configuration file and the output format.
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 /// `gd-incidents incidents close`.
@@ -453,7 +469,8 @@ impl IncidentsCommand {
             | IncidentsCommand::Mark { common, .. }
             | IncidentsCommand::Reopen { common, .. }
             | IncidentsCommand::Report { common, .. }
-            | IncidentsCommand::Evidence { common, .. } => common,
+            | IncidentsCommand::Evidence { common, .. }
+            | IncidentsCommand::MoveConfidential { common, .. } => common,
         }
     }
 }

@@ -151,7 +151,45 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
             }
             Ok(())
         }
+        IncidentsCommand::MoveConfidential { dry_run, by, common } => {
+            move_confidential(ctx, dry_run, by, &common).await
+        }
     }
+}
+
+/// Moves the confidential reports still in the incident table into the confidential table.
+async fn move_confidential(
+    ctx: &Context,
+    dry_run: bool,
+    by: Option<String>,
+    common: &Common,
+) -> Result<(), CommandError> {
+    let store = ctx.dispatch.store();
+    let Some(target) = store.confidential_table() else {
+        return Err(CommandError::Store(crate::adapters::dynamodb::StoreError::NoConfidentialTable));
+    };
+    let actor = if dry_run { None } else { Some(Actor::verified(ctx, by).await?) };
+    let mut moved = Vec::new();
+    for incident in store.confidential_in_incident_table().await? {
+        let new_id = lifecycle::confidential_id(&incident.incident_id);
+        if let Some(actor) = &actor {
+            let summary = format!("moved to the confidential table {target} (id was {})", incident.incident_id);
+            let event = actor.sign(Event::new(Utc::now(), &actor.name, "moved", summary));
+            store.move_confidential(&incident, &event).await?;
+        }
+        moved.push((incident.incident_id, new_id));
+    }
+    if common.json {
+        let list: Vec<_> = moved.iter().map(|(from, to)| serde_json::json!({ "from": from, "to": to })).collect();
+        output::json(&serde_json::json!({ "dry_run": dry_run, "table": target, "moved": list }));
+    } else {
+        let verb = if dry_run { "would move" } else { "moved" };
+        for (from, to) in &moved {
+            println!("{verb} {from} -> {to}");
+        }
+        println!("{} confidential report(s) {verb} to {target}", moved.len());
+    }
+    Ok(())
 }
 
 async fn find(dispatch: &Dispatcher, id: &str) -> Result<Incident, CommandError> {
