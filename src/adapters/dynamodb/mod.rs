@@ -31,7 +31,7 @@
 //! Confidential staff reports (insider misconduct, for the ISO alone) are kept in a table of their own when
 //! `[incidents] confidential_table` is set: the same layout, encrypted with a key only the ISO, the daemon and
 //! the portal may use, so that AWS itself keeps responders out. Their ids begin `confidential-`, so every
-//! read and write finds its table from the id or key alone ([`Store::table_of`]); listings that include
+//! read and write finds its table from the id or key alone (`Store::table_of`); listings that include
 //! them merge both tables newest first, and the daemon looks for due pages in both.
 //!
 //! Files: `incidents` reads incidents, `commit` writes them, `coordination` keeps the other
