@@ -67,6 +67,7 @@ fn the_environment_makes_a_valid_portal_configuration_over_the_baked_file() {
             "GD_INCIDENTS__AWS__REGION" => "eu-west-1".into(),
             "GD_INCIDENTS__QUEUE__URL" => "https://sqs.eu-west-1.amazonaws.com/123456789012/gd-findings".into(),
             "GD_INCIDENTS__INCIDENTS__TABLE" => "gd-incidents-incidents".into(),
+            "GD_INCIDENTS__INCIDENTS__CONFIDENTIAL_TABLE" => "gd-incidents-confidential".into(),
             "GD_INCIDENTS__PAGING__OCE_TOPIC_ARN" => "arn:aws:sns:eu-west-1:123456789012:oce".into(),
             "GD_INCIDENTS__PAGING__ISO_TOPIC_ARN" => "arn:aws:sns:eu-west-1:123456789012:iso".into(),
             "GD_INCIDENTS__LOG__FORMAT" => "json".into(),
@@ -77,6 +78,9 @@ fn the_environment_makes_a_valid_portal_configuration_over_the_baked_file() {
             // The !Join of the CommaDelimitedList parameters.
             "GD_INCIDENTS__PORTAL__RESPONDERS" => r#"["oce@example.com", "infra@example.com"]"#.into(),
             "GD_INCIDENTS__PORTAL__ISO" => r#"["iso@example.com"]"#.into(),
+            "GD_INCIDENTS__PORTAL__GROUPS_CLAIM" => "cognito:groups".into(),
+            "GD_INCIDENTS__PORTAL__RESPONDER_GROUPS" => r#"["oce", "infra-ops"]"#.into(),
+            "GD_INCIDENTS__PORTAL__ISO_GROUPS" => r#"["security-officers"]"#.into(),
             "GD_INCIDENTS__PORTAL__CSRF_KEY" => "A".repeat(64),
             other => panic!("{other}: add a sample value to this test"),
         }
@@ -89,6 +93,8 @@ fn the_environment_makes_a_valid_portal_configuration_over_the_baked_file() {
     assert_eq!(portal.listen.port(), 8080);
     assert_eq!(portal.responders, vec!["oce@example.com", "infra@example.com"]);
     assert_eq!(portal.iso, vec!["iso@example.com"]);
+    assert_eq!(portal.responder_groups, vec!["oce", "infra-ops"]);
+    assert_eq!(portal.iso_groups, vec!["security-officers"]);
     assert!(portal.dev_user.is_none(), "never development mode on ECS");
 }
 

@@ -31,7 +31,7 @@ fn assert_security_headers(a: &Answer, what: &str) {
 
 /// The version of an incident as stored.
 async fn version(aws: &Aws, stack: &Stack, id: &str) -> u64 {
-    let items = aws.incidents(stack.table()).await;
+    let items = aws.every_incident(stack).await;
     let item = items.iter().find(|i| s(i, "incident_id") == Some(id)).unwrap_or_else(|| panic!("incident {id}"));
     n(item, "version").expect("version") as u64
 }
@@ -60,7 +60,9 @@ async fn only_a_valid_load_balancer_token_signs_anyone_in() {
     let alb = Alb::start();
     let dir = tempfile::tempdir().unwrap();
     let addr = free_addr();
-    let cfg = config(dir.path(), &stack, "portal", &portal_section(addr, &alb.keys.url()));
+    let groups =
+        "groups_claim = \"cognito:groups\"\nresponder_groups = [\"oce\"]\niso_groups = [\"security-officers\"]\n";
+    let cfg = config(dir.path(), &stack, "portal", &format!("{}{groups}", portal_section(addr, &alb.keys.url())));
     let portal = PortalProcess::start(&cfg, addr, "identity").await;
     let http = Http::default();
     let url = |p: &str| format!("{}{p}", portal.url);
@@ -75,6 +77,18 @@ async fn only_a_valid_load_balancer_token_signs_anyone_in() {
     assert!(!page.body.contains("<script") && !page.body.contains("style="), "no inline script or style");
     let staff_page = http.get(&url("/report"), Some(&alb.token(STAFF))).await;
     assert!(staff_page.body.contains("· staff"), "everyone else is staff: {}", staff_page.body);
+    // Roles from the identity provider's groups too, by exact name, from the configured claim only.
+    for (groups, role) in [
+        (json!(["oce"]), "· responder"),
+        (json!("staff, security-officers"), "· information security officer"),
+        (json!(["OCE", "security"]), "· staff"),
+    ] {
+        let mut c = claims(OTHER_STAFF, 120);
+        c["cognito:groups"] = groups.clone();
+        c["groups"] = json!(["security-officers"]);
+        let page = http.get(&url("/report"), Some(&sign(&alb.key, &header(), &c))).await;
+        assert!(page.body.contains(role), "{groups}: {}", page.body);
+    }
 
     // Everything else is 401, on every page, and no default user is ever assumed.
     let forger = SigningKey::generate();
@@ -148,7 +162,7 @@ async fn only_a_valid_load_balancer_token_signs_anyone_in() {
     assert_eq!(twice.status, 401, "two headers are refused");
     let unauthorised = http.get(&url("/incidents"), None).await;
     assert_security_headers(&unauthorised, "a 401");
-    assert!(aws.incidents(stack.table()).await.is_empty(), "no refused request made an incident");
+    assert!(aws.every_incident(&stack).await.is_empty(), "no refused request made an incident");
 
     // The key was fetched once and kept; an unknown key id was asked for once, then not again for a while.
     assert_eq!(alb.key_fetches(KID), 1, "the key is cached");
@@ -280,7 +294,8 @@ async fn staff_reports_are_limited_per_person_and_a_whistleblower_is_never_logge
 
     // Another person has a count of their own; their confidential report names them in no log line.
     report(&http, &base, &other, "My manager copies customer data", "MEDIUM", true).await;
-    assert_eq!(aws.incidents(stack.table()).await.len(), 3);
+    assert_eq!(aws.incidents(stack.table()).await.len(), 2);
+    assert_eq!(aws.incidents(stack.confidential_table()).await.len(), 1, "the confidential report in its own table");
     let log = portal.log();
     assert!(log.contains("portal report"), "{log}");
     assert!(!log.contains(OTHER_STAFF), "the whistleblower's address is in the log:\n{log}");
@@ -308,7 +323,7 @@ async fn state_changes_need_a_post_with_the_persons_csrf_token_and_follow_the_cl
     let refused =
         http.post(&url("/report"), Some(&staff), &[("title", "t"), ("description", "d"), ("level", "LOW")]).await;
     assert_eq!(refused.status, 403, "{}", refused.body);
-    assert!(aws.incidents(stack.table()).await.is_empty());
+    assert!(aws.every_incident(&stack).await.is_empty());
 
     // Values from people are escaped wherever they are shown.
     let title = r#"<script>alert("xss")</script><img src=x onerror=alert(1)> & "quoted""#;

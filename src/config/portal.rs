@@ -24,6 +24,18 @@ pub struct PortalConfig {
     /// E-mail addresses of the information security officers: they see and work every incident.
     #[serde(default)]
     pub iso: Vec<String>,
+    /// The claim of the load balancer's token that lists the person's groups at the identity provider
+    /// (`groups`, `cognito:groups`): an array of names, or one string of names separated by commas or
+    /// spaces. Absent: roles come from the address lists alone.
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+    /// Groups whose members are responders, besides `responders` (exact names; needs `groups_claim`).
+    #[serde(default)]
+    pub responder_groups: Vec<String>,
+    /// Groups whose members are information security officers, besides `iso` (exact names; needs
+    /// `groups_claim`).
+    #[serde(default)]
+    pub iso_groups: Vec<String>,
     /// Local development only: everyone is this e-mail address, unauthenticated. Refused unless `listen` is
     /// a loopback address.
     #[serde(default)]
@@ -118,6 +130,19 @@ impl PortalConfig {
         }
         for v in &self.iso {
             email("portal.iso", v)?;
+        }
+        for (key, groups) in
+            [("portal.responder_groups", &self.responder_groups), ("portal.iso_groups", &self.iso_groups)]
+        {
+            if !groups.is_empty() && self.groups_claim.is_none() {
+                return Err((key, "needs portal.groups_claim, the token claim that lists a person's groups".into()));
+            }
+            if let Some(g) = groups.iter().find(|g| g.trim().is_empty()) {
+                return Err((key, format!("`{g}` is not a group name")));
+            }
+        }
+        if self.groups_claim.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            return Err(("portal.groups_claim", "is empty: name the claim, e.g. groups or cognito:groups".into()));
         }
         if let Some(key) = &self.csrf_key
             && key.len() < 32

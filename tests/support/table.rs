@@ -41,6 +41,15 @@ impl Aws {
     }
 }
 
+impl Aws {
+    /// Every incident of `stack`: its incident table's and its confidential table's.
+    pub async fn every_incident(&self, stack: &Stack) -> Vec<Item> {
+        let mut items = self.incidents(stack.table()).await;
+        items.extend(self.incidents(stack.confidential_table()).await);
+        items
+    }
+}
+
 /// The incident id of a finding, once the daemon has written its incident (within 60 s).
 pub async fn incident_of(aws: &Aws, stack: &Stack, finding_id: &str) -> String {
     eventually(&format!("the incident of {finding_id}"), Duration::from_secs(60), || async {

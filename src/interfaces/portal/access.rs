@@ -42,11 +42,14 @@ impl fmt::Display for Role {
     }
 }
 
-/// The role lists of the configuration, normalised (trimmed, lowercase).
+/// The role lists of the configuration: addresses normalised (trimmed, lowercase), and the identity
+/// provider's groups that give a role (compared exactly).
 #[derive(Debug, Clone, Default)]
 pub struct Roles {
     responders: HashSet<String>,
     iso: HashSet<String>,
+    responder_groups: HashSet<String>,
+    iso_groups: HashSet<String>,
 }
 
 /// The form in which e-mail addresses are compared and recorded: trimmed, ASCII letters lowercased. Only
@@ -57,20 +60,37 @@ pub fn normalise_email(email: &str) -> String {
 }
 
 impl Roles {
-    /// The roles of the configured lists.
+    /// The roles of the configured address lists.
     pub fn new(responders: &[String], iso: &[String]) -> Roles {
         Roles {
             responders: responders.iter().map(|e| normalise_email(e)).collect(),
             iso: iso.iter().map(|e| normalise_email(e)).collect(),
+            ..Roles::default()
+        }
+    }
+
+    /// These roles, and also the roles of the members of these groups.
+    pub fn with_groups(self, responder_groups: &[String], iso_groups: &[String]) -> Roles {
+        Roles {
+            responder_groups: responder_groups.iter().map(|g| g.trim().to_owned()).collect(),
+            iso_groups: iso_groups.iter().map(|g| g.trim().to_owned()).collect(),
+            ..self
         }
     }
 
     /// The person signed in as `email`, with their role (the ISO list wins over the responders').
     pub fn user(&self, email: &str) -> User {
+        self.member(email, &[])
+    }
+
+    /// The person signed in as `email`, member of `groups`: the ISO if either names them the ISO, else a
+    /// responder if either names them one, else staff.
+    pub fn member(&self, email: &str, groups: &[String]) -> User {
         let email = normalise_email(email);
-        let role = if self.iso.contains(&email) {
+        let in_any = |set: &HashSet<String>| groups.iter().any(|g| set.contains(g));
+        let role = if self.iso.contains(&email) || in_any(&self.iso_groups) {
             Role::Iso
-        } else if self.responders.contains(&email) {
+        } else if self.responders.contains(&email) || in_any(&self.responder_groups) {
             Role::Responder
         } else {
             Role::Staff
@@ -164,6 +184,18 @@ mod tests {
         assert_eq!(roles.user("rita@example.com").email, "rita@example.com");
         assert_eq!(roles.user("both@example.com").role, Role::Iso);
         assert_eq!(roles.user("sam@example.com").role, Role::Staff);
+    }
+
+    #[test]
+    fn groups_give_roles_too_and_the_iso_wins() {
+        let roles = Roles::new(&["rita@x.io".into()], &[]).with_groups(&["oce".into()], &["security-officers".into()]);
+        let g = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(roles.member("sam@x.io", &g(&["oce"])).role, Role::Responder);
+        assert_eq!(roles.member("sam@x.io", &g(&["staff", "security-officers"])).role, Role::Iso);
+        assert_eq!(roles.member("rita@x.io", &g(&["security-officers"])).role, Role::Iso);
+        assert_eq!(roles.member("rita@x.io", &[]).role, Role::Responder);
+        // Exact names: no case folding, no prefixes.
+        assert_eq!(roles.member("sam@x.io", &g(&["OCE", "oce-readers", "security"])).role, Role::Staff);
     }
 
     #[test]

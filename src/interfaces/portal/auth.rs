@@ -117,6 +117,49 @@ struct Claims {
     email_verified: Option<serde_json::Value>,
     #[serde(default)]
     exp: Option<f64>,
+    /// The rest, where a groups claim may be.
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Groups read from one token, at most.
+const MAX_GROUPS: usize = 100;
+/// Longest group name read.
+const MAX_GROUP_LEN: usize = 256;
+
+/// Who the load balancer signed in: the address, and the groups of the configured claim (none without one).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignedIn {
+    /// The e-mail address, as the identity provider sent it (plain ASCII).
+    pub email: String,
+    /// The identity provider's groups for the person, when `[portal] groups_claim` names the claim.
+    pub groups: Vec<String>,
+}
+
+/// What sign-in requires and reads beyond the signature.
+#[derive(Debug, Clone, Default)]
+pub struct SignInRules {
+    /// Refuse addresses the identity provider did not verify (`email_verified`).
+    pub verified_email: bool,
+    /// The claim holding the person's groups (`groups`, `cognito:groups`), if roles come from groups too.
+    pub groups_claim: Option<String>,
+}
+
+/// The group names of a claim: an array of strings, or one string of names separated by commas or spaces;
+/// anything else is no group. Bounded: [`MAX_GROUPS`] names of at most [`MAX_GROUP_LEN`] bytes.
+fn group_names(claim: Option<&serde_json::Value>) -> Vec<String> {
+    let names: Vec<&str> = match claim {
+        Some(serde_json::Value::Array(items)) => items.iter().filter_map(serde_json::Value::as_str).collect(),
+        Some(serde_json::Value::String(s)) => s.split(|c: char| c == ',' || c.is_whitespace()).collect(),
+        _ => Vec::new(),
+    };
+    names
+        .into_iter()
+        .map(str::trim)
+        .filter(|g| !g.is_empty() && g.len() <= MAX_GROUP_LEN)
+        .take(MAX_GROUPS)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A token split and decoded, not yet verified.
@@ -165,8 +208,14 @@ pub fn check_header<'t>(token: &'t Token<'_>, signer: &str) -> Result<&'t str, A
 }
 
 /// Verifies the signature with `key`, then the claims at `now` (Unix seconds): not expired, a plain ASCII
-/// e-mail address, and, when `verified_email` is required, `email_verified` true. Returns the address.
-pub fn verify_with(token: &Token<'_>, key: &VerifyingKey, now: i64, verified_email: bool) -> Result<String, AuthError> {
+/// e-mail address, and, when `rules` require it, `email_verified` true. Returns the address, with the
+/// groups of the claim `rules` name.
+pub fn verify_with(
+    token: &Token<'_>,
+    key: &VerifyingKey,
+    now: i64,
+    rules: &SignInRules,
+) -> Result<SignedIn, AuthError> {
     let signature = Signature::from_slice(&token.signature).map_err(|_| AuthError::Signature)?;
     key.verify(token.signing_input.as_bytes(), &signature).map_err(|_| AuthError::Signature)?;
     let claims: Claims =
@@ -181,10 +230,11 @@ pub fn verify_with(token: &Token<'_>, key: &VerifyingKey, now: i64, verified_ema
     }
     let vouched = matches!(&claims.email_verified, Some(serde_json::Value::Bool(true)))
         || matches!(&claims.email_verified, Some(serde_json::Value::String(s)) if s == "true");
-    if verified_email && !vouched {
+    if rules.verified_email && !vouched {
         return Err(AuthError::Unverified);
     }
-    Ok(email)
+    let groups = rules.groups_claim.as_ref().map(|c| group_names(claims.other.get(c))).unwrap_or_default();
+    Ok(SignedIn { email, groups })
 }
 
 /// Whether `email` is an address of printable ASCII without spaces, of a sane length.
@@ -316,22 +366,21 @@ impl KeyStore {
 pub struct AlbVerifier {
     signer: String,
     keys: KeyStore,
-    verified_email: bool,
+    rules: SignInRules,
 }
 
 impl AlbVerifier {
-    /// Accepts tokens signed by the load balancer `alb_arn` with the keys under `key_url`, whose address the
-    /// identity provider verified unless `verified_email` is false.
-    pub fn new(alb_arn: &str, key_url: &str, verified_email: bool) -> Result<AlbVerifier, NoTlsRoots> {
-        Ok(AlbVerifier { signer: alb_arn.to_owned(), keys: KeyStore::new(key_url)?, verified_email })
+    /// Accepts tokens signed by the load balancer `alb_arn` with the keys under `key_url`, as `rules` say.
+    pub fn new(alb_arn: &str, key_url: &str, rules: SignInRules) -> Result<AlbVerifier, NoTlsRoots> {
+        Ok(AlbVerifier { signer: alb_arn.to_owned(), keys: KeyStore::new(key_url)?, rules })
     }
 
-    /// The e-mail address of a header value, if it is a valid token of this load balancer.
-    pub async fn verify(&self, value: &str, now: i64) -> Result<String, AuthError> {
+    /// Who a header value signs in, if it is a valid token of this load balancer.
+    pub async fn verify(&self, value: &str, now: i64) -> Result<SignedIn, AuthError> {
         let token = parse(value)?;
         let kid = check_header(&token, &self.signer)?;
         let key = self.keys.key(kid).await?;
-        verify_with(&token, &key, now, self.verified_email)
+        verify_with(&token, &key, now, &self.rules)
     }
 }
 
@@ -345,10 +394,10 @@ pub enum Identity {
 }
 
 impl Identity {
-    /// The e-mail address of whoever sent `headers`.
-    pub async fn who(&self, headers: &HeaderMap) -> Result<String, AuthError> {
+    /// Whoever sent `headers`.
+    pub async fn who(&self, headers: &HeaderMap) -> Result<SignedIn, AuthError> {
         match self {
-            Identity::Dev(email) => Ok(email.clone()),
+            Identity::Dev(email) => Ok(SignedIn { email: email.clone(), groups: Vec::new() }),
             Identity::Alb(verifier) => {
                 let mut values = headers.get_all(OIDC_DATA_HEADER).iter();
                 let (Some(value), None) = (values.next(), values.next()) else {
@@ -401,7 +450,8 @@ mod tests {
     fn check(t: &str, key: &VerifyingKey, now: i64) -> Result<String, AuthError> {
         let parsed = parse(t)?;
         check_header(&parsed, ARN)?;
-        verify_with(&parsed, key, now, true)
+        let rules = SignInRules { verified_email: true, groups_claim: None };
+        verify_with(&parsed, key, now, &rules).map(|s| s.email)
     }
 
     #[test]
@@ -518,7 +568,36 @@ mod tests {
         // An identity provider that never sends the claim, configured so: the address alone.
         let parsed_token = with(serde_json::json!({"email": "kate@x.io", "exp": 2_000}));
         let parsed = parse(&parsed_token).unwrap();
-        assert_eq!(verify_with(&parsed, vk, 1_000, false), Ok("kate@x.io".into()));
+        let lax = SignInRules { verified_email: false, groups_claim: None };
+        assert_eq!(verify_with(&parsed, vk, 1_000, &lax).map(|s| s.email), Ok("kate@x.io".into()));
+    }
+
+    #[test]
+    fn groups_come_from_the_configured_claim_only_and_are_bounded() {
+        let key = SigningKey::generate();
+        let vk = key.verifying_key();
+        let rules = SignInRules { verified_email: true, groups_claim: Some("cognito:groups".into()) };
+        let groups = |claim: serde_json::Value| {
+            let claims = serde_json::json!({"email": "kate@x.io", "email_verified": true, "exp": 2_000, "cognito:groups": claim, "groups": ["iso"]});
+            let t = token(&key, header(), claims, true);
+            verify_with(&parse(&t).unwrap(), vk, 1_000, &rules).unwrap().groups
+        };
+        assert_eq!(groups(serde_json::json!(["oce", "infra-ops"])), ["oce", "infra-ops"]);
+        assert_eq!(groups(serde_json::json!("oce, infra-ops  sec")), ["oce", "infra-ops", "sec"]);
+        assert_eq!(groups(serde_json::json!([1, "oce", null])), ["oce"]);
+        assert!(groups(serde_json::json!({"oce": true})).is_empty());
+        assert!(groups(serde_json::json!(["x".repeat(300)])).is_empty(), "over-long names are not read");
+        let many: Vec<String> = (0..500).map(|n| format!("g{n}")).collect();
+        assert_eq!(groups(serde_json::json!(many)).len(), MAX_GROUPS);
+        // Without a configured claim, no groups, whatever the token holds ("groups" above is not read).
+        let t = token(
+            &key,
+            header(),
+            serde_json::json!({"email": "k@x.io", "email_verified": true, "exp": 2_000, "groups": ["iso"]}),
+            true,
+        );
+        let plain = SignInRules { verified_email: true, groups_claim: None };
+        assert!(verify_with(&parse(&t).unwrap(), vk, 1_000, &plain).unwrap().groups.is_empty());
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl FromRequestParts<Arc<Portal>> for User {
 
     async fn from_request_parts(parts: &mut Parts, portal: &Arc<Portal>) -> Result<Self, Self::Rejection> {
         match portal.identity.who(&parts.headers).await {
-            Ok(email) => Ok(portal.roles.user(&email)),
+            Ok(signed_in) => Ok(portal.roles.member(&signed_in.email, &signed_in.groups)),
             Err(why) => {
                 warn!(error = %why, path = %parts.uri.path(), "request refused: not signed in");
                 let page = views::error_page(

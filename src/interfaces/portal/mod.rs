@@ -95,7 +95,11 @@ impl Portal {
             (Some(dev), _) => Identity::Dev(access::normalise_email(dev)),
             (None, Some(arn)) => {
                 let url = portal.public_key_url.clone().unwrap_or_else(|| auth::default_key_url(arn));
-                Identity::Alb(Box::new(AlbVerifier::new(arn, &url, portal.require_email_verified)?))
+                let rules = auth::SignInRules {
+                    verified_email: portal.require_email_verified,
+                    groups_claim: portal.groups_claim.clone(),
+                };
+                Identity::Alb(Box::new(AlbVerifier::new(arn, &url, rules)?))
             }
             (None, None) => {
                 return Err(PortalError::Start("[portal] needs alb_arn (or dev_user on loopback)".into()));
@@ -106,7 +110,8 @@ impl Portal {
         Ok(Portal {
             dispatch,
             identity,
-            roles: Roles::new(&portal.responders, &portal.iso),
+            roles: Roles::new(&portal.responders, &portal.iso)
+                .with_groups(&portal.responder_groups, &portal.iso_groups),
             csrf,
             archive_on_close,
             reports: limit::ReportLimit::new(portal.reports_per_hour),
