@@ -37,6 +37,35 @@ fn command(args: &[&str], config: &Path, env: &[(&str, &str)]) -> Command {
     cmd
 }
 
+const CALL_LOG_VARIABLE: &str = "GD_INCIDENTS__AWS__CALL_LOG_FILE";
+
+/// Where the AWS calls of a daemon (`run`) or portal on a test stack go, for the suite's permission check
+/// (`tests/iam/suite.mjs`, run by `deploy/test.sh` after the tests): `target/call-logs/<id>.jsonl`, with
+/// `<id>.json` naming the stack, the process and the routes' and clients' topics. `None` for other commands, for processes whose test
+/// records their calls itself, and for configurations of no test stack.
+fn record_calls(command_name: &str, config: &Path, env: &[(&str, &str)]) -> Option<PathBuf> {
+    let kind = match command_name {
+        "run" => "daemon",
+        "portal" => "portal",
+        _ => return None,
+    };
+    if env.iter().any(|(k, _)| *k == CALL_LOG_VARIABLE) {
+        return None;
+    }
+    let text = std::fs::read_to_string(config).ok()?;
+    let table = text.lines().find_map(|l| l.trim().strip_prefix("table = \"")?.strip_suffix('"'))?;
+    let stack = table.strip_suffix("-incidents")?;
+    let dir = super::repo().join("target/call-logs");
+    std::fs::create_dir_all(&dir).ok()?;
+    let id = format!("{kind}-{}", uuid::Uuid::new_v4().simple());
+    // Routes' and clients' topics: the stack parameter StakeholderTopicArns of a deployment with this config.
+    let topics: Vec<&str> =
+        text.lines().filter_map(|l| l.trim().strip_prefix("topic_arn = \"")?.strip_suffix('"')).collect();
+    let about = serde_json::json!({ "process": kind, "stack": stack, "stakeholder_topics": topics });
+    std::fs::write(dir.join(format!("{id}.json")), about.to_string()).ok()?;
+    Some(dir.join(format!("{id}.jsonl")))
+}
+
 /// Runs a `gd-incidents` command with LocalStack's credentials: (exit code, stdout, stderr).
 pub fn gd(config: &Path, args: &[&str]) -> (i32, String, String) {
     gd_env(config, args, &[])
@@ -77,11 +106,18 @@ pub type Daemon = Process;
 
 impl Process {
     /// Starts `gd-incidents COMMAND --config CONFIG` with extra `env`, its log next to the config.
+    /// The daemon's and the portal's AWS calls are recorded for the suite's permission check (unless the test
+    /// records them itself): see [`record_calls`].
     pub fn spawn(command_name: &str, config: &Path, name: &str, env: &[(&str, &str)]) -> Process {
         let log_path = config.with_extension(format!("{name}.log"));
         let file = std::fs::File::create(&log_path).expect("create the process's log file");
         let (started, started_at) = (Instant::now(), SystemTime::now());
-        let child = command(&[command_name], config, env)
+        let recording = record_calls(command_name, config, env);
+        let mut env = env.to_vec();
+        if let Some(calls) = &recording {
+            env.push((CALL_LOG_VARIABLE, calls.to_str().expect("a UTF-8 path")));
+        }
+        let child = command(&[command_name], config, &env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(file))
