@@ -110,7 +110,9 @@ fn ctx<'a>(policy: &'a Policy, claimant: &'a str, now: DateTime<Utc>) -> Ctx<'a>
         claimant,
         claim_for: Duration::seconds(CLAIM_FOR),
         policy,
-        escalate_after: None,
+        escalation: &gd_incidents::domain::escalation::NONE,
+        slas: &gd_incidents::domain::sla::DEFAULT_SLAS,
+        hours: &gd_incidents::domain::work_hours::DEFAULT_HOURS,
         routing: &gd_incidents::domain::routing::EMPTY,
     }
 }

@@ -16,21 +16,6 @@ fn finding(id: &str, account: &str, minute: u32, count: u64, severity: f64) -> S
     FindingEvent::version(id, minute, count, severity).account(account).body()
 }
 
-/// A topic of the test's own (a route's or a client's), with a capture queue subscribed to it.
-async fn topic(aws: &Aws, stack: &Stack, name: &str) -> (String, String) {
-    let arn = aws
-        .sns
-        .create_topic()
-        .name(format!("{}-{name}", stack.name))
-        .send()
-        .await
-        .expect("create topic")
-        .topic_arn
-        .expect("topic arn");
-    let queue = aws.capture(&arn, &format!("{}-{name}-capture", stack.name)).await;
-    (arn, queue)
-}
-
 /// (incident id, severity) of each message, sorted.
 fn seen(pages: &[Received]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> =
@@ -58,9 +43,9 @@ async fn routes_page_by_level_and_account_and_the_oce_classifies_up_and_down() {
     let stack = deploy_stack("routes");
     let aws = Aws::new().await;
     let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
-    let (infra_arn, infra) = topic(&aws, &stack, "infra").await;
-    let (mgmt_arn, mgmt) = topic(&aws, &stack, "mgmt").await;
-    let (prod_arn, prod) = topic(&aws, &stack, "prod").await;
+    let (infra_arn, infra) = aws.own_topic(&stack, "infra").await;
+    let (mgmt_arn, mgmt) = aws.own_topic(&stack, "mgmt").await;
+    let (prod_arn, prod) = aws.own_topic(&stack, "prod").await;
     let dir = tempfile::tempdir().unwrap();
     let routes = format!(
         r#"[escalation]
@@ -189,8 +174,8 @@ async fn clients_get_a_notice_at_their_level_and_updates_and_never_anything_else
     let stack = deploy_stack("clients");
     let aws = Aws::new().await;
     let iso = aws.capture(stack.iso_topic(), &format!("{}-iso-capture", stack.name)).await;
-    let (acme_arn, acme) = topic(&aws, &stack, "acme").await;
-    let (globex_arn, globex) = topic(&aws, &stack, "globex").await;
+    let (acme_arn, acme) = aws.own_topic(&stack, "acme").await;
+    let (globex_arn, globex) = aws.own_topic(&stack, "globex").await;
     let dir = tempfile::tempdir().unwrap();
     let tail = format!(
         r#"[escalation]

@@ -23,7 +23,9 @@ fn ctx<'a>(policy: &'a Policy) -> Ctx<'a> {
         claimant: "test",
         claim_for: chrono::Duration::minutes(5),
         policy,
-        escalate_after: None,
+        escalation: &gd_incidents::domain::escalation::NONE,
+        slas: &gd_incidents::domain::sla::DEFAULT_SLAS,
+        hours: &gd_incidents::domain::work_hours::DEFAULT_HOURS,
         routing: &gd_incidents::domain::routing::EMPTY,
     }
 }

@@ -58,6 +58,24 @@ pub struct Config {
     /// `[[clients]]`: accounts whose incidents are announced to a client's contacts; none by default.
     #[serde(default)]
     pub clients: Vec<crate::domain::routing::Client>,
+    /// `[sla]`: how soon each level must be acknowledged, contained and resolved.
+    #[serde(default)]
+    pub sla: crate::domain::sla::Slas,
+    /// `[work_hours]`: when people work (LOW and MEDIUM objectives count work time only).
+    #[serde(default)]
+    pub work_hours: crate::domain::work_hours::WorkHours,
+    /// `[test_hooks]`: for tests only.
+    #[serde(default)]
+    pub test_hooks: TestHooks,
+}
+
+/// `[test_hooks]`: what tests use to drive the program; never set in production.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestHooks {
+    /// A file holding seconds to add to the system clock, read at every use (`src/services/clock.rs`).
+    #[serde(default)]
+    pub clock_offset_file: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -167,6 +185,21 @@ impl Config {
         crate::domain::routing::Routing { routes: self.paging.routes.clone(), clients: self.clients.clone() }
     }
 
+    /// The escalation path of every level: `[[escalation.paths]]`, else the default path of
+    /// `ack_timeout_secs` and `max_repages`. Checked when the configuration is loaded.
+    pub fn escalation_paths(&self) -> Result<crate::domain::escalation::Escalation, String> {
+        let every = match self.escalation.ack_timeout_secs {
+            0 => None,
+            s => Some(chrono::Duration::seconds(i64::try_from(s).unwrap_or(86_400))),
+        };
+        crate::domain::escalation::Escalation::new(
+            &self.escalation.paths,
+            every,
+            self.escalation.max_repages,
+            &self.routing(),
+        )
+    }
+
     fn validate_ranges(&self) -> Result<(), (&'static str, String)> {
         fn non_empty(key: &'static str, v: &str) -> Result<(), (&'static str, String)> {
             if v.trim().is_empty() { Err((key, "must not be empty".into())) } else { Ok(()) }
@@ -247,6 +280,8 @@ impl Config {
         within("escalation.ack_timeout_secs", self.escalation.ack_timeout_secs, 0, 86_400)?;
         within("escalation.max_repages", self.escalation.max_repages, 0, 100)?;
         within("escalation.check_interval_secs", self.escalation.check_interval_secs, 1, 3600)?;
+        self.escalation_paths().map_err(|e| ("escalation.paths", e))?;
+        self.sla.validate().map_err(|e| ("sla", e))?;
         if let Some(portal) = &self.portal {
             portal.validate()?;
         }

@@ -32,6 +32,10 @@ pub struct EscalationConfig {
     /// Seconds between two looks for due re-pages.
     #[serde(default = "default_check_interval_secs")]
     pub check_interval_secs: u64,
+    /// `[[escalation.paths]]`: a level's own tiers (after N minutes unacknowledged, page these targets),
+    /// instead of the default path (the OCE and the ISO every `ack_timeout_secs`, `max_repages` times).
+    #[serde(default)]
+    pub paths: Vec<crate::domain::escalation::PathConfig>,
 }
 
 impl Default for EscalationConfig {
@@ -40,6 +44,7 @@ impl Default for EscalationConfig {
             ack_timeout_secs: default_ack_timeout_secs(),
             max_repages: default_max_repages(),
             check_interval_secs: default_check_interval_secs(),
+            paths: Vec::new(),
         }
     }
 }

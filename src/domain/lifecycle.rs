@@ -263,6 +263,7 @@ pub fn perform(
             ("reopen", format!("reopened by {by}{why}"), None)
         }
     };
+    next.note_status(incident.status, now);
     let mut event = Event::new(now, by, name, summary).with_diff(incident, &next);
     event.occurred_at = occurred_at;
     Ok((next, event))
@@ -306,11 +307,15 @@ pub fn classify(
         reason: reason.trim().to_owned(),
         finding_severity: incident.max_finding_severity,
     });
+    if level != previous {
+        next.level_since = Some(ctx.now);
+    }
     if level > previous {
         next.owe_pages(level, 0, ctx);
     } else if !level.pages() {
         next.escalate_at = None;
     }
+    next.wind_clock(ctx);
     let verb = match level.cmp(&previous) {
         std::cmp::Ordering::Greater => "raised",
         std::cmp::Ordering::Less => "lowered",
@@ -325,6 +330,7 @@ pub fn classify(
 pub fn act(incident: &Incident, action: &Action, by: &str, ctx: &Ctx) -> Result<(Incident, Event), Refusal> {
     let (mut next, event) = perform(incident, action, by, ctx.now)?;
     next.owe_updates(incident.status, ctx);
+    next.wind_clock(ctx);
     Ok((next, event))
 }
 
@@ -396,6 +402,7 @@ pub fn report(fresh: String, r: &Report, ctx: &Ctx) -> Result<(Incident, Event),
         ..Incident::open(ctx.now)
     };
     incident.owe_pages(r.level, 0, ctx);
+    incident.wind_clock(ctx);
     let kind = if r.confidential { "confidential report" } else { "report" };
     let event = Event::new(ctx.now, &r.by, "report", format!("{} {kind} by {}: {}", r.level, r.by, r.title));
     Ok((incident, event))

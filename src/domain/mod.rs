@@ -1,6 +1,7 @@
 //! The pure core: what a finding says ([`finding`]), what level it is ([`severity`], [`policy`]), what an
 //! incident becomes and which pages it owes ([`incident`]), what responders may do to it ([`lifecycle`]),
-//! who is told ([`routing`]), and the post-incident report ([`postmortem`]).
+//! who is told ([`routing`]) and when again ([`escalation`]), the response clock ([`sla`], [`work_hours`]), and
+//! the post-incident report ([`postmortem`]).
 //!
 //! What belongs here is every decision, as a function from values to values: the current time, ids and the
 //! configuration's rules come in as arguments (a `Ctx`), and a refused action is a value saying why. Rules it
@@ -12,6 +13,7 @@
 //! - a finding's version never lowers the level its incident reached (only a person's classification may),
 //!   and no level is owed a page twice.
 
+pub mod escalation;
 pub mod evidence;
 pub mod finding;
 pub mod incident;
@@ -22,4 +24,6 @@ pub mod postmortem;
 pub mod routing;
 pub mod settle;
 pub mod severity;
+pub mod sla;
 pub mod timestamp;
+pub mod work_hours;

@@ -3,6 +3,7 @@
 
 use crate::domain::incident::{Incident, Page, Source, Status, Target};
 use crate::domain::severity::Level;
+use crate::domain::sla::Goal;
 use crate::domain::timestamp;
 
 /// SNS limits a subject to 100 printable ASCII characters.
@@ -24,6 +25,9 @@ pub struct Message {
 pub fn render(incident: &Incident, page: &Page) -> Message {
     if let Target::Client(client) = &page.target {
         return render_notice(incident, page, client);
+    }
+    if let Some(goal) = page.breach {
+        return render_breach(incident, page, goal);
     }
     let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(timestamp::format).unwrap_or_else(|| "unknown".into());
     let headline = match page.level {
@@ -128,9 +132,57 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
     }
 }
 
+/// The notice to the ISO or the OCE that a HIGH or CRITICAL incident missed a response objective. Not a
+/// page of the incident (`kind` = `notice`, no `incident_id` attribute, as the contract has it for the
+/// paging topics); the text names the incident.
+fn render_breach(incident: &Incident, page: &Page, goal: Goal) -> Message {
+    let due = incident
+        .breaches
+        .iter()
+        .rev()
+        .find(|b| b.goal == goal)
+        .map(|b| format!(" (due {})", timestamp::format(b.due)))
+        .unwrap_or_default();
+    let body = format!(
+        "RESPONSE OBJECTIVE MISSED: {level} incident {id} was {missed}{due}.\n\
+         \n\
+         Title:          {title}\n\
+         Status:         {status}\n\
+         Acknowledged:   {ack}\n\
+         Assigned to:    {assignee}\n\
+         \n\
+         Details, the response clock and the timeline:\n  \
+         gd-incidents incidents show {id} --config <config file>\n",
+        level = page.level,
+        id = incident.incident_id,
+        missed = crate::domain::sla::missed(goal),
+        title = if incident.confidential { "(confidential report)" } else { incident.title.as_str() },
+        status = incident.status,
+        ack = incident.acknowledged_by.as_deref().unwrap_or("nobody"),
+        assignee = incident.assignee.as_deref().unwrap_or("nobody"),
+    );
+    Message {
+        subject: subject(&format!(
+            "[{}] Response objective missed: {} ({})",
+            page.level,
+            crate::domain::sla::missed(goal),
+            incident.incident_id
+        )),
+        body,
+        attributes: vec![
+            ("kind", "notice".to_owned()),
+            ("severity", page.level.as_str().to_owned()),
+            ("notice", format!("sla-{goal}")),
+        ],
+    }
+}
+
 /// The contract's `kind` of a page to the OCE, the ISO or a route: `page` for the first page at a level,
-/// `repage` for an escalation while nobody acknowledged.
+/// `repage` for an escalation while nobody acknowledged, `notice` for a missed response objective.
 pub fn page_kind(page: &Page) -> &'static str {
+    if page.breach.is_some() {
+        return "notice";
+    }
     match (page.escalation, page.reopening) {
         (0, 0) => "page",
         (0, _) => "reopened",
@@ -268,7 +320,9 @@ mod tests {
             claimant: "t",
             claim_for: chrono::Duration::seconds(60),
             policy: &policy,
-            escalate_after: None,
+            escalation: &crate::domain::escalation::NONE,
+            slas: &crate::domain::sla::DEFAULT_SLAS,
+            hours: &crate::domain::work_hours::DEFAULT_HOURS,
             routing: &crate::domain::routing::EMPTY,
         };
         let (mut incident, _) = Incident::create("0d9c6f3e-1111-4a4a-9b9b-222233334444".into(), &finding, &ctx);
@@ -289,6 +343,7 @@ mod tests {
             escalation: 0,
             update: None,
             reopening: 0,
+            breach: None,
         }
     }
 

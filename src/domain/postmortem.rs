@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::domain::evidence::Evidence;
 use crate::domain::incident::{Classification, Event, Incident, PageState};
 use crate::domain::severity::Level;
+use crate::domain::sla::{Breach, GoalClock, missed};
 use crate::domain::timestamp;
 
 /// The whole document. Serialised as the report's JSON.
@@ -17,6 +18,10 @@ pub struct PostIncidentReport {
     pub generated_at: String,
     /// What happened, where, and where it stands.
     pub summary: Summary,
+    /// The response clock of its level: when each objective was due and when it was met.
+    pub response: Vec<GoalClock>,
+    /// The objectives it missed, as recorded.
+    pub breaches: Vec<Breach>,
     /// The log, ordered by when each entry happened (a note's `occurred_at`, else when it was recorded).
     pub timeline: Vec<TimelineEntry>,
     /// The root cause, as the closing responder gave it.
@@ -158,8 +163,14 @@ pub struct PageEntry {
     pub message_id: Option<String>,
 }
 
-/// Builds the report of `incident` from its log and evidence, at `now`.
-pub fn build(incident: &Incident, timeline: &[Event], evidence: &[Evidence], now: DateTime<Utc>) -> PostIncidentReport {
+/// Builds the report of `incident` from its response clock, log and evidence, at `now`.
+pub fn build(
+    incident: &Incident,
+    clock: &[GoalClock],
+    timeline: &[Event],
+    evidence: &[Evidence],
+    now: DateTime<Utc>,
+) -> PostIncidentReport {
     let ts = |t: Option<DateTime<Utc>>| t.map(timestamp::format);
     let closure = incident.closure.as_ref();
     let mut entries: Vec<(DateTime<Utc>, TimelineEntry)> = timeline
@@ -211,6 +222,8 @@ pub fn build(incident: &Incident, timeline: &[Event], evidence: &[Evidence], now
             closed_at: closure.map(|c| timestamp::format(c.at)),
             closure_notes: closure.map(|c| c.notes.clone()),
         },
+        response: clock.to_vec(),
+        breaches: incident.breaches.clone(),
         timeline: entries.into_iter().map(|(_, e)| e).collect(),
         cause: closure.and_then(|c| c.root_cause.clone()),
         effect: Effect {
@@ -342,6 +355,33 @@ pub fn markdown(r: &PostIncidentReport) -> String {
     ];
     for (k, v) in rows {
         line(format!("| {k} | {v} |"));
+    }
+    if !r.response.is_empty() {
+        line(String::new());
+        line(format!("## Response times ({} objectives)", s.level));
+        line(String::new());
+        line("| Objective | Due | Met | In time |".into());
+        line("|---|---|---|---|".into());
+        for c in &r.response {
+            let met = c.met.map(timestamp::format);
+            let in_time = if c.breached {
+                "**no**"
+            } else if c.met.is_some() {
+                "yes"
+            } else {
+                "open"
+            };
+            line(format!("| {} | {} | {} | {in_time} |", c.goal, timestamp::format(c.due), or_dash(met.as_deref())));
+        }
+        for b in &r.breaches {
+            line(format!(
+                "\n- Missed at {}: {} (due {}, recorded {}).",
+                b.level,
+                missed(b.goal),
+                timestamp::format(b.due),
+                timestamp::format(b.recorded_at)
+            ));
+        }
     }
     line(String::new());
     line("## Timeline".into());

@@ -11,9 +11,13 @@ use uuid::Uuid;
 
 use crate::adapters::dynamodb::{IncidentKey, Store, StoreError};
 use crate::adapters::sns::Pager;
+use crate::domain::escalation::Escalation;
 use crate::domain::incident::{self, Ctx, Event, Incident};
 use crate::domain::lifecycle::Refusal;
 use crate::domain::policy::Policy;
+use crate::domain::sla::Slas;
+use crate::domain::work_hours::WorkHours;
+use crate::services::clock::Clock;
 use crate::telemetry::metrics;
 
 /// How long a worker waits in-process for pages another worker holds: that worker usually publishes within
@@ -29,40 +33,50 @@ pub struct Rules {
     pub claim_for: chrono::Duration,
     /// Floors and suppressions.
     pub policy: Arc<Policy>,
-    /// Re-page an unacknowledged HIGH/CRITICAL incident after this long; `None`: never.
-    pub escalate_after: Option<chrono::Duration>,
-    /// At most this many re-pages per level.
-    pub max_escalations: u32,
+    /// Who is re-paged, and when, while nobody acknowledges.
+    pub escalation: Arc<Escalation>,
+    /// The response objectives of each level.
+    pub slas: Arc<Slas>,
+    /// Work hours.
+    pub hours: Arc<WorkHours>,
     /// Stakeholder routes and clients.
     pub routing: Arc<crate::domain::routing::Routing>,
+    /// The time.
+    pub clock: Clock,
 }
 
 impl Rules {
-    /// The rules a configuration sets.
+    /// The rules a configuration sets (validated when it was loaded).
     pub fn from_config(config: &crate::config::Config) -> Rules {
         let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
         Rules {
             claim_for: secs(config.paging.claim_timeout_secs),
             policy: Arc::new(config.policy.clone()),
-            escalate_after: match config.escalation.ack_timeout_secs {
-                0 => None,
-                s => Some(secs(s)),
-            },
-            max_escalations: config.escalation.max_repages,
+            escalation: Arc::new(config.escalation_paths().unwrap_or_default()),
+            slas: Arc::new(config.sla.clone()),
+            hours: Arc::new(config.work_hours.clone()),
             routing: Arc::new(config.routing()),
+            clock: Clock::from_config(config),
         }
     }
 
     /// The context for the pure functions, now, for `claimant`.
     pub fn ctx<'a>(&'a self, claimant: &'a str) -> Ctx<'a> {
         Ctx {
-            now: Utc::now(),
+            now: self.clock.now(),
             claimant,
             claim_for: self.claim_for,
             policy: &self.policy,
-            escalate_after: self.escalate_after,
+            escalation: &self.escalation,
+            slas: &self.slas,
+            hours: &self.hours,
             routing: &self.routing,
         }
+    }
+
+    /// The time now, as [`Rules::clock`] tells it.
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
     }
 }
 
@@ -157,7 +171,7 @@ impl Dispatcher {
             // due) for the daemon. Only the daemon, whose configuration is the deployment's, gives them up.
             if !unroutable.is_empty() && self.drops_unroutable {
                 warn!(incident_id = %incident.incident_id, pages = ?unroutable, "pages to a route or client no longer configured: dropped");
-                let now = Utc::now();
+                let now = self.rules.now();
                 incident = self
                     .store
                     .modify(incident, |current| {
@@ -198,7 +212,7 @@ impl Dispatcher {
                     }
                 }
                 paged.extend(sent.iter().map(|(k, _)| k.clone()));
-                let now = Utc::now();
+                let now = self.rules.now();
                 incident = self
                     .store
                     .modify(incident, |current| incident::mark_sent(current, &sent, now).map(|(i, e)| (i, Some(e))))
@@ -221,7 +235,7 @@ impl Dispatcher {
                     })?;
                     continue;
                 }
-                let wait = (until - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1);
+                let wait = (until - self.rules.now()).to_std().unwrap_or_default() + Duration::from_secs(1);
                 return Err(NotSent {
                     reason: format!("pages of incident {} are being sent by another worker", incident.incident_id),
                     after: Some(wait),
@@ -284,9 +298,8 @@ impl Dispatcher {
     /// one is. Several daemons may run this at once: claims and conditional writes let one of them send each
     /// page. Returns how many incidents had something sent or re-paged.
     pub async fn attend_due(&self) -> Result<usize, StoreError> {
-        let max = self.rules.max_escalations;
         let mut attended = 0;
-        for key in self.store.due(Utc::now()).await? {
+        for key in self.store.due(self.rules.now()).await? {
             let Some(mut current) = self.store.load(&key).await? else { continue };
             let claimant = Uuid::new_v4().to_string();
             let plan = incident::page_plan(&current, &self.rules.ctx(&claimant));
@@ -310,13 +323,14 @@ impl Dispatcher {
                     }
                 }
             }
-            if current.escalate_at.is_none_or(|at| at > Utc::now()) {
+            current = self.record_breaches(current, &claimant).await?;
+            if current.escalate_at.is_none_or(|at| at > self.rules.now()) {
                 continue;
             }
             let before = current.escalations;
             let stored = self
                 .store
-                .modify(current, |c| incident::escalate(c, max, &self.rules.ctx(&claimant)).map(|(i, e)| (i, Some(e))))
+                .modify(current, |c| incident::escalate(c, &self.rules.ctx(&claimant)).map(|(i, e)| (i, Some(e))))
                 .await?;
             if stored.escalations > before {
                 attended += 1;
@@ -329,5 +343,37 @@ impl Dispatcher {
             }
         }
         Ok(attended)
+    }
+
+    /// Records the response objectives `incident` has missed by now, once each, and sends the notices they
+    /// owe (the ISO and the OCE hear of a HIGH or CRITICAL incident's breach at once; LOW and MEDIUM ones
+    /// wait for the work-hours digest). Returns the incident as stored.
+    async fn record_breaches(&self, incident: Incident, claimant: &str) -> Result<Incident, StoreError> {
+        let rules = &self.rules;
+        let mut found = Vec::new();
+        let stored = self
+            .store
+            .modify(incident, |c| {
+                let ctx = rules.ctx(claimant);
+                let (next, breaches) = crate::domain::sla::due_breaches(c, &rules.slas, &rules.hours, ctx.now)?;
+                let (next, event) = crate::domain::sla::announce(next, &breaches, &ctx);
+                found = breaches;
+                Some((next, Some(event)))
+            })
+            .await?;
+        for breach in &found {
+            metrics::get().sla_breaches.inc();
+            warn!(incident_id = %stored.incident_id, goal = %breach.goal, level = %breach.level, "response objective missed");
+        }
+        if found.is_empty() {
+            return Ok(stored);
+        }
+        match self.send_pages(stored.clone(), claimant).await {
+            Ok((stored, _)) => Ok(stored),
+            Err(e) => {
+                warn!(error = %e, "breach notice not sent yet; will try again");
+                Ok(stored)
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod archive;
 pub mod check;
+pub mod clock;
 pub mod dispatch;
 pub mod ingest;
 pub mod reconcile;

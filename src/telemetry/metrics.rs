@@ -84,6 +84,8 @@ pub struct Metrics {
     pub pages_failed: Counter,
     /// Re-pages of unacknowledged incidents scheduled.
     pub escalations: Counter,
+    /// Response objectives (SLAs) missed, recorded.
+    pub sla_breaches: Counter,
     /// Messages being processed now.
     pub in_flight: Gauge,
     /// When the consumer's last receive completed (Unix seconds): the heartbeat beats only while it is recent.
@@ -115,6 +117,7 @@ impl Metrics {
             pages_sent: Family::default(),
             pages_failed: Counter::default(),
             escalations: Counter::default(),
+            sla_breaches: Counter::default(),
             in_flight: Gauge::default(),
             last_receive: Gauge::default(),
             aws_calls: Family::default(),
@@ -135,6 +138,7 @@ impl Metrics {
         registry.register("pages_sent", "Pages published, by target and level", m.pages_sent.clone());
         registry.register("pages_failed", "Page publishes that failed (retried)", m.pages_failed.clone());
         registry.register("escalations", "Re-pages of unacknowledged incidents", m.escalations.clone());
+        registry.register("sla_breaches", "Response objectives missed (each recorded once)", m.sla_breaches.clone());
         registry.register(MESSAGES_IN_FLIGHT, "Messages being processed now", m.in_flight.clone());
         registry.register(
             "last_receive_seconds",

@@ -19,6 +19,22 @@ pub struct Received {
 }
 
 impl Aws {
+    /// A topic of the test's own (a route's or a client's), `<stack>-<name>`, with a capture queue subscribed
+    /// to it: (topic ARN, queue URL).
+    pub async fn own_topic(&self, stack: &super::stack::Stack, name: &str) -> (String, String) {
+        let arn = self
+            .sns
+            .create_topic()
+            .name(format!("{}-{name}", stack.name))
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn
+            .expect("topic arn");
+        let queue = self.capture(&arn, &format!("{}-{name}-capture", stack.name)).await;
+        (arn, queue)
+    }
+
     /// A queue `name` subscribed to `topic` with raw delivery; returns its URL.
     pub async fn capture(&self, topic: &str, name: &str) -> String {
         let url = self

@@ -312,6 +312,7 @@ mod tests {
             escalation: 0,
             update: None,
             reopening: 0,
+            breach: None,
         };
         incident.pages.insert("HIGH:oce".into(), page);
         let owing = store.incident_item(&incident).unwrap();

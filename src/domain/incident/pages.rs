@@ -22,7 +22,13 @@ impl Page {
             escalation,
             update,
             reopening: 0,
+            breach: None,
         }
+    }
+
+    /// A notice owed now that `incident` missed `goal` at `level`.
+    pub(crate) fn breach_notice(level: Level, target: Target, goal: crate::domain::sla::Goal, ctx: &Ctx) -> Page {
+        Page { breach: Some(goal), ..Page::owed(level, target, 0, None, ctx) }
     }
 }
 
@@ -60,10 +66,12 @@ impl Incident {
         if !(level.pages() || self.confidential) || self.status == Status::Suppressed {
             return;
         }
-        // Re-pages wake the OCE and the ISO again; stakeholders and clients are told once per level.
+        // Re-pages go to the targets of the escalation path's tier (the ISO alone for a confidential incident);
+        // stakeholders and clients are told once per level.
         let targets = match escalation {
             0 => self.page_targets(level, ctx.routing),
-            _ => self.page_targets(level, &Routing::NONE),
+            _ if self.confidential => vec![Target::Iso],
+            n => ctx.escalation.tier(level, n).map(|t| t.targets.clone()).unwrap_or_default(),
         };
         for target in targets {
             if escalation == 0 {
@@ -84,13 +92,14 @@ impl Incident {
         }
         if escalation == 0 {
             self.escalations = 0;
+            self.escalate_at = self.first_escalation(level, ctx);
         }
-        self.escalate_at = match ctx.escalate_after {
-            Some(after) if self.acknowledged_at.is_none() && self.status.is_active() && level.pages() => {
-                Some(ctx.now + after)
-            }
-            _ => None,
-        };
+    }
+
+    /// When the first tier of `level`'s escalation path falls due, if the incident is to be re-paged.
+    fn first_escalation(&self, level: Level, ctx: &Ctx) -> Option<DateTime<Utc>> {
+        let unacknowledged = self.acknowledged_at.is_none() && self.status.is_active() && level.pages();
+        unacknowledged.then(|| ctx.escalation.wait_before(level, 1)).flatten().map(|wait| ctx.now + wait)
     }
 }
 
@@ -149,10 +158,7 @@ impl Incident {
             self.pages.entry(key).or_insert_with(|| Page { reopening: n, ..Page::owed(level, target, 0, update, ctx) });
         }
         self.escalations = 0;
-        self.escalate_at = match ctx.escalate_after {
-            Some(after) if self.acknowledged_at.is_none() && level.pages() => Some(ctx.now + after),
-            _ => None,
-        };
+        self.escalate_at = self.first_escalation(level, ctx);
     }
 
     /// When the daemon must next look at the incident: a re-page falls due, or the claim on a page still owed
@@ -161,32 +167,40 @@ impl Incident {
     pub fn due_at(&self) -> Option<DateTime<Utc>> {
         let owed =
             self.pages.values().filter(|p| p.state == PageState::Owed).map(|p| p.claim_until.unwrap_or(p.owed_at));
-        owed.chain(self.escalate_at).min()
+        owed.chain(self.escalate_at).chain(self.sla_due_at).min()
     }
 }
 
-/// The re-page due now for an incident nobody acknowledged: `None` if none is due. At most `max` re-pages
-/// per level; a later raise starts the count again. Only one writer wins the conditional write of the
-/// result, so several daemons send one re-page per due time.
-pub fn escalate(incident: &Incident, max: u32, ctx: &Ctx) -> Option<(Incident, Event)> {
+/// The re-page due now for an incident nobody acknowledged: the next tier of its level's escalation path
+/// (see [`crate::domain::escalation`]); `None` if none is due. A later raise starts the path again. Only one
+/// writer wins the conditional write of the result, so several daemons send one re-page per due time.
+pub fn escalate(incident: &Incident, ctx: &Ctx) -> Option<(Incident, Event)> {
     let due = incident.escalate_at.filter(|at| *at <= ctx.now)?;
     let mut next = incident.clone();
     next.updated_at = ctx.now;
-    if incident.acknowledged_at.is_some() || !incident.status.is_active() || incident.escalations >= max {
+    let (level, n) = (incident.severity, incident.escalations + 1);
+    let tiers = ctx.escalation.tiers(level).len();
+    let tier = ctx.escalation.tier(level, n);
+    if incident.acknowledged_at.is_some() || !incident.status.is_active() || tier.is_none() {
         next.escalate_at = None;
         let event = Event::new(ctx.now, "gd-incidents", "escalation.stopped", "no further re-pages");
         return Some((next, event));
     }
-    next.escalations += 1;
-    let n = next.escalations;
-    next.owe_pages(incident.severity, n, ctx);
-    if n >= max {
-        next.escalate_at = None;
-    }
+    next.escalations = n;
+    next.owe_pages(level, n, ctx);
+    // Each tier counts from when the one before fell due, so a late round does not push the path back.
+    next.escalate_at = ctx.escalation.wait_before(level, n + 1).map(|wait| due + wait);
+    next.wind_clock(ctx);
+    let whom: Vec<String> = match tier {
+        Some(t) if !incident.confidential => t.targets.iter().map(ToString::to_string).collect(),
+        _ => vec![Target::Iso.to_string()],
+    };
     let summary = format!(
-        "not acknowledged since {}: re-page {n} of {max} at {}",
-        crate::domain::timestamp::format(due),
-        incident.severity
+        "not acknowledged since {}: re-page {n} of {tiers} at {level}, to {}",
+        crate::domain::timestamp::format(
+            due - ctx.escalation.tier(level, n).map_or(chrono::Duration::zero(), |t| t.after)
+        ),
+        whom.join(", ")
     );
     Some((next, Event::new(ctx.now, "gd-incidents", "escalation", summary)))
 }

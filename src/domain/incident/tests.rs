@@ -1,6 +1,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
+use crate::domain::escalation::Escalation;
 use crate::domain::finding::{Finding, Resource, timestamp};
 use crate::domain::policy::{Floor, Policy, Suppression};
 use crate::domain::severity::Level;
@@ -45,7 +46,9 @@ fn ctx(claimant: &str, minute: u32) -> Ctx<'_> {
         claimant,
         claim_for: Duration::seconds(60),
         policy: &DEFAULT_POLICY,
-        escalate_after: None,
+        escalation: &crate::domain::escalation::NONE,
+        slas: &crate::domain::sla::DEFAULT_SLAS,
+        hours: &crate::domain::work_hours::DEFAULT_HOURS,
         routing: &crate::domain::routing::EMPTY,
     }
 }
@@ -227,15 +230,22 @@ fn serialises_with_the_contract_names() {
     assert_eq!(back, incident);
 }
 
-fn rules_ctx<'a>(policy: &'a Policy, claimant: &'a str, minute: u32, escalate_after: Option<Duration>) -> Ctx<'a> {
+fn rules_ctx<'a>(policy: &'a Policy, claimant: &'a str, minute: u32, escalation: &'a Escalation) -> Ctx<'a> {
     Ctx {
         now: t(minute),
         claimant,
         claim_for: Duration::seconds(60),
         policy,
-        escalate_after,
+        escalation,
+        slas: &crate::domain::sla::DEFAULT_SLAS,
+        hours: &crate::domain::work_hours::DEFAULT_HOURS,
         routing: &crate::domain::routing::EMPTY,
     }
+}
+
+/// The default path: the OCE and the ISO every 15 minutes, `times` times.
+fn every_15(times: u32) -> Escalation {
+    Escalation::new(&[], Some(Duration::minutes(15)), times, &crate::domain::routing::EMPTY).unwrap()
 }
 
 #[test]
@@ -251,7 +261,11 @@ fn floors_raise_levels_and_suppressions_never_page() {
         suppress: vec![Suppression { types: vec![], accounts: vec!["999999999999".into()], reason: "sandbox".into() }],
         ..Policy::default()
     };
-    let (incident, event) = Incident::create("i".into(), &finding(1, 1, 2.0), &rules_ctx(&policy, "w", 0, None));
+    let (incident, event) = Incident::create(
+        "i".into(),
+        &finding(1, 1, 2.0),
+        &rules_ctx(&policy, "w", 0, &crate::domain::escalation::NONE),
+    );
     assert_eq!(incident.severity, Level::High, "the floor raises a LOW finding");
     assert_eq!(incident.raised_by.as_deref(), Some("policy rule ours: all of Type are serious"));
     assert_eq!(owed(&incident), vec!["HIGH:iso", "HIGH:oce"]);
@@ -259,38 +273,39 @@ fn floors_raise_levels_and_suppressions_never_page() {
 
     let mut sandbox = finding(1, 1, 9.5);
     sandbox.account_id = "999999999999".into();
-    let (incident, event) = Incident::create("s".into(), &sandbox, &rules_ctx(&policy, "w", 0, None));
+    let (incident, event) =
+        Incident::create("s".into(), &sandbox, &rules_ctx(&policy, "w", 0, &crate::domain::escalation::NONE));
     assert_eq!(incident.status, Status::Suppressed);
     assert_eq!(incident.suppressed_reason.as_deref(), Some("sandbox"));
     assert!(incident.pages.is_empty(), "suppressed incidents are never paged");
     assert!(event.summary.contains("suppressed: sandbox"));
-    let raised = apply(&incident, &finding(2, 2, 10.0), &rules_ctx(&policy, "w", 1, None));
+    let raised = apply(&incident, &finding(2, 2, 10.0), &rules_ctx(&policy, "w", 1, &crate::domain::escalation::NONE));
     assert!(raised.is_some_and(|(i, _)| i.pages.is_empty()), "not even when raised");
 }
 
 #[test]
 fn escalation_repages_until_acknowledged_or_the_limit() {
-    let after = Some(Duration::minutes(15));
+    let after = &every_15(2);
     let policy = Policy::default();
     let (mut incident, _) = Incident::create("i".into(), &finding(1, 1, 8.0), &rules_ctx(&policy, "w", 0, after));
     assert_eq!(incident.escalate_at, Some(t(15)));
     incident.pages.values_mut().for_each(|p| p.state = PageState::Sent);
 
-    assert!(escalate(&incident, 2, &rules_ctx(&policy, "w", 14, after)).is_none(), "not due yet");
-    let (once, event) = escalate(&incident, 2, &rules_ctx(&policy, "w", 15, after)).expect("due");
+    assert!(escalate(&incident, &rules_ctx(&policy, "w", 14, after)).is_none(), "not due yet");
+    let (once, event) = escalate(&incident, &rules_ctx(&policy, "w", 15, after)).expect("due");
     assert_eq!(event.action, "escalation");
     assert_eq!(once.escalations, 1);
     assert_eq!(owed(&once), vec!["HIGH:iso:esc1", "HIGH:oce:esc1"]);
     assert_eq!(once.escalate_at, Some(t(30)));
-    let (twice, _) = escalate(&once, 2, &rules_ctx(&policy, "w", 30, after)).expect("due again");
+    let (twice, _) = escalate(&once, &rules_ctx(&policy, "w", 30, after)).expect("due again");
     assert_eq!(twice.escalations, 2);
     assert_eq!(twice.escalate_at, None, "the limit is reached: no more re-pages");
-    assert!(escalate(&twice, 2, &rules_ctx(&policy, "w", 45, after)).is_none());
+    assert!(escalate(&twice, &rules_ctx(&policy, "w", 45, after)).is_none());
 
     // An acknowledged incident is not re-paged; the schedule is cleared.
     let mut acked = once.clone();
     acked.acknowledged_at = Some(t(20));
-    let (cleared, event) = escalate(&acked, 2, &rules_ctx(&policy, "w", 30, after)).expect("cleanup");
+    let (cleared, event) = escalate(&acked, &rules_ctx(&policy, "w", 30, after)).expect("cleanup");
     assert_eq!((cleared.escalate_at, cleared.escalations), (None, 1));
     assert_eq!(event.action, "escalation.stopped");
 
@@ -303,7 +318,7 @@ fn escalation_repages_until_acknowledged_or_the_limit() {
 
 #[test]
 fn an_owed_page_stays_due_until_sent_whoever_owed_it() {
-    let after = Some(Duration::minutes(15));
+    let after = &every_15(1);
     let policy = Policy::default();
     let (created, _) = Incident::create("i".into(), &finding(1, 1, 8.0), &rules_ctx(&policy, "w", 0, after));
     let claim_lapses = t(0) + Duration::seconds(60);
@@ -313,12 +328,22 @@ fn an_owed_page_stays_due_until_sent_whoever_owed_it() {
     assert_eq!(sent.due_at(), Some(t(15)), "all sent: due when the re-page is");
 
     // The last re-page clears the re-page schedule in the same write that owes it: the page keeps it due.
-    let (last, _) = escalate(&sent, 1, &rules_ctx(&policy, "w", 15, after)).expect("due");
+    let (last, _) = escalate(&sent, &rules_ctx(&policy, "w", 15, after)).expect("due");
     assert_eq!(last.escalate_at, None, "no re-page after the last");
     assert_eq!(last.due_at(), Some(t(16)), "the last re-page is due again once its sender's claim lapses");
     let keys: Vec<(String, String)> = owed(&last).into_iter().map(|k| (k, "m".to_string())).collect();
     let (done, _) = mark_sent(&last, &keys, t(15)).unwrap();
-    assert_eq!(done.due_at(), None, "sent, nothing scheduled: out of the index");
+    assert_eq!(
+        done.due_at(),
+        Some(t(0) + Duration::hours(1)),
+        "sent, no re-page: due when its acknowledgement objective (1 h) is"
+    );
+    let mut acked = done.clone();
+    acked.acknowledged_at = Some(t(20));
+    acked.contained_at = Some(t(20));
+    acked.resolved_at = Some(t(20));
+    acked.wind_clock(&rules_ctx(&policy, "w", 20, after));
+    assert_eq!(acked.due_at(), None, "nothing owed, scheduled or watched: out of the index");
 
     // A page owed and never claimed (a responder's command that cannot reach the topic) is due at once.
     let mut unclaimed = last.clone();
@@ -394,10 +419,10 @@ fn routes_and_clients_follow_the_once_per_level_rule() {
     assert_eq!(owed(&raised), vec!["CRITICAL:iso"]);
 
     // Re-pages wake the OCE and the ISO only.
-    let after = Some(Duration::minutes(15));
-    let (mut repaged, _) = Incident::create("r".into(), &finding(1, 1, 8.0), &Ctx { escalate_after: after, ..with(0) });
+    let after = every_15(3);
+    let (mut repaged, _) = Incident::create("r".into(), &finding(1, 1, 8.0), &Ctx { escalation: &after, ..with(0) });
     repaged.pages.values_mut().for_each(|p| p.state = PageState::Sent);
-    let (once, _) = escalate(&repaged, 3, &Ctx { escalate_after: after, ..with(15) }).expect("due");
+    let (once, _) = escalate(&repaged, &Ctx { escalation: &after, ..with(15) }).expect("due");
     assert_eq!(owed(&once), vec!["HIGH:iso:esc1", "HIGH:oce:esc1"]);
 }
 
@@ -478,7 +503,9 @@ fn a_keep_closed_rule_records_the_recurrence_without_reopening() {
         }],
         ..Policy::default()
     };
-    let (next, event) = apply(&closed_high(), &finding(5, 9, 8.0), &rules_ctx(&policy, "w", 10, None)).unwrap();
+    let (next, event) =
+        apply(&closed_high(), &finding(5, 9, 8.0), &rules_ctx(&policy, "w", 10, &crate::domain::escalation::NONE))
+            .unwrap();
     assert_eq!((next.status, event.action.as_str()), (Status::Closed, "finding.recurred"));
     assert!(event.summary.contains("kept closed by policy: nightly scanner"), "{}", event.summary);
     assert!(owed(&next).is_empty());

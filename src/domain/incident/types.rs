@@ -143,6 +143,9 @@ pub struct Page {
     /// n for the pages of the n-th reopening (the finding recurred after close) and their re-pages; 0 else.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reopening: u32,
+    /// For a notice of a missed response objective: which one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breach: Option<crate::domain::sla::Goal>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -310,6 +313,23 @@ pub struct Incident {
     /// When the next re-page is due, if one is.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::optional")]
     pub escalate_at: Option<DateTime<Utc>>,
+    /// When it reached its current level: its response clock (SLAs) counts from then. `None`: since it was
+    /// created.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::optional")]
+    pub level_since: Option<DateTime<Utc>>,
+    /// When it was contained (or resolved or closed, if that came first), since it was last (re)opened.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::optional")]
+    pub contained_at: Option<DateTime<Utc>>,
+    /// When it was resolved (or closed), since it was last (re)opened.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::optional")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The response objectives it missed, each recorded once (see [`crate::domain::sla`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breaches: Vec<crate::domain::sla::Breach>,
+    /// The next response deadline still watched, so the daemon finds the incident then in the index of
+    /// what is due ([`Incident::due_at`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::optional")]
+    pub sla_due_at: Option<DateTime<Utc>>,
     /// Bumped by every write; writes are conditional on it (optimistic concurrency).
     pub version: u64,
 }
@@ -382,7 +402,7 @@ impl Event {
 
 /// The fields that differ between two incidents (bookkeeping fields left out), as two JSON objects.
 pub fn diff(before: &Incident, after: &Incident) -> (serde_json::Value, serde_json::Value) {
-    const SKIP: [&str; 4] = ["version", "updated_at", "pages", "escalate_at"];
+    const SKIP: [&str; 5] = ["version", "updated_at", "pages", "escalate_at", "sla_due_at"];
     let (Ok(serde_json::Value::Object(b)), Ok(serde_json::Value::Object(a))) =
         (serde_json::to_value(before), serde_json::to_value(after))
     else {
@@ -414,8 +434,12 @@ pub struct Ctx<'a> {
     pub claim_for: Duration,
     /// Floors and suppressions.
     pub policy: &'a Policy,
-    /// Re-page an unacknowledged HIGH or CRITICAL incident after this long; `None`: never.
-    pub escalate_after: Option<Duration>,
+    /// Who is re-paged, and when, while nobody acknowledges a HIGH or CRITICAL incident.
+    pub escalation: &'a crate::domain::escalation::Escalation,
+    /// The response objectives of each level.
+    pub slas: &'a crate::domain::sla::Slas,
+    /// Work hours, in which LOW and MEDIUM objectives are counted.
+    pub hours: &'a crate::domain::work_hours::WorkHours,
     /// Stakeholder routes and clients, besides the OCE and the ISO.
     pub routing: &'a Routing,
 }
@@ -463,7 +487,37 @@ impl Incident {
             reopenings: 0,
             escalations: 0,
             escalate_at: None,
+            level_since: None,
+            contained_at: None,
+            resolved_at: None,
+            breaches: Vec::new(),
+            sla_due_at: None,
             version: 0,
+        }
+    }
+
+    /// Keeps the next response deadline (see [`Incident::sla_due_at`]) after a change.
+    pub fn wind_clock(&mut self, ctx: &Ctx) {
+        self.sla_due_at = crate::domain::sla::next_deadline(self, ctx.slas, ctx.hours);
+    }
+
+    /// Notes when the incident became contained or resolved, after its status changed from `before` at
+    /// `now`; reopening it starts those over.
+    pub fn note_status(&mut self, before: Status, now: DateTime<Utc>) {
+        match self.status {
+            Status::Contained => {
+                self.contained_at.get_or_insert(now);
+            }
+            Status::Resolved | Status::Closed => {
+                self.contained_at.get_or_insert(now);
+                self.resolved_at.get_or_insert(now);
+            }
+            Status::Open | Status::Acknowledged | Status::Investigating if before == Status::Closed => {
+                self.contained_at = None;
+                self.resolved_at = None;
+                self.level_since = Some(now);
+            }
+            _ => {}
         }
     }
 

@@ -44,6 +44,7 @@ impl Incident {
             ..Incident::open(ctx.now)
         };
         incident.owe_pages(level, 0, ctx);
+        incident.wind_clock(ctx);
         let from = match f.origin {
             Origin::GuardDuty => "GuardDuty finding",
             Origin::MalwareScan => "GuardDuty Malware Protection scan result",
@@ -107,6 +108,7 @@ pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, E
     }
     let summary = if raised {
         next.severity = level;
+        next.level_since = Some(ctx.now);
         next.owe_pages(level, 0, ctx);
         let why = next.raised_by.as_ref().map(|r| format!("; {r}")).unwrap_or_default();
         format!(
@@ -121,6 +123,7 @@ pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, E
         format!("an older version with a higher severity ({}) arrived late", f.severity)
     };
     next.updated_at = ctx.now;
+    next.wind_clock(ctx);
     let action = if raised { "finding.raised" } else { "finding.updated" };
     let event = Event::new(ctx.now, "guardduty", action, summary).with_diff(existing, &next);
     Some((next, event))
@@ -151,6 +154,7 @@ fn closed(
         next.closure = None;
         next.acknowledged_by = None;
         next.acknowledged_at = None;
+        next.note_status(Status::Closed, ctx.now);
     };
     let (action, summary) = if raised {
         reopen(&mut next);
@@ -177,6 +181,7 @@ fn closed(
             format!("reopened: the finding recurred after close ({version}, was count {})", existing.finding_count),
         )
     };
+    next.wind_clock(ctx);
     let event = Event::new(ctx.now, "guardduty", action, summary).with_diff(existing, &next);
     (next, event)
 }

@@ -11,13 +11,20 @@ fn t(minute: u32) -> DateTime<Utc> {
 static NO_RULES: Policy =
     Policy { high_list: false, floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
 
+static REPAGE_EVERY_15: std::sync::LazyLock<crate::domain::escalation::Escalation> = std::sync::LazyLock::new(|| {
+    let every = Some(Duration::minutes(15));
+    crate::domain::escalation::Escalation::new(&[], every, 3, &crate::domain::routing::EMPTY).unwrap()
+});
+
 fn ctx(minute: u32) -> crate::domain::incident::Ctx<'static> {
     crate::domain::incident::Ctx {
         now: t(minute),
         claimant: "cli",
         claim_for: Duration::seconds(60),
         policy: &NO_RULES,
-        escalate_after: Some(Duration::minutes(15)),
+        escalation: &REPAGE_EVERY_15,
+        slas: &crate::domain::sla::DEFAULT_SLAS,
+        hours: &crate::domain::work_hours::DEFAULT_HOURS,
         routing: &crate::domain::routing::EMPTY,
     }
 }

@@ -28,6 +28,7 @@ fn closed_critical() -> (Incident, Vec<Event>, Vec<Evidence>) {
             escalation: 0,
             update: None,
             reopening: 0,
+            breach: None,
         },
     );
     i.closure = Some(Closure {
@@ -52,7 +53,7 @@ fn closed_critical() -> (Incident, Vec<Event>, Vec<Evidence>) {
 #[test]
 fn the_report_has_every_part_the_procedure_asks_for() {
     let (i, events, evidence) = closed_critical();
-    let r = build(&i, &events, &evidence, t(40));
+    let r = build(&i, &[], &events, &evidence, t(40));
     assert_eq!(r.cause.as_deref(), Some("leaked key"));
     assert_eq!((r.authorities_required, r.authorities_notified), (true, Some(true)));
     assert_eq!(r.timeline[0].action, "note", "ordered by when it happened: the attacker's step first");
@@ -96,10 +97,25 @@ fn an_open_incident_reports_what_is_not_recorded_yet() {
     let (mut i, events, _) = closed_critical();
     i.closure = None;
     i.severity = Level::High;
-    let r = build(&i, &events, &[], t(40));
+    let r = build(&i, &[], &events, &[], t(40));
     assert_eq!((r.cause.clone(), r.authorities_required), (None, false));
     let md = markdown(&r);
     assert!(md.contains("## Cause\n\nnot recorded"), "{md}");
     assert!(md.contains("No finding versions kept"), "{md}");
     assert!(md.contains("not required below CRITICAL"), "{md}");
+}
+
+#[test]
+fn the_report_gives_the_response_times_and_what_was_late() {
+    use crate::domain::sla::{self, DEFAULT_SLAS};
+    use crate::domain::work_hours::DEFAULT_HOURS;
+    let (mut i, events, evidence) = closed_critical();
+    i.acknowledged_at = Some(t(30));
+    let (late, _) = sla::due_breaches(&i, &DEFAULT_SLAS, &DEFAULT_HOURS, t(31)).unwrap_or((i.clone(), Vec::new()));
+    let clock = sla::clock(&late, &DEFAULT_SLAS, &DEFAULT_HOURS, t(40));
+    let r = build(&late, &clock, &events, &evidence, t(40));
+    assert_eq!(r.response.len(), 3);
+    let md = markdown(&r);
+    assert!(md.contains("## Response times (CRITICAL objectives)"), "{md}");
+    assert!(md.contains("| acknowledge |") && md.contains("| **no** |"), "acknowledged after 15 minutes: {md}");
 }

@@ -1,7 +1,6 @@
 //! `gd-incidents incidents ...`: the responders' commands. They use the store, the dispatcher and the pure
 //! lifecycle rules; never an SDK client directly.
 
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::{CloseArgs, CommandError, Common, IncidentsCommand, ReportFormat, YesNo, output};
@@ -9,6 +8,7 @@ use crate::adapters::dynamodb::ListFilter;
 use crate::adapters::identity;
 use crate::domain::incident::{Event, Incident};
 use crate::domain::lifecycle::{self, Action, CloseInput, Refusal};
+use crate::domain::sla;
 use crate::services::Context;
 use crate::services::dispatch::Dispatcher;
 
@@ -45,7 +45,9 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
                 confidential,
             };
             let listing = dispatch.store().list(&filter, limit.into(), next.as_deref()).await?;
-            output::listing(&listing, common.json);
+            let rules = dispatch.rules();
+            let now = rules.now();
+            output::listing(&listing, &|i| sla::clock(i, &rules.slas, &rules.hours, now), common.json);
             Ok(())
         }
         IncidentsCommand::Show { id, common } => {
@@ -57,7 +59,9 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
                 sequences: dispatch.store().links(&incident).await?,
                 signals: dispatch.store().signal_incidents(&incident).await?,
             };
-            output::incident(&incident, &timeline, evidence.len(), &related, common.json);
+            let rules = dispatch.rules();
+            let clock = sla::clock(&incident, &rules.slas, &rules.hours, rules.now());
+            output::incident(&incident, &clock, &timeline, evidence.len(), &related, common.json);
             Ok(())
         }
         IncidentsCommand::Ack { id, by, common } => act(ctx, &common, &id, by, Action::Ack).await,
@@ -124,7 +128,10 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
             let incident = find(dispatch, &id).await?;
             let timeline = dispatch.store().timeline(&incident).await?;
             let evidence = dispatch.store().evidence(&incident).await?;
-            let report = crate::domain::postmortem::build(&incident, &timeline, &evidence, Utc::now());
+            let rules = dispatch.rules();
+            let now = rules.now();
+            let clock = sla::clock(&incident, &rules.slas, &rules.hours, now);
+            let report = crate::domain::postmortem::build(&incident, &clock, &timeline, &evidence, now);
             let text = if common.json || format == ReportFormat::Json {
                 let mut v = serde_json::to_string_pretty(&report)
                     .map_err(|e| CommandError::Failed(format!("cannot encode the report: {e}")))?;
@@ -174,7 +181,7 @@ async fn move_confidential(
         let new_id = lifecycle::confidential_id(&incident.incident_id);
         if let Some(actor) = &actor {
             let summary = format!("moved to the confidential table {target} (id was {})", incident.incident_id);
-            let event = actor.sign(Event::new(Utc::now(), &actor.name, "moved", summary));
+            let event = actor.sign(Event::new(ctx.dispatch.rules().now(), &actor.name, "moved", summary));
             store.move_confidential(&incident, &event).await?;
         }
         moved.push((incident.incident_id, new_id));

@@ -6,6 +6,7 @@ use crate::adapters::dynamodb::Listing;
 use crate::domain::evidence::Evidence;
 use crate::domain::finding::truncate;
 use crate::domain::incident::{Event, Incident, PageState};
+use crate::domain::sla::{self, GoalClock};
 use crate::domain::timestamp;
 
 /// Prints a JSON value on one line.
@@ -13,24 +14,27 @@ pub fn json(value: &serde_json::Value) {
     println!("{value}");
 }
 
-/// `incidents list`.
-pub fn listing(listing: &Listing, as_json: bool) {
+/// `incidents list`, with each incident's response clock in a few words (`clock`).
+pub fn listing(listing: &Listing, clock: &dyn Fn(&Incident) -> Vec<GoalClock>, as_json: bool) {
     if as_json {
-        json(&json!({ "incidents": listing.incidents, "next": listing.next }));
+        let clocks: serde_json::Map<String, serde_json::Value> =
+            listing.incidents.iter().map(|i| (i.incident_id.clone(), json!(clock(i)))).collect();
+        json(&json!({ "incidents": listing.incidents, "clocks": clocks, "next": listing.next }));
         return;
     }
     if listing.incidents.is_empty() {
         println!("no incidents");
     } else {
-        println!("{:<36}  {:<8}  {:<13}  {:<24}  TITLE", "ID", "LEVEL", "STATUS", "CREATED");
+        println!("{:<36}  {:<8}  {:<13}  {:<24}  {:<27}  TITLE", "ID", "LEVEL", "STATUS", "CREATED", "SLA");
     }
     for i in &listing.incidents {
         println!(
-            "{:<36}  {:<8}  {:<13}  {:<24}  {}",
+            "{:<36}  {:<8}  {:<13}  {:<24}  {:<27}  {}",
             i.incident_id,
             i.severity.as_str(),
             i.status.as_str(),
             timestamp::format(i.created_at),
+            sla::summary(&clock(i)),
             truncate(&i.title, 80)
         );
     }
@@ -50,8 +54,15 @@ pub struct Related {
     pub signals: Vec<(String, Incident)>,
 }
 
-/// An incident, its log and what it is linked to, as text or JSON.
-pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, related: &Related, as_json: bool) {
+/// An incident, its response clock, its log and what it is linked to, as text or JSON.
+pub fn incident(
+    incident: &Incident,
+    clock: &[GoalClock],
+    timeline: &[Event],
+    evidence: usize,
+    related: &Related,
+    as_json: bool,
+) {
     if as_json {
         let signals: Vec<_> = related
             .signals
@@ -60,6 +71,7 @@ pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, relate
             .collect();
         json(&json!({
             "incident": incident,
+            "clock": clock,
             "timeline": timeline,
             "evidence_versions": evidence,
             "part_of_sequences": related.sequences,
@@ -138,6 +150,31 @@ pub fn incident(incident: &Incident, timeline: &[Event], evidence: usize, relate
     }
     if let Some(at) = incident.escalate_at {
         println!("Re-page due:  {} (re-pages so far: {})", timestamp::format(at), incident.escalations);
+    }
+    if !clock.is_empty() {
+        println!(
+            "Response clock ({} objectives, from {}):",
+            incident.severity,
+            t(incident.level_since.or(Some(incident.created_at)))
+        );
+        for c in clock {
+            let state = match (c.met, c.breached) {
+                (Some(m), false) => format!("met {}", timestamp::format(m)),
+                (Some(m), true) => format!("met LATE {}", timestamp::format(m)),
+                (None, true) => "LATE".into(),
+                (None, false) => "open".into(),
+            };
+            println!("  {:<12} due {}  {state}", c.goal.as_str(), timestamp::format(c.due));
+        }
+    }
+    for b in &incident.breaches {
+        println!(
+            "Missed:       {} {} (due {}, recorded {})",
+            b.level,
+            sla::missed(b.goal),
+            timestamp::format(b.due),
+            timestamp::format(b.recorded_at)
+        );
     }
     if !incident.console_url.is_empty() {
         println!("Console:      {}", incident.console_url);

@@ -170,7 +170,9 @@ mod tests {
             claimant: "t",
             claim_for: chrono::Duration::seconds(60),
             policy: &policy,
-            escalate_after: None,
+            escalation: &crate::domain::escalation::NONE,
+            slas: &crate::domain::sla::DEFAULT_SLAS,
+            hours: &crate::domain::work_hours::DEFAULT_HOURS,
             routing: &crate::domain::routing::EMPTY,
         };
         let r = Report { by: by.into(), title: "t".into(), description: "d".into(), level: Level::High, confidential };

@@ -21,6 +21,7 @@ use crate::adapters::dynamodb::{ListFilter, Store, StoreError};
 use crate::domain::incident::{Incident, Status};
 use crate::domain::lifecycle::{self, Report};
 use crate::domain::severity::Level;
+use crate::domain::sla;
 
 type Shared = State<Arc<Portal>>;
 
@@ -209,7 +210,12 @@ pub async fn list(State(portal): Shared, user: User, query: Result<Query<ListQue
     match collect(portal.dispatch.store(), &filter, keep, limit).await {
         Ok((incidents, more)) => {
             let csrf = token(&portal, &user);
-            page(StatusCode::OK, views::incident_list(&chrome(&portal, &user, &csrf), &query, &incidents, more, limit))
+            let rules = portal.dispatch.rules();
+            let now = rules.now();
+            let clocks: Vec<String> =
+                incidents.iter().map(|i| sla::summary(&sla::clock(i, &rules.slas, &rules.hours, now))).collect();
+            let chrome = chrome(&portal, &user, &csrf);
+            page(StatusCode::OK, views::incident_list(&chrome, &query, &incidents, &clocks, more, limit))
         }
         Err(e) => unavailable(&portal, &user, &e),
     }
@@ -300,9 +306,15 @@ async fn render_incident(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new())
     };
     let csrf = token(portal, user);
+    let rules = portal.dispatch.rules();
+    let clock = match access {
+        Access::Work => sla::clock(incident, &rules.slas, &rules.hours, rules.now()),
+        Access::Reporter => Vec::new(),
+    };
     let view = IncidentPage {
         incident,
         access,
+        clock: &clock,
         timeline: &timeline,
         evidence: &evidence,
         sequences: &sequences,

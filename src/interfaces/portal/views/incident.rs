@@ -19,6 +19,8 @@ pub struct IncidentPage<'a> {
     pub incident: &'a Incident,
     /// What the person may do with it.
     pub access: Access,
+    /// Its response clock (empty for a reporter).
+    pub clock: &'a [crate::domain::sla::GoalClock],
     /// Its log, oldest first (empty for a reporter).
     pub timeline: &'a [Event],
     /// The versions of its finding (empty for a reporter).
@@ -126,6 +128,23 @@ pub(super) fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup 
                 @if let Some(at) = i.escalate_at { dt { "Re-page due" } dd { (when(at)) " (re-pages so far: " (i.escalations) ")" } }
                 @if i.console_url.starts_with("https://") {
                     dt { "Console" } dd { a href=(i.console_url) rel="noreferrer noopener" { "the finding in the GuardDuty console" } }
+                }
+            }
+        }
+        @if !page.clock.is_empty() {
+            h2 { "Response clock" }
+            p.hint { (i.severity.as_str()) " objectives, counted from " (when(i.level_since.unwrap_or(i.created_at))) "." }
+            table {
+                thead { tr { th { "Objective" } th { "Due" } th { "Met" } th { "" } } }
+                tbody {
+                    @for c in page.clock {
+                        tr {
+                            td { (c.goal.as_str()) }
+                            td { (when(c.due)) }
+                            td { (when_opt(c.met)) }
+                            @if c.breached { td.late { "LATE" } } @else if c.met.is_some() { td { "in time" } } @else { td { "open" } }
+                        }
+                    }
                 }
             }
         }

@@ -14,6 +14,7 @@ pub fn incident_list(
     chrome: &Chrome<'_>,
     query: &ListQuery,
     incidents: &[Incident],
+    clocks: &[String],
     more: bool,
     limit: usize,
 ) -> Markup {
@@ -60,7 +61,7 @@ pub fn incident_list(
                 @if more { ", the newest shown" } @else { "" }
                 ", newest first"
             }
-            (incident_table(incidents, true))
+            (incident_table(incidents, Some(clocks)))
             @if more && limit < crate::interfaces::portal::MAX_LIST {
                 p { a href=(more_link) { "Show more" } }
             }
@@ -68,12 +69,17 @@ pub fn incident_list(
     )
 }
 
-pub(super) fn incident_table(incidents: &[Incident], with_assignee: bool) -> Markup {
+/// The incidents as a table; for responders (`clocks`: each one's response clock in a few words) with the
+/// assignee and the clock.
+pub(super) fn incident_table(incidents: &[Incident], clocks: Option<&[String]>) -> Markup {
     html! {
         table {
-            thead { tr { th { "Level" } th { "Title" } th { "Status" } th { "Source" } th { "Created" } @if with_assignee { th { "Assignee" } } } }
+            thead { tr {
+                th { "Level" } th { "Title" } th { "Status" } th { "Source" } th { "Created" }
+                @if clocks.is_some() { th { "Assignee" } th { "Response clock" } }
+            } }
             tbody {
-                @for i in incidents {
+                @for (n, i) in incidents.iter().enumerate() {
                     tr {
                         td { (level(i.severity)) }
                         td {
@@ -83,11 +89,15 @@ pub(super) fn incident_table(incidents: &[Incident], with_assignee: bool) -> Mar
                         td { (status(i.status)) }
                         td { (source(i)) }
                         td { (when(i.created_at)) }
-                        @if with_assignee { td { (i.assignee.as_deref().unwrap_or("-")) } }
+                        @if let Some(clocks) = clocks {
+                            td { (i.assignee.as_deref().unwrap_or("-")) }
+                            @let clock = clocks.get(n).map_or("-", String::as_str);
+                            @if clock.starts_with("LATE") { td.late { (clock) } } @else { td { (clock) } }
+                        }
                     }
                 }
                 @if incidents.is_empty() {
-                    tr { td colspan="6" { "No incidents." } }
+                    tr { td colspan="7" { "No incidents." } }
                 }
             }
         }
@@ -104,7 +114,7 @@ pub fn my_reports(chrome: &Chrome<'_>, incidents: &[Incident]) -> Markup {
             h1 { "My reports" }
             a.big-link href="/report" { "Report an incident" }
             p.count { (incidents.len()) @if incidents.len() == 1 { " report" } @else { " reports" } ", newest first" }
-            (incident_table(incidents, false))
+            (incident_table(incidents, None))
         },
     )
 }
