@@ -118,6 +118,25 @@ fn errors_name_the_file_the_key_and_the_reason() {
             "incidents.table",
             "must not be empty",
         ),
+        (
+            "same confidential table",
+            MINIMAL.replace("table = \"gd-incidents\"", "table = \"t\"\nconfidential_table = \"t\""),
+            "incidents.confidential_table",
+            "must not be the incident table",
+        ),
+        (
+            "escalation path to nobody",
+            format!("{MINIMAL}\n[[escalation.paths]]\nlevel = \"HIGH\"\ntiers = [{{ after_mins = 5, targets = [\"ops\"] }}]\n"),
+            "escalation.paths",
+            "target `ops` is not oce, iso or a [[paging.routes]] name",
+        ),
+        (
+            "objectives out of order",
+            format!("{MINIMAL}\n[sla.high]\nacknowledge_mins = 60\ncontain_mins = 30\nresolve_mins = 90\n"),
+            "sla",
+            "acknowledge_mins <= contain_mins <= resolve_mins",
+        ),
+        ("bad time zone", format!("{MINIMAL}\n[work_hours]\ntime_zone = \"Mars\"\n"), "work_hours", "not an IANA time zone"),
     ];
     for (name, text, key, reason) in cases {
         let err = parse(text).expect_err(name);
