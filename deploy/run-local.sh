@@ -49,6 +49,10 @@ reconcile_interval_secs = 0
 [policy]
 # The procedure's High list (3.3): backdoors, malware and data theft are at least HIGH.
 high_list = true
+
+[work_hours]
+# A digest of the LOW and MEDIUM incidents nobody acknowledged, to the OCE topic in work hours.
+digest = true
 TOML
 echo "wrote $CONFIG" >&2
 

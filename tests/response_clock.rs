@@ -178,3 +178,79 @@ accounts = ["999999999999"]
     let later = aws.drain(&oce, 0, Duration::ZERO, Duration::from_secs(2)).await;
     assert!(later.iter().all(|m| m.attributes.get("incident_id") != Some(&quiet_id)), "{later:?}");
 }
+
+/// Sets the clock of every process of the test to `at` (from now on, it runs on from there).
+fn set_clock(offset_file: &Path, at: chrono::DateTime<chrono::Utc>) {
+    std::fs::write(offset_file, (at - chrono::Utc::now()).num_seconds().to_string()).unwrap();
+}
+
+/// Next Monday (at least a day ahead) at `hh:mm` UTC, plus `days`.
+fn monday(days: i64, hh: u32, mm: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{Datelike, TimeZone};
+    let today = chrono::Utc::now().date_naive();
+    let ahead = 7 - i64::from(today.weekday().num_days_from_monday());
+    let day = today + chrono::Duration::days(ahead + days);
+    chrono::Utc.from_utc_datetime(&day.and_hms_opt(hh, mm, 0).unwrap())
+}
+
+fn digests(messages: &[Received]) -> Vec<&Received> {
+    messages.iter().filter(|m| m.attributes.get("kind").map(String::as_str) == Some("digest")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn low_and_medium_incidents_wait_for_the_work_hours_digest() {
+    let stack = deploy_stack("digest");
+    let aws = Aws::new().await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("clock-offset");
+    set_clock(&clock, monday(0, 8, 0));
+    let tail = format!(
+        "[escalation]\nack_timeout_secs = 0\ncheck_interval_secs = 1\n\n[test_hooks]\nclock_offset_file = \"{}\"\n\n\
+         [work_hours]\ndigest = true\ntime_zone = \"UTC\"\nstart = \"09:00\"\nend = \"17:00\"\ndigest_every_mins = 120\n",
+        clock.display()
+    );
+    let config = write_config_with(dir.path(), &stack, "", &tail);
+    let _daemon = Daemon::start(&config, "d1");
+    let (low, medium, high) =
+        ("d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1", "d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2", "d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3");
+    for (id, severity) in [(low, 2.0), (medium, 5.0), (high, 8.0)] {
+        aws.send(stack.queue_url(), &FindingEvent::version(id, 1, 1, severity).body()).await;
+    }
+    let (low, medium) = (incident_of(&aws, &stack, low).await, incident_of(&aws, &stack, medium).await);
+    incident_of(&aws, &stack, high).await;
+
+    // Monday 08:00, before work: the HIGH one pages; of the others, nothing.
+    let before = aws.drain(&oce, 1, Duration::from_secs(60), Duration::from_secs(3)).await;
+    assert_eq!(kinds(&before).iter().map(|k| k.0.as_str()).collect::<Vec<_>>(), ["page"], "{before:?}");
+
+    // 09:00: the digest, once, with the two that wait; not the HIGH one (it paged).
+    set_clock(&clock, monday(0, 9, 0));
+    let at_nine = aws.drain(&oce, 1, Duration::from_secs(60), Duration::from_secs(4)).await;
+    let sent = digests(&at_nine);
+    assert_eq!(sent.len(), 1, "{at_nine:?}");
+    assert_eq!(sent[0].attributes.get("count").map(String::as_str), Some("2"));
+    assert!(!sent[0].attributes.contains_key("incident_id"), "a digest is not a page");
+    assert!(sent[0].body.contains(&low) && sent[0].body.contains(&medium), "{}", sent[0].body);
+
+    // The LOW one is taken; at 11:00 (every 2 hours) the digest lists the MEDIUM one alone.
+    let (code, out, err) = gd(&config, &["incidents", "ack", &low, "--by", "olga"]);
+    assert_eq!(code, 0, "{out}{err}");
+    set_clock(&clock, monday(0, 10, 30));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(digests(&aws.drain(&oce, 0, Duration::ZERO, Duration::from_secs(1)).await).is_empty(), "not before 11:00");
+    set_clock(&clock, monday(0, 11, 0));
+    let at_eleven = aws.drain(&oce, 1, Duration::from_secs(60), Duration::from_secs(3)).await;
+    let sent = digests(&at_eleven);
+    assert_eq!(sent.len(), 1, "{at_eleven:?}");
+    assert_eq!(sent[0].attributes.get("count").map(String::as_str), Some("1"));
+    assert!(sent[0].body.contains(&medium) && !sent[0].body.contains(&low), "{}", sent[0].body);
+
+    // After work, and at the weekend: nothing.
+    for at in [monday(0, 18, 0), monday(5, 11, 0)] {
+        set_clock(&clock, at);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let quiet = aws.drain(&oce, 0, Duration::ZERO, Duration::from_secs(1)).await;
+        assert!(digests(&quiet).is_empty(), "{at}: {quiet:?}");
+    }
+}

@@ -8,7 +8,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::adapters::clients::{AwsError, describe};
 use crate::domain::incident::{Incident, Page, Target};
-use crate::domain::page_text::render;
+use crate::domain::page_text::{Message, render};
 use crate::domain::routing::Routing;
 
 /// Why a page was not published.
@@ -61,9 +61,12 @@ impl Pager {
 
     /// Publishes one page and returns SNS's message id.
     pub async fn publish(&self, incident: &Incident, page: &Page) -> Result<String, PagerError> {
-        let topic =
-            self.topic(&page.target).ok_or_else(|| PagerError::Unconfigured { target: page.target.to_string() })?;
-        let message = render(incident, page);
+        self.publish_message(&page.target, render(incident, page)).await
+    }
+
+    /// Publishes `message` to `target`'s topic and returns SNS's message id.
+    pub async fn publish_message(&self, target: &Target, message: Message) -> Result<String, PagerError> {
+        let topic = self.topic(target).ok_or_else(|| PagerError::Unconfigured { target: target.to_string() })?;
         let mut request = self.client.publish().topic_arn(topic).subject(message.subject).message(message.body);
         for (name, value) in message.attributes {
             let attr = MessageAttributeValue::builder()

@@ -126,7 +126,9 @@ fn errors_name_the_file_the_key_and_the_reason() {
         ),
         (
             "escalation path to nobody",
-            format!("{MINIMAL}\n[[escalation.paths]]\nlevel = \"HIGH\"\ntiers = [{{ after_mins = 5, targets = [\"ops\"] }}]\n"),
+            format!(
+                "{MINIMAL}\n[[escalation.paths]]\nlevel = \"HIGH\"\ntiers = [{{ after_mins = 5, targets = [\"ops\"] }}]\n"
+            ),
             "escalation.paths",
             "target `ops` is not oce, iso or a [[paging.routes]] name",
         ),
@@ -136,7 +138,12 @@ fn errors_name_the_file_the_key_and_the_reason() {
             "sla",
             "acknowledge_mins <= contain_mins <= resolve_mins",
         ),
-        ("bad time zone", format!("{MINIMAL}\n[work_hours]\ntime_zone = \"Mars\"\n"), "work_hours", "not an IANA time zone"),
+        (
+            "bad time zone",
+            format!("{MINIMAL}\n[work_hours]\ntime_zone = \"Mars\"\n"),
+            "work_hours",
+            "not an IANA time zone",
+        ),
     ];
     for (name, text, key, reason) in cases {
         let err = parse(text).expect_err(name);

@@ -28,6 +28,12 @@ pub struct WorkHours {
     pub end: NaiveTime,
     /// Days off, local dates.
     pub holidays: BTreeSet<NaiveDate>,
+    /// Send the work-hours digest of LOW and MEDIUM incidents to the OCE topic. Off when absent (a
+    /// contract's minimal configuration sends nothing on a LOW or MEDIUM incident); every shipped
+    /// configuration turns it on.
+    pub digest: bool,
+    /// Minutes between two work-hours digests after the one at the start of work hours; 0: that one only.
+    pub digest_every_mins: u32,
 }
 
 /// `[work_hours]` as written.
@@ -44,6 +50,10 @@ struct WorkHoursFile {
     end: String,
     #[serde(default)]
     holidays: Vec<String>,
+    #[serde(default)]
+    digest: bool,
+    #[serde(default = "default_digest_every_mins")]
+    digest_every_mins: u32,
 }
 
 fn default_zone() -> String {
@@ -57,6 +67,9 @@ fn default_start() -> String {
 }
 fn default_end() -> String {
     "17:00".into()
+}
+fn default_digest_every_mins() -> u32 {
+    120
 }
 
 impl TryFrom<WorkHoursFile> for WorkHours {
@@ -88,7 +101,18 @@ impl TryFrom<WorkHoursFile> for WorkHours {
                     .map_err(|_| format!("holidays: `{d}` is not a date YYYY-MM-DD"))
             })
             .collect::<Result<BTreeSet<_>, _>>()?;
-        Ok(WorkHours { time_zone, days, start, end, holidays })
+        if f.digest_every_mins > 24 * 60 {
+            return Err(format!("digest_every_mins {} is out of range: expected 0 to 1440", f.digest_every_mins));
+        }
+        Ok(WorkHours {
+            time_zone,
+            days,
+            start,
+            end,
+            holidays,
+            digest: f.digest,
+            digest_every_mins: f.digest_every_mins,
+        })
     }
 }
 
@@ -100,6 +124,8 @@ impl Default for WorkHours {
             start: default_start(),
             end: default_end(),
             holidays: Vec::new(),
+            digest: false,
+            digest_every_mins: default_digest_every_mins(),
         };
         // The defaults are valid by construction.
         WorkHours::try_from(file).unwrap_or(WorkHours {
@@ -108,6 +134,8 @@ impl Default for WorkHours {
             start: NaiveTime::MIN,
             end: NaiveTime::MIN,
             holidays: BTreeSet::new(),
+            digest: false,
+            digest_every_mins: 0,
         })
     }
 }
@@ -162,6 +190,18 @@ impl WorkHours {
         }
         // No working period for years: count the rest as clock time rather than never.
         last + left
+    }
+
+    /// The digest slot `now` falls in: the start of the current working period, or the latest multiple of
+    /// `digest_every_mins` after it; `None` outside work hours (nothing is sent then).
+    pub fn digest_slot(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let start = self.period_start(now).filter(|start| *start <= now)?;
+        if self.digest_every_mins == 0 {
+            return Some(start);
+        }
+        let every = Duration::minutes(i64::from(self.digest_every_mins));
+        let n = (now - start).num_seconds() / every.num_seconds();
+        Some(start + every * i32::try_from(n).unwrap_or(0))
     }
 
     /// The working time between `from` and `to`.
@@ -224,6 +264,19 @@ mod tests {
     }
 
     #[test]
+    fn digests_go_out_at_the_start_of_work_hours_and_then_at_their_cadence_only_then() {
+        let w = WorkHours::default();
+        assert_eq!(w.digest_slot(at("2026-12-07T08:59:00Z")), None, "before work");
+        assert_eq!(w.digest_slot(at("2026-12-07T09:00:10Z")), Some(at("2026-12-07T09:00:00Z")));
+        assert_eq!(w.digest_slot(at("2026-12-07T10:59:00Z")), Some(at("2026-12-07T09:00:00Z")));
+        assert_eq!(w.digest_slot(at("2026-12-07T11:00:00Z")), Some(at("2026-12-07T11:00:00Z")), "every 2 h");
+        assert_eq!(w.digest_slot(at("2026-12-07T17:30:00Z")), None, "after work");
+        assert_eq!(w.digest_slot(at("2026-12-05T10:00:00Z")), None, "Saturday");
+        let once = hours("digest_every_mins = 0");
+        assert_eq!(once.digest_slot(at("2026-12-07T16:00:00Z")), Some(at("2026-12-07T09:00:00Z")));
+    }
+
+    #[test]
     fn a_bad_calendar_says_what_is_wrong() {
         let bad = |text: &str| toml::from_str::<WorkHours>(text).unwrap_err().to_string();
         assert!(bad("time_zone = \"Mars/Olympus\"").contains("not an IANA time zone"));
@@ -233,5 +286,6 @@ mod tests {
         assert!(bad("start = \"18:00\"").contains("must be after start"));
         assert!(bad("holidays = [\"24.12.2026\"]").contains("not a date"));
         assert!(bad("hours = 8").contains("unknown field"));
+        assert!(bad("digest_every_mins = 2000").contains("0 to 1440"));
     }
 }

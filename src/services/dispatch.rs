@@ -147,6 +147,11 @@ impl Dispatcher {
         &self.rules
     }
 
+    /// The pager.
+    pub fn pager(&self) -> &Pager {
+        &self.pager
+    }
+
     /// Publishes every page `incident` owes that `claimant` holds or can claim, and records them as sent.
     /// Returns the incident as stored and the keys of the pages this call published.
     pub async fn send_pages(&self, mut incident: Incident, claimant: &str) -> Result<(Incident, Vec<String>), NotSent> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::services::digest;
 use crate::services::dispatch::Dispatcher;
 
 /// Fires at once and then every period, until shutdown: the schedule of the daemon's periodic tasks.
@@ -52,14 +53,19 @@ impl Every {
 /// How long a periodic round may go on once shutdown has begun: enough to record a page just published.
 pub const ROUND_GRACE: Duration = Duration::from_secs(3);
 
-/// Every `every` until shutdown, sends what is due: pages left owed (by anyone) and re-pages.
+/// Every `every` until shutdown, sends what is due: pages left owed (by anyone), re-pages, notices of missed
+/// objectives, and the work-hours digest.
 pub async fn attend_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {
+    let holder = uuid::Uuid::new_v4().to_string();
     let mut rounds = Every::new(every, shutdown);
     while rounds.next().await {
         match rounds.round(dispatch.attend_due()).await {
             Some(Ok(0)) | None => {}
             Some(Ok(n)) => info!(incidents = n, "sent owed pages and due re-pages"),
             Some(Err(e)) => warn!(error = %e, "could not look for owed pages and due re-pages; will try again"),
+        }
+        if let Some(Err(e)) = rounds.round(digest::send_due(&dispatch, &holder)).await {
+            warn!(error = %e, "could not send the work-hours digest; will try again");
         }
     }
 }

@@ -1,0 +1,80 @@
+//! The work-hours digest (procedure §3.3: LOW and MEDIUM incidents "do not require someone to be paged or
+//! woken up beyond normal work hours"): what the OCE is told of them, at the start of work hours and at a
+//! cadence during them, and nothing outside. Pure; when it is sent is [`WorkHours::digest_slot`].
+//!
+//! [`WorkHours::digest_slot`]: crate::domain::work_hours::WorkHours::digest_slot
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::finding::truncate;
+use crate::domain::incident::Incident;
+use crate::domain::page_text::Message;
+use crate::domain::timestamp;
+
+/// Incidents listed in one digest, at most; the rest are counted.
+pub const MAX_LISTED: usize = 50;
+
+/// The digest of `waiting` (LOW and MEDIUM incidents nobody acknowledged, newest first, each with its
+/// response clock in a few words), for the slot `slot`. `kind` = `digest`; no `incident_id`: it is not a
+/// page.
+pub fn render(waiting: &[(Incident, String)], slot: DateTime<Utc>) -> Message {
+    let late = waiting.iter().filter(|(_, clock)| clock.starts_with("LATE")).count();
+    let mut body = format!(
+        "{} LOW or MEDIUM incident(s) await acknowledgement ({late} past their response objective), as of {}.\n\
+         They do not page anyone outside work hours (procedure 3.3); take them during work hours.\n\n",
+        waiting.len(),
+        timestamp::format(slot)
+    );
+    for (i, clock) in waiting.iter().take(MAX_LISTED) {
+        body.push_str(&format!(
+            "{:<6}  {}  {:<28}  {}\n        {} in {} {}\n",
+            i.severity.as_str(),
+            i.incident_id,
+            clock,
+            truncate(&i.title, 90),
+            i.finding_type,
+            i.account_id,
+            i.region,
+        ));
+    }
+    if waiting.len() > MAX_LISTED {
+        body.push_str(&format!(
+            "... and {} more: gd-incidents incidents list --status open\n",
+            waiting.len() - MAX_LISTED
+        ));
+    }
+    body.push_str("\nTo take one: gd-incidents incidents ack <id> --config <config file>\n");
+    Message {
+        subject: format!("[DIGEST] {} LOW/MEDIUM incident(s) await acknowledgement", waiting.len()),
+        body,
+        attributes: vec![("kind", "digest".to_owned()), ("count", waiting.len().to_string())],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::severity::Level;
+
+    #[test]
+    fn a_digest_lists_what_waits_and_is_no_page() {
+        let now = Utc::now();
+        let waiting: Vec<(Incident, String)> = (0..52)
+            .map(|n| {
+                let mut i = Incident::open(now);
+                i.incident_id = format!("inc-{n}");
+                i.severity = if n % 2 == 0 { Level::Low } else { Level::Medium };
+                i.title = format!("finding {n}");
+                (i, if n == 0 { "LATE ack".to_owned() } else { "ack by 2026-12-07 17:00Z".to_owned() })
+            })
+            .collect();
+        let m = render(&waiting, now);
+        assert!(m.subject.contains("52 LOW/MEDIUM"), "{}", m.subject);
+        assert!(m.body.contains("(1 past their response objective)"), "{}", m.body);
+        assert!(m.body.contains("inc-0") && m.body.contains("LATE ack") && m.body.contains("finding 49"));
+        assert!(!m.body.contains("inc-50 "), "at most {MAX_LISTED} listed");
+        assert!(m.body.contains("... and 2 more"));
+        assert!(m.attributes.contains(&("kind", "digest".into())));
+        assert!(!m.attributes.iter().any(|(k, _)| *k == "incident_id"), "not a page (CONTRACT.md)");
+    }
+}

@@ -1,0 +1,78 @@
+//! Sending the work-hours digest: once per slot of [`WorkHours::digest_slot`] (the start of work hours, then
+//! every `digest_every_mins`), to the OCE topic, listing the LOW and MEDIUM incidents nobody acknowledged.
+//! Several daemons may try at once: a lease lets one of them send, and a watermark records the slot sent,
+//! so each slot is sent once. Nothing is sent outside work hours, nor when nothing waits, nor unless
+//! `[work_hours] digest` is on.
+//!
+//! [`WorkHours::digest_slot`]: crate::domain::work_hours::WorkHours::digest_slot
+
+use chrono::Duration;
+use tracing::info;
+
+use crate::adapters::dynamodb::{ListFilter, StoreError};
+use crate::adapters::sns::PagerError;
+use crate::domain::incident::{Status, Target};
+use crate::domain::{digest, sla};
+use crate::services::dispatch::Dispatcher;
+
+/// The lease and watermark of the digest.
+const NAME: &str = "digest";
+/// Incidents read for one digest, at most (newest first).
+const MAX_READ: usize = 500;
+/// How long one daemon holds the digest while it sends it.
+const LEASE: Duration = Duration::minutes(2);
+
+/// Why a digest was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    /// The table could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// SNS did not take it.
+    #[error(transparent)]
+    Publish(#[from] PagerError),
+}
+
+/// Sends the digest of the current slot if it is due and not sent yet; returns how many incidents it
+/// listed (`None`: none was due, or another daemon holds it, or nothing waits).
+pub async fn send_due(dispatch: &Dispatcher, holder: &str) -> Result<Option<usize>, DigestError> {
+    let rules = dispatch.rules();
+    if !rules.hours.digest {
+        return Ok(None);
+    }
+    let now = rules.now();
+    let Some(slot) = rules.hours.digest_slot(now) else { return Ok(None) };
+    let store = dispatch.store();
+    if store.watermark(NAME).await?.is_some_and(|sent| sent >= slot.timestamp_millis()) {
+        return Ok(None);
+    }
+    if !store.acquire_lease(NAME, holder, now + LEASE, now).await? {
+        return Ok(None);
+    }
+    // Read again under the lease: another daemon may have sent it just before.
+    if store.watermark(NAME).await?.is_some_and(|sent| sent >= slot.timestamp_millis()) {
+        return Ok(None);
+    }
+    let filter = ListFilter {
+        statuses: vec![Status::Open.as_str().to_owned()],
+        severities: vec!["LOW".into(), "MEDIUM".into()],
+        ..ListFilter::default()
+    };
+    let listing = store.list(&filter, MAX_READ, None).await?;
+    let waiting: Vec<_> = listing
+        .incidents
+        .into_iter()
+        .filter(|i| i.acknowledged_at.is_none() && !i.confidential)
+        .map(|i| {
+            let clock = sla::summary(&sla::clock(&i, &rules.slas, &rules.hours, now));
+            (i, clock)
+        })
+        .collect();
+    if !waiting.is_empty() {
+        let message = digest::render(&waiting, slot);
+        let id = dispatch.pager().publish_message(&Target::Oce, message).await?;
+        info!(incidents = waiting.len(), sns_message_id = %id, "work-hours digest sent");
+    }
+    store.advance_watermark(NAME, slot.timestamp_millis()).await?;
+    Ok((!waiting.is_empty()).then_some(waiting.len()))
+}
