@@ -65,11 +65,34 @@ async fn a_responder_takes_an_incident_from_page_to_closed_post_mortem() {
         "--legal-counsel",
         "--customers-notified",
         "--authorities-notified",
+        "a follow-up action (incidents action add)",
     ] {
         assert!(err.contains(flag), "the refusal lists {flag}: {err}");
     }
     let after = gd_json(cfg, &["incidents", "show", &incident]);
     assert_eq!(before["incident"]["version"], after["incident"]["version"], "a refusal changes nothing");
+
+    // Follow-up actions (procedure 3.1): added, listed, one done; a due time in the past is refused.
+    let add = |text: &str, due: &str| {
+        gd(cfg, &["incidents", "action", "add", &incident, text, "--owner", "infra-ops", "--due", due, "--by", "alice"])
+    };
+    assert_eq!(add("rotate the CI keys", "14d").0, 0);
+    assert_eq!(add("mask secrets in CI logs", "2099-01-31").0, 0);
+    let (code, _, err) = add("too late", "2020-01-01");
+    assert!(code == 1 && err.contains("has passed"), "{err}");
+    let (code, _, err) = add("when?", "next week");
+    assert!(code == 2 && err.contains("not a due time"), "{err}");
+    assert_eq!(gd(cfg, &["incidents", "action", "done", &incident, "1", "--by", "olga"]).0, 0);
+    let (code, _, err) = gd(cfg, &["incidents", "action", "done", &incident, "7"]);
+    assert!(code == 1 && err.contains("no follow-up action 7"), "{err}");
+    let listed = gd_json(cfg, &["incidents", "action", "list", &incident]);
+    let states: Vec<(&str, &str)> = listed["follow_ups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["action"]["text"].as_str().unwrap(), f["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [("rotate the CI keys", "done"), ("mask secrets in CI logs", "open")]);
 
     let closed = gd_json(
         cfg,

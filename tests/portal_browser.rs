@@ -231,6 +231,14 @@ async fn staff_report_then_a_responder_acknowledges_notes_and_closes_it_in_chrom
     assert!(page.contains("Note added") && page.contains("disk imaged for evidence"), "{page}");
     shot(&browser, "07-responder-noted").await;
 
+    // A follow-up action (procedure 3.1: tracked to closure; a CRITICAL incident needs one to close).
+    type_into(&browser, "#follow-text", "Review every EDR exclusion").await;
+    type_into(&browser, "#follow-owner", "it-security").await;
+    type_into(&browser, "#follow-due", "14d").await;
+    navigate(&browser, "form[action$='/follow-up'] button").await;
+    let page = text(&browser).await;
+    assert!(page.contains("Follow-up action added") && page.contains("Review every EDR exclusion"), "{page}");
+
     // Closing a CRITICAL incident with notes alone: refused, the missing fields listed, nothing changed.
     type_into(&browser, "#notes", "Laptop reimaged, files restored from backup.").await;
     navigate(&browser, "#close button").await;

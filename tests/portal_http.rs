@@ -392,11 +392,28 @@ async fn state_changes_need_a_post_with_the_persons_csrf_token_and_follow_the_cl
         "Legal counsel involved",
         "Affected customers notified",
         "Authorities notified (required for CRITICAL)",
+        "A follow-up action (add one above)",
     ] {
         assert!(a.body.contains(&format!("<li>{label}</li>")), "the refusal lists {label}: {}", a.body);
     }
     assert!(a.body.contains("rebuilt the laptop"), "the notes are kept in the form");
     assert_eq!(version(&aws, &stack, &id).await, v1, "a refusal changes nothing");
+    // A follow-up action (procedure 3.1), and it is done.
+    let add = [("csrf", csrf.as_str()), ("text", "hardware keys for everyone"), ("owner", "it-ops"), ("due", "14d")];
+    let a = http.post(&url(&format!("/incidents/{id}/follow-up")), Some(&responder), &add).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let page = http.get(&url(&format!("/incidents/{id}?done=follow-up")), Some(&responder)).await;
+    assert!(
+        page.body.contains("Follow-up action added.") && page.body.contains("hardware keys for everyone"),
+        "{}",
+        page.body
+    );
+    let done = [("csrf", csrf.as_str()), ("n", "1")];
+    let a = http.post(&url(&format!("/incidents/{id}/follow-up-done")), Some(&responder), &done).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let late = [("csrf", csrf.as_str()), ("text", "x"), ("owner", "y"), ("due", "2020-01-01")];
+    let a = http.post(&url(&format!("/incidents/{id}/follow-up")), Some(&responder), &late).await;
+    assert!(a.status == 422 && a.body.contains("has passed"), "{}", a.body);
     let a = http
         .post(
             &close,
@@ -424,7 +441,7 @@ async fn state_changes_need_a_post_with_the_persons_csrf_token_and_follow_the_cl
     assert_eq!(shown["incident"]["reported_by"], STAFF);
     let actions: Vec<&str> =
         shown["timeline"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, vec!["report", "page.sent", "ack", "note", "close"], "{shown}");
+    assert_eq!(actions, vec!["report", "page.sent", "ack", "note", "follow-up", "follow-up.done", "close"], "{shown}");
     let noted = shown["timeline"].as_array().unwrap().iter().find(|e| e["action"] == "note").unwrap();
     assert_eq!(noted["occurred_at"], "2026-11-20T09:55:00.000Z");
     assert_eq!(noted["by"], RESPONDER);
@@ -442,7 +459,8 @@ async fn state_changes_need_a_post_with_the_persons_csrf_token_and_follow_the_cl
         .collect();
     let logged: Vec<(&str, &str)> =
         audit.iter().map(|l| (l["action"].as_str().unwrap_or(""), l["by"].as_str().unwrap_or(""))).collect();
-    assert_eq!(logged, vec![("ack", RESPONDER), ("note", RESPONDER), ("close", RESPONDER)], "{}", portal.log());
+    let want = ["ack", "note", "follow-up", "follow-up-done", "close"].map(|a| (a, RESPONDER));
+    assert_eq!(logged, want, "{}", portal.log());
     assert!(
         portal.log().lines().any(|l| l.contains("\"portal report\"") && l.contains(&id)),
         "the report is logged too: {}",

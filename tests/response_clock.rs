@@ -1,7 +1,8 @@
 //! The response clock through the real binary against LocalStack, with a clock the test moves forward
 //! (`[test_hooks] clock_offset_file`) instead of sleeping: a missed objective recorded once and told to
 //! the ISO and the OCE, shown by `incidents show`, `incidents list` and the post-incident report; and an
-//! unacknowledged CRITICAL incident climbing its escalation path to infra operations, then management.
+//! unacknowledged CRITICAL incident climbing its escalation path to infra operations, then management; and
+//! the work-hours digest of what waits (LOW and MEDIUM incidents, overdue follow-up actions).
 
 mod support;
 
@@ -218,7 +219,11 @@ async fn low_and_medium_incidents_wait_for_the_work_hours_digest() {
         aws.send(stack.queue_url(), &FindingEvent::version(id, 1, 1, severity).body()).await;
     }
     let (low, medium) = (incident_of(&aws, &stack, low).await, incident_of(&aws, &stack, medium).await);
-    incident_of(&aws, &stack, high).await;
+    let high = incident_of(&aws, &stack, high).await;
+    // A follow-up action on the HIGH one, due within the hour: overdue by 09:00.
+    let add = ["incidents", "action", "add", &high, "rotate the exposed key", "--owner", "infra-ops", "--due", "30m"];
+    let (code, out, err) = gd(&config, &[&add[..], &["--by", "olga"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
 
     // Monday 08:00, before work: the HIGH one pages; of the others, nothing.
     let before = aws.drain(&oce, 1, Duration::from_secs(60), Duration::from_secs(3)).await;
@@ -232,6 +237,8 @@ async fn low_and_medium_incidents_wait_for_the_work_hours_digest() {
     assert_eq!(sent[0].attributes.get("count").map(String::as_str), Some("2"));
     assert!(!sent[0].attributes.contains_key("incident_id"), "a digest is not a page");
     assert!(sent[0].body.contains(&low) && sent[0].body.contains(&medium), "{}", sent[0].body);
+    assert_eq!(sent[0].attributes.get("overdue").map(String::as_str), Some("1"), "the follow-up action");
+    assert!(sent[0].body.contains(&format!("{high} #1")) && sent[0].body.contains("rotate the exposed key"));
 
     // The LOW one is taken; at 11:00 (every 2 hours) the digest lists the MEDIUM one alone.
     let (code, out, err) = gd(&config, &["incidents", "ack", &low, "--by", "olga"]);

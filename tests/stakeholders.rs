@@ -330,6 +330,9 @@ async fn the_post_incident_report_holds_what_the_procedure_asks_for() {
     let (code, _, err) = gd(cfg, &close);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("missing: --authorities-notified"), "the refusal names the flag: {err}");
+    assert!(err.contains("a follow-up action (incidents action add)"), "and the follow-up action: {err}");
+    let add = ["incidents", "action", "add", &id, "rotate every deploy key", "--owner", "infra-ops", "--due", "14d"];
+    gd_json(cfg, &[&add[..], &["--by", "alice"]].concat());
     let (code, _, err) = gd(cfg, &[close.clone(), vec!["--authorities-notified", "perhaps"]].concat());
     assert!(code == 2 && err.contains("[possible values: yes, no]"), "{err}");
     close.extend(["--authorities-notified", "yes"]);
@@ -354,6 +357,11 @@ async fn the_post_incident_report_holds_what_the_procedure_asks_for() {
     assert_eq!(report["lessons_learned"], "scan CI logs");
     assert_eq!(report["mitigations"], "short-lived credentials");
     assert_eq!(report["cost"], "3 person-days");
+    assert_eq!(report["follow_ups"][0]["text"], "rotate every deploy key");
+    assert_eq!(
+        (report["follow_ups"][0]["owner"].as_str(), report["follow_ups"][0]["state"].as_str()),
+        (Some("infra-ops"), Some("open"))
+    );
     assert_eq!((report["legal_counsel"].clone(), report["customers_notified"].clone()), (json!(false), json!(true)));
     assert_eq!(
         (report["authorities_required"].clone(), report["authorities_notified"].clone()),

@@ -1,12 +1,13 @@
 //! The work-hours digest (procedure §3.3: LOW and MEDIUM incidents "do not require someone to be paged or
 //! woken up beyond normal work hours"): what the OCE is told of them, at the start of work hours and at a
-//! cadence during them, and nothing outside. Pure; when it is sent is [`WorkHours::digest_slot`].
+//! cadence during them, and nothing outside, with the follow-up actions that are overdue. Pure; when it is sent is [`WorkHours::digest_slot`].
 //!
 //! [`WorkHours::digest_slot`]: crate::domain::work_hours::WorkHours::digest_slot
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::finding::truncate;
+use crate::domain::follow_up::FollowUp;
 use crate::domain::incident::Incident;
 use crate::domain::page_text::Message;
 use crate::domain::timestamp;
@@ -17,7 +18,8 @@ pub const MAX_LISTED: usize = 50;
 /// The digest of `waiting` (LOW and MEDIUM incidents nobody acknowledged, newest first, each with its
 /// response clock in a few words), for the slot `slot`. `kind` = `digest`; no `incident_id`: it is not a
 /// page.
-pub fn render(waiting: &[(Incident, String)], slot: DateTime<Utc>) -> Message {
+/// `overdue`: follow-up actions past their due time, with their incident's id.
+pub fn render(waiting: &[(Incident, String)], overdue: &[(String, FollowUp)], slot: DateTime<Utc>) -> Message {
     let late = waiting.iter().filter(|(_, clock)| clock.starts_with("LATE")).count();
     let mut body = format!(
         "{} LOW or MEDIUM incident(s) await acknowledgement ({late} past their response objective), as of {}.\n\
@@ -43,11 +45,34 @@ pub fn render(waiting: &[(Incident, String)], slot: DateTime<Utc>) -> Message {
             waiting.len() - MAX_LISTED
         ));
     }
+    if !overdue.is_empty() {
+        body.push_str(&format!("\n{} follow-up action(s) overdue (procedure 3.1):\n", overdue.len()));
+        for (id, f) in overdue.iter().take(MAX_LISTED) {
+            body.push_str(&format!(
+                "  {id} #{}  due {}  {}: {}\n",
+                f.n,
+                timestamp::format(f.due),
+                truncate(&f.owner, 40),
+                truncate(&f.text, 90)
+            ));
+        }
+    }
     body.push_str("\nTo take one: gd-incidents incidents ack <id> --config <config file>\n");
+    if !overdue.is_empty() {
+        body.push_str("When an action is done: gd-incidents incidents action done <id> <n> --config <config file>\n");
+    }
     Message {
-        subject: format!("[DIGEST] {} LOW/MEDIUM incident(s) await acknowledgement", waiting.len()),
+        subject: format!(
+            "[DIGEST] {} LOW/MEDIUM incident(s) await acknowledgement, {} follow-up action(s) overdue",
+            waiting.len(),
+            overdue.len()
+        ),
         body,
-        attributes: vec![("kind", "digest".to_owned()), ("count", waiting.len().to_string())],
+        attributes: vec![
+            ("kind", "digest".to_owned()),
+            ("count", waiting.len().to_string()),
+            ("overdue", overdue.len().to_string()),
+        ],
     }
 }
 
@@ -68,7 +93,21 @@ mod tests {
                 (i, if n == 0 { "LATE ack".to_owned() } else { "ack by 2026-12-07 17:00Z".to_owned() })
             })
             .collect();
-        let m = render(&waiting, now);
+        let overdue = vec![(
+            "inc-9".to_owned(),
+            FollowUp {
+                n: 2,
+                text: "rotate the CI keys".into(),
+                owner: "infra-ops".into(),
+                due: now - chrono::Duration::days(1),
+                added_by: "olga".into(),
+                added_at: now - chrono::Duration::days(9),
+                done_by: None,
+                done_at: None,
+            },
+        )];
+        let m = render(&waiting, &overdue, now);
+        assert!(m.body.contains("1 follow-up action(s) overdue") && m.body.contains("inc-9 #2"), "{}", m.body);
         assert!(m.subject.contains("52 LOW/MEDIUM"), "{}", m.subject);
         assert!(m.body.contains("(1 past their response objective)"), "{}", m.body);
         assert!(m.body.contains("inc-0") && m.body.contains("LATE ack") && m.body.contains("finding 49"));

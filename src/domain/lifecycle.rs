@@ -40,6 +40,20 @@ pub enum Action {
         /// Why.
         reason: Option<String>,
     },
+    /// Add a follow-up action (procedure §3.1), also after close.
+    AddFollowUp {
+        /// What is to be done.
+        text: String,
+        /// Who owns it.
+        owner: String,
+        /// By when.
+        due: DateTime<Utc>,
+    },
+    /// Mark follow-up action `n` done, also after close.
+    FollowUpDone {
+        /// Its number.
+        n: u32,
+    },
 }
 
 /// What a responder gives when closing.
@@ -101,7 +115,27 @@ pub enum Refusal {
     /// Nothing would change.
     #[error("nothing to change")]
     NoChange,
+    /// No follow-up action of that number.
+    #[error("incident {id} has no follow-up action {n} (see gd-incidents incidents action list {id})")]
+    NoSuchFollowUp {
+        /// The incident.
+        id: String,
+        /// The number asked for.
+        n: u32,
+    },
+    /// A follow-up action due before it was added.
+    #[error("the due time {0} has passed: give a time ahead (a date, or 14d)")]
+    DueInThePast(String),
+    /// Too many follow-up actions on one incident.
+    #[error("incident {0} has {MAX_FOLLOW_UPS} follow-up actions already")]
+    TooManyFollowUps(String),
 }
+
+/// Follow-up actions one incident may have, at most (each lives on the incident item).
+pub const MAX_FOLLOW_UPS: usize = 50;
+
+/// The flag that stands for "add a follow-up action" where closing needs one.
+pub const FOLLOW_UP_NEEDED: &str = "a follow-up action (incidents action add)";
 
 /// Whether closing `incident` requires the post-mortem, and why.
 pub fn post_mortem_required(incident: &Incident) -> Option<String> {
@@ -154,6 +188,10 @@ pub fn missing_at_close(incident: &Incident, input: &CloseInput) -> Option<(Stri
     if incident.highest_level() == Level::Critical && input.authorities_notified.is_none() {
         missing.push(AUTHORITIES_FLAG);
     }
+    // A CRITICAL incident's corrective and preventive actions are tracked to closure (§3.1).
+    if incident.highest_level() == Level::Critical && incident.follow_ups.is_empty() {
+        missing.push(FOLLOW_UP_NEEDED);
+    }
     (!missing.is_empty()).then_some((why, missing))
 }
 
@@ -169,7 +207,11 @@ pub fn perform(
     }
     let id = &incident.incident_id;
     let closed = incident.status == Status::Closed;
-    if closed && !matches!(action, Action::Reopen { .. } | Action::Note { .. }) {
+    let after_close = matches!(
+        action,
+        Action::Reopen { .. } | Action::Note { .. } | Action::AddFollowUp { .. } | Action::FollowUpDone { .. }
+    );
+    if closed && !after_close {
         return Err(Refusal::Closed(id.clone()));
     }
     let mut next = incident.clone();
@@ -261,6 +303,43 @@ pub fn perform(
             next.closure = None;
             let why = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
             ("reopen", format!("reopened by {by}{why}"), None)
+        }
+        Action::AddFollowUp { text, owner, due } => {
+            for (value, name) in [(text, "the action"), (owner, "--owner")] {
+                if value.trim().is_empty() {
+                    return Err(Refusal::Empty(name));
+                }
+            }
+            if *due <= now {
+                return Err(Refusal::DueInThePast(crate::domain::timestamp::format(*due)));
+            }
+            if incident.follow_ups.len() >= MAX_FOLLOW_UPS {
+                return Err(Refusal::TooManyFollowUps(id.clone()));
+            }
+            let n = incident.follow_ups.iter().map(|f| f.n).max().unwrap_or(0) + 1;
+            next.follow_ups.push(crate::domain::follow_up::FollowUp {
+                n,
+                text: text.trim().to_owned(),
+                owner: owner.trim().to_owned(),
+                due: *due,
+                added_by: by.to_owned(),
+                added_at: now,
+                done_by: None,
+                done_at: None,
+            });
+            let due = crate::domain::timestamp::format(*due);
+            ("follow-up", format!("follow-up action {n} for {} by {due}: {}", owner.trim(), text.trim()), None)
+        }
+        Action::FollowUpDone { n } => {
+            let Some(f) = next.follow_ups.iter_mut().find(|f| f.n == *n) else {
+                return Err(Refusal::NoSuchFollowUp { id: id.clone(), n: *n });
+            };
+            if f.done_at.is_some() {
+                return Err(Refusal::NoChange);
+            }
+            f.done_at = Some(now);
+            f.done_by = Some(by.to_owned());
+            ("follow-up.done", format!("follow-up action {n} done: {}", f.text), None)
         }
     };
     next.note_status(incident.status, now);

@@ -17,6 +17,7 @@ pub mod digest;
 pub mod escalation;
 pub mod evidence;
 pub mod finding;
+pub mod follow_up;
 pub mod incident;
 pub mod lifecycle;
 pub mod page_text;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::evidence::Evidence;
+use crate::domain::follow_up::FollowUp;
 use crate::domain::incident::{Classification, Event, Incident, PageState};
 use crate::domain::severity::Level;
 use crate::domain::sla::{Breach, GoalClock, missed};
@@ -34,6 +35,8 @@ pub struct PostIncidentReport {
     pub mitigations: Option<String>,
     /// The estimated cost.
     pub cost: Option<String>,
+    /// Corrective and preventive actions (procedure §3.1), with their state when the report was made.
+    pub follow_ups: Vec<FollowUpEntry>,
     /// Every version of the finding kept, with its SHA-256 and whether it still verifies.
     pub evidence: Vec<EvidenceEntry>,
     /// Who was paged or notified, at which level, and when.
@@ -46,6 +49,16 @@ pub struct PostIncidentReport {
     pub authorities_required: bool,
     /// Whether they were, as recorded at closure (`None`: not recorded).
     pub authorities_notified: Option<bool>,
+}
+
+/// A follow-up action in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowUpEntry {
+    /// The action.
+    #[serde(flatten)]
+    pub action: FollowUp,
+    /// `open`, `overdue` or `done`.
+    pub state: &'static str,
 }
 
 /// The report's summary.
@@ -234,6 +247,11 @@ pub fn build(
         lessons_learned: closure.and_then(|c| c.lessons_learned.clone()),
         mitigations: closure.and_then(|c| c.mitigations.clone()),
         cost: closure.and_then(|c| c.cost_estimate.clone()),
+        follow_ups: incident
+            .follow_ups
+            .iter()
+            .map(|f| FollowUpEntry { action: f.clone(), state: f.state(now) })
+            .collect(),
         evidence: evidence
             .iter()
             .map(|e| EvidenceEntry {
@@ -408,6 +426,30 @@ pub fn markdown(r: &PostIncidentReport) -> String {
         line(format!("## {title}"));
         line(String::new());
         line(or_dash(value.as_deref()));
+        if title == "Mitigations" {
+            line(String::new());
+            line("## Follow-up actions".into());
+            line(String::new());
+            line("| # | Action | Owner | Due | State |".into());
+            line("|---|---|---|---|---|".into());
+            for f in &r.follow_ups {
+                let a = &f.action;
+                let state = match (&a.done_by, a.done_at) {
+                    (Some(by), Some(at)) => format!("done by {} at {}", cell(by), timestamp::format(at)),
+                    _ => f.state.to_owned(),
+                };
+                line(format!(
+                    "| {} | {} | {} | {} | {state} |",
+                    a.n,
+                    cell(&a.text),
+                    cell(&a.owner),
+                    timestamp::format(a.due)
+                ));
+            }
+            if r.follow_ups.is_empty() {
+                line("| - | none recorded | | | |".into());
+            }
+        }
         if title == "Cause" {
             line(String::new());
             line("## Effect".into());

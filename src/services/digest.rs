@@ -1,8 +1,8 @@
 //! Sending the work-hours digest: once per slot of [`WorkHours::digest_slot`] (the start of work hours, then
-//! every `digest_every_mins`), to the OCE topic, listing the LOW and MEDIUM incidents nobody acknowledged.
-//! Several daemons may try at once: a lease lets one of them send, and a watermark records the slot sent,
-//! so each slot is sent once. Nothing is sent outside work hours, nor when nothing waits, nor unless
-//! `[work_hours] digest` is on.
+//! every `digest_every_mins`), to the OCE topic, listing the LOW and MEDIUM incidents nobody acknowledged
+//! and the follow-up actions overdue (of the newest [`MAX_READ`] incidents). Several daemons may try at
+//! once: a lease lets one of them send, and a watermark records the slot sent, so each slot is sent once.
+//! Nothing is sent outside work hours, nor when nothing waits, nor unless `[work_hours] digest` is on.
 //!
 //! [`WorkHours::digest_slot`]: crate::domain::work_hours::WorkHours::digest_slot
 
@@ -12,7 +12,7 @@ use tracing::info;
 use crate::adapters::dynamodb::{ListFilter, StoreError};
 use crate::adapters::sns::PagerError;
 use crate::domain::incident::{Status, Target};
-use crate::domain::{digest, sla};
+use crate::domain::{digest, follow_up, sla};
 use crate::services::dispatch::Dispatcher;
 
 /// The lease and watermark of the digest.
@@ -33,8 +33,8 @@ pub enum DigestError {
     Publish(#[from] PagerError),
 }
 
-/// Sends the digest of the current slot if it is due and not sent yet; returns how many incidents it
-/// listed (`None`: none was due, or another daemon holds it, or nothing waits).
+/// Sends the digest of the current slot if it is due and not sent yet; returns how many incidents and
+/// overdue follow-up actions it listed (`None`: none was due, or another daemon holds it, or nothing waits).
 pub async fn send_due(dispatch: &Dispatcher, holder: &str) -> Result<Option<usize>, DigestError> {
     let rules = dispatch.rules();
     if !rules.hours.digest {
@@ -53,26 +53,24 @@ pub async fn send_due(dispatch: &Dispatcher, holder: &str) -> Result<Option<usiz
     if store.watermark(NAME).await?.is_some_and(|sent| sent >= slot.timestamp_millis()) {
         return Ok(None);
     }
-    let filter = ListFilter {
-        statuses: vec![Status::Open.as_str().to_owned()],
-        severities: vec!["LOW".into(), "MEDIUM".into()],
-        ..ListFilter::default()
-    };
-    let listing = store.list(&filter, MAX_READ, None).await?;
-    let waiting: Vec<_> = listing
-        .incidents
-        .into_iter()
-        .filter(|i| i.acknowledged_at.is_none() && !i.confidential)
-        .map(|i| {
+    // The newest incidents, read once: those that wait, and the follow-up actions overdue on any of them.
+    let listing = store.list(&ListFilter::default(), MAX_READ, None).await?;
+    let mut waiting = Vec::new();
+    let mut overdue = Vec::new();
+    for i in listing.incidents.into_iter().filter(|i| !i.confidential) {
+        overdue.extend(follow_up::overdue(&i, now).into_iter().map(|f| (i.incident_id.clone(), f.clone())));
+        let waits = i.status == Status::Open && i.acknowledged_at.is_none() && !i.severity.pages();
+        if waits {
             let clock = sla::summary(&sla::clock(&i, &rules.slas, &rules.hours, now));
-            (i, clock)
-        })
-        .collect();
-    if !waiting.is_empty() {
-        let message = digest::render(&waiting, slot);
+            waiting.push((i, clock));
+        }
+    }
+    let listed = waiting.len() + overdue.len();
+    if listed > 0 {
+        let message = digest::render(&waiting, &overdue, slot);
         let id = dispatch.pager().publish_message(&Target::Oce, message).await?;
-        info!(incidents = waiting.len(), sns_message_id = %id, "work-hours digest sent");
+        info!(incidents = waiting.len(), overdue = overdue.len(), sns_message_id = %id, "work-hours digest sent");
     }
     store.advance_watermark(NAME, slot.timestamp_millis()).await?;
-    Ok((!waiting.is_empty()).then_some(waiting.len()))
+    Ok((listed > 0).then_some(listed))
 }

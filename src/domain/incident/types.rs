@@ -326,6 +326,9 @@ pub struct Incident {
     /// The response objectives it missed, each recorded once (see [`crate::domain::sla`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breaches: Vec<crate::domain::sla::Breach>,
+    /// Follow-up actions (procedure §3.1), numbered from 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<crate::domain::follow_up::FollowUp>,
     /// The next response deadline still watched, so the daemon finds the incident then in the index of
     /// what is due ([`Incident::due_at`]).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::optional")]
@@ -491,6 +494,7 @@ impl Incident {
             contained_at: None,
             resolved_at: None,
             breaches: Vec::new(),
+            follow_ups: Vec::new(),
             sla_due_at: None,
             version: 0,
         }

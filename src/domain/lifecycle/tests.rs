@@ -40,6 +40,13 @@ fn reported(level: Level, confidential: bool) -> Incident {
     report("inc-1".into(), &r, &ctx(0)).expect("valid report").0
 }
 
+/// `incident` with one follow-up action, due tomorrow.
+fn with_follow_up(incident: &Incident) -> Incident {
+    let add =
+        Action::AddFollowUp { text: "rotate keys".into(), owner: "infra-ops".into(), due: t(0) + Duration::days(1) };
+    perform(incident, &add, "olga", t(1)).expect("added").0
+}
+
 fn full_post_mortem() -> CloseInput {
     CloseInput {
         notes: "Rotated keys, rebuilt host".into(),
@@ -120,7 +127,7 @@ fn critical_or_impact_requires_the_post_mortem() {
             Err(Refusal::MissingPostMortem { missing, why, .. }) => {
                 let mut all = all.to_vec();
                 if name == "critical" {
-                    all.push("--authorities-notified");
+                    all.extend(["--authorities-notified", FOLLOW_UP_NEEDED]);
                 }
                 assert_eq!(missing, all, "{name}: only CRITICAL asks whether the authorities were notified");
                 assert!(why.contains(name.split(' ').next().unwrap()) || name == "critical", "{name}: {why}");
@@ -134,9 +141,10 @@ fn critical_or_impact_requires_the_post_mortem() {
         };
         let mut want = vec!["--lessons-learned", "--mitigations", "--cost-estimate", "--customers-notified"];
         if name == "critical" {
-            want.push("--authorities-notified");
+            want.extend(["--authorities-notified", FOLLOW_UP_NEEDED]);
         }
         assert_eq!(missing, want, "{name}");
+        let incident = with_follow_up(&incident);
         let (closed, _) = perform(&incident, &Action::Close(full_post_mortem()), "a", t(3)).expect(name);
         let closure = closed.closure.expect("closure kept");
         assert_eq!(closure.customers_notified, Some(true));
@@ -368,6 +376,36 @@ fn the_post_mortem_follows_the_highest_level_in_history_not_the_current_one() {
         let err = perform(i, &close, "olga", t(3)).expect_err(name);
         assert!(matches!(err, Refusal::MissingPostMortem { .. }), "{name}: {err}");
     }
-    assert!(perform(&medium, &Action::Close(full_post_mortem()), "olga", t(3)).is_ok());
+    assert!(perform(&with_follow_up(&medium), &Action::Close(full_post_mortem()), "olga", t(3)).is_ok());
     assert_eq!(post_mortem_required(&reported(Level::High, false)), None, "never CRITICAL: notes only");
+}
+
+#[test]
+fn follow_up_actions_are_added_done_and_kept_after_close() {
+    let i = reported(Level::Critical, false);
+    let due = t(0) + Duration::days(7);
+    let add = |text: &str| Action::AddFollowUp { text: text.into(), owner: "infra-ops".into(), due };
+    let (one, event) = perform(&i, &add("rotate the CI keys"), "olga", t(1)).unwrap();
+    assert_eq!(event.action, "follow-up");
+    assert!(event.summary.contains("follow-up action 1 for infra-ops"), "{}", event.summary);
+    let (two, _) = perform(&one, &add("mask secrets in CI logs"), "olga", t(2)).unwrap();
+    assert_eq!(two.follow_ups.iter().map(|f| f.n).collect::<Vec<_>>(), [1, 2]);
+    let (done, event) = perform(&two, &Action::FollowUpDone { n: 1 }, "ivan", t(3)).unwrap();
+    assert_eq!(event.action, "follow-up.done");
+    assert_eq!((done.follow_ups[0].done_by.as_deref(), done.follow_ups[0].done_at), (Some("ivan"), Some(t(3))));
+    assert_eq!(perform(&done, &Action::FollowUpDone { n: 1 }, "ivan", t(4)).unwrap_err(), Refusal::NoChange);
+    assert!(matches!(
+        perform(&done, &Action::FollowUpDone { n: 9 }, "ivan", t(4)),
+        Err(Refusal::NoSuchFollowUp { n: 9, .. })
+    ));
+    let past = Action::AddFollowUp { text: "x".into(), owner: "y".into(), due: t(0) };
+    assert!(matches!(perform(&done, &past, "olga", t(5)), Err(Refusal::DueInThePast(_))));
+    let no_owner = Action::AddFollowUp { text: "x".into(), owner: " ".into(), due };
+    assert_eq!(perform(&done, &no_owner, "olga", t(5)).unwrap_err(), Refusal::Empty("--owner"));
+    // Tracked to closure: added and done after the incident is closed too.
+    let (closed, _) = perform(&done, &Action::Close(full_post_mortem()), "olga", t(6)).unwrap();
+    let (later, _) = perform(&closed, &add("review the EDR exclusions"), "olga", t(7)).unwrap();
+    let (later, _) = perform(&later, &Action::FollowUpDone { n: 2 }, "olga", t(8)).unwrap();
+    assert_eq!((later.status, later.follow_ups.len()), (Status::Closed, 3));
+    assert!(matches!(perform(&later, &Action::Ack, "olga", t(9)), Err(Refusal::Closed(_))));
 }

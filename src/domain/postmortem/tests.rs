@@ -119,3 +119,24 @@ fn the_report_gives_the_response_times_and_what_was_late() {
     assert!(md.contains("## Response times (CRITICAL objectives)"), "{md}");
     assert!(md.contains("| acknowledge |") && md.contains("| **no** |"), "acknowledged after 15 minutes: {md}");
 }
+
+#[test]
+fn the_report_lists_the_follow_up_actions_and_their_state() {
+    let (mut i, events, evidence) = closed_critical();
+    let action = |n: u32, done: bool| crate::domain::follow_up::FollowUp {
+        n,
+        text: format!("action {n}"),
+        owner: "infra-ops".into(),
+        due: t(35),
+        added_by: "alice".into(),
+        added_at: t(20),
+        done_by: done.then(|| "bob".into()),
+        done_at: done.then(|| t(30)),
+    };
+    i.follow_ups = vec![action(1, true), action(2, false)];
+    let r = build(&i, &[], &events, &evidence, t(40));
+    assert_eq!(r.follow_ups.iter().map(|f| f.state).collect::<Vec<_>>(), ["done", "overdue"]);
+    let md = markdown(&r);
+    assert!(md.contains("## Follow-up actions") && md.contains("| 2 | action 2 | infra-ops |"), "{md}");
+    assert!(md.contains("done by bob at"), "{md}");
+}

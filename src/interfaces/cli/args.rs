@@ -398,6 +398,13 @@ pub enum IncidentsCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Follow-up actions (procedure 3.1: corrective and preventive actions tracked to closure): add, done,
+    /// list. Closing an incident that was CRITICAL needs at least one.
+    Action {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: FollowUpCommand,
+    },
     /// Move the confidential reports still kept in the incident table (filed before the confidential
     /// table existed) into [incidents] confidential_table, where only the information security officer,
     /// the daemon and the portal can read them. Each gets the id `confidential-<old id>`; the command
@@ -413,6 +420,56 @@ pub enum IncidentsCommand {
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// `gd-incidents incidents action ...`.
+#[derive(Debug, Subcommand)]
+pub enum FollowUpCommand {
+    /// Add a follow-up action someone owns and must do by a time.
+    Add {
+        /// The incident id.
+        id: String,
+        /// What is to be done.
+        text: String,
+        /// Who owns it (a person or a team).
+        #[arg(long, value_name = "NAME")]
+        owner: String,
+        /// By when: RFC 3339, a date (2026-12-31: the end of that day, UTC) or a time from now (8h, 14d).
+        #[arg(long, value_name = "TIME", value_parser = check_due)]
+        due: String,
+        /// Your display name in the log (default: your AWS identity's session or user name).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// The configuration file and the output format.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Mark follow-up action N done.
+    Done {
+        /// The incident id.
+        id: String,
+        /// The action's number (incidents action list).
+        n: u32,
+        /// Your display name in the log (default: your AWS identity's session or user name).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// The configuration file and the output format.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the incident's follow-up actions: open, overdue or done.
+    List {
+        /// The incident id.
+        id: String,
+        /// The configuration file and the output format.
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// A due time as `--due` takes it (read again, against the configured clock, when the command runs).
+fn check_due(s: &str) -> Result<String, String> {
+    crate::domain::follow_up::parse_due(s, Utc::now()).map(|_| s.to_owned())
 }
 
 /// `gd-incidents incidents close`.
@@ -471,6 +528,11 @@ impl IncidentsCommand {
             | IncidentsCommand::Report { common, .. }
             | IncidentsCommand::Evidence { common, .. }
             | IncidentsCommand::MoveConfidential { common, .. } => common,
+            IncidentsCommand::Action { command } => match command {
+                FollowUpCommand::Add { common, .. }
+                | FollowUpCommand::Done { common, .. }
+                | FollowUpCommand::List { common, .. } => common,
+            },
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{CloseArgs, CommandError, Common, IncidentsCommand, ReportFormat, YesNo, output};
+use super::{CloseArgs, CommandError, Common, FollowUpCommand, IncidentsCommand, ReportFormat, YesNo, output};
 use crate::adapters::dynamodb::ListFilter;
 use crate::adapters::identity;
 use crate::domain::incident::{Event, Incident};
@@ -160,6 +160,24 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
         }
         IncidentsCommand::MoveConfidential { dry_run, by, common } => {
             move_confidential(ctx, dry_run, by, &common).await
+        }
+        IncidentsCommand::Action { command } => follow_up(ctx, command).await,
+    }
+}
+
+/// `incidents action add|done|list`.
+async fn follow_up(ctx: &Context, command: FollowUpCommand) -> Result<(), CommandError> {
+    match command {
+        FollowUpCommand::Add { id, text, owner, due, by, common } => {
+            let due =
+                crate::domain::follow_up::parse_due(&due, ctx.dispatch.rules().now()).map_err(CommandError::Failed)?;
+            act(ctx, &common, &id, by, Action::AddFollowUp { text, owner, due }).await
+        }
+        FollowUpCommand::Done { id, n, by, common } => act(ctx, &common, &id, by, Action::FollowUpDone { n }).await,
+        FollowUpCommand::List { id, common } => {
+            let incident = find(&ctx.dispatch, &id).await?;
+            output::follow_ups(&incident, ctx.dispatch.rules().now(), common.json);
+            Ok(())
         }
     }
 }

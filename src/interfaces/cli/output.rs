@@ -191,6 +191,13 @@ pub fn incident(
             println!("  {key:<22} {state}  {}", p.message_id.as_deref().unwrap_or(""));
         }
     }
+    if !incident.follow_ups.is_empty() {
+        println!("Follow-up actions:");
+        for f in &incident.follow_ups {
+            let state = if f.done_at.is_some() { "done" } else { "open" };
+            println!("  {:>3}  {state:<5} due {}  {}: {}", f.n, timestamp::format(f.due), f.owner, f.text);
+        }
+    }
     if let Some(c) = &incident.closure {
         println!("Closed by {} at {}: {}", c.by, timestamp::format(c.at), c.notes);
         let yes_no = |b: Option<bool>| b.map(|b| if b { "yes" } else { "no" }).unwrap_or("-");
@@ -217,6 +224,34 @@ pub fn incident(
     for e in timeline {
         let occurred = e.occurred_at.map(|o| format!(" [happened {}]", timestamp::format(o))).unwrap_or_default();
         println!("  {}  {:<14} {:<18} {}{occurred}", timestamp::format(e.at), e.who(), e.action, e.summary);
+    }
+}
+
+/// `incidents action list`: the follow-up actions, open, overdue or done at `now`.
+pub fn follow_ups(incident: &Incident, now: chrono::DateTime<chrono::Utc>, as_json: bool) {
+    if as_json {
+        let list: Vec<_> = incident.follow_ups.iter().map(|f| json!({ "action": f, "state": f.state(now) })).collect();
+        json(&json!({ "incident_id": incident.incident_id, "follow_ups": list }));
+        return;
+    }
+    if incident.follow_ups.is_empty() {
+        println!(
+            "no follow-up actions (gd-incidents incidents action add {} TEXT --owner NAME --due 14d)",
+            incident.incident_id
+        );
+    }
+    for f in &incident.follow_ups {
+        let done =
+            f.done_at.map(|at| format!(" by {} at {}", f.done_by.as_deref().unwrap_or("?"), timestamp::format(at)));
+        println!(
+            "{:>3}  {:<8} due {}  {:<16} {}{}",
+            f.n,
+            f.state(now),
+            timestamp::format(f.due),
+            truncate(&f.owner, 16),
+            f.text,
+            done.unwrap_or_default()
+        );
     }
 }
 

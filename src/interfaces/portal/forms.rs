@@ -16,7 +16,8 @@ pub const MAX_TITLE: usize = 300;
 pub const MAX_TEXT: usize = 20_000;
 
 /// The responder actions, by the last segment of their URL.
-pub const ACTIONS: [&str; 8] = ["ack", "assign", "note", "status", "classify", "mark", "close", "reopen"];
+pub const ACTIONS: [&str; 10] =
+    ["ack", "assign", "note", "status", "classify", "mark", "close", "reopen", "follow-up", "follow-up-done"];
 
 /// What a responder's form asks the rules for: one of the lifecycle's actions, or a classification, which
 /// has its own rule ([`lifecycle::classify`]: it may owe pages) but the same road through the portal.
@@ -81,6 +82,12 @@ pub struct ActionForm {
     pub reason: String,
     /// classify: the new level.
     pub level: String,
+    /// follow-up: who owns it.
+    pub owner: String,
+    /// follow-up: by when (a date, RFC 3339 or a time from now).
+    pub due: String,
+    /// follow-up-done: the action's number.
+    pub n: String,
 }
 
 impl ActionForm {
@@ -109,6 +116,8 @@ impl ActionForm {
             ("mitigations", &self.mitigations, MAX_TEXT),
             ("cost_estimate", &self.cost_estimate, MAX_TEXT),
             ("reason", &self.reason, MAX_TEXT),
+            ("owner", &self.owner, MAX_TITLE),
+            ("due", &self.due, MAX_TITLE),
         ];
         fields.into_iter().find(|(_, v, max)| v.chars().count() > *max).map(|(field, _, max)| Problem {
             message: format!("Refused: a field is longer than {max} characters."),
@@ -160,6 +169,19 @@ impl ActionForm {
                 authorities_notified: yes_no(&self.authorities_notified, "authorities_notified")?,
             }),
             "reopen" => Action::Reopen { reason: opt(&self.reason) },
+            "follow-up" => Action::AddFollowUp {
+                text: self.text.trim().to_owned(),
+                owner: self.owner.trim().to_owned(),
+                due: crate::domain::follow_up::parse_due(&self.due, chrono::Utc::now())
+                    .map_err(|e| Problem { fields: vec!["due"], ..Problem::say(e) })?,
+            },
+            "follow-up-done" => Action::FollowUpDone {
+                n: self
+                    .n
+                    .trim()
+                    .parse()
+                    .map_err(|_| Problem { fields: vec!["n"], ..Problem::say("Refused: which action?") })?,
+            },
             other => return Err(Problem::say(format!("`{other}` is not an action"))),
         })
     }

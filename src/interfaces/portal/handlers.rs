@@ -264,6 +264,8 @@ fn notice(done: &str, incident: &Incident) -> Option<String> {
                 "Closed. Archiving the finding in GuardDuty could not be requested; archive it in the console."
             }
             "reopen" => "Reopened.",
+            "follow-up" => "Follow-up action added.",
+            "follow-up-done" => "Follow-up action marked done.",
             "reported" => {
                 return Some(if incident.pages.is_empty() {
                     format!("Your report is recorded. {} does not page anyone; the responders will see it.", incident.severity)

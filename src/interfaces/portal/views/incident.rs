@@ -163,6 +163,32 @@ pub(super) fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup 
                 }
             }
         }
+        @if !i.follow_ups.is_empty() {
+            h2 { "Follow-up actions" }
+            table {
+                thead { tr { th { "#" } th { "Action" } th { "Owner" } th { "Due" } th { "State" } } }
+                tbody {
+                    @for f in &i.follow_ups {
+                        tr {
+                            td { (f.n) }
+                            td { (f.text) }
+                            td { (f.owner) }
+                            td { (when(f.due)) }
+                            td {
+                                @if let (Some(by), Some(at)) = (&f.done_by, f.done_at) { "done by " (by) " at " (when(at)) }
+                                @else if page.access == Access::Work {
+                                    form.inline method="post" action={ "/incidents/" (i.incident_id) "/follow-up-done" } {
+                                        (csrf_field(chrome.csrf))
+                                        input type="hidden" name="n" value=(f.n);
+                                        button type="submit" { "Mark done" }
+                                    }
+                                } @else { "open" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         h2 { "Actions" }
         (actions(chrome, page, required.as_deref()))
         h2 { "Pages sent" }
@@ -288,6 +314,18 @@ pub(super) fn actions(chrome: &Chrome<'_>, page: &IncidentPage<'_>, required: Op
                 label.field.missing[marked("note", "at")] for="at" { "When it happened (UTC, optional)" }
                 input #at type="datetime-local" name="at" value=(draft("note").at);
                 button type="submit" { "Add note" }
+            }
+            form method="post" action={ (base) "/follow-up" } {
+                h3 { "Follow-up action" }
+                p.hint { "A corrective or preventive action someone owns, tracked to closure (procedure §3.1)." }
+                (csrf_field(chrome.csrf))
+                label.field.missing[marked("follow-up", "text")] for="follow-text" { "What is to be done" }
+                input #follow-text type="text" name="text" value=(draft("follow-up").text);
+                label.field.missing[marked("follow-up", "owner")] for="follow-owner" { "Owner (person or team)" }
+                input #follow-owner type="text" name="owner" value=(draft("follow-up").owner);
+                label.field.missing[marked("follow-up", "due")] for="follow-due" { "Due (a date, or 14d)" }
+                input #follow-due type="text" name="due" value=(draft("follow-up").due) placeholder="2026-12-31";
+                button type="submit" { "Add the action" }
             }
             @if closed {
                 form method="post" action={ (base) "/reopen" } {

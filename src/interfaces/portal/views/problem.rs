@@ -43,6 +43,9 @@ pub(super) fn label_of(flag: &str) -> &str {
         "--description" => "Description",
         "--by" => "Your e-mail address",
         "--reason" => "The reason",
+        "--owner" => "Owner",
+        "the action" => "What is to be done",
+        crate::domain::lifecycle::FOLLOW_UP_NEEDED => "A follow-up action (add one above)",
         other => other,
     })
 }
@@ -68,6 +71,8 @@ pub fn explain(refusal: &Refusal) -> Problem {
                 "--title" => vec!["title"],
                 "--description" => vec!["description"],
                 "--reason" => vec!["reason"],
+                "--owner" => vec!["owner"],
+                "the action" => vec!["text"],
                 _ => vec![],
             };
             Problem { message: format!("Refused: {} must not be empty.", label_of(what)), missing: vec![], fields }
@@ -78,6 +83,10 @@ pub fn explain(refusal: &Refusal) -> Problem {
 }
 
 pub(super) fn static_label(label: &str) -> &'static str {
+    const FOLLOW_UP: &str = "A follow-up action (add one above)";
+    if label == FOLLOW_UP {
+        return FOLLOW_UP;
+    }
     POST_MORTEM_FIELDS.iter().find(|(_, _, l)| *l == label).map(|(_, _, l)| *l).unwrap_or("a required field")
 }
 
