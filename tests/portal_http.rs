@@ -249,6 +249,14 @@ async fn each_role_sees_what_it_may_and_confidential_reports_stay_with_the_iso()
     let theirs = http.get(&url("/reports/mine"), Some(&responder)).await;
     assert!(theirs.body.contains("0 reports"), "{}", theirs.body);
 
+    // The figures: for responders and the ISO (who alone counts the confidential report), not staff.
+    let theirs = http.get(&url("/stats"), Some(&responder)).await;
+    assert!(theirs.status == 200 && theirs.body.contains("Response times"), "{}", theirs.body);
+    let iso_figures = http.get(&url("/stats?days=7"), Some(&iso)).await;
+    assert!(iso_figures.body.contains("3 incidents created since"), "{}", iso_figures.body);
+    assert!(theirs.body.contains("2 incidents created since"), "{}", theirs.body);
+    assert_eq!(http.get(&url("/stats"), Some(&alb.token(STAFF))).await.status, 403);
+
     // The ISO: everything, and works the confidential report.
     let list = http.get(&url("/incidents"), Some(&iso)).await;
     assert!(list.body.contains("3 incidents") && list.body.contains("Colleague copying"), "{}", list.body);

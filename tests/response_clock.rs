@@ -95,6 +95,17 @@ async fn a_missed_objective_is_recorded_once_told_and_shown() {
     assert_eq!(shown["clock"][1]["breached"], false, "{shown}");
     assert!(shown["clock"][1]["met"].is_string());
     assert_eq!(shown["incident"]["breaches"].as_array().unwrap().len(), 1);
+
+    // The figures: one CRITICAL incident, acknowledged and contained after 30 minutes, one objective missed.
+    let figures = gd_json(&config, &["stats", "--since", "1d"]);
+    let critical = &figures["levels"][0];
+    assert_eq!((critical["level"].as_str(), critical["incidents"].as_u64()), (Some("CRITICAL"), Some(1)), "{figures}");
+    assert_eq!(critical["acknowledge"]["count"], 1);
+    assert!((29..=31).contains(&critical["acknowledge"]["median_mins"].as_i64().unwrap()), "{figures}");
+    assert_eq!(critical["breaches"]["acknowledge"], 1);
+    assert_eq!(figures["by_source"]["guardduty"], 1);
+    let (code, text, err) = gd(&config, &["stats"]);
+    assert!(code == 0 && text.contains("ACK median p90") && text.contains("CRITICAL"), "{text}{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

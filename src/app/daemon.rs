@@ -127,6 +127,10 @@ async fn serve(
     if config.daemon.heartbeat_secs > 0 && telemetry::logs::is_json(&config.log) {
         tasks.spawn(beat(config.clone(), shutdown.clone()));
     }
+    if config.daemon.figures_interval_secs > 0 {
+        let every = Duration::from_secs(config.daemon.figures_interval_secs);
+        tasks.spawn(schedule::figures_periodically(dispatch.clone(), every, shutdown.clone()));
+    }
     let every = Duration::from_secs(config.escalation.check_interval_secs);
     tasks.spawn(schedule::attend_periodically(dispatch, every, shutdown.clone()));
     consumer.run(shutdown.clone()).await;

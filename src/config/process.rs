@@ -48,6 +48,10 @@ pub struct DaemonConfig {
     /// polls and the logs are JSON); 0: none. The stack's alarm expects one a minute.
     #[serde(default = "default_heartbeat_secs")]
     pub heartbeat_secs: u64,
+    /// Seconds between two computations of the figures on `/metrics` (open incidents, time to acknowledge
+    /// and resolve, by level, over the last 7 days); 0: none. Each reads that week's incidents.
+    #[serde(default = "default_figures_interval_secs")]
+    pub figures_interval_secs: u64,
 }
 
 impl Default for LogConfig {
@@ -58,7 +62,11 @@ impl Default for LogConfig {
 
 impl Default for DaemonConfig {
     fn default() -> Self {
-        DaemonConfig { shutdown_grace_secs: default_shutdown_grace_secs(), heartbeat_secs: default_heartbeat_secs() }
+        DaemonConfig {
+            shutdown_grace_secs: default_shutdown_grace_secs(),
+            heartbeat_secs: default_heartbeat_secs(),
+            figures_interval_secs: default_figures_interval_secs(),
+        }
     }
 }
 
@@ -70,4 +78,7 @@ fn default_shutdown_grace_secs() -> u64 {
 }
 fn default_heartbeat_secs() -> u64 {
     60
+}
+fn default_figures_interval_secs() -> u64 {
+    900
 }

@@ -27,5 +27,6 @@ pub mod routing;
 pub mod settle;
 pub mod severity;
 pub mod sla;
+pub mod stats;
 pub mod timestamp;
 pub mod work_hours;

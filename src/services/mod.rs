@@ -23,6 +23,7 @@ pub mod ingest;
 pub mod reconcile;
 pub mod sample;
 pub mod schedule;
+pub mod stats;
 
 use crate::adapters::clients::Clients;
 use crate::config::Config;

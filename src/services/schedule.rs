@@ -8,6 +8,7 @@ use tracing::{info, warn};
 
 use crate::services::digest;
 use crate::services::dispatch::Dispatcher;
+use crate::telemetry::metrics;
 
 /// Fires at once and then every period, until shutdown: the schedule of the daemon's periodic tasks.
 pub struct Every {
@@ -66,6 +67,20 @@ pub async fn attend_periodically(dispatch: Dispatcher, every: Duration, shutdown
         }
         if let Some(Err(e)) = rounds.round(digest::send_due(&dispatch, &holder)).await {
             warn!(error = %e, "could not send the work-hours digest; will try again");
+        }
+    }
+}
+
+/// Every `every` until shutdown, computes the figures of the last 7 days for `/metrics`.
+pub async fn figures_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {
+    let mut rounds = Every::new(every, shutdown);
+    while rounds.next().await {
+        let now = dispatch.rules().now();
+        let since = now - chrono::Duration::days(7);
+        match rounds.round(crate::services::stats::gather(dispatch.store(), since, true, now)).await {
+            Some(Ok(figures)) => metrics::figures(&figures),
+            Some(Err(e)) => warn!(error = %e, "could not compute the figures; will try again"),
+            None => {}
         }
     }
 }

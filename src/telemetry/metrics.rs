@@ -57,6 +57,13 @@ pub struct PageLabels {
     pub severity: String,
 }
 
+/// Labels of the figures: a level.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LevelLabels {
+    /// LOW, MEDIUM, HIGH, CRITICAL.
+    pub severity: String,
+}
+
 /// Labels of AWS calls.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
@@ -86,6 +93,12 @@ pub struct Metrics {
     pub escalations: Counter,
     /// Response objectives (SLAs) missed, recorded.
     pub sla_breaches: Counter,
+    /// The figures (`daemon.figures_interval_secs`): incidents not closed, by level.
+    pub open_incidents: Family<LevelLabels, Gauge>,
+    /// The figures: median seconds to acknowledge, by level (incidents of the last 7 days).
+    pub acknowledge_median_seconds: Family<LevelLabels, Gauge>,
+    /// The figures: 90th percentile of seconds to resolve, by level (incidents of the last 7 days).
+    pub resolve_p90_seconds: Family<LevelLabels, Gauge>,
     /// Messages being processed now.
     pub in_flight: Gauge,
     /// When the consumer's last receive completed (Unix seconds): the heartbeat beats only while it is recent.
@@ -118,6 +131,9 @@ impl Metrics {
             pages_failed: Counter::default(),
             escalations: Counter::default(),
             sla_breaches: Counter::default(),
+            open_incidents: Family::default(),
+            acknowledge_median_seconds: Family::default(),
+            resolve_p90_seconds: Family::default(),
             in_flight: Gauge::default(),
             last_receive: Gauge::default(),
             aws_calls: Family::default(),
@@ -139,6 +155,21 @@ impl Metrics {
         registry.register("pages_failed", "Page publishes that failed (retried)", m.pages_failed.clone());
         registry.register("escalations", "Re-pages of unacknowledged incidents", m.escalations.clone());
         registry.register("sla_breaches", "Response objectives missed (each recorded once)", m.sla_breaches.clone());
+        registry.register(
+            "open_incidents",
+            "Incidents of the last 7 days not closed, by level",
+            m.open_incidents.clone(),
+        );
+        registry.register(
+            "acknowledge_median_seconds",
+            "Median time to acknowledge, incidents of the last 7 days",
+            m.acknowledge_median_seconds.clone(),
+        );
+        registry.register(
+            "resolve_p90_seconds",
+            "90th percentile of the time to resolve, incidents of the last 7 days",
+            m.resolve_p90_seconds.clone(),
+        );
         registry.register(MESSAGES_IN_FLIGHT, "Messages being processed now", m.in_flight.clone());
         registry.register(
             "last_receive_seconds",
@@ -234,6 +265,17 @@ impl Intercept for CallMetrics {
     }
 }
 
+/// Sets the gauges of the figures.
+pub fn figures(stats: &crate::domain::stats::Stats) {
+    let m = get();
+    for l in &stats.levels {
+        let labels = LevelLabels { severity: l.level.as_str().to_owned() };
+        m.open_incidents.get_or_create(&labels).set(i64::try_from(l.open).unwrap_or(i64::MAX));
+        m.acknowledge_median_seconds.get_or_create(&labels).set(l.acknowledge.map_or(0, |s| s.median_mins * 60));
+        m.resolve_p90_seconds.get_or_create(&labels).set(l.resolve.map_or(0, |s| s.p90_mins * 60));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +294,25 @@ mod tests {
             "# TYPE gd_incidents_messages_in_flight gauge",
         ] {
             assert!(text.contains(name), "{name} missing in\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_figures_are_gauges_by_level() {
+        use crate::domain::incident::Incident;
+        use crate::domain::severity::Level;
+        let now = chrono::Utc::now();
+        let mut i = Incident::open(now - chrono::Duration::hours(2));
+        i.severity = Level::Critical;
+        i.acknowledged_at = Some(now - chrono::Duration::minutes(110));
+        figures(&crate::domain::stats::compute(&[i], now - chrono::Duration::days(7), now));
+        let text = get().encode();
+        for line in [
+            "gd_incidents_open_incidents{severity=\"CRITICAL\"} 1",
+            "gd_incidents_acknowledge_median_seconds{severity=\"CRITICAL\"} 600",
+            "gd_incidents_open_incidents{severity=\"LOW\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
         }
     }
 }

@@ -52,6 +52,20 @@ pub enum Command {
     },
     /// Report an incident as a member of staff (procedure 3.2); HIGH and CRITICAL page like a finding.
     Report(ReportArgs),
+    /// The figures the ISO reports: incidents by level and source, time to acknowledge, contain and
+    /// resolve (median and 90th percentile per level), missed objectives, open incidents by age, top finding
+    /// types and resources.
+    Stats {
+        /// Incidents created since TIME: RFC 3339 or an age (30d).
+        #[arg(long, value_name = "TIME", value_parser = parse_time, default_value = "30d")]
+        since: DateTime<Utc>,
+        /// Count confidential staff reports too (the information security officer's view).
+        #[arg(long)]
+        confidential: bool,
+        /// The configuration file and the output format.
+        #[command(flatten)]
+        common: Common,
+    },
     /// Check the configuration and every resource and permission the daemon needs, with harmless calls:
     /// one line per check, and exit 1 if any fails.
     Check {

@@ -33,7 +33,8 @@ impl Command {
             Command::Check { common }
             | Command::Reconcile { common, .. }
             | Command::Sample { common, .. }
-            | Command::Pages { common, .. } => &common.config,
+            | Command::Pages { common, .. }
+            | Command::Stats { common, .. } => &common.config,
         }
     }
 
@@ -50,6 +51,16 @@ pub async fn execute(command: Command, ctx: &Context, shutdown: CancellationToke
         Command::Report(args) => report::file(ctx, args).await,
         Command::Incidents { command } => incidents::execute(ctx, command).await,
         Command::Check { common } => ops::check(ctx, &common).await,
+        Command::Stats { since, confidential, common } => {
+            let now = ctx.dispatch.rules().now();
+            let stats = crate::services::stats::gather(ctx.dispatch.store(), since, confidential, now).await?;
+            if common.json {
+                output::json(&serde_json::json!(stats));
+            } else {
+                print!("{}", crate::domain::stats::text(&stats));
+            }
+            Ok(())
+        }
         Command::Health { timeout, .. } => ops::health(ctx, timeout).await,
         Command::Dlq { command } => ops::dlq(ctx, command).await,
         Command::Reconcile { common, since } => ops::reconcile(ctx, &common, since).await,

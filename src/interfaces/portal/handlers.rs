@@ -221,6 +221,40 @@ pub async fn list(State(portal): Shared, user: User, query: Result<Query<ListQue
     }
 }
 
+/// The figures page's query: the period, in days (7, 30 or 90).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct StatsQuery {
+    days: String,
+}
+
+/// The figures (responders and the ISO; the ISO's count confidential reports).
+pub async fn stats(State(portal): Shared, user: User, query: Result<Query<StatsQuery>, QueryRejection>) -> Response {
+    if !user.lists_incidents() {
+        return error(
+            &portal,
+            &user,
+            StatusCode::FORBIDDEN,
+            "Not for you",
+            "The figures are for responders and the information security officer.",
+        );
+    }
+    let days = query
+        .ok()
+        .and_then(|Query(q)| q.days.trim().parse::<i64>().ok())
+        .filter(|d| [7, 30, 90].contains(d))
+        .unwrap_or(30);
+    let now = portal.dispatch.rules().now();
+    let since = now - chrono::Duration::days(days);
+    match crate::services::stats::gather(portal.dispatch.store(), since, user.sees_confidential(), now).await {
+        Ok(figures) => {
+            let csrf = token(&portal, &user);
+            page(StatusCode::OK, views::stats_page(&chrome(&portal, &user, &csrf), &figures, days))
+        }
+        Err(e) => unavailable(&portal, &user, &e),
+    }
+}
+
 /// "My reports": what this person reported, confidential reports included.
 pub async fn my_reports(State(portal): Shared, user: User) -> Response {
     let filter = ListFilter { confidential: true, ..ListFilter::default() };

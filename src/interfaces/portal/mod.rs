@@ -131,6 +131,7 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/incidents/{id}/{action}", post(handlers::act))
         .route("/report", get(handlers::report_form).post(handlers::file_report))
         .route("/reports/mine", get(handlers::my_reports))
+        .route("/stats", get(handlers::stats))
         .fallback(handlers::not_found)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(portal)

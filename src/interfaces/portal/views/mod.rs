@@ -2,12 +2,14 @@
 //! maud (`(value)` never emits raw HTML), no page has a script, and the only style is the static sheet.
 //!
 //! `lists` holds the incident lists, `incident` an incident's page and its evidence, `report` the staff
-//! report form, `problem` how a refused form is explained; this module the page around them.
+//! report form, `problem` how a refused form is explained, `stats` the figures; this module the page around
+//! them.
 
 mod incident;
 mod lists;
 mod problem;
 mod report;
+mod stats;
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
@@ -21,6 +23,7 @@ pub use lists::{incident_list, my_reports};
 use problem::problem_box;
 pub use problem::{POST_MORTEM_FIELDS, Problem, explain};
 pub use report::report_form;
+pub use stats::stats_page;
 
 /// What every page shows around its content.
 #[derive(Debug)]
@@ -88,7 +91,7 @@ pub fn layout(chrome: Option<&Chrome<'_>>, dev: bool, title: &str, body: Markup)
                     a.brand href="/" { "Incident portal" }
                     @if let Some(c) = chrome {
                         nav {
-                            @if c.user.lists_incidents() { a href="/incidents" { "Incidents" } }
+                            @if c.user.lists_incidents() { a href="/incidents" { "Incidents" } a href="/stats" { "Figures" } }
                             a href="/report" { "Report an incident" }
                             a href="/reports/mine" { "My reports" }
                         }
