@@ -155,7 +155,14 @@ async fn staff_report_then_a_responder_acknowledges_notes_and_closes_it_in_chrom
     let dir = tempfile::tempdir().unwrap();
     let addr = free_addr();
     let cfg = config(dir.path(), &stack, "portal", &portal_section(addr, &alb.keys.url()));
-    let portal = PortalProcess::start(&cfg, addr, "browser").await;
+    // Pages carry a link that acknowledges the incident in the portal (its address as people open it).
+    let links = [
+        ("GD_INCIDENTS__PAGING__PORTAL_URL", "https://incidents.example.com"),
+        ("GD_INCIDENTS__PAGING__ACK_LINK_KEY", "a-key-of-at-least-thirty-two-characters"),
+    ];
+    let aws = Aws::new().await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let portal = PortalProcess::start_with_env(&cfg, addr, "browser", &links).await;
     let as_staff = Proxy::start(&alb, STAFF, &portal.url);
     let as_responder = Proxy::start(&alb, RESPONDER, &portal.url);
     let driver = Chromedriver::start().await;
@@ -216,7 +223,19 @@ async fn staff_report_then_a_responder_acknowledges_notes_and_closes_it_in_chrom
     assert!(page.contains("Pages sent") && page.contains("Timeline") && page.contains("Evidence"), "{page}");
     assert!(page.contains(&format!("reported by {STAFF}")), "{page}");
     shot(&browser, "05-responder-incident").await;
-    navigate(&browser, &format!("form[action='/incidents/{id}/ack'] button")).await;
+
+    // The page the OCE got carries the link; opened (signed in through the load balancer), one click
+    // acknowledges.
+    let paged = aws.drain(&oce, 1, Duration::from_secs(30), Duration::ZERO).await;
+    let body = &paged.first().expect("the OCE's page").body;
+    let at = body.find("https://incidents.example.com/ack/").unwrap_or_else(|| panic!("no link in:\n{body}"));
+    let link: String = body[at..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let path = link.trim_start_matches("https://incidents.example.com");
+    browser.goto(&format!("{}{path}", as_responder.url())).await.unwrap();
+    let page = text(&browser).await;
+    assert!(page.contains("Acknowledge this incident?") && page.contains(title), "{page}");
+    shot(&browser, "06a-responder-ack-link").await;
+    navigate(&browser, "#acknowledge").await;
     let page = text(&browser).await;
     assert!(
         page.contains("Acknowledged: the incident is yours") && page.contains(&format!("by {RESPONDER}")),

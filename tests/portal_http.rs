@@ -681,3 +681,42 @@ iso_topic_arn = "arn:aws:sns:us-east-1:000000000000:iso"
     assert!(clean, "exit 0 on SIGTERM:\n{}", portal.log());
     eprintln!("FIGURES portal stopped {:.2}s after SIGTERM", took.as_secs_f64());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledgement_link_works_only_signed_unexpired_and_for_a_responder() {
+    use gd_incidents::domain::ack_link;
+    use gd_incidents::domain::severity::Level;
+    let stack = deploy_stack("portal-links");
+    let alb = Alb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let cfg = config(dir.path(), &stack, "portal", &portal_section(addr, &alb.keys.url()));
+    let key = "a-key-of-at-least-thirty-two-characters";
+    let env = [
+        ("GD_INCIDENTS__PAGING__PORTAL_URL", "https://incidents.example.com"),
+        ("GD_INCIDENTS__PAGING__ACK_LINK_KEY", key),
+    ];
+    let portal = PortalProcess::start_with_env(&cfg, addr, "links", &env).await;
+    let http = Http::default();
+    let url = |p: &str| format!("{}{p}", portal.url);
+    let id = report(&http, &portal.url, &alb.token(STAFF), "Phishing with a login form", "HIGH", false).await;
+    let now = chrono::Utc::now();
+    let good = ack_link::sign(key.as_bytes(), &id, Level::High, now);
+
+    let responder = alb.token(RESPONDER);
+    let page = http.get(&url(&format!("/ack/{good}")), Some(&responder)).await;
+    assert!(page.status == 200 && page.body.contains("Acknowledge this incident?"), "{}", page.body);
+    // The link changes nothing by itself: it is still open, until the person's click (a POST with a token).
+    let shown = gd_json(&cfg, &["incidents", "show", &id]);
+    assert!(shown["incident"]["acknowledged_at"].is_null(), "{shown}");
+    // Staff (the reporter) may not work it; without sign-in nothing at all.
+    assert_eq!(http.get(&url(&format!("/ack/{good}")), Some(&alb.token(STAFF))).await.status, 403);
+    assert_eq!(http.get(&url(&format!("/ack/{good}")), None).await.status, 401);
+    // Forged, made with another key, or expired: refused, saying so.
+    let other = ack_link::sign(b"another key of thirty-two bytes!!", &id, Level::High, now);
+    let old = ack_link::sign(key.as_bytes(), &id, Level::High, now - chrono::Duration::days(2));
+    for (link, says) in [("not-a-link", "not valid"), (other.as_str(), "not valid"), (old.as_str(), "expired")] {
+        let page = http.get(&url(&format!("/ack/{link}")), Some(&responder)).await;
+        assert!(page.status == 400 && page.body.contains(says), "{link}: {}", page.body);
+    }
+}

@@ -7,8 +7,9 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::adapters::clients::{AwsError, describe};
+use crate::domain::ack_link;
 use crate::domain::incident::{Incident, Page, Target};
-use crate::domain::page_text::{Message, render};
+use crate::domain::page_text::{Message, render_with_link};
 use crate::domain::routing::Routing;
 
 /// Why a page was not published.
@@ -37,6 +38,22 @@ pub struct Pager {
     oce_topic_arn: String,
     iso_topic_arn: String,
     routing: Arc<Routing>,
+    ack_links: Option<AckLinks>,
+}
+
+/// Where the portal is and the key of its acknowledgement links.
+#[derive(Clone)]
+pub struct AckLinks {
+    /// The portal's address, without a trailing slash.
+    pub base: String,
+    /// The key.
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for AckLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AckLinks {{ base: {}, key: (secret) }}", self.base)
+    }
 }
 
 impl Pager {
@@ -47,7 +64,18 @@ impl Pager {
         iso_topic_arn: impl Into<String>,
         routing: Arc<Routing>,
     ) -> Pager {
-        Pager { client, oce_topic_arn: oce_topic_arn.into(), iso_topic_arn: iso_topic_arn.into(), routing }
+        Pager {
+            client,
+            oce_topic_arn: oce_topic_arn.into(),
+            iso_topic_arn: iso_topic_arn.into(),
+            routing,
+            ack_links: None,
+        }
+    }
+
+    /// This pager, putting a link that acknowledges the incident in the portal into every page.
+    pub fn with_ack_links(self, links: Option<AckLinks>) -> Pager {
+        Pager { ack_links: links, ..self }
     }
 
     /// The topic of a target; `None` for a route or client no longer configured.
@@ -61,7 +89,11 @@ impl Pager {
 
     /// Publishes one page and returns SNS's message id.
     pub async fn publish(&self, incident: &Incident, page: &Page) -> Result<String, PagerError> {
-        self.publish_message(&page.target, render(incident, page)).await
+        let link = self.ack_links.as_ref().filter(|_| page.breach.is_none() && !page.target.is_client()).map(|l| {
+            let token = ack_link::sign(&l.key, &incident.incident_id, page.level, chrono::Utc::now());
+            format!("{}/ack/{token}", l.base)
+        });
+        self.publish_message(&page.target, render_with_link(incident, page, link.as_deref())).await
     }
 
     /// Publishes `message` to `target`'s topic and returns SNS's message id.

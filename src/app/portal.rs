@@ -25,7 +25,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     };
     let ctx = super::connect(config).await;
     let archive_on_close = ctx.config.guardduty.archive_on_close;
-    let portal = Arc::new(Portal::new(&portal_config, ctx.dispatch.clone(), archive_on_close)?);
+    let ack_link_key = ctx.config.paging.ack_link_key.as_ref().map(|k| k.as_bytes().to_vec());
+    let portal =
+        Arc::new(Portal::new(&portal_config, ctx.dispatch.clone(), archive_on_close)?.with_ack_links(ack_link_key));
     let bound = listener.local_addr().unwrap_or(portal_config.listen);
     if let Some(dev) = &portal_config.dev_user {
         let says = format!(

@@ -273,6 +273,19 @@ impl Config {
         arn("paging.oce_topic_arn", &self.paging.oce_topic_arn, "sns")?;
         arn("paging.iso_topic_arn", &self.paging.iso_topic_arn, "sns")?;
         within("paging.claim_timeout_secs", self.paging.claim_timeout_secs, 5, 3600)?;
+        match (&self.paging.portal_url, &self.paging.ack_link_key) {
+            (Some(u), Some(key)) => {
+                url("paging.portal_url", u)?;
+                if key.len() < crate::domain::ack_link::MIN_KEY_LEN {
+                    return Err(("paging.ack_link_key", format!("is {} characters long: use at least 32", key.len())));
+                }
+            }
+            (Some(_), None) => return Err(("paging.ack_link_key", "missing: portal_url needs the links' key".into())),
+            (None, Some(_)) => {
+                return Err(("paging.portal_url", "missing: ack_link_key needs the portal's address".into()));
+            }
+            (None, None) => {}
+        }
         within("daemon.shutdown_grace_secs", self.daemon.shutdown_grace_secs, 0, 60)?;
         within("daemon.heartbeat_secs", self.daemon.heartbeat_secs, 0, 3600)?;
         within("daemon.figures_interval_secs", self.daemon.figures_interval_secs, 0, 86_400)?;

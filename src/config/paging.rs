@@ -17,6 +17,14 @@ pub struct PagingConfig {
     /// by default.
     #[serde(default)]
     pub routes: Vec<crate::domain::routing::Route>,
+    /// The portal's address as people open it (`https://incidents.example.com`): with `ack_link_key`, every
+    /// page carries a link that acknowledges the incident there in one click after sign-in.
+    #[serde(default)]
+    pub portal_url: Option<String>,
+    /// Key of those links (at least 32 characters), the same for the daemon and the portal: set it from a
+    /// secret with `GD_INCIDENTS__PAGING__ACK_LINK_KEY`.
+    #[serde(default)]
+    pub ack_link_key: Option<String>,
 }
 
 /// `[escalation]`: a HIGH or CRITICAL incident nobody acknowledges is paged again.

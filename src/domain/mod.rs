@@ -13,6 +13,7 @@
 //! - a finding's version never lowers the level its incident reached (only a person's classification may),
 //!   and no level is owed a page twice.
 
+pub mod ack_link;
 pub mod digest;
 pub mod escalation;
 pub mod evidence;

@@ -23,6 +23,12 @@ pub struct Message {
 /// Renders the page `page` of `incident`: a page for the OCE, the ISO or a route, a customer-facing notice
 /// for a client.
 pub fn render(incident: &Incident, page: &Page) -> Message {
+    render_with_link(incident, page, None)
+}
+
+/// [`render`], with the portal link that acknowledges the incident in one click after sign-in (pages to the
+/// OCE, the ISO and routes; not clients' notices nor objectives' notices).
+pub fn render_with_link(incident: &Incident, page: &Page, ack_link: Option<&str>) -> Message {
     if let Target::Client(client) = &page.target {
         return render_notice(incident, page, client);
     }
@@ -67,7 +73,8 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
          Finding id:     {finding_id}\n\
          Console:        {console}\n\
          \n\
-         To acknowledge (stops re-paging) and take it:\n  \
+         To acknowledge (stops re-paging) and take it:\n\
+         {portal}  \
          gd-incidents incidents ack {incident_id} --by <your name> --config <config file>\n\
          Details and timeline:\n  \
          gd-incidents incidents show {incident_id} --config <config file>\n\
@@ -100,6 +107,8 @@ pub fn render(incident: &Incident, page: &Page) -> Message {
         incident_id = incident.incident_id,
         finding_id = incident.finding_id,
         console = incident.console_url,
+        portal =
+            ack_link.map(|url| format!("  {url}  (in the portal, one click after sign-in), or\n")).unwrap_or_default(),
         who = match &page.target {
             Target::Oce => "on-call engineer".to_owned(),
             Target::Iso => "information security officer".to_owned(),
@@ -345,6 +354,15 @@ mod tests {
             reopening: 0,
             breach: None,
         }
+    }
+
+    #[test]
+    fn a_page_carries_the_portal_link_when_there_is_one() {
+        let i = incident("EC2 instance i-0abc is querying a C&C domain.");
+        let with = render_with_link(&i, &page(Level::High, Target::Oce), Some("https://p.example.com/ack/t0k"));
+        assert!(with.body.contains("https://p.example.com/ack/t0k  (in the portal"), "{}", with.body);
+        assert!(with.body.contains("gd-incidents incidents ack"), "the command stays: {}", with.body);
+        assert!(!render(&i, &page(Level::High, Target::Oce)).body.contains("/ack/"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::adapters::dynamodb::{IncidentKey, Store, StoreError};
-use crate::adapters::sns::Pager;
+use crate::adapters::sns::{AckLinks, Pager};
 use crate::domain::escalation::Escalation;
 use crate::domain::incident::{self, Ctx, Event, Incident};
 use crate::domain::lifecycle::Refusal;
@@ -132,8 +132,15 @@ impl Dispatcher {
     /// clients those rules owe pages to (one routing table for both).
     pub fn from_config(store: Store, sns: aws_sdk_sns::Client, config: &crate::config::Config) -> Dispatcher {
         let rules = Rules::from_config(config);
+        let links = match (&config.paging.portal_url, &config.paging.ack_link_key) {
+            (Some(base), Some(key)) => {
+                Some(AckLinks { base: base.trim_end_matches('/').to_owned(), key: key.as_bytes().to_vec() })
+            }
+            _ => None,
+        };
         let pager =
-            Pager::new(sns, &config.paging.oce_topic_arn, &config.paging.iso_topic_arn, Arc::clone(&rules.routing));
+            Pager::new(sns, &config.paging.oce_topic_arn, &config.paging.iso_topic_arn, Arc::clone(&rules.routing))
+                .with_ack_links(links);
         Dispatcher::new(store, pager, rules)
     }
 

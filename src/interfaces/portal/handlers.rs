@@ -221,6 +221,37 @@ pub async fn list(State(portal): Shared, user: User, query: Result<Query<ListQue
     }
 }
 
+/// A page's acknowledgement link: once signed in, one click acknowledges the incident (a POST with the
+/// person's CSRF token, so the link alone changes nothing).
+pub async fn ack_link(State(portal): Shared, user: User, Path(link): Path<String>) -> Response {
+    let Some(key) = &portal.ack_link_key else {
+        return error(
+            &portal,
+            &user,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "This portal does not take acknowledgement links.",
+        );
+    };
+    let link = match crate::domain::ack_link::verify(key, &link, portal.dispatch.rules().now()) {
+        Ok(link) => link,
+        Err(e) => {
+            let why = format!("{e}. Open the incident from the incident list instead.");
+            return error(&portal, &user, StatusCode::BAD_REQUEST, "This link cannot be used", &why);
+        }
+    };
+    let (incident, access) = match visible(&portal, &user, &link.incident_id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if access != Access::Work {
+        let why = "Only responders and the information security officer work incidents.";
+        return error(&portal, &user, StatusCode::FORBIDDEN, "Not for you", why);
+    }
+    let csrf = token(&portal, &user);
+    page(StatusCode::OK, views::ack_confirm(&chrome(&portal, &user, &csrf), &incident, link.level))
+}
+
 /// The figures page's query: the period, in days (7, 30 or 90).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]

@@ -86,6 +86,15 @@ pub struct Portal {
     archive_on_close: bool,
     /// Staff reports per person and hour.
     reports: limit::ReportLimit,
+    /// `[paging] ack_link_key`: the key of the acknowledgement links in pages, if pages carry them.
+    ack_link_key: Option<Vec<u8>>,
+}
+
+impl Portal {
+    /// This portal, accepting the acknowledgement links that pages carry (signed with `key`).
+    pub fn with_ack_links(self, key: Option<Vec<u8>>) -> Portal {
+        Portal { ack_link_key: key, ..self }
+    }
 }
 
 impl Portal {
@@ -115,6 +124,7 @@ impl Portal {
             csrf,
             archive_on_close,
             reports: limit::ReportLimit::new(portal.reports_per_hour),
+            ack_link_key: None,
         })
     }
 }
@@ -132,6 +142,7 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/report", get(handlers::report_form).post(handlers::file_report))
         .route("/reports/mine", get(handlers::my_reports))
         .route("/stats", get(handlers::stats))
+        .route("/ack/{token}", get(handlers::ack_link))
         .fallback(handlers::not_found)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(portal)

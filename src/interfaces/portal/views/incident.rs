@@ -365,6 +365,39 @@ pub(super) fn actions(chrome: &Chrome<'_>, page: &IncidentPage<'_>, required: Op
     }
 }
 
+/// What a page's acknowledgement link opens: the incident in a few words and one button.
+pub fn ack_confirm(chrome: &Chrome<'_>, incident: &Incident, paged: crate::domain::severity::Level) -> Markup {
+    let base = format!("/incidents/{}", incident.incident_id);
+    layout(
+        Some(chrome),
+        chrome.dev,
+        "Acknowledge",
+        html! {
+            h1 { "Acknowledge this incident?" }
+            div.card {
+                dl.details {
+                    dt { "Level" } dd { (level(incident.severity)) " (paged at " (paged.as_str()) ")" }
+                    dt { "Title" } dd { (incident.title) }
+                    dt { "Status" } dd { (status(incident.status)) }
+                    dt { "Resource" } dd { (incident.resource) }
+                }
+            }
+            @if let Some(by) = &incident.acknowledged_by {
+                p { "Already acknowledged by " (by) " at " (when_opt(incident.acknowledged_at)) ". " a href=(base) { "Open the incident" } }
+            } @else if incident.status == Status::Closed {
+                p { "The incident is closed. " a href=(base) { "Open the incident" } }
+            } @else {
+                form method="post" action={ (base) "/ack" } {
+                    p.hint { "You take the incident; re-paging stops." }
+                    (csrf_field(chrome.csrf))
+                    button #acknowledge type="submit" { "Acknowledge" }
+                }
+                p { a href=(base) { "Open the incident instead" } }
+            }
+        },
+    )
+}
+
 /// One version of a finding, as received.
 pub fn evidence_page(chrome: &Chrome<'_>, incident: &Incident, evidence: &Evidence) -> Markup {
     let pretty = serde_json::from_str::<serde_json::Value>(&evidence.body)

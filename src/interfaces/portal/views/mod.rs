@@ -18,7 +18,7 @@ use super::access::User;
 use crate::domain::incident::{Incident, Source, Status};
 use crate::domain::severity::Level;
 
-pub use incident::{IncidentPage, evidence_page, incident_page};
+pub use incident::{IncidentPage, ack_confirm, evidence_page, incident_page};
 pub use lists::{incident_list, my_reports};
 use problem::problem_box;
 pub use problem::{POST_MORTEM_FIELDS, Problem, explain};
