@@ -52,6 +52,15 @@ impl FromRequestParts<Arc<Portal>> for User {
     }
 }
 
+/// 403 for staff asking for what is the responders' and the ISO's: `what` "is" (or "are") for them.
+fn responders_only(portal: &Portal, user: &User, what: &str) -> Response {
+    let why = format!(
+        "{what} for responders and the information security officer. You can report an incident and follow your \
+         own reports."
+    );
+    error(portal, user, StatusCode::FORBIDDEN, "Not for you", &why)
+}
+
 fn page(status: StatusCode, markup: Markup) -> Response {
     (status, Html(markup.into_string())).into_response()
 }
@@ -175,14 +184,7 @@ pub async fn list(State(portal): Shared, user: User, query: Result<Query<ListQue
         return bad_request(&portal, &user, "The filters are not valid.");
     };
     if !user.lists_incidents() {
-        return error(
-            &portal,
-            &user,
-            StatusCode::FORBIDDEN,
-            "Not for you",
-            "The incident list is for responders and the information security officer. You can report an incident \
-             and follow your own reports.",
-        );
+        return responders_only(&portal, &user, "The incident list is");
     }
     let status = match query.status.trim() {
         "" => None,
@@ -245,8 +247,7 @@ pub async fn ack_link(State(portal): Shared, user: User, Path(link): Path<String
         Err(response) => return response,
     };
     if access != Access::Work {
-        let why = "Only responders and the information security officer work incidents.";
-        return error(&portal, &user, StatusCode::FORBIDDEN, "Not for you", why);
+        return responders_only(&portal, &user, "Working incidents is");
     }
     let csrf = token(&portal, &user);
     page(StatusCode::OK, views::ack_confirm(&chrome(&portal, &user, &csrf), &incident, link.level))
@@ -262,13 +263,7 @@ pub struct StatsQuery {
 /// The figures (responders and the ISO; the ISO's count confidential reports).
 pub async fn stats(State(portal): Shared, user: User, query: Result<Query<StatsQuery>, QueryRejection>) -> Response {
     if !user.lists_incidents() {
-        return error(
-            &portal,
-            &user,
-            StatusCode::FORBIDDEN,
-            "Not for you",
-            "The figures are for responders and the information security officer.",
-        );
+        return responders_only(&portal, &user, "The figures are");
     }
     let days = query
         .ok()
@@ -454,13 +449,7 @@ pub async fn act(
         Err(response) => return response,
     };
     if access != Access::Work {
-        return error(
-            &portal,
-            &user,
-            StatusCode::FORBIDDEN,
-            "Not for you",
-            "Only responders and the information security officer work incidents.",
-        );
+        return responders_only(&portal, &user, "Working incidents is");
     }
     let refused = |incident: Incident, problem: Problem, form: ActionForm| {
         let portal = &portal;
