@@ -1,13 +1,12 @@
 //! Follow-up actions (procedure §3.1: corrective and preventive actions "tracked to closure"; seed 000:
 //! "follow-up actions"): what someone owns and must do by when, after or beside the incident's own work.
-//! Added and completed through the lifecycle ([`crate::domain::lifecycle::Action::AddFollowUp`]), listed by
-//! the post-incident report, overdue ones in the work-hours digest; closing an incident that was CRITICAL
-//! needs at least one. Pure.
+//! Added and completed through the lifecycle (`Action::AddFollowUp`, `Action::FollowUpDone`), listed by the
+//! post-incident report, overdue ones in the work-hours digest; closing an incident that was CRITICAL needs
+//! at least one. Pure.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::incident::Incident;
 use crate::domain::timestamp;
 
 /// One follow-up action of an incident.
@@ -49,11 +48,6 @@ impl FollowUp {
             None => "open",
         }
     }
-}
-
-/// The follow-up actions of `incident` overdue at `now`.
-pub fn overdue(incident: &Incident, now: DateTime<Utc>) -> Vec<&FollowUp> {
-    incident.follow_ups.iter().filter(|f| f.overdue(now)).collect()
 }
 
 /// When a follow-up action is due: RFC 3339, a date (`2026-12-31`, the end of that day UTC), or a time from

@@ -11,14 +11,15 @@ use tracing::info;
 
 use crate::adapters::dynamodb::{ListFilter, StoreError};
 use crate::adapters::sns::PagerError;
+use crate::domain::incident::clock;
 use crate::domain::incident::{Status, Target};
-use crate::domain::{digest, follow_up, sla};
+use crate::domain::{digest, sla};
 use crate::services::dispatch::Dispatcher;
 
 /// The lease and watermark of the digest.
 const NAME: &str = "digest";
 /// Incidents read for one digest, at most (newest first).
-const MAX_READ: usize = 500;
+pub const MAX_READ: usize = 500;
 /// How long one daemon holds the digest while it sends it.
 const LEASE: Duration = Duration::minutes(2);
 
@@ -58,10 +59,10 @@ pub async fn send_due(dispatch: &Dispatcher, holder: &str) -> Result<Option<usiz
     let mut waiting = Vec::new();
     let mut overdue = Vec::new();
     for i in listing.incidents.into_iter().filter(|i| !i.confidential) {
-        overdue.extend(follow_up::overdue(&i, now).into_iter().map(|f| (i.incident_id.clone(), f.clone())));
+        overdue.extend(i.overdue_follow_ups(now).into_iter().map(|f| (i.incident_id.clone(), f.clone())));
         let waits = i.status == Status::Open && i.acknowledged_at.is_none() && !i.severity.pages();
         if waits {
-            let clock = sla::summary(&sla::clock(&i, &rules.slas, &rules.hours, now));
+            let clock = sla::summary(&clock::clock(&i, &rules.slas, &rules.hours, now));
             waiting.push((i, clock));
         }
     }

@@ -367,8 +367,9 @@ impl Dispatcher {
             .store
             .modify(incident, |c| {
                 let ctx = rules.ctx(claimant);
-                let (next, breaches) = crate::domain::sla::due_breaches(c, &rules.slas, &rules.hours, ctx.now)?;
-                let (next, event) = crate::domain::sla::announce(next, &breaches, &ctx);
+                let (next, breaches) =
+                    crate::domain::incident::clock::due_breaches(c, &rules.slas, &rules.hours, ctx.now)?;
+                let (next, event) = crate::domain::incident::clock::announce(next, &breaches, &ctx);
                 found = breaches;
                 Some((next, Some(event)))
             })

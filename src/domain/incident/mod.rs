@@ -25,6 +25,7 @@
 //!   the incident's history, so a classification down does not remove the obligation
 //!   (`lifecycle::post_mortem_required`).
 
+pub mod clock;
 mod pages;
 mod types;
 mod versions;

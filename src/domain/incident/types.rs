@@ -500,9 +500,14 @@ impl Incident {
         }
     }
 
+    /// Its follow-up actions overdue at `now`.
+    pub fn overdue_follow_ups(&self, now: DateTime<Utc>) -> Vec<&crate::domain::follow_up::FollowUp> {
+        self.follow_ups.iter().filter(|f| f.overdue(now)).collect()
+    }
+
     /// Keeps the next response deadline (see [`Incident::sla_due_at`]) after a change.
     pub fn wind_clock(&mut self, ctx: &Ctx) {
-        self.sla_due_at = crate::domain::sla::next_deadline(self, ctx.slas, ctx.hours);
+        self.sla_due_at = super::clock::next_deadline(self, ctx.slas, ctx.hours);
     }
 
     /// Notes when the incident became contained or resolved, after its status changed from `before` at

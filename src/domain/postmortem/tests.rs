@@ -107,12 +107,13 @@ fn an_open_incident_reports_what_is_not_recorded_yet() {
 
 #[test]
 fn the_report_gives_the_response_times_and_what_was_late() {
-    use crate::domain::sla::{self, DEFAULT_SLAS};
+    use crate::domain::incident::clock;
+    use crate::domain::sla::DEFAULT_SLAS;
     use crate::domain::work_hours::DEFAULT_HOURS;
     let (mut i, events, evidence) = closed_critical();
     i.acknowledged_at = Some(t(30));
-    let (late, _) = sla::due_breaches(&i, &DEFAULT_SLAS, &DEFAULT_HOURS, t(31)).unwrap_or((i.clone(), Vec::new()));
-    let clock = sla::clock(&late, &DEFAULT_SLAS, &DEFAULT_HOURS, t(40));
+    let (late, _) = clock::due_breaches(&i, &DEFAULT_SLAS, &DEFAULT_HOURS, t(31)).unwrap_or((i.clone(), Vec::new()));
+    let clock = clock::clock(&late, &DEFAULT_SLAS, &DEFAULT_HOURS, t(40));
     let r = build(&late, &clock, &events, &evidence, t(40));
     assert_eq!(r.response.len(), 3);
     let md = markdown(&r);

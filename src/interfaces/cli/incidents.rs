@@ -6,9 +6,9 @@ use uuid::Uuid;
 use super::{CloseArgs, CommandError, Common, FollowUpCommand, IncidentsCommand, ReportFormat, YesNo, output};
 use crate::adapters::dynamodb::ListFilter;
 use crate::adapters::identity;
+use crate::domain::incident::clock;
 use crate::domain::incident::{Event, Incident};
 use crate::domain::lifecycle::{self, Action, CloseInput, Refusal};
-use crate::domain::sla;
 use crate::services::Context;
 use crate::services::dispatch::Dispatcher;
 
@@ -47,7 +47,7 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
             let listing = dispatch.store().list(&filter, limit.into(), next.as_deref()).await?;
             let rules = dispatch.rules();
             let now = rules.now();
-            output::listing(&listing, &|i| sla::clock(i, &rules.slas, &rules.hours, now), common.json);
+            output::listing(&listing, &|i| clock::clock(i, &rules.slas, &rules.hours, now), common.json);
             Ok(())
         }
         IncidentsCommand::Show { id, common } => {
@@ -60,7 +60,7 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
                 signals: dispatch.store().signal_incidents(&incident).await?,
             };
             let rules = dispatch.rules();
-            let clock = sla::clock(&incident, &rules.slas, &rules.hours, rules.now());
+            let clock = clock::clock(&incident, &rules.slas, &rules.hours, rules.now());
             output::incident(&incident, &clock, &timeline, evidence.len(), &related, common.json);
             Ok(())
         }
@@ -130,7 +130,7 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
             let evidence = dispatch.store().evidence(&incident).await?;
             let rules = dispatch.rules();
             let now = rules.now();
-            let clock = sla::clock(&incident, &rules.slas, &rules.hours, now);
+            let clock = clock::clock(&incident, &rules.slas, &rules.hours, now);
             let report = crate::domain::postmortem::build(&incident, &clock, &timeline, &evidence, now);
             let text = if common.json || format == ReportFormat::Json {
                 let mut v = serde_json::to_string_pretty(&report)

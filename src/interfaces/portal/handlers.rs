@@ -18,6 +18,7 @@ use super::forms::{ACTIONS, ActionForm, ListQuery, PageQuery, ReportForm};
 use super::views::{self, Chrome, IncidentPage, Problem};
 use super::{MAX_LIST, Portal};
 use crate::adapters::dynamodb::{ListFilter, Store, StoreError};
+use crate::domain::incident::clock;
 use crate::domain::incident::{Incident, Status};
 use crate::domain::lifecycle::{self, Report};
 use crate::domain::severity::Level;
@@ -215,7 +216,7 @@ pub async fn list(State(portal): Shared, user: User, query: Result<Query<ListQue
             let rules = portal.dispatch.rules();
             let now = rules.now();
             let clocks: Vec<String> =
-                incidents.iter().map(|i| sla::summary(&sla::clock(i, &rules.slas, &rules.hours, now))).collect();
+                incidents.iter().map(|i| sla::summary(&clock::clock(i, &rules.slas, &rules.hours, now))).collect();
             let chrome = chrome(&portal, &user, &csrf);
             page(StatusCode::OK, views::incident_list(&chrome, &query, &incidents, &clocks, more, limit))
         }
@@ -370,7 +371,7 @@ async fn render_incident(
     let csrf = token(portal, user);
     let rules = portal.dispatch.rules();
     let clock = match access {
-        Access::Work => sla::clock(incident, &rules.slas, &rules.hours, rules.now()),
+        Access::Work => clock::clock(incident, &rules.slas, &rules.hours, rules.now()),
         Access::Reporter => Vec::new(),
     };
     let view = IncidentPage {
