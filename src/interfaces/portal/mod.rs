@@ -24,6 +24,7 @@ pub mod auth;
 pub mod csrf;
 pub mod forms;
 mod handlers;
+mod keys;
 pub mod limit;
 pub mod views;
 

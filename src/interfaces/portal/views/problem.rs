@@ -57,7 +57,7 @@ pub fn explain(refusal: &Refusal) -> Problem {
             message: format!(
                 "Refused: closing this incident requires the post-mortem ({why}, procedure §3.4-3.5). Nothing was changed. Missing:"
             ),
-            missing: missing.iter().map(|flag| label_of(flag)).map(static_label).collect(),
+            missing: missing.iter().map(|flag| label_of(flag)).collect(),
             fields: missing
                 .iter()
                 .filter_map(|flag| POST_MORTEM_FIELDS.iter().find(|(f, _, _)| f == flag).map(|(_, field, _)| *field))
@@ -80,14 +80,6 @@ pub fn explain(refusal: &Refusal) -> Problem {
         Refusal::Closed(_) => Problem::say("Refused: this incident is closed. Reopen it first."),
         other => Problem::say(format!("Refused: {other}.")),
     }
-}
-
-pub(super) fn static_label(label: &str) -> &'static str {
-    const FOLLOW_UP: &str = "A follow-up action (add one above)";
-    if label == FOLLOW_UP {
-        return FOLLOW_UP;
-    }
-    POST_MORTEM_FIELDS.iter().find(|(_, _, l)| *l == label).map(|(_, _, l)| *l).unwrap_or("a required field")
 }
 
 pub(super) fn problem_box(problem: Option<&Problem>) -> Markup {
