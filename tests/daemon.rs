@@ -367,3 +367,64 @@ async fn the_urgent_queue_pages_once_whichever_copy_is_processed_first() {
     assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());
     assert!(daemon.log().contains(&urgent), "the daemon consumed the urgent queue:\n{}", daemon.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_reads_well_on_a_phone_in_a_queue_and_in_chat() {
+    let stack = deploy_stack("formats");
+    let aws = Aws::new().await;
+    let queue = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let phone = format!("+1555{:07}", std::process::id() % 10_000_000);
+    aws.phone(stack.oce_topic(), &phone).await;
+    let chat = aws.hook(stack.oce_topic()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &stack, "");
+    let env = [
+        ("GD_INCIDENTS__PAGING__PORTAL_URL", "https://incidents.example.com"),
+        ("GD_INCIDENTS__PAGING__ACK_LINK_KEY", "a-key-of-at-least-thirty-two-characters"),
+    ];
+    let mut daemon = Daemon::start_with_env(&config, "d1", &env);
+    let id = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
+    aws.send(stack.queue_url(), &version(id, 1, 3, 8.0)).await;
+
+    // A queue: structured JSON with the facts and a dedup key, the attributes, and the text for a person.
+    let got = aws.drain(&queue, 1, Duration::from_secs(60), Duration::from_secs(2)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let page = got[0].json.clone().unwrap_or_else(|| panic!("a queue gets JSON: {}", got[0].raw));
+    let incident = got[0].attributes["incident_id"].clone();
+    assert_eq!(page["schema"], "gd-incidents.message/1");
+    assert_eq!(page["kind"], "page");
+    assert_eq!(page["dedup_key"], format!("{incident}/HIGH"));
+    assert_eq!((page["incident_id"].as_str(), page["level"].as_str()), (Some(incident.as_str()), Some("HIGH")));
+    assert_eq!((page["finding_id"].as_str(), page["count"].as_u64()), (Some(id), Some(3)));
+    let ack = page["ack_url"].as_str().expect("the acknowledgement link");
+    assert!(ack.starts_with("https://incidents.example.com/ack/"), "{ack}");
+    assert!(got[0].body.contains("To acknowledge") && got[0].body.contains(ack), "{}", got[0].body);
+    assert_eq!(got[0].attributes["severity"], "HIGH");
+
+    // A phone: one short line with the level, the title and the link.
+    let texts = eventually("the text message", Duration::from_secs(30), || async {
+        let texts = aws.texts(&phone).await;
+        (!texts.is_empty()).then_some(texts)
+    })
+    .await;
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].starts_with("[HIGH] f0f0f0f0") && texts[0].ends_with(ack), "{}", texts[0]);
+    assert!(!texts[0].contains('\n'), "{}", texts[0]);
+
+    // Chat (an HTTPS subscriber such as Amazon Q Developer): the custom notification card.
+    let cards = eventually("the chat card", Duration::from_secs(30), || async {
+        let cards = chat.messages();
+        (!cards.is_empty()).then_some(cards)
+    })
+    .await;
+    let card: serde_json::Value = serde_json::from_str(&cards[0]).unwrap_or_else(|e| panic!("{e}: {}", cards[0]));
+    assert_eq!((card["version"].as_str(), card["source"].as_str()), (Some("1.0"), Some("custom")));
+    assert!(card["content"]["title"].as_str().unwrap_or_default().starts_with("[HIGH] f0f0f0f0"), "{card}");
+    assert!(card["content"]["description"].as_str().unwrap_or_default().contains(&incident), "{card}");
+    assert_eq!(card["content"]["nextSteps"][0], format!("Acknowledge in the portal: {ack}"));
+    assert_eq!(card["metadata"]["threadId"], incident.as_str());
+    assert_eq!(card["metadata"]["additionalContext"]["dedup_key"], format!("{incident}/HIGH"));
+
+    let (status, _) = daemon.terminate(Duration::from_secs(20));
+    assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());
+}

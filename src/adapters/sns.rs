@@ -9,7 +9,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use crate::adapters::clients::{AwsError, describe};
 use crate::domain::ack_link;
 use crate::domain::incident::{Incident, Page, Target};
-use crate::domain::page_text::{Message, render_with_link};
+use crate::domain::page_text::{Message, formats, render_with_link};
 use crate::domain::routing::Routing;
 
 /// Why a page was not published.
@@ -96,10 +96,17 @@ impl Pager {
         self.publish_message(&page.target, render_with_link(incident, page, link.as_deref())).await
     }
 
-    /// Publishes `message` to `target`'s topic and returns SNS's message id.
+    /// Publishes `message` to `target`'s topic, one text per kind of subscriber (`formats::envelope`), and
+    /// returns SNS's message id.
     pub async fn publish_message(&self, target: &Target, message: Message) -> Result<String, PagerError> {
         let topic = self.topic(target).ok_or_else(|| PagerError::Unconfigured { target: target.to_string() })?;
-        let mut request = self.client.publish().topic_arn(topic).subject(message.subject).message(message.body);
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(topic)
+            .subject(&message.subject)
+            .message_structure("json")
+            .message(formats::envelope(&message));
         for (name, value) in message.attributes {
             let attr = MessageAttributeValue::builder()
                 .data_type("String")

@@ -149,9 +149,15 @@ impl Watch {
                     .and_then(|v| v.string_value.clone())
                     .unwrap_or_default()
             };
-            let body = m.body.clone().unwrap_or_default();
-            let title =
-                body.lines().find_map(|l| l.strip_prefix("Title:")).map(|t| t.trim().to_owned()).unwrap_or_default();
+            // Queues receive the structured message (`page_text::formats::machine`); its text is the page.
+            let raw = m.body.clone().unwrap_or_default();
+            let message = serde_json::from_str::<serde_json::Value>(&raw).ok();
+            let field = |name: &str| message.as_ref().and_then(|j| j.get(name)).and_then(|v| v.as_str());
+            let body = field("text").map_or_else(|| raw.clone(), str::to_owned);
+            let title = field("title")
+                .map(str::to_owned)
+                .or_else(|| body.lines().find_map(|l| l.strip_prefix("Title:")).map(|t| t.trim().to_owned()))
+                .unwrap_or_default();
             let topic = if body.contains("Sent to the information security officer") { "ISO" } else { "OCE" };
             pages.push(Received {
                 topic: topic.to_owned(),

@@ -5,6 +5,7 @@
 //! [`WorkHours::digest_slot`]: crate::domain::work_hours::WorkHours::digest_slot
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 
 use crate::domain::finding::truncate;
 use crate::domain::follow_up::FollowUp;
@@ -72,6 +73,35 @@ pub fn render(waiting: &[(Incident, String)], overdue: &[(String, FollowUp)], sl
             ("kind", "digest".to_owned()),
             ("count", waiting.len().to_string()),
             ("overdue", overdue.len().to_string()),
+        ],
+        summary: format!(
+            "[DIGEST] {} LOW/MEDIUM incident(s) await acknowledgement ({late} late), {} follow-up action(s) overdue",
+            waiting.len(),
+            overdue.len()
+        ),
+        reference: String::new(),
+        next_steps: vec!["Take one: `gd-incidents incidents ack <id> --config <config file>`".to_owned()],
+        dedup_key: format!("digest/{}", timestamp::format(slot)),
+        facts: vec![
+            ("slot", json!(timestamp::format(slot))),
+            ("waiting", json!(waiting.len())),
+            ("late", json!(late)),
+            ("overdue", json!(overdue.len())),
+            (
+                "incidents",
+                json!(
+                    waiting
+                        .iter()
+                        .take(MAX_LISTED)
+                        .map(|(i, clock)| json!({
+                            "incident_id": i.incident_id,
+                            "level": i.severity.as_str(),
+                            "clock": clock,
+                            "title": i.title,
+                        }))
+                        .collect::<Vec<_>>()
+                ),
+            ),
         ],
     }
 }

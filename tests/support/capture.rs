@@ -12,7 +12,12 @@ use super::now_ms;
 /// A message taken off a queue.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The text a person reads: the `text` of the program's structured message, else the body as it came.
     pub body: String,
+    /// The body as it came (for the program's messages: the JSON SNS delivers to queues).
+    pub raw: String,
+    /// The body as JSON, when it is.
+    pub json: Option<serde_json::Value>,
     pub attributes: HashMap<String, String>,
     /// SQS's `SentTimestamp`, in epoch ms: when the page reached the queue.
     pub sent_ms: f64,
@@ -106,8 +111,17 @@ impl Aws {
                     .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
                     .and_then(|v| v.parse::<f64>().ok())
                     .unwrap_or_else(now_ms);
+                let raw = m.body.unwrap_or_default();
+                let json = serde_json::from_str::<serde_json::Value>(&raw).ok();
+                let body = json
+                    .as_ref()
+                    .and_then(|j| j.get("text"))
+                    .and_then(|t| t.as_str())
+                    .map_or_else(|| raw.clone(), str::to_owned);
                 got.push(Received {
-                    body: m.body.unwrap_or_default(),
+                    body,
+                    raw,
+                    json,
                     attributes: m
                         .message_attributes
                         .unwrap_or_default()

@@ -18,6 +18,7 @@ pub mod portal;
 pub mod process;
 pub mod queues;
 pub mod stack;
+pub mod subscribers;
 pub mod table;
 
 use std::path::PathBuf;
