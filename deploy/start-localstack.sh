@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts LocalStack 4.8.1 on the host, without Docker, serving SQS, SNS, EventBridge, DynamoDB (backed by AWS's
-# own DynamoDB Local), STS, IAM, KMS and CloudFormation on one endpoint. Idempotent and safe to call from
+# own DynamoDB Local), STS, IAM, KMS, EC2 and CloudFormation on one endpoint. Idempotent and safe to call from
 # several processes at once: a second call finds the running instance and returns at once.
 #
 # With Docker, the same thing is one command (pin the version; `latest` needs an auth token):
@@ -26,8 +26,15 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 
-healthy() { curl -sf --max-time 5 "$ENDPOINT/_localstack/health" >/dev/null 2>&1; }
+SERVICES=sqs,sns,events,dynamodb,sts,iam,cloudformation,kms,logs,cloudwatch,ssm,s3,ec2
+# Healthy, and serving EC2 (containment): an instance started by an older version of this script lacks it.
+healthy() { curl -sf --max-time 5 "$ENDPOINT/_localstack/health" 2>/dev/null | grep -q '"ec2": "\(available\|running\)"'; }
 if healthy; then echo "LocalStack already running at $ENDPOINT"; exit 0; fi
+if curl -sf --max-time 5 "$ENDPOINT/_localstack/health" >/dev/null 2>&1 && [ -f "$LS_HOME/localstack.pid" ]; then
+  echo "restarting LocalStack at $ENDPOINT with EC2"
+  kill "$(cat "$LS_HOME/localstack.pid")" 2>/dev/null || true
+  for _ in $(seq 1 30); do curl -sf --max-time 2 "$ENDPOINT/_localstack/health" >/dev/null 2>&1 || break; sleep 1; done
+fi
 
 # Test binaries may call this at the same moment: one installs and starts, the others wait for it.
 exec 9>"$LS_HOME/start.lock"
@@ -77,7 +84,7 @@ fi
 
 # 3. Start it in the background, detached from the caller's session, and wait until it answers.
 GATEWAY_LISTEN=127.0.0.1:${LS_PORT} \
-SERVICES=sqs,sns,events,dynamodb,sts,iam,cloudformation,kms,logs,cloudwatch,ssm,s3 \
+SERVICES=$SERVICES \
 DNS_ADDRESS=0 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
   setsid nohup "$PY" -m localstack.runtime.main > "$LS_HOME/localstack.log" 2>&1 9>&- < /dev/null &
 echo $! > "$LS_HOME/localstack.pid"

@@ -72,6 +72,7 @@ impl V {
             title: format!("title {}", self.tag()),
             description: format!("description {}", self.tag()),
             resource: Resource { kind: "Instance".into(), summary: format!("EC2 instance i-{}", self.tag()) },
+            targets: Default::default(),
             created_at: Some(t(0)),
             updated_at: self.updated.map(t),
             first_seen: self.updated.map(t),

@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::adapters::call_log::CallLog;
 use crate::adapters::faults::FaultInjection;
-use crate::config::AwsConfig;
+use crate::config::{AwsConfig, ContainmentConfig};
 use crate::telemetry::metrics::CallMetrics;
 
 /// The SDK clients the daemon and the CLI use.
@@ -115,6 +115,30 @@ impl Clients {
     pub fn sts(&self) -> aws_sdk_sts::Client {
         let builder = aws_sdk_sts::config::Builder::from(&self.shared);
         service_client!(aws_sdk_sts, builder, &self.hooks, "STS")
+    }
+
+    /// The EC2 and IAM clients containment acts through: with the credentials of `cfg.role_arn` (assumed,
+    /// renewed by the SDK before they expire) when set, else the process's own. Their calls go to a call
+    /// log of their own (`<call log>.containment`), checked against the containment role.
+    pub async fn containment(&self, cfg: &ContainmentConfig) -> (aws_sdk_ec2::Client, aws_sdk_iam::Client) {
+        let mut shared = self.shared.clone();
+        if !cfg.role_arn.trim().is_empty() {
+            let mut role = aws_config::sts::AssumeRoleProvider::builder(cfg.role_arn.trim())
+                .session_name("gd-incidents-containment")
+                .configure(&self.shared);
+            if !cfg.external_id.is_empty() {
+                role = role.external_id(&cfg.external_id);
+            }
+            let provider = aws_credential_types::provider::SharedCredentialsProvider::new(role.build().await);
+            shared = shared.into_builder().credentials_provider(provider).build();
+        }
+        let hooks = TestHooks {
+            faults: self.hooks.faults.clone(),
+            call_log: self.hooks.call_log.as_ref().map(|f| f.with_extension("containment")),
+        };
+        let ec2 = service_client!(aws_sdk_ec2, aws_sdk_ec2::config::Builder::from(&shared), &hooks, "EC2");
+        let iam = service_client!(aws_sdk_iam, aws_sdk_iam::config::Builder::from(&shared), &hooks, "IAM");
+        (ec2, iam)
     }
 
     /// A GuardDuty client of `region` (GuardDuty is regional: one per region swept).

@@ -14,6 +14,7 @@
 
 pub mod call_log;
 pub mod clients;
+pub mod containment;
 pub mod dynamodb;
 pub mod faults;
 pub mod guardduty;

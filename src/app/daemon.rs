@@ -8,6 +8,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::adapters::clients::{AwsError, describe};
+use crate::adapters::containment::Containment;
 use crate::adapters::guardduty::GuardDuty;
 use crate::adapters::sqs::StartError;
 use crate::config::Config;
@@ -130,6 +131,16 @@ async fn serve(
     if config.daemon.figures_interval_secs > 0 {
         let every = Duration::from_secs(config.daemon.figures_interval_secs);
         tasks.spawn(schedule::figures_periodically(dispatch.clone(), every, shutdown.clone()));
+    }
+    if config.containment.check_interval_secs > 0 {
+        let (ec2, iam) = clients.containment(&config.containment).await;
+        let every = Duration::from_secs(config.containment.check_interval_secs);
+        tasks.spawn(schedule::contain_periodically(
+            dispatch.clone(),
+            Containment::new(ec2, iam),
+            every,
+            shutdown.clone(),
+        ));
     }
     let every = Duration::from_secs(config.escalation.check_interval_secs);
     tasks.spawn(schedule::attend_periodically(dispatch, every, shutdown.clone()));

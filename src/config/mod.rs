@@ -2,6 +2,7 @@
 //! default. Errors name the file, the key and what is wrong.
 
 mod aws;
+mod containment;
 mod error;
 mod guardduty;
 mod paging;
@@ -15,6 +16,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use self::aws::{AwsConfig, IncidentsConfig, QueueConfig};
+pub use self::containment::ContainmentConfig;
 pub use self::error::{ConfigError, OverrideError};
 pub use self::guardduty::{DetectorConfig, GuardDutyConfig};
 pub use self::paging::{EscalationConfig, PagingConfig};
@@ -64,6 +66,9 @@ pub struct Config {
     /// `[work_hours]`: when people work (LOW and MEDIUM objectives count work time only).
     #[serde(default)]
     pub work_hours: crate::domain::work_hours::WorkHours,
+    /// `[containment]`: the role containment actions run under.
+    #[serde(default)]
+    pub containment: ContainmentConfig,
     /// `[test_hooks]`: for tests only.
     #[serde(default)]
     pub test_hooks: TestHooks,
@@ -294,6 +299,7 @@ impl Config {
         within("escalation.ack_timeout_secs", self.escalation.ack_timeout_secs, 0, 86_400)?;
         within("escalation.max_repages", self.escalation.max_repages, 0, 100)?;
         within("escalation.check_interval_secs", self.escalation.check_interval_secs, 1, 3600)?;
+        within("containment.check_interval_secs", self.containment.check_interval_secs, 0, 3600)?;
         self.escalation_paths().map_err(|e| ("escalation.paths", e))?;
         self.sla.validate().map_err(|e| ("sla", e))?;
         if let Some(portal) = &self.portal {

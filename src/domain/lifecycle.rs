@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::containment::{self, record, record::Requested};
 use crate::domain::incident::{Classification, Closure, Ctx, Event, Incident, Source, Status};
 use crate::domain::severity::Level;
 
@@ -54,6 +55,10 @@ pub enum Action {
         /// Its number.
         n: u32,
     },
+    /// Ask the daemon to carry out a containment action on the incident's resource.
+    Contain(containment::Action),
+    /// Ask the daemon to reverse a containment action carried out.
+    Undo(containment::Action),
 }
 
 /// What a responder gives when closing.
@@ -129,6 +134,22 @@ pub enum Refusal {
     /// Too many follow-up actions on one incident.
     #[error("incident {0} has {MAX_FOLLOW_UPS} follow-up actions already")]
     TooManyFollowUps(String),
+    /// The containment action does not apply to the incident's resource.
+    #[error(transparent)]
+    NotApplicable(#[from] containment::NotApplicable),
+    /// The undo is not possible.
+    #[error(transparent)]
+    NoUndo(#[from] containment::record::Refused),
+    /// The action (or its undo) was asked for already: nothing changed.
+    #[error("{action} is {state} already on incident {id}")]
+    AlreadyAsked {
+        /// The incident.
+        id: String,
+        /// The action.
+        action: containment::Action,
+        /// Where it stands.
+        state: &'static str,
+    },
 }
 
 /// Follow-up actions one incident may have, at most (each lives on the incident item).
@@ -341,6 +362,25 @@ pub fn perform(
             f.done_by = Some(by.to_owned());
             ("follow-up.done", format!("follow-up action {n} done: {}", f.text), None)
         }
+        Action::Contain(action) => {
+            let plan = containment::plan(incident.subject(), *action)?;
+            match record::request(&mut next.actions, *action, &plan.target, by, now) {
+                Requested::Already(state) => {
+                    return Err(Refusal::AlreadyAsked { id: id.clone(), action: *action, state: state.as_str() });
+                }
+                Requested::New => (
+                    "containment.requested",
+                    format!("{action} of {} requested: {}", plan.target, plan.steps.join(" ")),
+                    None,
+                ),
+            }
+        }
+        Action::Undo(action) => match record::request_undo(&mut next.actions, *action, by, now)? {
+            Requested::Already(state) => {
+                return Err(Refusal::AlreadyAsked { id: id.clone(), action: *action, state: state.as_str() });
+            }
+            Requested::New => ("containment.undo-requested", format!("undo of {action} requested"), None),
+        },
     };
     next.note_status(incident.status, now);
     let mut event = Event::new(now, by, name, summary).with_diff(incident, &next);

@@ -14,6 +14,7 @@
 //!   and no level is owed a page twice.
 
 pub mod ack_link;
+pub mod containment;
 pub mod digest;
 pub mod escalation;
 pub mod evidence;

@@ -71,6 +71,23 @@ pub async fn attend_periodically(dispatch: Dispatcher, every: Duration, shutdown
     }
 }
 
+/// Every `every` until shutdown, carries out the containment actions people asked for (and their undos).
+pub async fn contain_periodically(
+    dispatch: Dispatcher,
+    containment: crate::adapters::containment::Containment,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut rounds = Every::new(every, shutdown);
+    while rounds.next().await {
+        match rounds.round(crate::services::containment::attend(&dispatch, &containment)).await {
+            Some(Ok(0)) | None => {}
+            Some(Ok(n)) => info!(actions = n, "carried out containment actions"),
+            Some(Err(e)) => warn!(error = %e, "could not look for containment actions; will try again"),
+        }
+    }
+}
+
 /// Every `every` until shutdown, computes the figures of the last 7 days for `/metrics`.
 pub async fn figures_periodically(dispatch: Dispatcher, every: Duration, shutdown: CancellationToken) {
     let mut rounds = Every::new(every, shutdown);

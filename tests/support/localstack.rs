@@ -104,6 +104,18 @@ impl Aws {
         )
     }
 
+    /// An EC2 client: the instances, groups and volumes containment acts on.
+    pub async fn ec2(&self) -> aws_sdk_ec2::Client {
+        let c = sdk().await;
+        aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&c).endpoint_url(endpoint()).build())
+    }
+
+    /// An IAM client: the users and access keys containment acts on.
+    pub async fn iam(&self) -> aws_sdk_iam::Client {
+        let c = sdk().await;
+        aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&c).endpoint_url(endpoint()).build())
+    }
+
     /// An STS client: who the tests' credentials are.
     pub async fn sts(&self) -> aws_sdk_sts::Client {
         let c = sdk().await;

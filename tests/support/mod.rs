@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod config;
+pub mod estate;
 pub mod finding;
 pub mod guardduty;
 pub mod http;

@@ -55,6 +55,7 @@ pub(super) fn event(envelope: wire::Envelope) -> Result<Finding, Reject> {
         title: truncate(&format!("AWS Health: {code} ({service}, {status})"), 500),
         description,
         resource: Resource { kind: "AwsHealthEvent".into(), summary: truncate(&summary, 500) },
+        targets: Default::default(),
         link: Some(format!("https://health.aws.amazon.com/health/home#/account/event-log?eventID={arn}")),
         id: arn,
         account_id,

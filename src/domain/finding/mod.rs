@@ -9,6 +9,7 @@
 pub mod health;
 pub mod malware;
 mod resource;
+pub mod targets;
 mod wire;
 
 use chrono::{DateTime, Utc};
@@ -73,6 +74,8 @@ pub struct Finding {
     pub description: String,
     /// The affected resource.
     pub resource: Resource,
+    /// What containment can act on.
+    pub targets: targets::Targets,
     /// When GuardDuty created the finding.
     pub created_at: Option<DateTime<Utc>>,
     /// When GuardDuty last updated it.
@@ -292,6 +295,7 @@ fn guardduty(envelope: wire::Envelope) -> Result<Finding, Reject> {
     let title = detail.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| finding_type.clone());
     Ok(Finding {
         resource: resource::summarize(&detail.resource, &service.detection),
+        targets: targets::read(&detail.resource, &service.action),
         signals: signals(&service.detection),
         id,
         account_id,

@@ -191,6 +191,9 @@ pub struct Service {
     /// Extended Threat Detection's account of an attack sequence, when there is one.
     #[serde(default)]
     pub detection: Value,
+    /// What was done: the connection, probe, API call or login, with its remote address.
+    #[serde(default)]
+    pub action: Value,
 }
 
 /// Reads an optional struct only from a JSON object (or null).

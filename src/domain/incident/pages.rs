@@ -167,7 +167,8 @@ impl Incident {
     pub fn due_at(&self) -> Option<DateTime<Utc>> {
         let owed =
             self.pages.values().filter(|p| p.state == PageState::Owed).map(|p| p.claim_until.unwrap_or(p.owed_at));
-        owed.chain(self.escalate_at).chain(self.sla_due_at).min()
+        let actions = self.actions.iter().filter_map(|a| a.due_at());
+        owed.chain(actions).chain(self.escalate_at).chain(self.sla_due_at).min()
     }
 }
 

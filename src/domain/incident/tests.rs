@@ -22,6 +22,7 @@ fn finding(updated_minute: u32, count: u64, severity: f64) -> Finding {
         title: format!("title v{updated_minute}.{count}"),
         description: String::new(),
         resource: Resource { kind: "Instance".into(), summary: "EC2 instance i-1".into() },
+        targets: Default::default(),
         created_at: Some(t(0)),
         updated_at: Some(t(updated_minute)),
         first_seen: Some(t(updated_minute)),

@@ -7,6 +7,8 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::containment::record::ActionRecord;
+use crate::domain::finding::targets::Targets;
 use crate::domain::policy::Policy;
 use crate::domain::routing::{Routing, Target};
 use crate::domain::severity::Level;
@@ -253,6 +255,12 @@ pub struct Incident {
     pub resource_type: String,
     /// One line about the affected resource.
     pub resource: String,
+    /// What containment can act on, from the latest version of the finding.
+    #[serde(default, skip_serializing_if = "Targets::is_empty")]
+    pub targets: Targets,
+    /// Containment actions requested, carried out and undone (see [`crate::domain::containment`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionRecord>,
     /// The finding in the GuardDuty console.
     pub console_url: String,
     /// The detector that reported it.
@@ -470,6 +478,8 @@ impl Incident {
             last_seen: None,
             resource_type: String::new(),
             resource: String::new(),
+            targets: Targets::default(),
+            actions: Vec::new(),
             console_url: String::new(),
             detector_id: None,
             signals: Vec::new(),
@@ -497,6 +507,16 @@ impl Incident {
             follow_ups: Vec::new(),
             sla_due_at: None,
             version: 0,
+        }
+    }
+
+    /// What containment knows of it.
+    pub fn subject(&self) -> crate::domain::containment::Subject<'_> {
+        crate::domain::containment::Subject {
+            incident_id: &self.incident_id,
+            resource: &self.resource,
+            confidential: self.confidential,
+            targets: &self.targets,
         }
     }
 

@@ -31,6 +31,8 @@ impl Incident {
             last_seen: f.last_seen,
             resource_type: f.resource.kind.clone(),
             resource: f.resource.summary.clone(),
+            targets: f.targets.clone(),
+            actions: Vec::new(),
             console_url: f.console_url(),
             detector_id: f.detector_id.clone(),
             signals: f.signals.clone(),
@@ -90,6 +92,9 @@ pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, E
         next.finding_updated_at = f.updated_at;
         next.resource_type = f.resource.kind.clone();
         next.resource = f.resource.summary.clone();
+        if !f.targets.is_empty() {
+            next.targets = f.targets.clone();
+        }
         if f.detector_id.is_some() {
             next.detector_id = f.detector_id.clone();
         }

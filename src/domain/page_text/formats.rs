@@ -21,7 +21,7 @@ pub const SCHEMA: &str = "gd-incidents.message/1";
 /// The length a text message aims at: one SMS, and a phone's preview.
 pub const SMS_LEN: usize = 140;
 /// What a text message keeps of the summary when the reference alone fills it (a long portal link).
-const SMS_MIN_SUMMARY: usize = 40;
+pub const SMS_MIN_SUMMARY: usize = 40;
 /// Amazon Q Developer cuts a card's title; longer ones are shortened here, with an ellipsis.
 const CHAT_TITLE_LEN: usize = 250;
 /// Amazon Q Developer's limit on a card's description is 8,000 characters; the digest stays well below.

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use super::{parse_level, parse_status, parse_time};
+use crate::domain::containment::Action as ContainAction;
 use crate::domain::incident::Status;
 use crate::domain::severity::Level;
 
@@ -419,6 +420,47 @@ pub enum IncidentsCommand {
         #[command(subcommand)]
         command: FollowUpCommand,
     },
+    /// Containment (seed 000): ask the daemon to carry out an action on the incident's resource, under its
+    /// containment role. Without --action, lists the actions that apply with their plans. With --dry-run,
+    /// prints the plan and changes nothing. Exits 0 once requested (or already requested or done).
+    Contain {
+        /// The incident id.
+        id: String,
+        /// isolate-instance, snapshot-volumes or deactivate-access-key.
+        #[arg(long, value_parser = parse_action)]
+        action: Option<ContainAction>,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Wait up to SECONDS for the daemon to carry it out, and print the outcome (0: do not wait).
+        #[arg(long, value_name = "SECONDS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600))]
+        wait: u64,
+        /// Your display name in the log (default: your AWS identity's session or user name); the identity AWS
+        /// verifies (STS GetCallerIdentity) is recorded beside it, never replaced by it.
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// The configuration file and the output format.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Ask the daemon to reverse a containment action carried out: the former security groups back, the
+    /// access key active again. Snapshots are evidence and are never deleted.
+    Undo {
+        /// The incident id.
+        id: String,
+        /// The action to reverse.
+        #[arg(value_parser = parse_action)]
+        action: ContainAction,
+        /// Wait up to SECONDS for the daemon to carry it out, and print the outcome (0: do not wait).
+        #[arg(long, value_name = "SECONDS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600))]
+        wait: u64,
+        /// Your display name in the log (default: your AWS identity's session or user name).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        /// The configuration file and the output format.
+        #[command(flatten)]
+        common: Common,
+    },
     /// Move the confidential reports still kept in the incident table (filed before the confidential
     /// table existed) into [incidents] confidential_table, where only the information security officer,
     /// the daemon and the portal can read them. Each gets the id `confidential-<old id>`; the command
@@ -541,6 +583,8 @@ impl IncidentsCommand {
             | IncidentsCommand::Reopen { common, .. }
             | IncidentsCommand::Report { common, .. }
             | IncidentsCommand::Evidence { common, .. }
+            | IncidentsCommand::Contain { common, .. }
+            | IncidentsCommand::Undo { common, .. }
             | IncidentsCommand::MoveConfidential { common, .. } => common,
             IncidentsCommand::Action { command } => match command {
                 FollowUpCommand::Add { common, .. }
@@ -558,4 +602,9 @@ impl DlqCommand {
             DlqCommand::List { common, .. } | DlqCommand::Redrive { common, .. } => common,
         }
     }
+}
+
+/// A containment action's name.
+fn parse_action(s: &str) -> Result<ContainAction, String> {
+    s.parse()
 }

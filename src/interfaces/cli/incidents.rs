@@ -162,6 +162,12 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
             move_confidential(ctx, dry_run, by, &common).await
         }
         IncidentsCommand::Action { command } => follow_up(ctx, command).await,
+        IncidentsCommand::Contain { id, action, dry_run, wait, by, common } => {
+            super::contain::contain(ctx, &id, action, dry_run, wait, by, &common).await
+        }
+        IncidentsCommand::Undo { id, action, wait, by, common } => {
+            super::contain::undo(ctx, &id, action, wait, by, &common).await
+        }
     }
 }
 
@@ -217,7 +223,7 @@ async fn move_confidential(
     Ok(())
 }
 
-async fn find(dispatch: &Dispatcher, id: &str) -> Result<Incident, CommandError> {
+pub(super) async fn find(dispatch: &Dispatcher, id: &str) -> Result<Incident, CommandError> {
     dispatch.store().find(id.trim()).await?.ok_or_else(|| CommandError::NotFound(id.to_owned()))
 }
 
@@ -229,7 +235,7 @@ async fn act(s: &Context, common: &Common, id: &str, by: Option<String>, action:
     sent_all(&stored, pending)
 }
 
-async fn act_in(
+pub(super) async fn act_in(
     s: &Context,
     id: &str,
     actor: &Actor,

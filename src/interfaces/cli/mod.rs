@@ -2,6 +2,7 @@
 //! `args` declares them; [`execute`] runs one on the connected [`Context`].
 
 mod args;
+mod contain;
 mod demo;
 mod error;
 mod incidents;

@@ -1,0 +1,132 @@
+//! Carrying out containment actions on AWS: EC2 (`ec2`: isolation, snapshots) and IAM (`iam`: access
+//! keys). Each action is three calls from the service: [`Containment::observe`] reads what the resource is
+//! now (recorded before anything changes, so a retry after a crash still knows what to put back),
+//! [`Containment::carry_out`] changes it, idempotently (a second run finds the quarantine group, the
+//! snapshots, the key already inactive), and [`Containment::undo`] puts back what `observe` recorded.
+//!
+//! The clients are made with the containment role's credentials when one is configured, never with a
+//! person's: `app::connect` builds them.
+
+mod ec2;
+mod iam;
+
+use serde_json::Value;
+
+use crate::adapters::clients::{AwsError, describe};
+use crate::domain::containment::Action;
+use crate::domain::containment::record::Outcome;
+use crate::domain::finding::targets::Targets;
+
+/// Why an action was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainError {
+    /// The resource does not exist (any more): retrying cannot help.
+    #[error("{0}")]
+    Gone(String),
+    /// The finding does not name what the action needs, or AWS refused the request as invalid or denied.
+    #[error("{0}")]
+    Refused(String),
+    /// A call failed after the client's retries (throttling, a fault): the schedule tries again later.
+    #[error("{doing}: {}", describe(.source.as_ref()))]
+    Aws {
+        /// What failed, e.g. `DescribeInstances i-0abc`.
+        doing: String,
+        /// The SDK error.
+        source: AwsError,
+    },
+}
+
+impl ContainError {
+    /// Whether trying again cannot help.
+    pub fn permanent(&self) -> bool {
+        !matches!(self, ContainError::Aws { .. })
+    }
+}
+
+/// The error codes that mean the request itself is wrong or forbidden, not that AWS is busy.
+const REFUSED_CODES: [&str; 5] =
+    ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "InvalidParameterValue", "ValidationError"];
+
+/// Classifies an SDK error by its code: `gone` codes are [`ContainError::Gone`], refusals
+/// [`ContainError::Refused`], the rest transient.
+fn classify<E>(doing: String, code: Option<&str>, gone: &[&str], err: E) -> ContainError
+where
+    E: Into<AwsError>,
+{
+    let source: AwsError = err.into();
+    match code {
+        Some(c) if gone.contains(&c) => ContainError::Gone(format!("{doing}: {c}: the resource no longer exists")),
+        Some(c) if REFUSED_CODES.contains(&c) => {
+            ContainError::Refused(format!("{doing}: {c}: {}", describe(source.as_ref())))
+        }
+        _ => ContainError::Aws { doing, source },
+    }
+}
+
+/// The EC2 and IAM clients containment acts through.
+#[derive(Debug, Clone)]
+pub struct Containment {
+    ec2: aws_sdk_ec2::Client,
+    iam: aws_sdk_iam::Client,
+}
+
+impl Containment {
+    /// Acts through these clients.
+    pub fn new(ec2: aws_sdk_ec2::Client, iam: aws_sdk_iam::Client) -> Containment {
+        Containment { ec2, iam }
+    }
+
+    /// What the resource of `action` is now: the instance's interfaces and groups, its volumes, the key's
+    /// status.
+    pub async fn observe(&self, action: Action, targets: &Targets) -> Result<Value, ContainError> {
+        match action {
+            Action::IsolateInstance => ec2::interfaces(&self.ec2, instance(targets)?).await,
+            Action::SnapshotVolumes => ec2::volumes(&self.ec2, instance(targets)?).await,
+            Action::DeactivateAccessKey => {
+                let (user, key) = access_key(targets)?;
+                iam::key_status(&self.iam, user, key).await
+            }
+        }
+    }
+
+    /// Carries `action` out for incident `incident_id`; `before` is what [`Containment::observe`] found.
+    pub async fn carry_out(
+        &self,
+        action: Action,
+        incident_id: &str,
+        targets: &Targets,
+        before: &Value,
+    ) -> Result<Outcome, ContainError> {
+        match action {
+            Action::IsolateInstance => ec2::isolate(&self.ec2, instance(targets)?, incident_id, before).await,
+            Action::SnapshotVolumes => ec2::snapshot(&self.ec2, instance(targets)?, incident_id, before).await,
+            Action::DeactivateAccessKey => {
+                let (user, key) = access_key(targets)?;
+                iam::set_status(&self.iam, user, key, false).await
+            }
+        }
+    }
+
+    /// Reverses `action`, putting back what `before` recorded.
+    pub async fn undo(&self, action: Action, targets: &Targets, before: &Value) -> Result<Outcome, ContainError> {
+        match action {
+            Action::IsolateInstance => ec2::restore(&self.ec2, instance(targets)?, before).await,
+            Action::SnapshotVolumes => Err(ContainError::Refused("snapshots are evidence: never deleted".into())),
+            Action::DeactivateAccessKey => {
+                let (user, key) = access_key(targets)?;
+                iam::set_status(&self.iam, user, key, true).await
+            }
+        }
+    }
+}
+
+fn instance(targets: &Targets) -> Result<&str, ContainError> {
+    targets.instance_id.as_deref().ok_or_else(|| ContainError::Refused("the finding names no EC2 instance".into()))
+}
+
+fn access_key(targets: &Targets) -> Result<(&str, &str), ContainError> {
+    match (targets.principal.as_deref(), targets.access_key_id.as_deref()) {
+        (Some(user), Some(key)) => Ok((user, key)),
+        _ => Err(ContainError::Refused("the finding names no access key of an IAM user".into())),
+    }
+}

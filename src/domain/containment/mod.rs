@@ -1,0 +1,218 @@
+//! Containment (seed 000, Response & Containment: "isolating affected systems ... rotating secrets and
+//! credentials ... blocking malicious IPs"): the actions that apply to an incident, computed from what its
+//! finding names ([`Targets`]), the plan that says what each would change, and the record of each action
+//! requested, carried out and undone ([`record`]). Pure: the daemon carries actions out
+//! (`services::containment`), under a role of their own.
+//!
+//! Evidence first (procedure §3.6): snapshots are never deleted, so `snapshot-volumes` has no undo; every
+//! other action records what it changed so that `undo` can put it back.
+
+pub mod record;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::finding::targets::Targets;
+
+/// The name of the security group an instance is isolated in, one per VPC: no inbound or outbound rules.
+pub const QUARANTINE_GROUP: &str = "gd-incidents-quarantine";
+/// The tag that carries the incident id on what containment made or touched (snapshots, instances).
+pub const INCIDENT_TAG: &str = "gd-incidents:incident-id";
+
+/// A containment action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Moves the instance's network interfaces to the quarantine group of their VPC.
+    IsolateInstance,
+    /// Snapshots every EBS volume attached to the instance, tagged with the incident id.
+    SnapshotVolumes,
+    /// Sets the IAM user's access key `Inactive`.
+    DeactivateAccessKey,
+}
+
+impl Action {
+    /// Every action, in the order a responder usually takes them (evidence before isolation).
+    pub const ALL: [Action; 3] = [Action::SnapshotVolumes, Action::IsolateInstance, Action::DeactivateAccessKey];
+
+    /// Its name on the command line and in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::IsolateInstance => "isolate-instance",
+            Action::SnapshotVolumes => "snapshot-volumes",
+            Action::DeactivateAccessKey => "deactivate-access-key",
+        }
+    }
+
+    /// Whether `undo` can reverse it.
+    pub fn undoable(self) -> bool {
+        !matches!(self, Action::SnapshotVolumes)
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Action {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Action, String> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+            format!("unknown containment action {s:?}: expected one of {}", names.join(", "))
+        })
+    }
+}
+
+/// What an action would do to an incident's resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The action.
+    pub action: Action,
+    /// What it acts on: `i-...`, `AKIA...`.
+    pub target: String,
+    /// What will change, step by step, in words.
+    pub steps: Vec<String>,
+    /// How `undo` would reverse it, or why it cannot.
+    pub undo: String,
+}
+
+/// Why an action does not apply to an incident.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{action} does not apply to incident {incident_id}: {why}")]
+pub struct NotApplicable {
+    /// The action.
+    pub action: Action,
+    /// The incident.
+    pub incident_id: String,
+    /// Why, in words.
+    pub why: String,
+}
+
+/// What containment knows of an incident: its id, its resource and what its finding names.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The incident.
+    pub incident_id: &'a str,
+    /// One line about its resource.
+    pub resource: &'a str,
+    /// A confidential staff report (it names no AWS resource).
+    pub confidential: bool,
+    /// What its finding names.
+    pub targets: &'a Targets,
+}
+
+/// The plan of `action` on the incident's resource, or why it does not apply.
+pub fn plan(incident: Subject, action: Action) -> Result<Plan, NotApplicable> {
+    let t = incident.targets;
+    let refuse = |why: String| NotApplicable { action, incident_id: incident.incident_id.to_owned(), why };
+    if incident.confidential {
+        return Err(refuse("a confidential staff report names no AWS resource to act on".into()));
+    }
+    let id = incident.incident_id;
+    match action {
+        Action::IsolateInstance => {
+            let instance = t.instance_id.as_deref().ok_or_else(|| refuse(no_instance(incident)))?;
+            let vpcs: Vec<&str> = t.interfaces.iter().filter_map(|i| i.vpc_id.as_deref()).collect();
+            let mut steps = vec![format!(
+                "Record the security groups of each network interface of {instance} ({} in the finding).",
+                count(t.interfaces.len(), "interface")
+            )];
+            steps.push(format!(
+                "Find or create the security group {QUARANTINE_GROUP} in {} (no inbound or outbound rules).",
+                if vpcs.is_empty() { "the instance's VPC".to_owned() } else { vpcs.join(", ") }
+            ));
+            steps.push(format!(
+                "Replace the security groups of every network interface of {instance} with {QUARANTINE_GROUP}: \
+                 open connections are cut, no new ones are admitted."
+            ));
+            steps.push(format!("Tag {instance} with {INCIDENT_TAG}={id}."));
+            Ok(Plan {
+                action,
+                target: instance.to_owned(),
+                steps,
+                undo: "undo gives every interface back exactly the groups recorded".into(),
+            })
+        }
+        Action::SnapshotVolumes => {
+            let instance = t.instance_id.as_deref().ok_or_else(|| refuse(no_instance(incident)))?;
+            Ok(Plan {
+                action,
+                target: instance.to_owned(),
+                steps: vec![
+                    format!("Find every EBS volume attached to {instance}."),
+                    format!(
+                        "Create a snapshot of each one that has none for this incident yet, tagged {INCIDENT_TAG}={id}."
+                    ),
+                    "Record each snapshot on the incident as evidence.".into(),
+                ],
+                undo: "none: snapshots are evidence and are never deleted (procedure 3.6)".into(),
+            })
+        }
+        Action::DeactivateAccessKey => {
+            let key = t
+                .access_key_id
+                .as_deref()
+                .ok_or_else(|| refuse(format!("its resource is {}, not an IAM access key", resource_of(incident))))?;
+            let user = match (t.principal_type.as_deref(), t.principal.as_deref()) {
+                (Some("IAMUser"), Some(user)) => user,
+                (Some(kind), _) => {
+                    return Err(refuse(format!(
+                        "{key} is the temporary key of a {kind}, which cannot be deactivated: revoke the \
+                         role's sessions instead"
+                    )));
+                }
+                _ => return Err(refuse(format!("the finding does not say which IAM user {key} belongs to"))),
+            };
+            Ok(Plan {
+                action,
+                target: key.to_owned(),
+                steps: vec![
+                    format!("Record the status of access key {key} of IAM user {user}."),
+                    format!("Set {key} Inactive: every request signed with it is refused from then on."),
+                ],
+                undo: format!("undo sets {key} Active again"),
+            })
+        }
+    }
+}
+
+/// Every action that applies to `incident`, with its plan.
+pub fn applicable(incident: Subject) -> Vec<Plan> {
+    Action::ALL.into_iter().filter_map(|a| plan(incident, a).ok()).collect()
+}
+
+/// What a responder does by hand where no action applies (EKS and ECS workloads), from the AWS guidance.
+pub fn manual_steps(targets: &Targets) -> Vec<&'static str> {
+    match targets.cluster.as_deref() {
+        Some("EKS") => vec![
+            "Isolate the pod: apply a NetworkPolicy that denies all ingress and egress to its labels.",
+            "Cordon the node (kubectl cordon) so nothing new is scheduled there; keep it running for forensics.",
+            "Revoke the pod's credentials: delete the service account's tokens, or the IRSA role's sessions.",
+            "Snapshot the node's EBS volumes before terminating anything (procedure 3.6).",
+        ],
+        Some("ECS") => vec![
+            "Stop new tasks from the compromised task definition: set the service's desired count to 0.",
+            "Move the task's ENI to an isolated security group (awsvpc mode) and keep the task for forensics.",
+            "Revoke the task role's sessions and rotate the secrets the task could read.",
+        ],
+        _ => Vec::new(),
+    }
+}
+
+fn no_instance(incident: Subject<'_>) -> String {
+    format!("its resource is {}, not an EC2 instance", resource_of(incident))
+}
+
+fn resource_of<'a>(incident: Subject<'a>) -> &'a str {
+    if incident.resource.is_empty() { "unknown" } else { incident.resource }
+}
+
+fn count(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+#[cfg(test)]
+mod tests;

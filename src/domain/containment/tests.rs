@@ -1,0 +1,71 @@
+//! Which actions apply to which resources, and what their plans say.
+
+use super::*;
+use crate::domain::finding::targets::{Interface, Targets};
+
+fn subject<'a>(targets: &'a Targets, resource: &'a str) -> Subject<'a> {
+    Subject { incident_id: "0d9c", resource, confidential: false, targets }
+}
+
+#[test]
+fn each_resource_type_gets_the_actions_that_apply_to_it() {
+    let instance = Targets {
+        instance_id: Some("i-0a1b2c3d4e5f67890".into()),
+        interfaces: vec![Interface {
+            id: "eni-0123456789abcdef0".into(),
+            subnet_id: None,
+            vpc_id: Some("vpc-0123abcd".into()),
+        }],
+        ..Targets::default()
+    };
+    let user_key = Targets {
+        access_key_id: Some("AKIAIOSFODNN7EXAMPLE".into()),
+        principal: Some("deploy-bot".into()),
+        principal_type: Some("IAMUser".into()),
+        ..Targets::default()
+    };
+    let role_key = Targets { principal_type: Some("AssumedRole".into()), ..user_key.clone() };
+    let eks = Targets { cluster: Some("EKS".into()), ..Targets::default() };
+    let none = Targets::default();
+    use Action::*;
+    let cases: [(&Targets, &[Action]); 5] = [
+        (&instance, &[SnapshotVolumes, IsolateInstance]),
+        (&user_key, &[DeactivateAccessKey]),
+        (&role_key, &[]),
+        (&eks, &[]),
+        (&none, &[]),
+    ];
+    for (targets, want) in cases {
+        let got: Vec<Action> = applicable(subject(targets, "r")).into_iter().map(|p| p.action).collect();
+        assert_eq!(got, want, "{targets:?}");
+    }
+    assert_eq!(manual_steps(&eks).len(), 4);
+    assert!(manual_steps(&instance).is_empty());
+
+    let isolate = plan(subject(&instance, "EC2 instance i-0a1b2c3d4e5f67890"), IsolateInstance).unwrap();
+    assert_eq!(isolate.target, "i-0a1b2c3d4e5f67890");
+    assert!(isolate.steps.iter().any(|s| s.contains("gd-incidents-quarantine in vpc-0123abcd")), "{isolate:?}");
+    assert!(isolate.steps.iter().any(|s| s.contains("gd-incidents:incident-id=0d9c")), "{isolate:?}");
+    let snapshot = plan(subject(&instance, "x"), SnapshotVolumes).unwrap();
+    assert!(snapshot.undo.contains("never deleted"), "{snapshot:?}");
+
+    let refused = plan(subject(&user_key, "IAM access key AKIA..."), IsolateInstance).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "isolate-instance does not apply to incident 0d9c: its resource is IAM access key AKIA..., not an EC2 instance"
+    );
+    let temporary = plan(subject(&role_key, "r"), DeactivateAccessKey).unwrap_err();
+    assert!(temporary.why.contains("temporary key of a AssumedRole"), "{temporary}");
+    let confidential = Subject { confidential: true, ..subject(&instance, "r") };
+    assert!(plan(confidential, IsolateInstance).is_err(), "a staff report names no resource");
+}
+
+#[test]
+fn action_names_read_as_the_contract_spells_them() {
+    for action in Action::ALL {
+        assert_eq!(action.as_str().parse::<Action>(), Ok(action));
+        assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+    }
+    let err = "isolate".parse::<Action>().unwrap_err();
+    assert!(err.contains("expected one of snapshot-volumes, isolate-instance, deactivate-access-key"), "{err}");
+}

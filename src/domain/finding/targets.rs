@@ -1,0 +1,211 @@
+//! What a finding names that containment can act on: the instance and its network interfaces, the access
+//! key and who holds it, the remote addresses of the activity. Read from the finding's `resource` and
+//! `service.action`; anything that does not look like what AWS would send (an instance id that is not
+//! `i-` and hex, an address that does not parse) is left out, so no action is ever planned on it.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Network interfaces kept, at most (an instance has at most a few dozen).
+const MAX_INTERFACES: usize = 32;
+/// Remote addresses kept, at most (a port probe lists many).
+const MAX_REMOTE_IPS: usize = 16;
+
+/// What containment can act on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Targets {
+    /// The EC2 instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// Its network interfaces, as the finding saw them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<Interface>,
+    /// The IAM access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// The user (for `IAMUser`) or role (for `AssumedRole`) the key belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// `IAMUser`, `AssumedRole`, `Role`, `Root`, `FederatedUser`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_type: Option<String>,
+    /// Remote addresses of the activity (connection, probe, API call, login).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_ips: Vec<String>,
+    /// The kind of cluster (`EKS`, `ECS`) when the resource is one: containment there is manual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
+/// A network interface of the instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    /// `eni-...`.
+    pub id: String,
+    /// Its subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+    /// Its VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+}
+
+impl Targets {
+    /// True when nothing can be acted on.
+    pub fn is_empty(&self) -> bool {
+        *self == Targets::default()
+    }
+}
+
+/// The targets of a finding with `resource` and `service.action`.
+pub fn read(resource: &Value, action: &Value) -> Targets {
+    let kind = text(resource, "/resourceType").unwrap_or_default();
+    let instance_id = text(resource, "/instanceDetails/instanceId").filter(|id| aws_id(id, "i-")).map(str::to_owned);
+    let interfaces = resource
+        .pointer("/instanceDetails/networkInterfaces")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|eni| {
+                    let id = text(eni, "/networkInterfaceId").filter(|id| aws_id(id, "eni-"))?;
+                    Some(Interface {
+                        id: id.to_owned(),
+                        subnet_id: text(eni, "/subnetId").filter(|s| aws_id(s, "subnet-")).map(str::to_owned),
+                        vpc_id: text(eni, "/vpcId").filter(|s| aws_id(s, "vpc-")).map(str::to_owned),
+                    })
+                })
+                .take(MAX_INTERFACES)
+                .collect()
+        })
+        .unwrap_or_default();
+    let access_key_id = text(resource, "/accessKeyDetails/accessKeyId")
+        .filter(|k| (16..=128).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+        .map(str::to_owned);
+    let principal = text(resource, "/accessKeyDetails/userName").filter(|n| iam_name(n)).map(str::to_owned);
+    let principal_type = text(resource, "/accessKeyDetails/userType").filter(|t| iam_name(t)).map(str::to_owned);
+    let cluster = match kind {
+        "EKSCluster" => Some("EKS"),
+        "ECSCluster" | "Container" if resource.pointer("/ecsClusterDetails").is_some() => Some("ECS"),
+        _ => None,
+    }
+    .map(str::to_owned);
+    Targets {
+        instance_id,
+        interfaces,
+        access_key_id,
+        principal,
+        principal_type,
+        remote_ips: remote_ips(action),
+        cluster,
+    }
+}
+
+/// The remote addresses in every kind of action, deduplicated, in the order found.
+fn remote_ips(action: &Value) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut add = |v: Option<&str>| {
+        if let Some(ip) = v.and_then(|s| s.parse::<IpAddr>().ok()).map(|ip| ip.to_string())
+            && !found.contains(&ip)
+            && found.len() < MAX_REMOTE_IPS
+        {
+            found.push(ip);
+        }
+    };
+    for member in ["networkConnectionAction", "awsApiCallAction", "kubernetesApiCallAction", "rdsLoginAttemptAction"] {
+        add(text(action, &format!("/{member}/remoteIpDetails/ipAddressV4")));
+        add(text(action, &format!("/{member}/remoteIpDetails/ipAddressV6")));
+    }
+    if let Some(probes) = action.pointer("/portProbeAction/portProbeDetails").and_then(Value::as_array) {
+        for probe in probes {
+            add(text(probe, "/remoteIpDetails/ipAddressV4"));
+        }
+    }
+    found
+}
+
+fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `prefix` then 8 or 17 hex digits, as EC2 ids are.
+fn aws_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// IAM's name characters: letters, digits and `+=,.@_-`, at most 128.
+fn iam_name(name: &str) -> bool {
+    name.len() <= 128 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_resource_type_names_what_can_be_acted_on() {
+        let instance = json!({"resourceType": "Instance", "instanceDetails": {"instanceId": "i-0a1b2c3d4e5f67890",
+            "networkInterfaces": [{"networkInterfaceId": "eni-0123456789abcdef0", "subnetId": "subnet-0123abcd",
+                "vpcId": "vpc-0123abcd"}, {"networkInterfaceId": "not-an-eni"}]}});
+        let key = json!({"resourceType": "AccessKey", "accessKeyDetails": {"accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+            "userName": "deploy-bot", "userType": "IAMUser"}});
+        let role = json!({"resourceType": "AccessKey", "accessKeyDetails": {"accessKeyId": "ASIAIOSFODNN7EXAMPLE",
+            "userName": "app-role", "userType": "AssumedRole"}});
+        let forged = json!({"resourceType": "Instance", "instanceDetails": {"instanceId": "i-0abc; rm -rf /"},
+            "accessKeyDetails": {"accessKeyId": "akia lower", "userName": "bad name*"}});
+        let eks = json!({"resourceType": "EKSCluster", "eksClusterDetails": {"name": "prod"}});
+        let ecs = json!({"resourceType": "ECSCluster", "ecsClusterDetails": {"name": "web"}});
+        let bucket = json!({"resourceType": "S3Bucket", "s3BucketDetails": [{"name": "b"}]});
+        let probe = json!({"portProbeAction": {"portProbeDetails": [
+            {"remoteIpDetails": {"ipAddressV4": "198.51.100.7"}}, {"remoteIpDetails": {"ipAddressV4": "198.51.100.7"}},
+            {"remoteIpDetails": {"ipAddressV4": "999.1.1.1"}}]}});
+        let call = json!({"awsApiCallAction": {"remoteIpDetails": {"ipAddressV4": "203.0.113.9"}}});
+        let cases: [(&Value, &Value, Targets); 7] = [
+            (
+                &instance,
+                &probe,
+                Targets {
+                    instance_id: Some("i-0a1b2c3d4e5f67890".into()),
+                    interfaces: vec![Interface {
+                        id: "eni-0123456789abcdef0".into(),
+                        subnet_id: Some("subnet-0123abcd".into()),
+                        vpc_id: Some("vpc-0123abcd".into()),
+                    }],
+                    remote_ips: vec!["198.51.100.7".into()],
+                    ..Targets::default()
+                },
+            ),
+            (
+                &key,
+                &call,
+                Targets {
+                    access_key_id: Some("AKIAIOSFODNN7EXAMPLE".into()),
+                    principal: Some("deploy-bot".into()),
+                    principal_type: Some("IAMUser".into()),
+                    remote_ips: vec!["203.0.113.9".into()],
+                    ..Targets::default()
+                },
+            ),
+            (
+                &role,
+                &Value::Null,
+                Targets {
+                    access_key_id: Some("ASIAIOSFODNN7EXAMPLE".into()),
+                    principal: Some("app-role".into()),
+                    principal_type: Some("AssumedRole".into()),
+                    ..Targets::default()
+                },
+            ),
+            (&forged, &Value::Null, Targets::default()),
+            (&eks, &Value::Null, Targets { cluster: Some("EKS".into()), ..Targets::default() }),
+            (&ecs, &Value::Null, Targets { cluster: Some("ECS".into()), ..Targets::default() }),
+            (&bucket, &Value::Null, Targets::default()),
+        ];
+        for (resource, action, want) in cases {
+            assert_eq!(read(resource, action), want, "{resource}");
+        }
+    }
+}

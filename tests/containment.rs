@@ -1,0 +1,137 @@
+//! Containment end to end on LocalStack's EC2 and IAM: a responder asks (`incidents contain`, `undo`), two
+//! daemons race to carry it out, and what AWS reports afterwards is what the plan said.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::*;
+
+fn finding(id: &str, resource: serde_json::Value, finding_type: &str, severity: f64) -> String {
+    FindingEvent::version(id, 1, 1, severity)
+        .finding_type(finding_type)
+        .title(&format!("{finding_type} on the test estate"))
+        .set("resource", resource)
+        .body()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
+    let stack = deploy_stack("contain");
+    let aws = Aws::new().await;
+    let estate = aws.estate(&stack.name).await;
+    let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(dir.path(), &stack, "", "[containment]\ncheck_interval_secs = 1\n");
+    // Two daemons: each action is claimed by one of them and carried out once.
+    let mut d1 = Daemon::start(&config, "d1");
+    let mut d2 = Daemon::start(&config, "d2");
+
+    let backdoor = "c0de0c0de0c0de0c0de0c0de0c0de0c1";
+    let stolen_key = "c0de0c0de0c0de0c0de0c0de0c0de0c2";
+    let ghost = "c0de0c0de0c0de0c0de0c0de0c0de0c3";
+    aws.send(stack.queue_url(), &finding(backdoor, estate.instance_resource(), "Backdoor:EC2/C&CActivity.B", 9.5))
+        .await;
+    aws.send(
+        stack.queue_url(),
+        &finding(
+            stolen_key,
+            estate.key_resource(),
+            "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+            8.0,
+        ),
+    )
+    .await;
+    let mut gone = estate.instance_resource();
+    gone["instanceDetails"]["instanceId"] = json!("i-0000000000000dead");
+    aws.send(stack.queue_url(), &finding(ghost, gone, "Backdoor:EC2/Spambot", 8.0)).await;
+    let incident = incident_of(&aws, &stack, backdoor).await;
+    let key_incident = incident_of(&aws, &stack, stolen_key).await;
+    let ghost_incident = incident_of(&aws, &stack, ghost).await;
+    let pages = aws.drain(&oce, 3, Duration::from_secs(60), Duration::from_secs(1)).await;
+    assert!(pages.iter().any(|p| p.attributes.get("incident_id") == Some(&incident)), "the CRITICAL one paged");
+
+    // What applies, and the plan: nothing changes on a dry run.
+    let listed = gd_json(&config, &["incidents", "contain", &incident]);
+    let names: Vec<&str> = listed["actions"].as_array().unwrap().iter().filter_map(|p| p["action"].as_str()).collect();
+    assert_eq!(names, ["snapshot-volumes", "isolate-instance"], "{listed}");
+    let (code, plan, err) =
+        gd(&config, &["incidents", "contain", &incident, "--action", "isolate-instance", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(plan.contains("dry run: nothing is changed") && plan.contains(&estate.vpc_id), "{plan}");
+    assert_eq!(estate.groups().await, std::slice::from_ref(&estate.web_group), "a dry run changes nothing");
+    let (code, _, err) = gd(&config, &["incidents", "contain", &key_incident, "--action", "isolate-instance"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("isolate-instance does not apply") && err.contains("not an EC2 instance"), "{err}");
+    let (code, _, err) = gd(&config, &["incidents", "contain", &incident, "--action", "isolate"]);
+    assert_eq!(code, 2, "a bad action name is a usage error: {err}");
+    assert!(err.contains("expected one of snapshot-volumes, isolate-instance, deactivate-access-key"), "{err}");
+
+    // Evidence first: a snapshot of every volume, tagged with the incident, once even with two daemons.
+    let (code, out, err) =
+        gd(&config, &["incidents", "contain", &incident, "--action", "snapshot-volumes", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("snapshot-volumes of ") && out.contains(": done"), "{out}");
+    let volumes = estate.volumes().await;
+    assert!(!volumes.is_empty(), "the instance has a volume");
+    let mut snapshotted: Vec<String> = estate.snapshots_of(&incident).await.into_iter().map(|(v, _)| v).collect();
+    snapshotted.sort();
+    let mut want = volumes.clone();
+    want.sort();
+    assert_eq!(snapshotted, want, "one snapshot per volume");
+
+    // Isolation: one group, no inbound rule; the former groups recorded; asking again changes nothing.
+    let (code, out, err) =
+        gd(&config, &["incidents", "contain", &incident, "--action", "isolate-instance", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let groups = estate.groups().await;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_ne!(groups[0], estate.web_group);
+    assert_eq!(estate.inbound_rules(&groups[0]).await, 0, "the quarantine group admits nothing");
+    let (code, out, _) = gd(&config, &["incidents", "contain", &incident, "--action", "isolate-instance"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("is done already"), "{out}");
+    let shown = gd_json(&config, &["incidents", "show", &incident]);
+    let actions = shown["incident"]["actions"].as_array().cloned().unwrap_or_default();
+    let isolate = actions.iter().find(|a| a["action"] == "isolate-instance").expect("the isolation's record");
+    assert_eq!(isolate["state"], "done");
+    assert_eq!(isolate["before"]["interfaces"][0]["groups"], json!([estate.web_group]), "{isolate}");
+    let timeline = shown["timeline"].as_array().cloned().unwrap_or_default();
+    let asked = timeline.iter().find(|e| e["action"] == "containment.requested").expect("the request in the log");
+    assert!(asked["actor"].as_str().unwrap_or_default().starts_with("arn:aws:"), "a verified actor: {asked}");
+    let done: Vec<&serde_json::Value> = timeline.iter().filter(|e| e["action"] == "containment.done").collect();
+    assert_eq!(done.len(), 2, "each action carried out once, by one of the two daemons: {timeline:?}");
+
+    // Undo puts back exactly the former groups; snapshots have no undo.
+    let (code, out, err) = gd(&config, &["incidents", "undo", &incident, "isolate-instance", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(estate.groups().await, std::slice::from_ref(&estate.web_group));
+    let (code, _, err) = gd(&config, &["incidents", "undo", &incident, "snapshot-volumes"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("never deleted"), "{err}");
+    assert_eq!(estate.snapshots_of(&incident).await.len(), volumes.len(), "evidence stays");
+
+    // The access key: inactive, then active again.
+    let (code, out, err) =
+        gd(&config, &["incidents", "contain", &key_incident, "--action", "deactivate-access-key", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(estate.key_status().await, "Inactive");
+    let (code, out, err) = gd(&config, &["incidents", "undo", &key_incident, "deactivate-access-key", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(estate.key_status().await, "Active");
+
+    // An instance that no longer exists: a clear error, at once, not retried for ever.
+    let (code, out, err) =
+        gd(&config, &["incidents", "contain", &ghost_incident, "--action", "isolate-instance", "--wait", "60"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("i-0000000000000dead") && err.contains("no longer exists"), "{err}");
+
+    // The walk ends: contained, then closed with the post-mortem.
+    let (code, _, err) = gd(&config, &["incidents", "status", &incident, "contained"]);
+    assert_eq!(code, 0, "{err}");
+    for daemon in [&mut d1, &mut d2] {
+        let (status, _) = daemon.terminate(Duration::from_secs(20));
+        assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());
+    }
+}
