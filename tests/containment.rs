@@ -18,12 +18,16 @@ fn finding(id: &str, resource: serde_json::Value, finding_type: &str, severity: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
-    let stack = deploy_stack("contain");
+    let stack = deploy_stack_with("contain", "Containment=true");
     let aws = Aws::new().await;
     let estate = aws.estate(&stack.name).await;
     let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config_with(dir.path(), &stack, "", "[containment]\ncheck_interval_secs = 1\n");
+    // The daemons act under the containment role, which they assume (STS on LocalStack hands out its keys).
+    let role = stack.output("ContainmentRoleArn");
+    assert!(role.ends_with("-containment"), "{role}");
+    let containment = format!("[containment]\ncheck_interval_secs = 1\nrole_arn = \"{role}\"\n");
+    let config = write_config_with(dir.path(), &stack, "", &containment);
     // Two daemons: each action is claimed by one of them and carried out once.
     let mut d1 = Daemon::start(&config, "d1");
     let mut d2 = Daemon::start(&config, "d2");
@@ -133,5 +137,64 @@ async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
     for daemon in [&mut d1, &mut d2] {
         let (status, _) = daemon.terminate(Duration::from_secs(20));
         assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());
+        assert!(!daemon.log().contains("AccessDenied"), "{}", daemon.log());
     }
+}
+
+/// The containment role may do what the actions need and nothing that destroys evidence or tags with
+/// keys of its own choosing; the daemon's own role may change no instance; without `Containment=true`
+/// there is no role to assume. (Every call the daemons made is checked against the role after the suite.)
+#[test]
+fn the_containment_role_changes_what_containment_needs_and_deletes_nothing() {
+    use support::iam::{Ask, StackSpec, check};
+    let (account, region) = ("111122223333", "eu-west-1");
+    let core = |containment: &str| StackSpec {
+        template: "gd-incidents.yaml",
+        name: "gd".into(),
+        parameters: json!({ "Containment": containment }),
+    };
+    let ec2 = |kind: &str, id: &str| format!("arn:aws:ec2:{region}:{account}:{kind}/{id}");
+    let snapshot = format!("arn:aws:ec2:{region}::snapshot/snap-0123456789abcdef0");
+    let user = format!("arn:aws:iam::{account}:user/deploy-bot");
+    let (instance, group, volume) =
+        (ec2("instance", "i-0abc0abc0abc0abc0"), ec2("security-group", "sg-0abc"), ec2("volume", "vol-0abc"));
+    let tagged = |keys: &[&str], resource: &str| Ask {
+        action: "ec2:CreateTags".into(),
+        resource: resource.into(),
+        tag_keys: keys.iter().map(|k| k.to_string()).collect(),
+        ..Ask::default()
+    };
+    let allowed = [
+        Ask::from(("ec2:ModifyInstanceAttribute", instance.as_str())),
+        Ask::from(("ec2:CreateSnapshot", volume.as_str())),
+        Ask::from(("iam:UpdateAccessKey", user.as_str())),
+        tagged(&["gd-incidents:incident-id"], &instance),
+    ];
+    let made = check(account, region, &[core("true")], (0, "ContainmentRole"), None, &allowed);
+    assert!(made.iter().all(|d| d.allowed()), "{made:#?}");
+    let refused = [
+        Ask::from(("ec2:TerminateInstances", instance.as_str())),
+        Ask::from(("ec2:StopInstances", instance.as_str())),
+        Ask::from(("ec2:DeleteSnapshot", snapshot.as_str())),
+        Ask::from(("ec2:DeleteVolume", volume.as_str())),
+        Ask::from(("ec2:DeleteSecurityGroup", group.as_str())),
+        Ask::from(("ec2:AuthorizeSecurityGroupIngress", group.as_str())),
+        Ask::from(("iam:DeleteAccessKey", user.as_str())),
+        Ask::from(("iam:CreateAccessKey", user.as_str())),
+        Ask::from(("dynamodb:GetItem", format!("arn:aws:dynamodb:{region}:{account}:table/gd-incidents").as_str())),
+        tagged(&["gd-incidents:incident-id", "Owner"], &instance),
+    ];
+    let made = check(account, region, &[core("true")], (0, "ContainmentRole"), None, &refused);
+    assert_eq!(made.len(), refused.len());
+    assert!(made.iter().all(|d| !d.allowed()), "the containment role allows: {made:#?}");
+
+    let role = format!("arn:aws:iam::{account}:role/gd-{region}-containment");
+    let daemon_asks = [("ec2:ModifyInstanceAttribute", instance.as_str()), ("iam:UpdateAccessKey", user.as_str())];
+    let made = check(account, region, &[core("true")], (0, "DaemonRole"), None, &daemon_asks);
+    assert!(made.iter().all(|d| !d.allowed()), "the daemon acts only through the containment role: {made:#?}");
+    let assume = [("sts:AssumeRole", role.as_str())];
+    let with = check(account, region, &[core("true")], (0, "DaemonRole"), None, &assume);
+    assert!(with.iter().all(|d| d.allowed()), "{with:#?}");
+    let without = check(account, region, &[core("false")], (0, "DaemonRole"), None, &assume);
+    assert!(without.iter().all(|d| !d.allowed()), "{without:#?}");
 }

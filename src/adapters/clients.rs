@@ -122,8 +122,8 @@ impl Clients {
     /// log of their own (`<call log>.containment`), checked against the containment role.
     pub async fn containment(&self, cfg: &ContainmentConfig) -> (aws_sdk_ec2::Client, aws_sdk_iam::Client) {
         let mut shared = self.shared.clone();
-        if !cfg.role_arn.trim().is_empty() {
-            let mut role = aws_config::sts::AssumeRoleProvider::builder(cfg.role_arn.trim())
+        if let Some(arn) = cfg.role() {
+            let mut role = aws_config::sts::AssumeRoleProvider::builder(arn)
                 .session_name("gd-incidents-containment")
                 .configure(&self.shared);
             if !cfg.external_id.is_empty() {

@@ -10,12 +10,30 @@ pub struct ContainmentConfig {
     #[serde(default = "default_check_interval_secs")]
     pub check_interval_secs: u64,
     /// The containment role the daemon assumes to act (the core stack's `ContainmentRoleArn` output, with
-    /// `Containment=true`); empty: the daemon's own credentials (LocalStack, a trial).
+    /// `Containment=true`); empty or `none` (that output without `Containment=true`): the daemon's own
+    /// credentials (LocalStack, a trial; on AWS its role may not act, so actions fail with AccessDenied).
     #[serde(default)]
     pub role_arn: String,
     /// The external id the role's trust policy requires, if any.
     #[serde(default)]
     pub external_id: String,
+}
+
+impl ContainmentConfig {
+    /// The role to assume, if one is set.
+    pub fn role(&self) -> Option<&str> {
+        Some(self.role_arn.trim()).filter(|r| !r.is_empty() && *r != "none")
+    }
+
+    /// Why the role is not a role ARN, if it is not.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.role() {
+            Some(arn) if !(arn.starts_with("arn:") && arn.contains(":iam::") && arn.contains(":role/")) => {
+                Err(format!("{arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>), empty or none"))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for ContainmentConfig {

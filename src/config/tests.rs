@@ -72,6 +72,7 @@ fn minimal_config_gets_safe_defaults() {
     assert_eq!(c.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
     assert_eq!(c.log.format, LogFormat::Auto);
     assert_eq!(c.daemon.shutdown_grace_secs, 15);
+    assert_eq!((c.containment.check_interval_secs, c.containment.role()), (5, None));
     let c = parse(&MINIMAL.replace("endpoint_url = \"http://127.0.0.1:4566\"\n", "")).unwrap();
     assert_eq!(c.aws.endpoint_url, None);
 }
@@ -112,6 +113,12 @@ fn errors_name_the_file_the_key_and_the_reason() {
             "not an sns ARN",
         ),
         ("bad format", MINIMAL.replace("[queue]", "[log]\nformat = \"xml\"\n[queue]"), "log.format", "unknown variant"),
+        (
+            "containment role not a role",
+            format!("{MINIMAL}\n[containment]\nrole_arn = \"arn:aws:iam::1:user/bob\"\n"),
+            "containment.role_arn",
+            "is not an IAM role ARN",
+        ),
         (
             "empty table",
             MINIMAL.replace("table = \"gd-incidents\"", "table = \"\""),

@@ -95,8 +95,59 @@ export function requests(call, { account, region }) {
         resource: bus.startsWith('arn:') ? bus : `arn:aws:events:${region}:${account}:event-bus/${bus}`,
       }));
     }
+    case 'EC2':
+      return ec2Requests(op, form(call.body), { account, region });
+    case 'IAM': {
+      const b = form(call.body);
+      return [{ action: `iam:${op}`, resource: `arn:aws:iam::${account}:user/${b.UserName}` }];
+    }
     default:
       return [{ action: `${call.service.toLowerCase()}:${op}`, resource: '*' }];
+  }
+}
+
+/**
+ * What IAM authorises for an EC2 call (query protocol: a form body), per the Service Authorization
+ * Reference: each resource type the action names is a request of its own; tags given at creation are also
+ * an ec2:CreateTags request on the new resource, with the tag keys as aws:TagKeys.
+ */
+function ec2Requests(op, b, { account, region }) {
+  const action = `ec2:${op}`;
+  const arn = (type, id) => (type === 'snapshot'
+    ? `arn:aws:ec2:${region}::snapshot/${id}`
+    : `arn:aws:ec2:${region}:${account}:${type}/${id}`);
+  const list = (prefix) => Object.entries(b).filter(([k]) => new RegExp(`^${prefix}\\.\\d+$`).test(k)).map(([, v]) => v);
+  const tagKeys = (prefix) => Object.entries(b).filter(([k]) => new RegExp(`^${prefix}\\.\\d+\\.Key$`).test(k)).map(([, v]) => v);
+  const TYPES = { 'i-': 'instance', 'sg-': 'security-group', 'snap-': 'snapshot', 'vol-': 'volume', 'eni-': 'network-interface' };
+  const byId = (id) => arn(Object.entries(TYPES).find(([p]) => id.startsWith(p))?.[1] ?? 'unknown', id);
+  const created = (type, keys) => (keys.length ? [{ action: 'ec2:CreateTags', resource: arn(type, '*'), tagKeys: keys }] : []);
+  switch (op) {
+    case 'CreateSecurityGroup': {
+      const keys = tagKeys('TagSpecification\\.1\\.Tag');
+      return [{ action, resource: arn('vpc', b.VpcId) }, { action, resource: arn('security-group', '*') }, ...created('security-group', keys)];
+    }
+    case 'RevokeSecurityGroupEgress':
+    case 'AuthorizeSecurityGroupIngress':
+      return [{ action, resource: arn('security-group', b.GroupId) }];
+    case 'ModifyInstanceAttribute':
+      return [{ action, resource: arn('instance', b.InstanceId) }, ...list('GroupId').map((g) => ({ action, resource: arn('security-group', g) }))];
+    case 'ModifyNetworkInterfaceAttribute':
+      return [
+        { action, resource: arn('network-interface', b.NetworkInterfaceId) },
+        ...list('SecurityGroupId').map((g) => ({ action, resource: arn('security-group', g) })),
+      ];
+    case 'CreateTags': {
+      const keys = tagKeys('Tag');
+      return list('ResourceId').map((id) => ({ action, resource: byId(id), tagKeys: keys }));
+    }
+    case 'CreateSnapshot': {
+      const keys = tagKeys('TagSpecification\\.1\\.Tag');
+      return [{ action, resource: arn('volume', b.VolumeId) }, { action, resource: arn('snapshot', '*') }, ...created('snapshot', keys)];
+    }
+    default:
+      // The Describe calls define no resource type; anything else must be mapped here before it is used.
+      if (op.startsWith('Describe')) return [{ action, resource: '*' }];
+      throw new Error(`EC2 ${op} is not mapped`);
   }
 }
 

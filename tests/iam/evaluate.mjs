@@ -7,7 +7,7 @@
 //   role: {stack: 0, logical: "DaemonRole"},         // "A+B": one person holding managed policies A and B
 //   calls: "path/to/call-log.jsonl",                 // lines of src/adapters/call_log.rs (may be absent)
 //   ownOnly: false,                                  // true: only calls on the role's stacks' resources
-//   asks: [{action, resource, leadingKey?, viaService?}]
+//   asks: [{action, resource, leadingKey?, viaService?, tagKeys?}]
 // }
 // Returns {role, decisions: [{action, resource, decision, call, leadingKey}], errors: [...]}. A request to a
 // queue, topic or table that a stack encrypts also asks for the KMS actions SQS, SNS and DynamoDB take with
@@ -39,7 +39,7 @@ export async function evaluate(spec) {
   const errors = [];
   const wanted = new Map();
   const add = (r, call) => {
-    const key = `${r.action} ${r.resource} ${r.leadingKey ?? ''} ${r.viaService ?? ''}`;
+    const key = `${r.action} ${r.resource} ${r.leadingKey ?? ''} ${r.viaService ?? ''} ${(r.tagKeys ?? []).join(',')}`;
     if (!wanted.has(key)) wanted.set(key, { ...r, call });
   };
   if (spec.calls && fs.existsSync(spec.calls)) {
@@ -87,6 +87,7 @@ export async function evaluate(spec) {
           'aws:PrincipalAccount': account,
           ...(r.leadingKey ? { 'dynamodb:LeadingKeys': [r.leadingKey] } : {}),
           ...(r.viaService ? { 'kms:ViaService': r.viaService, 'kms:CallerAccount': account } : {}),
+          ...(r.tagKeys ? { 'aws:TagKeys': r.tagKeys } : {}),
         },
       },
       identityPolicies: role.policies,

@@ -21,6 +21,7 @@ const REGION = 'us-east-1';
 const runs = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
 let failed = 0;
 let calls = 0;
+let containing = 0;
 for (const file of runs.sort()) {
   const about = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
   const log = path.join(dir, file.replace(/\.json$/, '.jsonl'));
@@ -40,16 +41,26 @@ for (const file of runs.sort()) {
     }]
     : [core];
   const role = about.process === 'portal' ? { stack: 1, logical: 'TaskRole' } : { stack: 0, logical: 'DaemonRole' };
-  // eslint-disable-next-line no-await-in-loop
-  const result = await evaluate({ account: ACCOUNT, region: REGION, stacks, role, calls: log, ownOnly: true });
-  const denied = result.decisions.filter((d) => d.decision !== 'Allowed');
-  calls += result.decisions.length;
-  if (denied.length || result.errors.length) {
-    failed += 1;
-    process.stdout.write(`DENIED ${about.process} of stack ${about.stack} (${file}):\n`);
-    for (const d of denied) process.stdout.write(`  ${d.action} on ${d.resource} (${d.call}): ${d.decision}\n`);
-    for (const e of result.errors) process.stdout.write(`  not understood: ${JSON.stringify(e)}\n`);
+  const checks = [{ role, calls: log, ownOnly: true, stacks }];
+  // A daemon's containment calls, made under the containment role (on any instance or user: ownOnly off).
+  const contained = log.replace(/\.jsonl$/, '.containment');
+  if (fs.existsSync(contained)) {
+    const withRole = [{ ...core, parameters: { ...core.parameters, Containment: 'true' } }];
+    checks.push({ role: { stack: 0, logical: 'ContainmentRole' }, calls: contained, ownOnly: false, stacks: withRole });
+    containing += 1;
+  }
+  for (const check of checks) {
+    // eslint-disable-next-line no-await-in-loop
+    const result = await evaluate({ account: ACCOUNT, region: REGION, ...check });
+    const denied = result.decisions.filter((d) => d.decision !== 'Allowed');
+    calls += result.decisions.length;
+    if (denied.length || result.errors.length) {
+      failed += 1;
+      process.stdout.write(`DENIED ${check.role.logical} of stack ${about.stack} (${path.basename(check.calls)}):\n`);
+      for (const d of denied) process.stdout.write(`  ${d.action} on ${d.resource} (${d.call}): ${d.decision}\n`);
+      for (const e of result.errors) process.stdout.write(`  not understood: ${JSON.stringify(e)}\n`);
+    }
   }
 }
-process.stdout.write(`permission check: ${runs.length} daemon and portal processes, ${calls} distinct requests, ${failed} with denials\n`);
+process.stdout.write(`permission check: ${runs.length} daemon and portal processes (${containing} with containment calls), ${calls} distinct requests, ${failed} with denials\n`);
 process.exit(failed ? 1 : 0);

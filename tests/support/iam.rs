@@ -60,6 +60,8 @@ pub struct Ask {
     pub resource: String,
     pub leading_key: Option<String>,
     pub via_service: Option<String>,
+    /// The tag keys of a request that tags (`aws:TagKeys`).
+    pub tag_keys: Vec<String>,
 }
 
 impl From<(&str, &str)> for Ask {
@@ -102,6 +104,7 @@ pub fn check<A: Into<Ask> + Clone>(
             "resource": a.resource,
             "leadingKey": a.leading_key,
             "viaService": a.via_service,
+            "tagKeys": (!a.tag_keys.is_empty()).then_some(&a.tag_keys),
         })).collect::<Vec<_>>(),
     });
     let file = tempfile::NamedTempFile::new().expect("temp file");

@@ -46,15 +46,24 @@ pub fn deploy_stack(test: &str) -> Stack {
     deploy_named(&format!("t-{}-{}", test.replace('_', "-"), &uuid::Uuid::new_v4().simple().to_string()[..6]))
 }
 
+/// Deploys the project's template for `test`, with parameter overrides `params` (`Key=value ...`).
+pub fn deploy_stack_with(test: &str, params: &str) -> Stack {
+    deploy_as(&format!("t-{}-{}", test.replace('_', "-"), &uuid::Uuid::new_v4().simple().to_string()[..6]), params)
+}
+
 /// Deploys the project's template as the stack `name` (its table deletable).
 pub fn deploy_named(name: &str) -> Stack {
+    deploy_as(name, "")
+}
+
+fn deploy_as(name: &str, params: &str) -> Stack {
     ensure_localstack();
     let started = Instant::now();
     let out = run_script(
         Duration::from_secs(600),
         "deploy/deploy-stack.sh",
         &[name],
-        &[("GD_STACK_PARAMS", "TableDeletionProtection=false")],
+        &[("GD_STACK_PARAMS", format!("TableDeletionProtection=false {params}").trim())],
     );
     let outputs: HashMap<String, String> =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("deploy-stack.sh {name} printed no JSON ({e}):\n{out}"));
