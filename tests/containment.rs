@@ -107,6 +107,11 @@ async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
     let done: Vec<&serde_json::Value> = timeline.iter().filter(|e| e["action"] == "containment.done").collect();
     assert_eq!(done.len(), 2, "each action carried out once, by one of the two daemons: {timeline:?}");
 
+    let (code, text, err) = gd(&config, &["incidents", "show", &incident]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("Containment:") && text.contains("quarantine group sg-"), "{text}");
+    assert!(text.contains(&format!("former groups {}", estate.web_group)), "{text}");
+
     // Undo puts back exactly the former groups; snapshots have no undo.
     let (code, out, err) = gd(&config, &["incidents", "undo", &incident, "isolate-instance", "--wait", "60"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -131,9 +136,14 @@ async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
     assert_ne!(code, 0, "{out}");
     assert!(err.contains("i-0000000000000dead") && err.contains("no longer exists"), "{err}");
 
-    // The walk ends: contained, then closed with the post-mortem.
+    // The walk ends: contained; the post-incident report says what was done, by whom, when.
     let (code, _, err) = gd(&config, &["incidents", "status", &incident, "contained"]);
     assert_eq!(code, 0, "{err}");
+    let (code, report, err) = gd(&config, &["incidents", "report", &incident]);
+    assert_eq!(code, 0, "{err}");
+    assert!(report.contains("## Containment"), "{report}");
+    assert!(report.contains(&format!("| isolate-instance | {} | undone |", estate.instance_id)), "{report}");
+    assert!(report.contains(&format!("| snapshot-volumes | {} | done |", estate.instance_id)), "{report}");
     for daemon in [&mut d1, &mut d2] {
         let (status, _) = daemon.terminate(Duration::from_secs(20));
         assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());

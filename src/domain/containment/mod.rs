@@ -43,6 +43,15 @@ impl Action {
         }
     }
 
+    /// What it does, in plain words for a customer (a client's notice says what was actually done).
+    pub fn in_plain_words(self) -> &'static str {
+        match self {
+            Action::IsolateInstance => "the affected server was isolated from the network",
+            Action::SnapshotVolumes => "copies of the affected server's disks were kept for forensic analysis",
+            Action::DeactivateAccessKey => "the exposed access key was deactivated",
+        }
+    }
+
     /// Whether `undo` can reverse it.
     pub fn undoable(self) -> bool {
         !matches!(self, Action::SnapshotVolumes)

@@ -118,6 +118,58 @@ impl ActionRecord {
     }
 }
 
+impl ActionRecord {
+    /// What it did or found, for responders: the snapshots made, the groups recorded, the key's status, or
+    /// the error.
+    pub fn detail(&self) -> String {
+        let ids = |v: &Value, pointer: &str| -> Vec<String> {
+            v.pointer(pointer)
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        let mut parts = Vec::new();
+        match self.action {
+            Action::IsolateInstance => {
+                let former = ids(&self.before, "/interfaces/0/groups");
+                if !former.is_empty() {
+                    parts.push(format!("former groups {}", former.join(", ")));
+                }
+                if let Some(q) = self.after.get("quarantine_group").and_then(Value::as_str) {
+                    parts.push(format!("quarantine group {q}"));
+                }
+            }
+            Action::SnapshotVolumes => {
+                let snapshots: Vec<String> = self
+                    .after
+                    .get("snapshots")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .map(|s| {
+                                let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+                                format!("{} of {}", field("snapshot_id"), field("volume_id"))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !snapshots.is_empty() {
+                    parts.push(format!("snapshots {}", snapshots.join(", ")));
+                }
+            }
+            Action::DeactivateAccessKey => {
+                if let Some(status) = self.after.get("status").and_then(Value::as_str) {
+                    parts.push(format!("key status {status}"));
+                }
+            }
+        }
+        if let Some(e) = &self.error {
+            parts.push(format!("error: {e}"));
+        }
+        parts.join("; ")
+    }
+}
+
 /// What a request changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requested {

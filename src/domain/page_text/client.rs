@@ -41,10 +41,7 @@ fn being_done(update: Option<Status>) -> &'static str {
             "The incident is closed. A post-incident review captures the root cause and the improvements made. \
              Please contact us if you see anything related to it."
         }
-        _ => {
-            "Our security team is investigating and has started containment and remediation (isolating affected \
-             systems, rotating credentials, blocking malicious addresses as needed)."
-        }
+        _ => "Our security team is investigating and will contain the activity as needed.",
     }
 }
 
@@ -62,6 +59,18 @@ pub fn render_notice(incident: &Incident, page: &Page, client: &str) -> Message 
         Some(s) => format!("Update on security incident {}: it is now {s}.", incident.incident_id),
     };
     let kind = plain_kind(&incident.finding_type);
+    // What was actually done, never a canned claim (containment actions carried out and still in force).
+    let done: Vec<&str> = incident
+        .actions
+        .iter()
+        .filter(|a| a.state == crate::domain::containment::record::State::Done)
+        .map(|a| a.action.in_plain_words())
+        .collect();
+    let doing = if done.is_empty() {
+        being_done(page.update).to_owned()
+    } else {
+        format!("{} So far: {}.", being_done(page.update), done.join("; "))
+    };
     let detected = incident.first_seen.unwrap_or(incident.created_at);
     let resource = if incident.resource.is_empty() { "a resource" } else { incident.resource.as_str() };
     let body = format!(
@@ -86,7 +95,7 @@ pub fn render_notice(incident: &Incident, page: &Page, client: &str) -> Message 
         kind = kind,
         account = incident.account_id,
         region = incident.region,
-        doing = being_done(page.update),
+        doing = doing,
     );
     let what = match page.update {
         None => "Security incident affecting your environment".to_owned(),
@@ -115,6 +124,7 @@ pub fn render_notice(incident: &Incident, page: &Page, client: &str) -> Message 
             ("affected", json!(resource)),
             ("account_id", json!(incident.account_id)),
             ("region", json!(incident.region)),
+            ("done", json!(done)),
         ],
     }
 }

@@ -148,6 +148,22 @@ fn a_client_notice_is_written_for_a_customer_and_holds_nothing_internal() {
 }
 
 #[test]
+fn a_client_hears_what_was_actually_done_and_nothing_more() {
+    use crate::domain::containment::{Action, record};
+    let mut i = incident("t");
+    let client = Page { target: Target::Client("acme".into()), ..page(Level::High, Target::Oce) };
+    let before = render(&i, &client);
+    assert!(!before.body.contains("isolat") && !before.body.contains("rotating"), "no canned claim: {}", before.body);
+    record::request(&mut i.actions, Action::IsolateInstance, "i-0abc", "olga", Utc::now());
+    record::request(&mut i.actions, Action::DeactivateAccessKey, "AKIA", "olga", Utc::now());
+    assert!(!render(&i, &client).body.contains("isolated"), "requested is not done");
+    record::succeeded(&mut i.actions[0], record::Outcome::default(), Utc::now());
+    let after = render(&i, &client);
+    assert!(after.body.contains("So far: the affected server was isolated from the network."), "{}", after.body);
+    assert!(!after.body.contains("access key"), "only what was done: {}", after.body);
+}
+
+#[test]
 fn subjects_are_short_printable_ascii() {
     let m = render(&incident(&format!("Ünïcode 攻撃 🚨 {}", "x".repeat(300))), &page(Level::High, Target::Oce));
     assert!(m.subject.len() <= MAX_SUBJECT, "{}", m.subject.len());

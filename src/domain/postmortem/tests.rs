@@ -141,3 +141,24 @@ fn the_report_lists_the_follow_up_actions_and_their_state() {
     assert!(md.contains("## Follow-up actions") && md.contains("| 2 | action 2 | infra-ops |"), "{md}");
     assert!(md.contains("done by bob at"), "{md}");
 }
+
+#[test]
+fn the_report_lists_the_containment_actions_with_what_they_did() {
+    use crate::domain::containment::{Action, record};
+    let (mut i, events, evidence) = closed_critical();
+    record::request(&mut i.actions, Action::SnapshotVolumes, "i-0abc", "olga", t(20));
+    let outcome = record::Outcome {
+        after: serde_json::json!({"snapshots": [{"volume_id": "vol-1", "snapshot_id": "snap-1"}]}),
+        request_ids: vec!["req-1".into()],
+    };
+    record::succeeded(&mut i.actions[0], outcome, t(21));
+    let r = build(&i, &[], &events, &evidence, t(59));
+    let md = markdown(&r);
+    assert!(md.contains("## Containment"), "{md}");
+    assert!(
+        md.contains("| snapshot-volumes | i-0abc | done | olga |") && md.contains("snapshots snap-1 of vol-1"),
+        "{md}"
+    );
+    let (plain, _, _) = closed_critical();
+    assert!(markdown(&build(&plain, &[], &events, &evidence, t(59))).contains("No containment action was carried out"));
+}

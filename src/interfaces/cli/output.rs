@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::adapters::dynamodb::Listing;
+use crate::domain::containment::record::State;
 use crate::domain::evidence::Evidence;
 use crate::domain::finding::truncate;
 use crate::domain::incident::{Event, Incident, PageState};
@@ -189,6 +190,21 @@ pub fn incident(
                 PageState::Superseded => "superseded".into(),
             };
             println!("  {key:<22} {state}  {}", p.message_id.as_deref().unwrap_or(""));
+        }
+    }
+    if !incident.actions.is_empty() {
+        println!("Containment:");
+        for a in &incident.actions {
+            let when = match a.state {
+                State::Undone => format!(" {}", t(a.undone_at)),
+                State::Done => format!(" {}", t(a.done_at)),
+                _ => String::new(),
+            };
+            println!("  {:<22} {:<16} {}{when}  requested by {}", a.action, a.target, a.state.as_str(), a.requested_by);
+            let detail = a.detail();
+            if !detail.is_empty() {
+                println!("  {:<22} {detail}", "");
+            }
         }
     }
     if !incident.follow_ups.is_empty() {
