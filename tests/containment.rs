@@ -35,8 +35,16 @@ async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
     let backdoor = "c0de0c0de0c0de0c0de0c0de0c0de0c1";
     let stolen_key = "c0de0c0de0c0de0c0de0c0de0c0de0c2";
     let ghost = "c0de0c0de0c0de0c0de0c0de0c0de0c3";
-    aws.send(stack.queue_url(), &finding(backdoor, estate.instance_resource(), "Backdoor:EC2/C&CActivity.B", 9.5))
-        .await;
+    let app_role = "c0de0c0de0c0de0c0de0c0de0c0de0c4";
+    let connection = json!({"actionType": "NETWORK_CONNECTION", "networkConnectionAction": {
+        "connectionDirection": "OUTBOUND", "remoteIpDetails": {"ipAddressV4": "198.51.100.23"}}});
+    let mut body: serde_json::Value =
+        serde_json::from_str(&finding(backdoor, estate.instance_resource(), "Backdoor:EC2/C&CActivity.B", 9.5))
+            .unwrap();
+    body["detail"]["service"]["action"] = connection;
+    aws.send(stack.queue_url(), &body.to_string()).await;
+    let role_finding = finding(app_role, estate.role_resource(), "UnauthorizedAccess:IAMUser/MaliciousIPCaller", 8.0);
+    aws.send(stack.queue_url(), &role_finding).await;
     aws.send(
         stack.queue_url(),
         &finding(
@@ -53,13 +61,14 @@ async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
     let incident = incident_of(&aws, &stack, backdoor).await;
     let key_incident = incident_of(&aws, &stack, stolen_key).await;
     let ghost_incident = incident_of(&aws, &stack, ghost).await;
-    let pages = aws.drain(&oce, 3, Duration::from_secs(60), Duration::from_secs(1)).await;
+    let role_incident = incident_of(&aws, &stack, app_role).await;
+    let pages = aws.drain(&oce, 4, Duration::from_secs(60), Duration::from_secs(1)).await;
     assert!(pages.iter().any(|p| p.attributes.get("incident_id") == Some(&incident)), "the CRITICAL one paged");
 
     // What applies, and the plan: nothing changes on a dry run.
     let listed = gd_json(&config, &["incidents", "contain", &incident]);
     let names: Vec<&str> = listed["actions"].as_array().unwrap().iter().filter_map(|p| p["action"].as_str()).collect();
-    assert_eq!(names, ["snapshot-volumes", "isolate-instance"], "{listed}");
+    assert_eq!(names, ["snapshot-volumes", "isolate-instance", "block-ip"], "{listed}");
     let (code, plan, err) =
         gd(&config, &["incidents", "contain", &incident, "--action", "isolate-instance", "--dry-run"]);
     assert_eq!(code, 0, "{err}");
@@ -70,7 +79,12 @@ async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
     assert!(err.contains("isolate-instance does not apply") && err.contains("not an EC2 instance"), "{err}");
     let (code, _, err) = gd(&config, &["incidents", "contain", &incident, "--action", "isolate"]);
     assert_eq!(code, 2, "a bad action name is a usage error: {err}");
-    assert!(err.contains("expected one of snapshot-volumes, isolate-instance, deactivate-access-key"), "{err}");
+    assert!(
+        err.contains(
+            "expected one of snapshot-volumes, isolate-instance, block-ip, deactivate-access-key, revoke-sessions"
+        ),
+        "{err}"
+    );
 
     // Evidence first: a snapshot of every volume, tagged with the incident, once even with two daemons.
     let (code, out, err) =
@@ -129,6 +143,32 @@ async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
     let (code, out, err) = gd(&config, &["incidents", "undo", &key_incident, "deactivate-access-key", "--wait", "60"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(estate.key_status().await, "Active");
+
+    // The remote address: denied both ways in the subnet's network ACL, then the entries removed.
+    let (code, out, err) = gd(&config, &["incidents", "contain", &incident, "--action", "block-ip", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut denied = estate.denied().await;
+    denied.sort();
+    assert_eq!(denied, [("198.51.100.23/32".to_owned(), false), ("198.51.100.23/32".to_owned(), true)]);
+    let (code, out, err) = gd(&config, &["incidents", "undo", &incident, "block-ip", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(estate.denied().await, [], "undo removes exactly what was added");
+
+    // The role's sessions: an inline deny on tokens issued before the request; undo makes it deny nothing.
+    let (code, out, err) =
+        gd(&config, &["incidents", "contain", &role_incident, "--action", "revoke-sessions", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let policy = estate.revoke_policy().await.expect("the revoke policy");
+    let before = policy["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(policy["Statement"][0]["Effect"], "Deny");
+    assert!(before.starts_with("20"), "{policy}");
+    let (code, out, err) = gd(&config, &["incidents", "undo", &role_incident, "revoke-sessions", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let policy = estate.revoke_policy().await.expect("the policy stays as a record");
+    assert_eq!(policy["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], "1970-01-01T00:00:00Z");
 
     // An instance that no longer exists: a clear error, at once, not retried for ever.
     let (code, out, err) =
@@ -203,6 +243,16 @@ fn the_containment_role_changes_what_containment_needs_and_deletes_nothing() {
     let made = check(account, region, &[core("true")], (0, "DaemonRole"), None, &daemon_asks);
     assert!(made.iter().all(|d| !d.allowed()), "the daemon acts only through the containment role: {made:#?}");
     let assume = [("sts:AssumeRole", role.as_str())];
+    // revoke-sessions may put its deny on an application's role, never on this stack's own.
+    let own = format!("arn:aws:iam::{account}:role/gd-{region}-daemon");
+    let app = format!("arn:aws:iam::{account}:role/web-app");
+    let puts = [
+        ("iam:PutRolePolicy", app.as_str()),
+        ("iam:PutRolePolicy", own.as_str()),
+        ("iam:PutRolePolicy", role.as_str()),
+    ];
+    let made = check(account, region, &[core("true")], (0, "ContainmentRole"), None, &puts);
+    assert_eq!(made.iter().map(|d| d.allowed()).collect::<Vec<_>>(), [true, false, false], "{made:#?}");
     let with = check(account, region, &[core("true")], (0, "DaemonRole"), None, &assume);
     assert!(with.iter().all(|d| d.allowed()), "{with:#?}");
     let without = check(account, region, &[core("false")], (0, "DaemonRole"), None, &assume);

@@ -113,6 +113,16 @@ fn cfn_lint() -> PathBuf {
     bin
 }
 
+/// CloudFormation takes a template body of at most 51,200 bytes without an S3 bucket: operators deploy these
+/// with `aws cloudformation deploy --template-file`, as deploy-stack.sh does.
+#[test]
+fn every_template_deploys_without_an_s3_bucket() {
+    for template in [CORE_TEMPLATE, ECS_TEMPLATE, "deploy/cloudformation/gd-incidents-portal.yaml"] {
+        let size = read(template).len();
+        assert!(size <= 51_200, "{template} is {size} bytes: over CloudFormation's 51,200 for a template body");
+    }
+}
+
 #[test]
 fn both_templates_pass_cfn_lint() {
     let out = Command::new(cfn_lint())

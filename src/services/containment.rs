@@ -77,7 +77,9 @@ async fn carry_out(
     let mut stored = stored;
     if before.is_null() {
         match containment.observe(action, &targets).await {
-            Ok(seen) => {
+            Ok(mut seen) => {
+                // When it was seen: a revoke denies the sessions issued before it, on every retry alike.
+                seen["observed_at"] = serde_json::json!(crate::domain::timestamp::format(now));
                 before = seen.clone();
                 stored = store
                     .modify(stored, |c| {
@@ -94,8 +96,9 @@ async fn carry_out(
             Err(e) => return record_failure(dispatch, stored, action, &e, undoing).await.map(|s| (s, false)),
         }
     }
+    let after = record_of(&stored, action).map(|r| r.after.clone()).unwrap_or_default();
     let result = if undoing {
-        containment.undo(action, &targets, &before).await
+        containment.undo(action, &targets, &before, &after).await
     } else {
         containment.carry_out(action, &incident_id, &targets, &before).await
     };

@@ -99,7 +99,8 @@ export function requests(call, { account, region }) {
       return ec2Requests(op, form(call.body), { account, region });
     case 'IAM': {
       const b = form(call.body);
-      return [{ action: `iam:${op}`, resource: `arn:aws:iam::${account}:user/${b.UserName}` }];
+      const resource = b.RoleName ? `role/${b.RoleName}` : `user/${b.UserName}`;
+      return [{ action: `iam:${op}`, resource: `arn:aws:iam::${account}:${resource}` }];
     }
     default:
       return [{ action: `${call.service.toLowerCase()}:${op}`, resource: '*' }];
@@ -126,6 +127,9 @@ function ec2Requests(op, b, { account, region }) {
       const keys = tagKeys('TagSpecification\\.1\\.Tag');
       return [{ action, resource: arn('vpc', b.VpcId) }, { action, resource: arn('security-group', '*') }, ...created('security-group', keys)];
     }
+    case 'CreateNetworkAclEntry':
+    case 'DeleteNetworkAclEntry':
+      return [{ action, resource: arn('network-acl', b.NetworkAclId) }];
     case 'RevokeSecurityGroupEgress':
     case 'AuthorizeSecurityGroupIngress':
       return [{ action, resource: arn('security-group', b.GroupId) }];

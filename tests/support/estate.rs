@@ -21,6 +21,8 @@ pub struct Estate {
     pub interface_id: String,
     pub user: String,
     pub access_key_id: String,
+    /// A role a service assumes.
+    pub role: String,
 }
 
 impl Aws {
@@ -124,7 +126,11 @@ impl Aws {
             .access_key
             .map(|k| k.access_key_id)
             .expect("key id");
-        Estate { ec2, iam, vpc_id, subnet_id, web_group, instance_id, interface_id, user, access_key_id }
+        let role = format!("{name}-app");
+        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+        iam.create_role().role_name(&role).assume_role_policy_document(trust.to_string()).send().await.expect("role");
+        Estate { ec2, iam, vpc_id, subnet_id, web_group, instance_id, interface_id, user, access_key_id, role }
     }
 }
 
@@ -152,6 +158,54 @@ impl Estate {
             "resourceType": "AccessKey",
             "accessKeyDetails": {"accessKeyId": self.access_key_id, "userName": self.user, "userType": "IAMUser"}
         })
+    }
+
+    /// The `resource` of a GuardDuty finding about the role's temporary credentials.
+    pub fn role_resource(&self) -> Value {
+        json!({
+            "resourceType": "AccessKey",
+            "accessKeyDetails": {"accessKeyId": "ASIAQEXAMPLETEMPKEY1", "userName": self.role, "userType": "AssumedRole"}
+        })
+    }
+
+    /// The inline policy gd-incidents put on the role, decoded.
+    pub async fn revoke_policy(&self) -> Option<Value> {
+        let out = self
+            .iam
+            .get_role_policy()
+            .role_name(&self.role)
+            .policy_name("gd-incidents-revoke-older-sessions")
+            .send()
+            .await
+            .ok()?;
+        let text = out.policy_document().to_owned();
+        let decoded = text
+            .replace("%22", "\"")
+            .replace("%3A", ":")
+            .replace("%2C", ",")
+            .replace("%7B", "{")
+            .replace("%7D", "}")
+            .replace("%20", " ")
+            .replace("%5B", "[")
+            .replace("%5D", "]");
+        serde_json::from_str(&decoded).ok()
+    }
+
+    /// The deny entries of the subnet's network ACL: (cidr, egress).
+    pub async fn denied(&self) -> Vec<(String, bool)> {
+        let out = self
+            .ec2
+            .describe_network_acls()
+            .filters(Filter::builder().name("association.subnet-id").values(&self.subnet_id).build())
+            .send()
+            .await
+            .expect("network ACLs");
+        out.network_acls()
+            .iter()
+            .flat_map(|a| a.entries())
+            .filter(|e| e.rule_action().map(|r| r.as_str()) == Some("deny") && e.rule_number() != Some(32767))
+            .map(|e| (e.cidr_block().unwrap_or_default().to_owned(), e.egress().unwrap_or_default()))
+            .collect()
     }
 
     /// The security groups of the instance now.

@@ -258,3 +258,104 @@ pub(super) async fn snapshot(
     }
     Ok(Outcome { after: json!({ "instance_id": instance_id, "snapshots": snapshots }), request_ids })
 }
+
+/// The network ACL of `subnet_id` and its entries:
+/// `{"network_acl_id", "subnet_id", "entries": [{"rule_number", "egress", "cidr", "rule_action"}]}`.
+pub(super) async fn network_acl(ec2: &Client, subnet_id: &str) -> Result<Value, ContainError> {
+    let out = call!(
+        ec2.describe_network_acls().filters(filter("association.subnet-id", subnet_id)),
+        format!("DescribeNetworkAcls of {subnet_id}"),
+        []
+    )?;
+    let acl = out
+        .network_acls()
+        .first()
+        .ok_or_else(|| ContainError::Gone(format!("subnet {subnet_id} has no network ACL (it no longer exists?)")))?;
+    let entries: Vec<Value> = acl
+        .entries()
+        .iter()
+        .map(|e| {
+            json!({
+                "rule_number": e.rule_number(),
+                "egress": e.egress(),
+                "cidr": e.cidr_block().or(e.ipv6_cidr_block()),
+                "rule_action": e.rule_action().map(|a| a.as_str()),
+            })
+        })
+        .collect();
+    Ok(json!({ "network_acl_id": acl.network_acl_id(), "subnet_id": subnet_id, "entries": entries }))
+}
+
+/// `ip` as a one-address CIDR block.
+fn cidr(ip: &str) -> String {
+    if ip.contains(':') { format!("{ip}/128") } else { format!("{ip}/32") }
+}
+
+/// Adds a deny entry for each of `ips`, both ways, unless one is there; the entries this action added are
+/// those the ACL has now and `before` did not.
+pub(super) async fn block(
+    ec2: &Client,
+    subnet_id: &str,
+    ips: &[&str],
+    before: &Value,
+) -> Result<Outcome, ContainError> {
+    let now = network_acl(ec2, subnet_id).await?;
+    let acl_id = now["network_acl_id"].as_str().unwrap_or_default().to_owned();
+    let mut entries: Vec<Value> = now["entries"].as_array().cloned().unwrap_or_default();
+    let mut request_ids = Vec::new();
+    for ip in ips {
+        for egress in [false, true] {
+            let block = cidr(ip);
+            let present = entries
+                .iter()
+                .any(|e| e["egress"] == egress && e["cidr"] == block.as_str() && e["rule_action"] == "deny");
+            if present {
+                continue;
+            }
+            let used: Vec<i64> =
+                entries.iter().filter(|e| e["egress"] == egress).filter_map(|e| e["rule_number"].as_i64()).collect();
+            let rule = (1..32_766).find(|n| !used.contains(n)).unwrap_or(32_765);
+            let mut req = ec2
+                .create_network_acl_entry()
+                .network_acl_id(&acl_id)
+                .rule_number(rule as i32)
+                .protocol("-1")
+                .rule_action(aws_sdk_ec2::types::RuleAction::Deny)
+                .egress(egress);
+            req = if ip.contains(':') { req.ipv6_cidr_block(&block) } else { req.cidr_block(&block) };
+            let out =
+                call!(req, format!("CreateNetworkAclEntry {block} in {acl_id}"), ["InvalidNetworkAclID.NotFound"])?;
+            request_ids.extend(out.request_id().map(str::to_owned));
+            entries.push(json!({ "rule_number": rule, "egress": egress, "cidr": block, "rule_action": "deny" }));
+        }
+    }
+    let had = before["entries"].as_array().cloned().unwrap_or_default();
+    let added: Vec<Value> = entries.into_iter().filter(|e| e["rule_action"] == "deny" && !had.contains(e)).collect();
+    Ok(Outcome { after: json!({ "network_acl_id": acl_id, "subnet_id": subnet_id, "added": added }), request_ids })
+}
+
+/// Removes the entries `after` recorded as added.
+pub(super) async fn unblock(ec2: &Client, after: &Value) -> Result<Outcome, ContainError> {
+    let acl_id = after["network_acl_id"].as_str().unwrap_or_default();
+    let mut request_ids = Vec::new();
+    for entry in after["added"].as_array().into_iter().flatten() {
+        let (Some(rule), Some(egress)) = (entry["rule_number"].as_i64(), entry["egress"].as_bool()) else { continue };
+        let removed =
+            ec2.delete_network_acl_entry().network_acl_id(acl_id).rule_number(rule as i32).egress(egress).send().await;
+        match removed {
+            Ok(out) => request_ids.extend(out.request_id().map(str::to_owned)),
+            // Already gone: what undo wants.
+            Err(e) if e.code() == Some("InvalidNetworkAclEntry.NotFound") => {}
+            Err(e) => {
+                let code = e.code().map(str::to_owned);
+                return Err(classify(
+                    format!("DeleteNetworkAclEntry {rule} of {acl_id}"),
+                    code.as_deref(),
+                    &["InvalidNetworkAclID.NotFound"],
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(Outcome { after: json!({ "network_acl_id": acl_id, "removed": after["added"] }), request_ids })
+}

@@ -7,6 +7,7 @@ use aws_sdk_iam::types::StatusType;
 use serde_json::{Value, json};
 
 use super::{ContainError, classify};
+use crate::domain::containment::REVOKE_POLICY;
 use crate::domain::containment::record::Outcome;
 
 const GONE: [&str; 1] = ["NoSuchEntity"];
@@ -36,4 +37,94 @@ pub(super) async fn set_status(iam: &Client, user: &str, key: &str, active: bool
     })?;
     let request_ids = out.request_id().map(str::to_owned).into_iter().collect();
     Ok(Outcome { after: key_status(iam, user, key).await?, request_ids })
+}
+
+/// The deny of `revoke-sessions`: every action, for sessions issued before `before` (RFC 3339).
+fn revoke_document(before: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "RevokeOlderSessions",
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": { "DateLessThan": { "aws:TokenIssueTime": before } }
+        }]
+    })
+    .to_string()
+}
+
+/// The role and the revoke policy it has now, if any: `{"role", "policy_before"}`.
+pub(super) async fn role_policy(iam: &Client, role: &str) -> Result<Value, ContainError> {
+    iam.get_role().role_name(role).send().await.map_err(|e| {
+        let code = e.code().map(str::to_owned);
+        classify(format!("GetRole {role}"), code.as_deref(), &GONE, e)
+    })?;
+    let existing = match iam.get_role_policy().role_name(role).policy_name(REVOKE_POLICY).send().await {
+        Ok(out) => Some(urlencoding_decode(out.policy_document())),
+        Err(e) if e.code() == Some("NoSuchEntity") => None,
+        Err(e) => {
+            let code = e.code().map(str::to_owned);
+            return Err(classify(format!("GetRolePolicy {role}"), code.as_deref(), &[], e));
+        }
+    };
+    Ok(json!({ "role": role, "policy_before": existing }))
+}
+
+/// Puts the revoke policy on `role`, denying sessions issued before `before`.
+pub(super) async fn revoke(iam: &Client, role: &str, before: &str) -> Result<Outcome, ContainError> {
+    let request_ids = put_policy(iam, role, &revoke_document(before)).await?.into_iter().collect();
+    Ok(Outcome { after: json!({ "role": role, "policy": REVOKE_POLICY, "revoked_before": before }), request_ids })
+}
+
+/// Puts back the policy `before` recorded, or one that denies nothing (the record stays on the role).
+pub(super) async fn restore(iam: &Client, role: &str, before: &Value) -> Result<Outcome, ContainError> {
+    let document = match before["policy_before"].as_str() {
+        Some(earlier) => earlier.to_owned(),
+        None => revoke_document("1970-01-01T00:00:00Z"),
+    };
+    let request_id = put_policy(iam, role, &document).await?;
+    let after = json!({ "role": role, "policy": REVOKE_POLICY, "revoked_before": Value::Null });
+    Ok(Outcome { after, request_ids: request_id.into_iter().collect() })
+}
+
+async fn put_policy(iam: &Client, role: &str, document: &str) -> Result<Option<String>, ContainError> {
+    let out = iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(REVOKE_POLICY)
+        .policy_document(document)
+        .send()
+        .await
+        .map_err(|e| {
+        let code = e.code().map(str::to_owned);
+        classify(format!("PutRolePolicy {role}"), code.as_deref(), &GONE, e)
+    })?;
+    Ok(out.request_id().map(str::to_owned))
+}
+
+/// IAM returns policy documents URL-encoded.
+fn urlencoding_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(hex)) => match std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
+                }
+                None => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

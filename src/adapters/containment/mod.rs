@@ -13,8 +13,8 @@ mod iam;
 use serde_json::Value;
 
 use crate::adapters::clients::{AwsError, describe};
-use crate::domain::containment::Action;
 use crate::domain::containment::record::Outcome;
+use crate::domain::containment::{Action, MAX_BLOCKED_IPS};
 use crate::domain::finding::targets::Targets;
 
 /// Why an action was not carried out.
@@ -86,6 +86,8 @@ impl Containment {
                 let (user, key) = access_key(targets)?;
                 iam::key_status(&self.iam, user, key).await
             }
+            Action::RevokeSessions => iam::role_policy(&self.iam, role(targets)?).await,
+            Action::BlockIp => ec2::network_acl(&self.ec2, blocked(targets)?.0).await,
         }
     }
 
@@ -104,11 +106,26 @@ impl Containment {
                 let (user, key) = access_key(targets)?;
                 iam::set_status(&self.iam, user, key, false).await
             }
+            Action::RevokeSessions => {
+                // The time is the request's, fixed once: a retry revokes the same sessions.
+                let at = before["observed_at"].as_str().unwrap_or("1970-01-01T00:00:00Z");
+                iam::revoke(&self.iam, role(targets)?, at).await
+            }
+            Action::BlockIp => {
+                let (subnet, ips) = blocked(targets)?;
+                ec2::block(&self.ec2, subnet, &ips, before).await
+            }
         }
     }
 
-    /// Reverses `action`, putting back what `before` recorded.
-    pub async fn undo(&self, action: Action, targets: &Targets, before: &Value) -> Result<Outcome, ContainError> {
+    /// Reverses `action`, putting back what `before` recorded (or removing what `after` says was added).
+    pub async fn undo(
+        &self,
+        action: Action,
+        targets: &Targets,
+        before: &Value,
+        after: &Value,
+    ) -> Result<Outcome, ContainError> {
         match action {
             Action::IsolateInstance => ec2::restore(&self.ec2, instance(targets)?, before).await,
             Action::SnapshotVolumes => Err(ContainError::Refused("snapshots are evidence: never deleted".into())),
@@ -116,7 +133,26 @@ impl Containment {
                 let (user, key) = access_key(targets)?;
                 iam::set_status(&self.iam, user, key, true).await
             }
+            Action::RevokeSessions => iam::restore(&self.iam, role(targets)?, before).await,
+            Action::BlockIp => ec2::unblock(&self.ec2, after).await,
         }
+    }
+}
+
+fn role(targets: &Targets) -> Result<&str, ContainError> {
+    match (targets.principal_type.as_deref(), targets.principal.as_deref()) {
+        (Some("AssumedRole" | "Role"), Some(role)) => Ok(role),
+        _ => Err(ContainError::Refused("the finding names no IAM role".into())),
+    }
+}
+
+/// The subnet whose ACL blocks, and the addresses to block.
+fn blocked(targets: &Targets) -> Result<(&str, Vec<&str>), ContainError> {
+    let subnet = targets.interfaces.iter().find_map(|i| i.subnet_id.as_deref());
+    let ips: Vec<&str> = targets.remote_ips.iter().take(MAX_BLOCKED_IPS).map(String::as_str).collect();
+    match subnet {
+        Some(subnet) if !ips.is_empty() => Ok((subnet, ips)),
+        _ => Err(ContainError::Refused("the finding names no remote address with an instance's subnet".into())),
     }
 }
 

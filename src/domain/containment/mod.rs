@@ -15,6 +15,10 @@ use crate::domain::finding::targets::Targets;
 
 /// The name of the security group an instance is isolated in, one per VPC: no inbound or outbound rules.
 pub const QUARANTINE_GROUP: &str = "gd-incidents-quarantine";
+/// The inline policy `revoke-sessions` puts on a role.
+pub const REVOKE_POLICY: &str = "gd-incidents-revoke-older-sessions";
+/// Remote addresses `block-ip` denies, at most (a network ACL holds 20 rules each way by default).
+pub const MAX_BLOCKED_IPS: usize = 5;
 /// The tag that carries the incident id on what containment made or touched (snapshots, instances).
 pub const INCIDENT_TAG: &str = "gd-incidents:incident-id";
 
@@ -28,11 +32,21 @@ pub enum Action {
     SnapshotVolumes,
     /// Sets the IAM user's access key `Inactive`.
     DeactivateAccessKey,
+    /// Denies everything to the role's sessions issued before now (the console's "revoke active sessions").
+    RevokeSessions,
+    /// Denies the finding's remote addresses in the network ACL of the instance's subnet, both ways.
+    BlockIp,
 }
 
 impl Action {
     /// Every action, in the order a responder usually takes them (evidence before isolation).
-    pub const ALL: [Action; 3] = [Action::SnapshotVolumes, Action::IsolateInstance, Action::DeactivateAccessKey];
+    pub const ALL: [Action; 5] = [
+        Action::SnapshotVolumes,
+        Action::IsolateInstance,
+        Action::BlockIp,
+        Action::DeactivateAccessKey,
+        Action::RevokeSessions,
+    ];
 
     /// Its name on the command line and in records.
     pub fn as_str(self) -> &'static str {
@@ -40,6 +54,8 @@ impl Action {
             Action::IsolateInstance => "isolate-instance",
             Action::SnapshotVolumes => "snapshot-volumes",
             Action::DeactivateAccessKey => "deactivate-access-key",
+            Action::RevokeSessions => "revoke-sessions",
+            Action::BlockIp => "block-ip",
         }
     }
 
@@ -49,6 +65,8 @@ impl Action {
             Action::IsolateInstance => "the affected server was isolated from the network",
             Action::SnapshotVolumes => "copies of the affected server's disks were kept for forensic analysis",
             Action::DeactivateAccessKey => "the exposed access key was deactivated",
+            Action::RevokeSessions => "the affected role's active sessions were revoked",
+            Action::BlockIp => "the attacker's network addresses were blocked",
         }
     }
 
@@ -183,6 +201,56 @@ pub fn plan(incident: Subject, action: Action) -> Result<Plan, NotApplicable> {
                     format!("Set {key} Inactive: every request signed with it is refused from then on."),
                 ],
                 undo: format!("undo sets {key} Active again"),
+            })
+        }
+        Action::RevokeSessions => {
+            let role = match (t.principal_type.as_deref(), t.principal.as_deref()) {
+                (Some("AssumedRole" | "Role"), Some(role)) => role,
+                _ => {
+                    return Err(refuse(format!(
+                        "its resource is {}, not the credentials of an IAM role",
+                        resource_of(incident)
+                    )));
+                }
+            };
+            Ok(Plan {
+                action,
+                target: role.to_owned(),
+                steps: vec![
+                    format!(
+                        "Put the inline policy {REVOKE_POLICY} on IAM role {role}: deny every action to sessions \
+                         issued before now (aws:TokenIssueTime), as the console's \"revoke active sessions\" does."
+                    ),
+                    "Sessions issued from then on (a redeployed service, a person signing in again) are not affected."
+                        .into(),
+                ],
+                undo: format!(
+                    "undo sets the policy's date to 1970, so it denies nothing; {REVOKE_POLICY} stays as a record"
+                ),
+            })
+        }
+        Action::BlockIp => {
+            let subnet = t.interfaces.iter().find_map(|i| i.subnet_id.as_deref());
+            let (Some(subnet), false) = (subnet, t.remote_ips.is_empty()) else {
+                return Err(refuse(format!(
+                    "it names no remote address with an instance's subnet ({})",
+                    resource_of(incident)
+                )));
+            };
+            let ips: Vec<&str> = t.remote_ips.iter().take(MAX_BLOCKED_IPS).map(String::as_str).collect();
+            Ok(Plan {
+                action,
+                target: ips.join(", "),
+                steps: vec![
+                    format!("Find the network ACL of subnet {subnet}."),
+                    format!(
+                        "Add a deny entry for each of {} (inbound and outbound, all protocols), with the lowest \
+                         free rule numbers, so it is evaluated before the allows.",
+                        ips.join(", ")
+                    ),
+                    "Record the entries added.".into(),
+                ],
+                undo: "undo removes exactly the entries recorded".into(),
             })
         }
     }

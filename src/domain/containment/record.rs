@@ -162,6 +162,30 @@ impl ActionRecord {
                     parts.push(format!("key status {status}"));
                 }
             }
+            Action::RevokeSessions => {
+                if let Some(at) = self.after.get("revoked_before").and_then(Value::as_str) {
+                    parts.push(format!("sessions issued before {at} denied"));
+                }
+            }
+            Action::BlockIp => {
+                let rules: Vec<String> = self
+                    .after
+                    .get("added")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .map(|e| {
+                                let way = if e.get("egress") == Some(&Value::Bool(true)) { "out" } else { "in" };
+                                let cidr = e.get("cidr").and_then(Value::as_str).unwrap_or("?");
+                                format!("{} {cidr} {way}", e.get("rule_number").unwrap_or(&Value::Null))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(acl) = self.after.get("network_acl_id").and_then(Value::as_str) {
+                    parts.push(format!("{acl} deny rules {}", rules.join(", ")));
+                }
+            }
         }
         if let Some(e) = &self.error {
             parts.push(format!("error: {e}"));

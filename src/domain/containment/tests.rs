@@ -27,11 +27,19 @@ fn each_resource_type_gets_the_actions_that_apply_to_it() {
     let role_key = Targets { principal_type: Some("AssumedRole".into()), ..user_key.clone() };
     let eks = Targets { cluster: Some("EKS".into()), ..Targets::default() };
     let none = Targets::default();
+    let attacked = Targets {
+        interfaces: vec![Interface { subnet_id: Some("subnet-0123abcd".into()), ..instance.interfaces[0].clone() }],
+        remote_ips: vec!["198.51.100.7".into()],
+        ..instance.clone()
+    };
+    let caller = Targets { remote_ips: vec!["198.51.100.7".into()], ..user_key.clone() };
     use Action::*;
-    let cases: [(&Targets, &[Action]); 5] = [
+    let cases: [(&Targets, &[Action]); 7] = [
         (&instance, &[SnapshotVolumes, IsolateInstance]),
+        (&attacked, &[SnapshotVolumes, IsolateInstance, BlockIp]),
+        (&caller, &[DeactivateAccessKey]),
         (&user_key, &[DeactivateAccessKey]),
-        (&role_key, &[]),
+        (&role_key, &[RevokeSessions]),
         (&eks, &[]),
         (&none, &[]),
     ];
@@ -56,6 +64,12 @@ fn each_resource_type_gets_the_actions_that_apply_to_it() {
     );
     let temporary = plan(subject(&role_key, "r"), DeactivateAccessKey).unwrap_err();
     assert!(temporary.why.contains("temporary key of a AssumedRole"), "{temporary}");
+    let block = plan(subject(&attacked, "r"), BlockIp).unwrap();
+    assert_eq!(block.target, "198.51.100.7");
+    assert!(block.steps[0].contains("subnet-0123abcd"), "{block:?}");
+    let revoke = plan(subject(&role_key, "r"), RevokeSessions).unwrap();
+    assert_eq!(revoke.target, "deploy-bot");
+    assert!(revoke.steps[0].contains("aws:TokenIssueTime"), "{revoke:?}");
     let confidential = Subject { confidential: true, ..subject(&instance, "r") };
     assert!(plan(confidential, IsolateInstance).is_err(), "a staff report names no resource");
 }
@@ -67,5 +81,10 @@ fn action_names_read_as_the_contract_spells_them() {
         assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
     }
     let err = "isolate".parse::<Action>().unwrap_err();
-    assert!(err.contains("expected one of snapshot-volumes, isolate-instance, deactivate-access-key"), "{err}");
+    assert!(
+        err.contains(
+            "expected one of snapshot-volumes, isolate-instance, block-ip, deactivate-access-key, revoke-sessions"
+        ),
+        "{err}"
+    );
 }
