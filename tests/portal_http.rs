@@ -599,6 +599,25 @@ async fn a_findings_page_shows_its_resource_evidence_hashes_and_pages() {
     let evidence = http.get(&format!("{}/incidents/{id}/evidence/{sha}", portal.url), Some(&responder)).await;
     assert_eq!(evidence.status, 200);
     assert!(evidence.body.contains("9e7a1c2b3d4e5f60718293a4b5c6d7e8") && !evidence.body.contains("<script>x()"));
+
+    // Containment from the page: the plan first, then the request, recorded as the person who asked.
+    assert!(b.contains("<h2>Containment</h2>") && b.contains("Request snapshot-volumes"), "the plans: {b}");
+    assert!(b.contains("gd-incidents-quarantine"), "what isolation would change: {b}");
+    let form = [("csrf", page.csrf()), ("containment", "isolate-instance".to_owned())];
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let asked = http.post(&format!("{}/incidents/{id}/contain", portal.url), Some(&responder), &fields).await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    let shown = gd_json(&cfg, &["incidents", "show", &id]);
+    let record = &shown["incident"]["actions"][0];
+    assert_eq!(
+        (record["action"].as_str(), record["requested_by"].as_str()),
+        (Some("isolate-instance"), Some(RESPONDER))
+    );
+    let bad = [("csrf", page.csrf()), ("containment", "nuke-everything".to_owned())];
+    let fields: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = http.post(&format!("{}/incidents/{id}/contain", portal.url), Some(&responder), &fields).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("unknown containment action"), "{}", refused.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,8 +16,20 @@ pub const MAX_TITLE: usize = 300;
 pub const MAX_TEXT: usize = 20_000;
 
 /// The responder actions, by the last segment of their URL.
-pub const ACTIONS: [&str; 10] =
-    ["ack", "assign", "note", "status", "classify", "mark", "close", "reopen", "follow-up", "follow-up-done"];
+pub const ACTIONS: [&str; 12] = [
+    "ack",
+    "assign",
+    "note",
+    "status",
+    "classify",
+    "mark",
+    "close",
+    "reopen",
+    "follow-up",
+    "follow-up-done",
+    "contain",
+    "undo",
+];
 
 /// What a responder's form asks the rules for: one of the lifecycle's actions, or a classification, which
 /// has its own rule ([`lifecycle::classify`]: it may owe pages) but the same road through the portal.
@@ -88,6 +100,8 @@ pub struct ActionForm {
     pub due: String,
     /// follow-up-done: the action's number.
     pub n: String,
+    /// contain and undo: the containment action's name.
+    pub containment: String,
 }
 
 impl ActionForm {
@@ -182,6 +196,14 @@ impl ActionForm {
                     .parse()
                     .map_err(|_| Problem { fields: vec!["n"], ..Problem::say("Refused: which action?") })?,
             },
+            "contain" | "undo" => {
+                let action = self
+                    .containment
+                    .trim()
+                    .parse::<crate::domain::containment::Action>()
+                    .map_err(|e| Problem { fields: vec!["containment"], ..Problem::say(e) })?;
+                if name == "contain" { Action::Contain(action) } else { Action::Undo(action) }
+            }
             other => return Err(Problem::say(format!("`{other}` is not an action"))),
         })
     }

@@ -327,6 +327,8 @@ fn notice(done: &str, incident: &Incident) -> Option<String> {
             "reopen" => "Reopened.",
             "follow-up" => "Follow-up action added.",
             "follow-up-done" => "Follow-up action marked done.",
+            "contain" => "Requested: the daemon carries it out under its containment role; this page shows the outcome.",
+            "undo" => "Undo requested: the daemon carries it out; this page shows the outcome.",
             "reported" => {
                 return Some(if incident.pages.is_empty() {
                     format!("Your report is recorded. {} does not page anyone; the responders will see it.", incident.severity)

@@ -189,6 +189,7 @@ pub(super) fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup 
                 }
             }
         }
+        (containment(chrome, page))
         h2 { "Actions" }
         (actions(chrome, page, required.as_deref()))
         h2 { "Pages sent" }
@@ -239,6 +240,68 @@ pub(super) fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup 
                 }
                 @if page.evidence.is_empty() { tr { td colspan="5" { "No finding versions (staff reports have none)." } } }
             }
+        }
+    }
+}
+
+/// The containment actions carried out or asked for, and the plan of each that applies with the button that
+/// asks the daemon to carry it out (a person who may work the incident; not once it is closed).
+fn containment(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup {
+    use crate::domain::containment::{self, record::State};
+    let i = page.incident;
+    let work = page.access == Access::Work && i.status != crate::domain::incident::Status::Closed;
+    let asked: Vec<containment::Action> =
+        i.actions.iter().filter(|a| a.state != State::Failed && a.state != State::Undone).map(|a| a.action).collect();
+    let plans: Vec<containment::Plan> =
+        containment::applicable(i.subject()).into_iter().filter(|p| !asked.contains(&p.action)).collect();
+    let manual = containment::manual_steps(&i.targets);
+    let form = |name: &str, action: containment::Action, label: String| {
+        html! {
+            form.inline method="post" action={ "/incidents/" (i.incident_id) "/" (name) } {
+                (csrf_field(chrome.csrf))
+                input type="hidden" name="containment" value=(action.as_str());
+                button type="submit" { (label) }
+            }
+        }
+    };
+    html! {
+        @if !i.actions.is_empty() || (work && !plans.is_empty()) || !manual.is_empty() {
+            h2 { "Containment" }
+        }
+        @if !i.actions.is_empty() {
+            table #containment {
+                thead { tr { th { "Action" } th { "On" } th { "State" } th { "Requested by" } th { "What it did" } th {} } }
+                tbody {
+                    @for a in &i.actions {
+                        tr {
+                            td.mono { (a.action.as_str()) }
+                            td.mono { (a.target) }
+                            td { (a.state.as_str()) }
+                            td { (a.requested_by) " at " (when(a.requested_at)) }
+                            td { (a.detail()) }
+                            td {
+                                @if work && a.state == State::Done && a.action.undoable() {
+                                    (form("undo", a.action, "Undo".into()))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if work {
+            @for p in &plans {
+                section.plan {
+                    h3 { (p.action.as_str()) " on " span.mono { (p.target) } }
+                    ol { @for step in &p.steps { li { (step) } } }
+                    p { "Undo: " (p.undo) }
+                    (form("contain", p.action, format!("Request {}", p.action.as_str())))
+                }
+            }
+        }
+        @if !manual.is_empty() {
+            p { "By hand (not run by gd-incidents):" }
+            ul { @for step in &manual { li { (step) } } }
         }
     }
 }
