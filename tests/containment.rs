@@ -191,6 +191,71 @@ async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_in_the_middle_of_an_isolation_is_retried_to_the_same_end() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stack = deploy_stack("contain-fault");
+    let aws = Aws::new().await;
+    let estate = aws.estate(&stack.name).await;
+    let dir = tempfile::tempdir().unwrap();
+    // EC2 answers everything but the change itself: the quarantine group is made, then the move fails.
+    let refuse = Arc::new(AtomicBool::new(true));
+    let proxy = support::http::failing_proxy(endpoint(), "Action=ModifyInstanceAttribute", Arc::clone(&refuse));
+    let (faults, clock) = (dir.path().join("faults"), dir.path().join("clock"));
+    std::fs::write(&faults, format!("EC2 {}\n", proxy.url())).unwrap();
+    std::fs::write(&clock, "0").unwrap();
+    let tail = format!(
+        "[containment]\ncheck_interval_secs = 1\n\n[test_hooks]\nclock_offset_file = \"{}\"\n",
+        clock.display()
+    );
+    let config = write_config_with(dir.path(), &stack, "", &tail);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("max_attempts = 3\n", &format!("max_attempts = 2\nfault_injection_file = \"{}\"\n", faults.display()));
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = Daemon::start(&config, "d1");
+    let id = "fa17fa17fa17fa17fa17fa17fa17fa17";
+    aws.send(stack.queue_url(), &finding(id, estate.instance_resource(), "Backdoor:EC2/C&CActivity.B", 9.5)).await;
+    let incident = incident_of(&aws, &stack, id).await;
+
+    let (code, _, err) = gd(&config, &["incidents", "contain", &incident, "--action", "isolate-instance"]);
+    assert_eq!(code, 0, "{err}");
+    let state = |shown: &serde_json::Value| shown["incident"]["actions"][0].clone();
+    let failed_once = eventually("the failed attempt recorded", Duration::from_secs(60), || async {
+        let record = state(&gd_json(&config, &["incidents", "show", &incident]));
+        (record["attempts"] == 1).then_some(record)
+    })
+    .await;
+    assert_eq!(failed_once["state"], "requested", "retried, not given up: {failed_once}");
+    assert!(failed_once["error"].as_str().unwrap_or_default().contains("ModifyInstanceAttribute"), "{failed_once}");
+    assert_eq!(estate.groups().await, std::slice::from_ref(&estate.web_group), "nothing moved yet");
+
+    // EC2 recovers; the retry is due (the clock moves past it) and ends where one clean run would.
+    refuse.store(false, Ordering::SeqCst);
+    std::fs::write(&clock, "120").unwrap();
+    let done = eventually("the isolation, retried", Duration::from_secs(60), || async {
+        let record = state(&gd_json(&config, &["incidents", "show", &incident]));
+        (record["state"] == "done").then_some(record)
+    })
+    .await;
+    assert_eq!(
+        done["before"]["interfaces"][0]["groups"],
+        json!([estate.web_group]),
+        "the groups before any change: {done}"
+    );
+    let groups = estate.groups().await;
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0], done["after"]["quarantine_group"].as_str().unwrap_or_default(), "{done}");
+    let timeline =
+        gd_json(&config, &["incidents", "show", &incident])["timeline"].as_array().cloned().unwrap_or_default();
+    let steps: Vec<&str> =
+        timeline.iter().filter_map(|e| e["action"].as_str()).filter(|a| a.starts_with("containment")).collect();
+    assert_eq!(steps, ["containment.requested", "containment.retrying", "containment.done"]);
+    let (status, _) = daemon.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{}", daemon.log());
+}
+
 /// The containment role may do what the actions need and nothing that destroys evidence or tags with
 /// keys of its own choosing; the daemon's own role may change no instance; without `Containment=true`
 /// there is no role to assume. (Every call the daemons made is checked against the role after the suite.)

@@ -189,3 +189,40 @@ impl Http {
         self.send(Method::POST, url, &headers, Some(form(fields))).await
     }
 }
+
+/// A proxy to `upstream` that answers 503 to every request whose body contains `failing` while `refuse`
+/// is set: an AWS service failing one operation in the middle of a sequence of calls.
+pub fn failing_proxy(upstream: String, failing: &'static str, refuse: Arc<std::sync::atomic::AtomicBool>) -> Server {
+    let handler: Handler = Arc::new(move |req: Request<Incoming>| {
+        let (upstream, refuse) = (upstream.clone(), Arc::clone(&refuse));
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let text = String::from_utf8_lossy(&body).into_owned();
+            if refuse.load(std::sync::atomic::Ordering::SeqCst) && text.contains(failing) {
+                let xml = "<Response><Errors><Error><Code>ServiceUnavailable</Code><Message>injected</Message></Error></Errors></Response>";
+                return reply(StatusCode::SERVICE_UNAVAILABLE, xml);
+            }
+            let headers: Vec<(String, String)> = parts
+                .headers
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "host" | "content-length" | "content-type"))
+                .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
+                .collect();
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let uri = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+            match Http::default().try_send(parts.method, &uri, &headers, Some(text), Duration::from_secs(30)).await {
+                Ok(answer) => {
+                    let mut r =
+                        reply(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY), answer.body);
+                    if let Some(ct) = answer.headers.get("content-type") {
+                        r.headers_mut().insert("content-type", ct.clone());
+                    }
+                    r
+                }
+                Err(e) => reply(StatusCode::BAD_GATEWAY, e),
+            }
+        })
+    });
+    Server::start("failing-proxy", handler)
+}
