@@ -205,8 +205,10 @@ async fn a_fault_in_the_middle_of_an_isolation_is_retried_to_the_same_end() {
     let (faults, clock) = (dir.path().join("faults"), dir.path().join("clock"));
     std::fs::write(&faults, format!("EC2 {}\n", proxy.url())).unwrap();
     std::fs::write(&clock, "0").unwrap();
+    // And evidence first, before anyone wakes up: snapshots of every CRITICAL instance, by policy.
     let tail = format!(
-        "[containment]\ncheck_interval_secs = 1\n\n[test_hooks]\nclock_offset_file = \"{}\"\n",
+        "[containment]\ncheck_interval_secs = 1\n\n[[containment.automatic]]\naction = \"snapshot-volumes\"\n\
+         levels = [\"CRITICAL\"]\n\n[test_hooks]\nclock_offset_file = \"{}\"\n",
         clock.display()
     );
     let config = write_config_with(dir.path(), &stack, "", &tail);
@@ -218,10 +220,23 @@ async fn a_fault_in_the_middle_of_an_isolation_is_retried_to_the_same_end() {
     let id = "fa17fa17fa17fa17fa17fa17fa17fa17";
     aws.send(stack.queue_url(), &finding(id, estate.instance_resource(), "Backdoor:EC2/C&CActivity.B", 9.5)).await;
     let incident = incident_of(&aws, &stack, id).await;
+    let volumes = estate.volumes().await;
+    let automatic = eventually("the snapshots the policy asks for", Duration::from_secs(60), || async {
+        let shown = gd_json(&config, &["incidents", "show", &incident]);
+        let record = shown["incident"]["actions"][0].clone();
+        (record["state"] == "done").then_some(record)
+    })
+    .await;
+    assert_eq!(automatic["action"], "snapshot-volumes");
+    assert!(automatic["requested_by"].as_str().unwrap_or_default().contains("containment.automatic"), "{automatic}");
+    assert_eq!(estate.snapshots_of(&incident).await.len(), volumes.len());
 
     let (code, _, err) = gd(&config, &["incidents", "contain", &incident, "--action", "isolate-instance"]);
     assert_eq!(code, 0, "{err}");
-    let state = |shown: &serde_json::Value| shown["incident"]["actions"][0].clone();
+    let state = |shown: &serde_json::Value| {
+        let actions = shown["incident"]["actions"].as_array().cloned().unwrap_or_default();
+        actions.into_iter().find(|a| a["action"] == "isolate-instance").unwrap_or_default()
+    };
     let failed_once = eventually("the failed attempt recorded", Duration::from_secs(60), || async {
         let record = state(&gd_json(&config, &["incidents", "show", &incident]));
         (record["attempts"] == 1).then_some(record)
@@ -251,7 +266,16 @@ async fn a_fault_in_the_middle_of_an_isolation_is_retried_to_the_same_end() {
         gd_json(&config, &["incidents", "show", &incident])["timeline"].as_array().cloned().unwrap_or_default();
     let steps: Vec<&str> =
         timeline.iter().filter_map(|e| e["action"].as_str()).filter(|a| a.starts_with("containment")).collect();
-    assert_eq!(steps, ["containment.requested", "containment.retrying", "containment.done"]);
+    assert_eq!(
+        steps,
+        [
+            "containment.requested",
+            "containment.done",
+            "containment.requested",
+            "containment.retrying",
+            "containment.done"
+        ]
+    );
     let (status, _) = daemon.terminate(Duration::from_secs(20));
     assert!(status.success(), "{}", daemon.log());
 }

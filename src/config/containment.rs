@@ -17,6 +17,9 @@ pub struct ContainmentConfig {
     /// The external id the role's trust policy requires, if any.
     #[serde(default)]
     pub external_id: String,
+    /// `[[containment.automatic]]`: actions the daemon asks for itself (off: none, the default).
+    #[serde(default)]
+    pub automatic: Vec<crate::domain::containment::AutoRule>,
 }
 
 impl ContainmentConfig {
@@ -42,6 +45,7 @@ impl Default for ContainmentConfig {
             check_interval_secs: default_check_interval_secs(),
             role_arn: String::new(),
             external_id: String::new(),
+            automatic: Vec::new(),
         }
     }
 }

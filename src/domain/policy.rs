@@ -148,7 +148,7 @@ pub struct Suppression {
 }
 
 /// Whether `value` matches `pattern`, where `*` stands for any text (none included).
-fn matches(pattern: &str, value: &str) -> bool {
+pub(crate) fn matches(pattern: &str, value: &str) -> bool {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or("");
     let Some(mut rest) = value.strip_prefix(first) else { return false };

@@ -43,6 +43,8 @@ pub struct Rules {
     pub routing: Arc<crate::domain::routing::Routing>,
     /// The time.
     pub clock: Clock,
+    /// Containment actions the daemon asks for itself (`[[containment.automatic]]`).
+    pub automatic: Arc<Vec<crate::domain::containment::AutoRule>>,
 }
 
 impl Rules {
@@ -57,6 +59,7 @@ impl Rules {
             hours: Arc::new(config.work_hours.clone()),
             routing: Arc::new(config.routing()),
             clock: Clock::from_config(config),
+            automatic: Arc::new(config.containment.automatic.clone()),
         }
     }
 

@@ -9,6 +9,9 @@ use chrono::Utc;
 use tracing::{debug, info};
 use uuid::Uuid;
 
+use crate::domain::containment::{self, Action as ContainAction};
+use crate::domain::lifecycle;
+
 use crate::adapters::dynamodb::{IncidentKey, StoreError, signal_key};
 use crate::domain::evidence::Evidence;
 use crate::domain::finding::{self, Finding, Parsed, Reject};
@@ -112,8 +115,35 @@ impl Ingest {
                 debug!(finding_id = %finding.id, incident_id = %incident.incident_id, "finding version already recorded")
             }
         }
+        let incident =
+            if change == Change::Unchanged { incident } else { self.contain_automatically(incident).await? };
         let (incident, paged) = self.dispatch.send_pages(incident, &claimant).await?;
         Ok((incident, change, paged))
+    }
+
+    /// Asks for the containment actions `[[containment.automatic]]` wants on `incident` at its level now
+    /// (each once: a record, even of an undo, stops it). The daemon's containment round carries them out.
+    async fn contain_automatically(&self, incident: Incident) -> Result<Incident, StoreError> {
+        let rules = &self.dispatch.rules().automatic;
+        let recorded: Vec<ContainAction> = incident.actions.iter().map(|a| a.action).collect();
+        let wanted =
+            containment::automatic(rules, incident.subject(), incident.severity, &incident.finding_type, &recorded);
+        let mut incident = incident;
+        for action in wanted {
+            let claimant = Uuid::new_v4().to_string();
+            incident = self
+                .dispatch
+                .store()
+                .modify(incident, |c| {
+                    let ctx = self.dispatch.rules().ctx(&claimant);
+                    lifecycle::act(c, &lifecycle::Action::Contain(action), containment::AUTOMATIC_BY, &ctx)
+                        .ok()
+                        .map(|(i, e)| (i, Some(e)))
+                })
+                .await?;
+            info!(incident_id = %incident.incident_id, action = %action, "containment asked for by policy");
+        }
+        Ok(incident)
     }
 
     /// Creates the incident, or applies the finding to the stored one, retrying lost races; keeps the

@@ -12,6 +12,7 @@ pub mod record;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::finding::targets::Targets;
+use crate::domain::severity::Level;
 
 /// The name of the security group an instance is isolated in, one per VPC: no inbound or outbound rules.
 pub const QUARANTINE_GROUP: &str = "gd-incidents-quarantine";
@@ -259,6 +260,54 @@ pub fn plan(incident: Subject, action: Action) -> Result<Plan, NotApplicable> {
 /// Every action that applies to `incident`, with its plan.
 pub fn applicable(incident: Subject) -> Vec<Plan> {
     Action::ALL.into_iter().filter_map(|a| plan(incident, a).ok()).collect()
+}
+
+/// `[[containment.automatic]]`: an action the daemon asks for itself, before anyone wakes up, when an
+/// incident of these types reaches one of these levels (e.g. snapshots of every HIGH or CRITICAL instance:
+/// evidence first). Recorded and undoable like a person's request; never repeated once recorded, so an
+/// undo stands.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoRule {
+    /// The action.
+    pub action: Action,
+    /// The levels that trigger it (default HIGH and CRITICAL).
+    #[serde(default = "default_auto_levels")]
+    pub levels: Vec<Level>,
+    /// Finding types, exact or with `*`; empty: any.
+    #[serde(default)]
+    pub types: Vec<String>,
+}
+
+fn default_auto_levels() -> Vec<Level> {
+    vec![Level::High, Level::Critical]
+}
+
+/// Who the log says asked for an automatic action.
+pub const AUTOMATIC_BY: &str = "gd-incidents (policy: containment.automatic)";
+
+/// The actions `rules` ask for on an incident at `level` of `finding_type`: those that apply and that it
+/// has no record of yet.
+pub fn automatic(
+    rules: &[AutoRule],
+    incident: Subject,
+    level: Level,
+    finding_type: &str,
+    recorded: &[Action],
+) -> Vec<Action> {
+    let mut out: Vec<Action> = Vec::new();
+    for rule in rules {
+        let typed = rule.types.is_empty() || rule.types.iter().any(|t| crate::domain::policy::matches(t, finding_type));
+        if typed
+            && rule.levels.contains(&level)
+            && !recorded.contains(&rule.action)
+            && !out.contains(&rule.action)
+            && plan(incident, rule.action).is_ok()
+        {
+            out.push(rule.action);
+        }
+    }
+    out
 }
 
 /// What a responder does by hand where no action applies (EKS and ECS workloads), from the AWS guidance.

@@ -88,3 +88,37 @@ fn action_names_read_as_the_contract_spells_them() {
         "{err}"
     );
 }
+
+#[test]
+fn automatic_actions_follow_their_rules_once() {
+    use crate::domain::severity::Level;
+    let instance = Targets { instance_id: Some("i-0a1b2c3d4e5f67890".into()), ..Targets::default() };
+    let rules: Vec<AutoRule> = toml::from_str::<std::collections::BTreeMap<String, Vec<AutoRule>>>(
+        r#"
+        r = [
+          { action = "snapshot-volumes" },
+          { action = "isolate-instance", levels = ["CRITICAL"], types = ["Backdoor:*"] },
+          { action = "deactivate-access-key" },
+        ]
+        "#,
+    )
+    .unwrap()
+    .remove("r")
+    .unwrap();
+    use Action::*;
+    let cases: [(Level, &str, &[Action], &[Action]); 5] = [
+        (Level::High, "Backdoor:EC2/Spambot", &[], &[SnapshotVolumes]),
+        (Level::Critical, "Backdoor:EC2/Spambot", &[], &[SnapshotVolumes, IsolateInstance]),
+        (Level::Critical, "CryptoCurrency:EC2/BitcoinTool.B", &[], &[SnapshotVolumes]),
+        (Level::Medium, "Backdoor:EC2/Spambot", &[], &[]),
+        // Recorded once (done, or undone by a person): never asked for again.
+        (Level::Critical, "Backdoor:EC2/Spambot", &[SnapshotVolumes, IsolateInstance], &[]),
+    ];
+    for (level, finding_type, recorded, want) in cases {
+        assert_eq!(
+            automatic(&rules, subject(&instance, "r"), level, finding_type, recorded),
+            want,
+            "{level} {finding_type}"
+        );
+    }
+}
