@@ -280,6 +280,48 @@ async fn a_fault_in_the_middle_of_an_isolation_is_retried_to_the_same_end() {
     assert!(status.success(), "{}", daemon.log());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_isolation_waits_for_a_second_person() {
+    let stack = deploy_stack("contain-two");
+    let aws = Aws::new().await;
+    let estate = aws.estate(&stack.name).await;
+    // A second responder, with credentials of their own (LocalStack's STS names their IAM user).
+    let second = aws.iam().await;
+    let name = format!("{}-second-responder", stack.name);
+    second.create_user().user_name(&name).send().await.unwrap();
+    let key = second.create_access_key().user_name(&name).send().await.unwrap().access_key.unwrap();
+    let env =
+        [("AWS_ACCESS_KEY_ID", key.access_key_id.as_str()), ("AWS_SECRET_ACCESS_KEY", key.secret_access_key.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let tail = "[containment]\ncheck_interval_secs = 1\nsecond_approver_levels = [\"CRITICAL\"]\n";
+    let config = write_config_with(dir.path(), &stack, "", tail);
+    let mut daemon = Daemon::start(&config, "d1");
+    let id = "2b0d2b0d2b0d2b0d2b0d2b0d2b0d2b0d";
+    aws.send(stack.queue_url(), &finding(id, estate.instance_resource(), "Backdoor:EC2/C&CActivity.B", 9.5)).await;
+    let incident = incident_of(&aws, &stack, id).await;
+
+    let (code, out, err) =
+        gd(&config, &["incidents", "contain", &incident, "--action", "isolate-instance", "--wait", "3"]);
+    assert_ne!(code, 0, "one person is not enough for a CRITICAL incident: {out}");
+    assert!(err.contains("waits for a second person"), "{err}");
+    let (code, out, _) = gd(&config, &["incidents", "contain", &incident, "--action", "isolate-instance"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("requested already"), "the same person twice is still one: {out}");
+    assert_eq!(estate.groups().await, std::slice::from_ref(&estate.web_group), "nothing moved");
+
+    let args = ["incidents", "contain", &incident, "--action", "isolate-instance", "--wait", "60"];
+    let (code, out, err) = gd_env(&config, &args, &env);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(": done"), "{out}");
+    assert_ne!(estate.groups().await, std::slice::from_ref(&estate.web_group), "isolated once two people asked");
+    let shown = gd_json(&config, &["incidents", "show", &incident]);
+    let approvals = shown["incident"]["actions"][0]["approvals"].as_array().cloned().unwrap_or_default();
+    assert_eq!(approvals.len(), 2, "{shown}");
+    assert!(approvals[1].as_str().unwrap_or_default().ends_with(&format!("user/{name}")), "{approvals:?}");
+    let (status, _) = daemon.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{}", daemon.log());
+}
+
 /// The containment role may do what the actions need and nothing that destroys evidence or tags with
 /// keys of its own choosing; the daemon's own role may change no instance; without `Containment=true`
 /// there is no role to assume. (Every call the daemons made is checked against the role after the suite.)

@@ -17,6 +17,10 @@ pub struct ContainmentConfig {
     /// The external id the role's trust policy requires, if any.
     #[serde(default)]
     pub external_id: String,
+    /// Levels whose actions (snapshots aside) need a second person's request before the daemon acts:
+    /// two people, two verified identities (e.g. `["CRITICAL"]`); empty: one person suffices.
+    #[serde(default)]
+    pub second_approver_levels: Vec<crate::domain::severity::Level>,
     /// `[[containment.automatic]]`: actions the daemon asks for itself (off: none, the default).
     #[serde(default)]
     pub automatic: Vec<crate::domain::containment::AutoRule>,
@@ -46,6 +50,7 @@ impl Default for ContainmentConfig {
             role_arn: String::new(),
             external_id: String::new(),
             automatic: Vec::new(),
+            second_approver_levels: Vec::new(),
         }
     }
 }

@@ -55,8 +55,15 @@ pub enum Action {
         /// Its number.
         n: u32,
     },
-    /// Ask the daemon to carry out a containment action on the incident's resource.
-    Contain(containment::Action),
+    /// Ask the daemon to carry out a containment action on the incident's resource (or approve another
+    /// person's request, as the second approver).
+    Contain {
+        /// The action.
+        action: containment::Action,
+        /// The verified identity asking (an ARN from STS); `None`: the name acting is verified (the portal's
+        /// signed-in address, the daemon's policy).
+        identity: Option<String>,
+    },
     /// Ask the daemon to reverse a containment action carried out.
     Undo(containment::Action),
 }
@@ -362,12 +369,18 @@ pub fn perform(
             f.done_by = Some(by.to_owned());
             ("follow-up.done", format!("follow-up action {n} done: {}", f.text), None)
         }
-        Action::Contain(action) => {
+        Action::Contain { action, identity } => {
             let plan = containment::plan(incident.subject(), *action)?;
-            match record::request(&mut next.actions, *action, &plan.target, by, now) {
+            let who = (by, identity.as_deref().unwrap_or(by));
+            match record::request(&mut next.actions, *action, &plan.target, who, now) {
                 Requested::Already(state) => {
                     return Err(Refusal::AlreadyAsked { id: id.clone(), action: *action, state: state.as_str() });
                 }
+                Requested::Approved => (
+                    "containment.approved",
+                    format!("{action} of {} approved by {by}, the second person", plan.target),
+                    None,
+                ),
                 Requested::New => (
                     "containment.requested",
                     format!("{action} of {} requested: {}", plan.target, plan.steps.join(" ")),
@@ -379,7 +392,9 @@ pub fn perform(
             Requested::Already(state) => {
                 return Err(Refusal::AlreadyAsked { id: id.clone(), action: *action, state: state.as_str() });
             }
-            Requested::New => ("containment.undo-requested", format!("undo of {action} requested"), None),
+            Requested::New | Requested::Approved => {
+                ("containment.undo-requested", format!("undo of {action} requested"), None)
+            }
         },
     };
     next.note_status(incident.status, now);

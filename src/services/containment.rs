@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::adapters::containment::{ContainError, Containment};
 use crate::adapters::dynamodb::StoreError;
-use crate::domain::containment::Action;
 use crate::domain::containment::record::{self, ActionRecord, Outcome, State};
+use crate::domain::containment::{self, Action};
 use crate::domain::incident::{Event, Incident};
 use crate::services::dispatch::Dispatcher;
 
@@ -31,8 +31,14 @@ pub async fn attend(dispatch: &Dispatcher, containment: &Containment) -> Result<
     for key in dispatch.store().due(dispatch.rules().now()).await? {
         let Some(incident) = dispatch.store().load(&key).await? else { continue };
         let now = dispatch.rules().now();
-        let owed: Vec<Action> =
-            incident.actions.iter().filter(|r| r.claimable(&claimant, now)).map(|r| r.action).collect();
+        let second = &dispatch.rules().second_approver;
+        let owed: Vec<Action> = incident
+            .actions
+            .iter()
+            .filter(|r| r.claimable(&claimant, now))
+            .filter(|r| r.approved(containment::approvals_needed(second, incident.severity, r.action)))
+            .map(|r| r.action)
+            .collect();
         let mut current = incident;
         for action in owed {
             let (stored, done) = carry_out(dispatch, containment, current, action, &claimant).await?;

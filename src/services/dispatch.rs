@@ -45,6 +45,8 @@ pub struct Rules {
     pub clock: Clock,
     /// Containment actions the daemon asks for itself (`[[containment.automatic]]`).
     pub automatic: Arc<Vec<crate::domain::containment::AutoRule>>,
+    /// Levels whose containment actions need a second person (`[containment] second_approver_levels`).
+    pub second_approver: Arc<Vec<crate::domain::severity::Level>>,
 }
 
 impl Rules {
@@ -60,6 +62,7 @@ impl Rules {
             routing: Arc::new(config.routing()),
             clock: Clock::from_config(config),
             automatic: Arc::new(config.containment.automatic.clone()),
+            second_approver: Arc::new(config.containment.second_approver_levels.clone()),
         }
     }
 

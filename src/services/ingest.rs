@@ -136,9 +136,14 @@ impl Ingest {
                 .store()
                 .modify(incident, |c| {
                     let ctx = self.dispatch.rules().ctx(&claimant);
-                    lifecycle::act(c, &lifecycle::Action::Contain(action), containment::AUTOMATIC_BY, &ctx)
-                        .ok()
-                        .map(|(i, e)| (i, Some(e)))
+                    lifecycle::act(
+                        c,
+                        &lifecycle::Action::Contain { action, identity: None },
+                        containment::AUTOMATIC_BY,
+                        &ctx,
+                    )
+                    .ok()
+                    .map(|(i, e)| (i, Some(e)))
                 })
                 .await?;
             info!(incident_id = %incident.incident_id, action = %action, "containment asked for by policy");

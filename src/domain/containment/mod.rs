@@ -283,6 +283,13 @@ fn default_auto_levels() -> Vec<Level> {
     vec![Level::High, Level::Critical]
 }
 
+/// How many different people must ask for `action` on an incident at `level` before the daemon carries it
+/// out: two where `second_approver` names the level (`[containment] second_approver_levels`), except for
+/// snapshots, which change nothing a workload uses and are evidence best taken at once.
+pub fn approvals_needed(second_approver: &[Level], level: Level, action: Action) -> usize {
+    if action != Action::SnapshotVolumes && second_approver.contains(&level) { 2 } else { 1 }
+}
+
 /// Who the log says asked for an automatic action.
 pub const AUTOMATIC_BY: &str = "gd-incidents (policy: containment.automatic)";
 

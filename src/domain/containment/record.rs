@@ -64,6 +64,10 @@ pub struct ActionRecord {
     /// When.
     #[serde(with = "timestamp::required")]
     pub requested_at: DateTime<Utc>,
+    /// The verified identities that asked for it (a second one is the second approver, where one is
+    /// needed: [`ActionRecord::approved`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<String>,
     /// Who asked for the undo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo_requested_by: Option<String>,
@@ -109,6 +113,12 @@ impl ActionRecord {
     /// is due. `None` when nothing is owed.
     pub fn due_at(&self) -> Option<DateTime<Utc>> {
         self.owed().then(|| [Some(self.requested_at), self.claim_until, self.retry_at].into_iter().flatten().max())?
+    }
+
+    /// Whether as many different people asked for it as `needed` (1, or 2 where a second approver is
+    /// required); only an undo needs no second person.
+    pub fn approved(&self, needed: usize) -> bool {
+        self.state == State::UndoRequested || self.approvals.len() >= needed.max(1)
     }
 
     /// Whether `claimant` may carry it out at `now`: owed, not held by another, and any retry due.
@@ -199,6 +209,8 @@ impl ActionRecord {
 pub enum Requested {
     /// A new request (or a new attempt after a failure or an undo).
     New,
+    /// A second person approved a request waiting for one.
+    Approved,
     /// Already requested or done: nothing changed.
     Already(State),
 }
@@ -222,7 +234,7 @@ pub fn request(
     records: &mut Vec<ActionRecord>,
     action: Action,
     target: &str,
-    by: &str,
+    (by, identity): (&str, &str),
     now: DateTime<Utc>,
 ) -> Requested {
     let fresh = ActionRecord {
@@ -231,6 +243,7 @@ pub fn request(
         state: State::Requested,
         requested_by: by.to_owned(),
         requested_at: now,
+        approvals: vec![identity.to_owned()],
         undo_requested_by: None,
         claimed_by: None,
         claim_until: None,
@@ -244,6 +257,11 @@ pub fn request(
         undone_at: None,
     };
     match records.iter_mut().find(|r| r.action == action) {
+        // Carried out only once approved: a second identity's request on a waiting one is that approval.
+        Some(r) if r.state == State::Requested && r.done_at.is_none() && !r.approvals.iter().any(|a| a == identity) => {
+            r.approvals.push(identity.to_owned());
+            Requested::Approved
+        }
         Some(r) if matches!(r.state, State::Requested | State::Done | State::UndoRequested) => {
             Requested::Already(r.state)
         }
@@ -362,10 +380,20 @@ mod tests {
     fn an_action_goes_from_request_to_done_to_undone_once() {
         let mut records = Vec::new();
         let isolate = Action::IsolateInstance;
-        assert_eq!(request(&mut records, isolate, "i-0abc", "arn:olga", t(0)), Requested::New);
+        assert_eq!(request(&mut records, isolate, "i-0abc", ("olga", "arn:olga"), t(0)), Requested::New);
         assert_eq!(records[0].due_at(), Some(t(0)), "due at once");
-        assert_eq!(request(&mut records, isolate, "i-0abc", "arn:ivan", t(1)), Requested::Already(State::Requested));
-        assert_eq!(records[0].requested_by, "arn:olga", "a second request changes nothing");
+        assert_eq!(
+            request(&mut records, isolate, "i-0abc", ("olga", "arn:olga"), t(1)),
+            Requested::Already(State::Requested)
+        );
+        assert_eq!(records[0].requested_by, "olga", "asking again changes nothing");
+        assert!(records[0].approved(1) && !records[0].approved(2), "one person");
+        assert_eq!(request(&mut records, isolate, "i-0abc", ("ivan", "arn:ivan"), t(1)), Requested::Approved);
+        assert!(records[0].approved(2), "a second, different person");
+        assert_eq!(
+            request(&mut records, isolate, "i-0abc", ("ivan", "arn:ivan"), t(1)),
+            Requested::Already(State::Requested)
+        );
         assert!(matches!(request_undo(&mut records, isolate, "arn:ivan", t(1)), Err(Refused::Busy(..))));
 
         let held = claim(&mut records, isolate, "d1", t(2), t(62)).map(|r| r.target.clone());
@@ -377,7 +405,10 @@ mod tests {
         let outcome = Outcome { after: serde_json::json!({"groups": ["sg-q"]}), request_ids: vec!["req-1".into()] };
         succeeded(&mut records[0], outcome, t(70));
         assert_eq!((records[0].state, records[0].due_at()), (State::Done, None));
-        assert_eq!(request(&mut records, isolate, "i-0abc", "arn:ivan", t(80)), Requested::Already(State::Done));
+        assert_eq!(
+            request(&mut records, isolate, "i-0abc", ("ivan", "arn:ivan"), t(80)),
+            Requested::Already(State::Done)
+        );
 
         assert_eq!(request_undo(&mut records, isolate, "arn:ivan", t(90)), Ok(Requested::New));
         assert_eq!(records[0].due_at(), Some(t(90)));
@@ -390,14 +421,14 @@ mod tests {
         assert_eq!(records[0].state, State::Undone);
         assert_eq!(records[0].request_ids, ["req-1", "req-2"], "every changing call is kept");
         // Isolating again after an undo is a new request.
-        assert_eq!(request(&mut records, isolate, "i-0abc", "arn:olga", t(100)), Requested::New);
+        assert_eq!(request(&mut records, isolate, "i-0abc", ("olga", "arn:olga"), t(100)), Requested::New);
         assert_eq!(records.len(), 1);
     }
 
     #[test]
     fn failures_are_retried_with_backoff_then_given_up() {
         let mut records = Vec::new();
-        request(&mut records, Action::DeactivateAccessKey, "AKIA", "arn:olga", t(0));
+        request(&mut records, Action::DeactivateAccessKey, "AKIA", ("olga", "arn:olga"), t(0));
         let mut waits = Vec::new();
         for attempt in 1..=MAX_ATTEMPTS {
             let now = records[0].retry_at.unwrap_or(t(0));
@@ -413,15 +444,18 @@ mod tests {
         assert_eq!((records[0].state, records[0].due_at()), (State::Failed, None));
         assert_eq!(records[0].error.as_deref(), Some("throttled"));
         // A failed action may be asked for again.
-        assert_eq!(request(&mut records, Action::DeactivateAccessKey, "AKIA", "arn:olga", t(999)), Requested::New);
+        assert_eq!(
+            request(&mut records, Action::DeactivateAccessKey, "AKIA", ("olga", "arn:olga"), t(999)),
+            Requested::New
+        );
 
         // A resource that is gone fails at once; a failed undo leaves the action done.
         let mut records = Vec::new();
-        request(&mut records, Action::IsolateInstance, "i-0gone", "arn:olga", t(0));
+        request(&mut records, Action::IsolateInstance, "i-0gone", ("olga", "arn:olga"), t(0));
         assert!(failed(&mut records[0], "instance i-0gone does not exist", true, t(1)));
         assert_eq!(records[0].state, State::Failed);
         let mut records = Vec::new();
-        request(&mut records, Action::IsolateInstance, "i-0abc", "arn:olga", t(0));
+        request(&mut records, Action::IsolateInstance, "i-0abc", ("olga", "arn:olga"), t(0));
         succeeded(&mut records[0], Outcome::default(), t(1));
         request_undo(&mut records, Action::IsolateInstance, "arn:olga", t(2)).unwrap();
         assert!(failed(&mut records[0], "the former group sg-1 was deleted", true, t(3)));
@@ -431,7 +465,7 @@ mod tests {
     #[test]
     fn snapshots_have_no_undo_and_nothing_undoes_what_was_not_done() {
         let mut records = Vec::new();
-        request(&mut records, Action::SnapshotVolumes, "i-0abc", "arn:olga", t(0));
+        request(&mut records, Action::SnapshotVolumes, "i-0abc", ("olga", "arn:olga"), t(0));
         succeeded(&mut records[0], Outcome::default(), t(1));
         assert_eq!(
             request_undo(&mut records, Action::SnapshotVolumes, "arn:olga", t(2)),

@@ -122,3 +122,13 @@ fn automatic_actions_follow_their_rules_once() {
         );
     }
 }
+
+#[test]
+fn a_second_approver_is_needed_where_configured_except_for_evidence() {
+    use crate::domain::severity::Level;
+    let critical = [Level::Critical];
+    assert_eq!(approvals_needed(&critical, Level::Critical, Action::IsolateInstance), 2);
+    assert_eq!(approvals_needed(&critical, Level::Critical, Action::SnapshotVolumes), 1);
+    assert_eq!(approvals_needed(&critical, Level::High, Action::IsolateInstance), 1);
+    assert_eq!(approvals_needed(&[], Level::Critical, Action::RevokeSessions), 1);
+}

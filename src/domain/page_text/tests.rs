@@ -154,8 +154,8 @@ fn a_client_hears_what_was_actually_done_and_nothing_more() {
     let client = Page { target: Target::Client("acme".into()), ..page(Level::High, Target::Oce) };
     let before = render(&i, &client);
     assert!(!before.body.contains("isolat") && !before.body.contains("rotating"), "no canned claim: {}", before.body);
-    record::request(&mut i.actions, Action::IsolateInstance, "i-0abc", "olga", Utc::now());
-    record::request(&mut i.actions, Action::DeactivateAccessKey, "AKIA", "olga", Utc::now());
+    record::request(&mut i.actions, Action::IsolateInstance, "i-0abc", ("olga", "olga"), Utc::now());
+    record::request(&mut i.actions, Action::DeactivateAccessKey, "AKIA", ("olga", "olga"), Utc::now());
     assert!(!render(&i, &client).body.contains("isolated"), "requested is not done");
     record::succeeded(&mut i.actions[0], record::Outcome::default(), Utc::now());
     let after = render(&i, &client);

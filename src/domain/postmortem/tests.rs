@@ -146,7 +146,7 @@ fn the_report_lists_the_follow_up_actions_and_their_state() {
 fn the_report_lists_the_containment_actions_with_what_they_did() {
     use crate::domain::containment::{Action, record};
     let (mut i, events, evidence) = closed_critical();
-    record::request(&mut i.actions, Action::SnapshotVolumes, "i-0abc", "olga", t(20));
+    record::request(&mut i.actions, Action::SnapshotVolumes, "i-0abc", ("olga", "olga"), t(20));
     let outcome = record::Outcome {
         after: serde_json::json!({"snapshots": [{"volume_id": "vol-1", "snapshot_id": "snap-1"}]}),
         request_ids: vec!["req-1".into()],

@@ -55,7 +55,15 @@ pub(super) async fn contain(
         return Ok(());
     }
     let actor = Actor::verified(ctx, by).await?;
-    requested(ctx, &incident, act_in(ctx, id, &actor, Action::Contain(action)).await, action, wait, common).await
+    requested(
+        ctx,
+        &incident,
+        act_in(ctx, id, &actor, Action::Contain { action, identity: Some(actor.arn.clone()) }).await,
+        action,
+        wait,
+        common,
+    )
+    .await
 }
 
 /// `incidents undo ID ACTION [--wait S]`.
@@ -102,6 +110,8 @@ async fn requested(
         current = find(&ctx.dispatch, id).await?;
     }
     let Some(r) = record(&current, action) else { return Ok(()) };
+    let second = &ctx.config.containment.second_approver_levels;
+    let needed = containment::approvals_needed(second, current.severity, action);
     if common.json {
         output::json(&json!({ "incident_id": id, "action": r }));
     } else if wait > 0 {
@@ -118,6 +128,20 @@ async fn requested(
             r.target,
             r.error.as_deref().unwrap_or("unknown error")
         ))),
+        _ if !r.approved(needed) => {
+            let why = format!(
+                "{action} waits for a second person ([containment] second_approver_levels has {}): another \
+                 responder runs the same command with their own credentials",
+                current.severity
+            );
+            if wait > 0 {
+                return Err(CommandError::Failed(why));
+            }
+            if !common.json {
+                println!("{why}");
+            }
+            Ok(())
+        }
         _ if wait > 0 && r.owed() => Err(CommandError::Failed(format!(
             "{action} is still {} after {wait} s: is the daemon running?",
             r.state.as_str()

@@ -16,7 +16,7 @@ use crate::services::dispatch::Dispatcher;
 /// identity's session or user name). A change is refused when the identity cannot be verified.
 pub(super) struct Actor {
     name: String,
-    arn: String,
+    pub(super) arn: String,
 }
 
 impl Actor {

@@ -202,7 +202,7 @@ impl ActionForm {
                     .trim()
                     .parse::<crate::domain::containment::Action>()
                     .map_err(|e| Problem { fields: vec!["containment"], ..Problem::say(e) })?;
-                if name == "contain" { Action::Contain(action) } else { Action::Undo(action) }
+                if name == "contain" { Action::Contain { action, identity: None } } else { Action::Undo(action) }
             }
             other => return Err(Problem::say(format!("`{other}` is not an action"))),
         })
