@@ -58,7 +58,13 @@ fn the_environment_makes_a_valid_portal_configuration_over_the_baked_file() {
         .filter_map(|l| l.trim().strip_prefix("- Name: ").map(|n| n.trim().trim_matches('"').to_owned()))
         .filter(|n| n.starts_with("GD_INCIDENTS__"))
         .collect();
-    for want in ["GD_INCIDENTS__PORTAL__LISTEN", "GD_INCIDENTS__PORTAL__ALB_ARN", "GD_INCIDENTS__PORTAL__CSRF_KEY"] {
+    for want in [
+        "GD_INCIDENTS__PORTAL__LISTEN",
+        "GD_INCIDENTS__PORTAL__ALB_ARN",
+        "GD_INCIDENTS__PORTAL__CSRF_KEY",
+        "GD_INCIDENTS__PAGING__PORTAL_URL",
+        "GD_INCIDENTS__PAGING__ACK_LINK_KEY",
+    ] {
         assert!(names.iter().any(|n| n == want), "{want} is set: {names:?}");
     }
     // What ECS gives the container, with values like the template's.
@@ -82,6 +88,8 @@ fn the_environment_makes_a_valid_portal_configuration_over_the_baked_file() {
             "GD_INCIDENTS__PORTAL__RESPONDER_GROUPS" => r#"["oce", "infra-ops"]"#.into(),
             "GD_INCIDENTS__PORTAL__ISO_GROUPS" => r#"["security-officers"]"#.into(),
             "GD_INCIDENTS__PORTAL__CSRF_KEY" => "A".repeat(64),
+            "GD_INCIDENTS__PAGING__PORTAL_URL" => "https://incidents.example.com".into(),
+            "GD_INCIDENTS__PAGING__ACK_LINK_KEY" => "B".repeat(64),
             other => panic!("{other}: add a sample value to this test"),
         }
     };
