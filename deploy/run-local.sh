@@ -13,7 +13,8 @@ ENDPOINT=http://127.0.0.1:${LS_PORT:-4566}
 CONFIG=config/local.toml
 
 bash deploy/start-localstack.sh
-outputs=$(bash deploy/deploy-stack.sh "$STACK")
+# With the containment role, so that `incidents contain` acts on LocalStack's EC2 and IAM as on AWS.
+outputs=$(GD_STACK_PARAMS="Containment=true" bash deploy/deploy-stack.sh "$STACK")
 out() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$outputs" "$1"; }
 
 cat > "$CONFIG" <<TOML
@@ -53,6 +54,10 @@ high_list = true
 [work_hours]
 # A digest of the LOW and MEDIUM incidents nobody acknowledged, to the OCE topic in work hours.
 digest = true
+
+[containment]
+# The role containment actions run under, which the daemon assumes (incidents contain).
+role_arn = "$(out ContainmentRoleArn)"
 TOML
 echo "wrote $CONFIG" >&2
 

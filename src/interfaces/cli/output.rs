@@ -200,7 +200,13 @@ pub fn incident(
                 State::Done => format!(" {}", t(a.done_at)),
                 _ => String::new(),
             };
-            println!("  {:<22} {:<16} {}{when}  requested by {}", a.action, a.target, a.state.as_str(), a.requested_by);
+            println!(
+                "  {:<22} {:<20} {}{when}  requested by {}",
+                a.action.as_str(),
+                a.target,
+                a.state.as_str(),
+                a.requested_by
+            );
             let detail = a.detail();
             if !detail.is_empty() {
                 println!("  {:<22} {detail}", "");
