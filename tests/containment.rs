@@ -322,6 +322,43 @@ async fn a_critical_isolation_waits_for_a_second_person() {
     assert!(status.success(), "{}", daemon.log());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_in_a_member_account_is_contained_through_that_accounts_role() {
+    let stack = deploy_stack_with("contain-member", "Containment=true");
+    let aws = Aws::new().await;
+    let member = "111111111111";
+    let estate = aws.estate_in(&stack.name, Some(member)).await;
+    // The member account's role (deploy/cloudformation/gd-incidents-member.yaml makes it on AWS).
+    let role_name = format!("{}-member", stack.name);
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": stack.output("ContainmentRoleArn")}, "Action": "sts:AssumeRole"}]});
+    estate.iam.create_role().role_name(&role_name).assume_role_policy_document(trust.to_string()).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tail = format!(
+        "[containment]\ncheck_interval_secs = 1\nrole_arn = \"{}\"\nmember_role_name = \"{role_name}\"\n",
+        stack.output("ContainmentRoleArn")
+    );
+    let config = write_config_with(dir.path(), &stack, "", &tail);
+    let mut daemon = Daemon::start(&config, "d1");
+    let id = "ac0ac0ac0ac0ac0ac0ac0ac0ac0ac0a1";
+    let body = FindingEvent::version(id, 1, 1, 8.5)
+        .account(member)
+        .finding_type("Backdoor:EC2/C&CActivity.B")
+        .set("resource", estate.instance_resource())
+        .body();
+    aws.send(stack.queue_url(), &body).await;
+    let incident = incident_of(&aws, &stack, id).await;
+
+    let args = ["incidents", "contain", &incident, "--action", "isolate-instance", "--wait", "60"];
+    let (code, out, err) = gd(&config, &args);
+    assert_eq!(code, 0, "{out}{err}\n{}", daemon.log());
+    let groups = estate.groups().await;
+    assert_eq!(groups.len(), 1, "isolated in account {member}: {groups:?}");
+    assert_ne!(groups[0], estate.web_group);
+    let (status, _) = daemon.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{}", daemon.log());
+}
+
 /// The containment role may do what the actions need and nothing that destroys evidence or tags with
 /// keys of its own choosing; the daemon's own role may change no instance; without `Containment=true`
 /// there is no role to assume. (Every call the daemons made is checked against the role after the suite.)
@@ -388,4 +425,19 @@ fn the_containment_role_changes_what_containment_needs_and_deletes_nothing() {
     assert!(with.iter().all(|d| d.allowed()), "{with:#?}");
     let without = check(account, region, &[core("false")], (0, "DaemonRole"), None, &assume);
     assert!(without.iter().all(|d| !d.allowed()), "{without:#?}");
+
+    // Member accounts: only the role named MemberRoleName, and only when it is named.
+    let member = |name: &str| StackSpec {
+        template: "gd-incidents.yaml",
+        name: "gd".into(),
+        parameters: json!({ "Containment": "true", "MemberRoleName": name }),
+    };
+    let there = [
+        ("sts:AssumeRole", "arn:aws:iam::444455556666:role/gd-member"),
+        ("sts:AssumeRole", "arn:aws:iam::444455556666:role/admin"),
+    ];
+    let made = check(account, region, &[member("gd-member")], (0, "ContainmentRole"), None, &there);
+    assert_eq!(made.iter().map(|d| d.allowed()).collect::<Vec<_>>(), [true, false], "{made:#?}");
+    let made = check(account, region, &[member("")], (0, "ContainmentRole"), None, &there[..1]);
+    assert!(!made[0].allowed(), "{made:#?}");
 }

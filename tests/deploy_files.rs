@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 const CORE_TEMPLATE: &str = "deploy/cloudformation/gd-incidents.yaml";
 const ECS_TEMPLATE: &str = "deploy/cloudformation/gd-incidents-ecs.yaml";
+const MEMBER_TEMPLATE: &str = "deploy/cloudformation/gd-incidents-member.yaml";
 const DOCKERFILE: &str = "deploy/Dockerfile";
 const UNIT: &str = "deploy/gd-incidents.service";
 const BAKED_CONFIG: &str = "config/aws.toml";
@@ -113,21 +114,37 @@ fn cfn_lint() -> PathBuf {
     bin
 }
 
+/// The member accounts' role may do exactly what the containment role may: the same statements.
+#[test]
+fn the_member_role_has_the_containment_roles_policy() {
+    let statements = |template: &str, end: &str| -> String {
+        let text = read(template);
+        let start =
+            text.find("              - Sid: Observe").unwrap_or_else(|| panic!("no Observe statement in {template}"));
+        let len = text[start..].find(end).unwrap_or_else(|| panic!("no {end:?} after it in {template}"));
+        text[start..start + len].to_owned()
+    };
+    let core = statements(CORE_TEMPLATE, "              - !If\n                - ContainsInMembers");
+    let member = statements(MEMBER_TEMPLATE, "              - Sid: NeverOwnRoles");
+    assert!(core.contains("ec2:ModifyInstanceAttribute") && core.contains("iam:UpdateAccessKey"), "{core}");
+    assert_eq!(member, core, "{MEMBER_TEMPLATE} and {CORE_TEMPLATE}'s ContainmentRole differ");
+}
+
 /// CloudFormation takes a template body of at most 51,200 bytes without an S3 bucket: operators deploy these
 /// with `aws cloudformation deploy --template-file`, as deploy-stack.sh does.
 #[test]
 fn every_template_deploys_without_an_s3_bucket() {
-    for template in [CORE_TEMPLATE, ECS_TEMPLATE, "deploy/cloudformation/gd-incidents-portal.yaml"] {
+    for template in [CORE_TEMPLATE, ECS_TEMPLATE, MEMBER_TEMPLATE, "deploy/cloudformation/gd-incidents-portal.yaml"] {
         let size = read(template).len();
         assert!(size <= 51_200, "{template} is {size} bytes: over CloudFormation's 51,200 for a template body");
     }
 }
 
 #[test]
-fn both_templates_pass_cfn_lint() {
+fn every_template_passes_cfn_lint() {
     let out = Command::new(cfn_lint())
         .current_dir(repo())
-        .args([CORE_TEMPLATE, ECS_TEMPLATE])
+        .args([CORE_TEMPLATE, ECS_TEMPLATE, MEMBER_TEMPLATE])
         .output()
         .expect("run cfn-lint");
     // Exit 0 means no error, no warning and no informational finding.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 
 use crate::adapters::call_log::CallLog;
 use crate::adapters::faults::FaultInjection;
@@ -117,28 +118,42 @@ impl Clients {
         service_client!(aws_sdk_sts, builder, &self.hooks, "STS")
     }
 
-    /// The EC2 and IAM clients containment acts through: with the credentials of `cfg.role_arn` (assumed,
-    /// renewed by the SDK before they expire) when set, else the process's own. Their calls go to a call
-    /// log of their own (`<call log>.containment`), checked against the containment role.
-    pub async fn containment(&self, cfg: &ContainmentConfig) -> (aws_sdk_ec2::Client, aws_sdk_iam::Client) {
-        let mut shared = self.shared.clone();
-        if let Some(arn) = cfg.role() {
+    /// The EC2, IAM and STS clients containment acts through: with the credentials of `cfg.role_arn`
+    /// (assumed, renewed by the SDK before they expire) when set, else the process's own; and, for
+    /// `member` (an account other than the containment role's), of the role `cfg.member_role_name` there,
+    /// assumed with the containment role's credentials. Their calls go to call logs of their own
+    /// (`<call log>.containment`, `<call log>.member-<account>`), checked against those roles.
+    pub async fn containment(&self, cfg: &ContainmentConfig, member: Option<&str>) -> ContainmentClients {
+        let assume = |arn: &str, base: &SdkConfig| {
             let mut role = aws_config::sts::AssumeRoleProvider::builder(arn)
                 .session_name("gd-incidents-containment")
-                .configure(&self.shared);
+                .configure(base);
             if !cfg.external_id.is_empty() {
                 role = role.external_id(&cfg.external_id);
             }
-            let provider = aws_credential_types::provider::SharedCredentialsProvider::new(role.build().await);
+            role
+        };
+        let mut shared = self.shared.clone();
+        if let Some(arn) = cfg.role() {
+            let provider = SharedCredentialsProvider::new(assume(arn, &self.shared).build().await);
             shared = shared.into_builder().credentials_provider(provider).build();
+        }
+        let mut log = "containment".to_owned();
+        if let Some(account) = member {
+            let arn = format!("arn:aws:iam::{account}:role/{}", cfg.member_role_name);
+            let provider = SharedCredentialsProvider::new(assume(&arn, &shared).build().await);
+            shared = shared.clone().into_builder().credentials_provider(provider).build();
+            log = format!("member-{account}");
         }
         let hooks = TestHooks {
             faults: self.hooks.faults.clone(),
-            call_log: self.hooks.call_log.as_ref().map(|f| f.with_extension("containment")),
+            call_log: self.hooks.call_log.as_ref().map(|f| f.with_extension(&log)),
         };
-        let ec2 = service_client!(aws_sdk_ec2, aws_sdk_ec2::config::Builder::from(&shared), &hooks, "EC2");
-        let iam = service_client!(aws_sdk_iam, aws_sdk_iam::config::Builder::from(&shared), &hooks, "IAM");
-        (ec2, iam)
+        ContainmentClients {
+            ec2: service_client!(aws_sdk_ec2, aws_sdk_ec2::config::Builder::from(&shared), &hooks, "EC2"),
+            iam: service_client!(aws_sdk_iam, aws_sdk_iam::config::Builder::from(&shared), &hooks, "IAM"),
+            sts: service_client!(aws_sdk_sts, aws_sdk_sts::config::Builder::from(&shared), &hooks, "STS"),
+        }
     }
 
     /// A GuardDuty client of `region` (GuardDuty is regional: one per region swept).
@@ -146,6 +161,17 @@ impl Clients {
         let builder = aws_sdk_guardduty::config::Builder::from(&self.shared).region(Region::new(region.to_owned()));
         service_client!(aws_sdk_guardduty, builder, &self.hooks, "GUARDDUTY")
     }
+}
+
+/// The clients containment acts through in one account.
+#[derive(Debug, Clone)]
+pub struct ContainmentClients {
+    /// Instances, groups, volumes, network ACLs.
+    pub ec2: aws_sdk_ec2::Client,
+    /// Access keys and roles.
+    pub iam: aws_sdk_iam::Client,
+    /// Which account these credentials are in.
+    pub sts: aws_sdk_sts::Client,
 }
 
 /// The timeouts of a long-poll receive: the wait itself on top of the usual attempt and call limits, so

@@ -133,14 +133,9 @@ async fn serve(
         tasks.spawn(schedule::figures_periodically(dispatch.clone(), every, shutdown.clone()));
     }
     if config.containment.check_interval_secs > 0 {
-        let (ec2, iam) = clients.containment(&config.containment).await;
+        let containment = Containment::new(clients.clone(), config.containment.clone()).await;
         let every = Duration::from_secs(config.containment.check_interval_secs);
-        tasks.spawn(schedule::contain_periodically(
-            dispatch.clone(),
-            Containment::new(ec2, iam),
-            every,
-            shutdown.clone(),
-        ));
+        tasks.spawn(schedule::contain_periodically(dispatch.clone(), containment, every, shutdown.clone()));
     }
     let every = Duration::from_secs(config.escalation.check_interval_secs);
     tasks.spawn(schedule::attend_periodically(dispatch, every, shutdown.clone()));

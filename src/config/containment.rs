@@ -14,7 +14,12 @@ pub struct ContainmentConfig {
     /// credentials (LocalStack, a trial; on AWS its role may not act, so actions fail with AccessDenied).
     #[serde(default)]
     pub role_arn: String,
-    /// The external id the role's trust policy requires, if any.
+    /// The role to assume in an incident's account when it is not the containment role's own (every
+    /// member account has it: `deploy/cloudformation/gd-incidents-member.yaml`); empty: act in the own
+    /// account only, whatever account a finding names.
+    #[serde(default)]
+    pub member_role_name: String,
+    /// The external id the roles' trust policies require, if any.
     #[serde(default)]
     pub external_id: String,
     /// Levels whose actions (snapshots aside) need a second person's request before the daemon acts:
@@ -32,12 +37,17 @@ impl ContainmentConfig {
         Some(self.role_arn.trim()).filter(|r| !r.is_empty() && *r != "none")
     }
 
-    /// Why the role is not a role ARN, if it is not.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Why the role is not a role ARN (or the member role's name not an IAM name), if it is not.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let name = &self.member_role_name;
+        if name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)) {
+            return Err(("containment.member_role_name", format!("{name:?} is not an IAM role name")));
+        }
         match self.role() {
-            Some(arn) if !(arn.starts_with("arn:") && arn.contains(":iam::") && arn.contains(":role/")) => {
-                Err(format!("{arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>), empty or none"))
-            }
+            Some(arn) if !(arn.starts_with("arn:") && arn.contains(":iam::") && arn.contains(":role/")) => Err((
+                "containment.role_arn",
+                format!("{arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>), empty or none"),
+            )),
             _ => Ok(()),
         }
     }
@@ -49,6 +59,7 @@ impl Default for ContainmentConfig {
             check_interval_secs: default_check_interval_secs(),
             role_arn: String::new(),
             external_id: String::new(),
+            member_role_name: String::new(),
             automatic: Vec::new(),
             second_approver_levels: Vec::new(),
         }

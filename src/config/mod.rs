@@ -300,7 +300,7 @@ impl Config {
         within("escalation.max_repages", self.escalation.max_repages, 0, 100)?;
         within("escalation.check_interval_secs", self.escalation.check_interval_secs, 1, 3600)?;
         within("containment.check_interval_secs", self.containment.check_interval_secs, 0, 3600)?;
-        self.containment.validate().map_err(|e| ("containment.role_arn", e))?;
+        self.containment.validate()?;
         self.escalation_paths().map_err(|e| ("escalation.paths", e))?;
         self.sla.validate().map_err(|e| ("sla", e))?;
         if let Some(portal) = &self.portal {

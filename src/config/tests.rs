@@ -120,6 +120,12 @@ fn errors_name_the_file_the_key_and_the_reason() {
             "is not an IAM role ARN",
         ),
         (
+            "member role not a name",
+            format!("{MINIMAL}\n[containment]\nmember_role_name = \"role/admin\"\n"),
+            "containment.member_role_name",
+            "is not an IAM role name",
+        ),
+        (
             "empty table",
             MINIMAL.replace("table = \"gd-incidents\"", "table = \"\""),
             "incidents.table",

@@ -77,12 +77,13 @@ async fn carry_out(
     let undoing = record.state == State::UndoRequested;
     let targets = stored.targets.clone();
     let incident_id = stored.incident_id.clone();
+    let account = stored.account_id.clone();
 
     // What the resource is before anything changes, stored first: a retry after a crash puts back the truth.
     let mut before = record.before.clone();
     let mut stored = stored;
     if before.is_null() {
-        match containment.observe(action, &targets).await {
+        match containment.observe(action, &account, &targets).await {
             Ok(mut seen) => {
                 // When it was seen: a revoke denies the sessions issued before it, on every retry alike.
                 seen["observed_at"] = serde_json::json!(crate::domain::timestamp::format(now));
@@ -104,9 +105,9 @@ async fn carry_out(
     }
     let after = record_of(&stored, action).map(|r| r.after.clone()).unwrap_or_default();
     let result = if undoing {
-        containment.undo(action, &targets, &before, &after).await
+        containment.undo(action, &account, &targets, (&before, &after)).await
     } else {
-        containment.carry_out(action, &incident_id, &targets, &before).await
+        containment.carry_out(action, (&account, &incident_id), &targets, &before).await
     };
     match result {
         Ok(outcome) => record_success(dispatch, stored, action, before, outcome, undoing).await.map(|s| (s, true)),

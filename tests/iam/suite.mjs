@@ -49,6 +49,17 @@ for (const file of runs.sort()) {
     checks.push({ role: { stack: 0, logical: 'ContainmentRole' }, calls: contained, ownOnly: false, stacks: withRole });
     containing += 1;
   }
+  // Its containment calls in member accounts, under the member template's role there.
+  const base = path.basename(log, '.jsonl');
+  for (const f of fs.readdirSync(dir).filter((n) => n.startsWith(`${base}.member-`))) {
+    const account = f.slice(`${base}.member-`.length);
+    const member = {
+      template: path.join(templates, 'gd-incidents-member.yaml'),
+      name: 'gd-incidents-member',
+      parameters: { ContainmentRoleArn: `arn:aws:iam::${ACCOUNT}:role/${about.stack}-${REGION}-containment` },
+    };
+    checks.push({ role: { stack: 0, logical: 'MemberRole' }, calls: path.join(dir, f), ownOnly: false, stacks: [member], account });
+  }
   for (const check of checks) {
     // eslint-disable-next-line no-await-in-loop
     const result = await evaluate({ account: ACCOUNT, region: REGION, ...check });

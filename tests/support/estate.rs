@@ -28,7 +28,31 @@ pub struct Estate {
 impl Aws {
     /// Makes an estate whose names start with `name`.
     pub async fn estate(&self, name: &str) -> Estate {
-        let (ec2, iam) = (self.ec2().await, self.iam().await);
+        self.estate_in(name, None).await
+    }
+
+    /// Makes an estate in `account` (LocalStack's account of an access key that is an account id), or in
+    /// the tests' own.
+    pub async fn estate_in(&self, name: &str, account: Option<&str>) -> Estate {
+        let (ec2, iam) = match account {
+            None => (self.ec2().await, self.iam().await),
+            Some(account) => {
+                let c = super::localstack::sdk().await;
+                let creds = aws_credential_types::Credentials::new(account, "test", None, None, "estate");
+                let at = super::localstack::endpoint();
+                (
+                    aws_sdk_ec2::Client::from_conf(
+                        aws_sdk_ec2::config::Builder::from(&c)
+                            .endpoint_url(&at)
+                            .credentials_provider(creds.clone())
+                            .build(),
+                    ),
+                    aws_sdk_iam::Client::from_conf(
+                        aws_sdk_iam::config::Builder::from(&c).endpoint_url(&at).credentials_provider(creds).build(),
+                    ),
+                )
+            }
+        };
         let vpc_id = ec2
             .create_vpc()
             .cidr_block("10.7.0.0/16")

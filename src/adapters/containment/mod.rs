@@ -4,15 +4,19 @@
 //! [`Containment::carry_out`] changes it, idempotently (a second run finds the quarantine group, the
 //! snapshots, the key already inactive), and [`Containment::undo`] puts back what `observe` recorded.
 //!
-//! The clients are made with the containment role's credentials when one is configured, never with a
-//! person's: `app::connect` builds them.
+//! The clients are made with the containment role's credentials when one is configured (and a member
+//! account's role for resources there), never with a person's.
 
 mod ec2;
 mod iam;
 
 use serde_json::Value;
 
-use crate::adapters::clients::{AwsError, describe};
+use std::collections::HashMap;
+
+use crate::adapters::clients::{AwsError, Clients, ContainmentClients, describe};
+use crate::adapters::identity;
+use crate::config::ContainmentConfig;
 use crate::domain::containment::record::Outcome;
 use crate::domain::containment::{Action, MAX_BLOCKED_IPS};
 use crate::domain::finding::targets::Targets;
@@ -63,31 +67,66 @@ where
     }
 }
 
-/// The EC2 and IAM clients containment acts through.
-#[derive(Debug, Clone)]
+/// The clients containment acts through: the containment role's in its own account, and a member role's
+/// in each other account an incident names (with `[containment] member_role_name`), made when first needed.
+#[derive(Debug)]
 pub struct Containment {
-    ec2: aws_sdk_ec2::Client,
-    iam: aws_sdk_iam::Client,
+    clients: Clients,
+    cfg: ContainmentConfig,
+    home: ContainmentClients,
+    own_account: tokio::sync::OnceCell<String>,
+    members: tokio::sync::Mutex<HashMap<String, ContainmentClients>>,
 }
 
 impl Containment {
-    /// Acts through these clients.
-    pub fn new(ec2: aws_sdk_ec2::Client, iam: aws_sdk_iam::Client) -> Containment {
-        Containment { ec2, iam }
+    /// Acts as `cfg` says, with clients made from `clients`.
+    pub async fn new(clients: Clients, cfg: ContainmentConfig) -> Containment {
+        let home = clients.containment(&cfg, None).await;
+        Containment { clients, cfg, home, own_account: Default::default(), members: Default::default() }
+    }
+
+    /// The clients for resources of `account`.
+    async fn clients_for(&self, account: &str) -> Result<ContainmentClients, ContainError> {
+        if self.cfg.member_role_name.is_empty() || account.is_empty() {
+            return Ok(self.home.clone());
+        }
+        let own = self
+            .own_account
+            .get_or_try_init(|| async {
+                let caller = identity::caller(&self.home.sts)
+                    .await
+                    .map_err(|source| ContainError::Aws { doing: "STS GetCallerIdentity".into(), source })?;
+                Ok::<_, ContainError>(caller.arn.split(':').nth(4).unwrap_or_default().to_owned())
+            })
+            .await?;
+        if account == own {
+            return Ok(self.home.clone());
+        }
+        if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(ContainError::Refused(format!("{account:?} is not an AWS account id")));
+        }
+        let mut members = self.members.lock().await;
+        if let Some(clients) = members.get(account) {
+            return Ok(clients.clone());
+        }
+        let clients = self.clients.containment(&self.cfg, Some(account)).await;
+        members.insert(account.to_owned(), clients.clone());
+        Ok(clients)
     }
 
     /// What the resource of `action` is now: the instance's interfaces and groups, its volumes, the key's
     /// status.
-    pub async fn observe(&self, action: Action, targets: &Targets) -> Result<Value, ContainError> {
+    pub async fn observe(&self, action: Action, account: &str, targets: &Targets) -> Result<Value, ContainError> {
+        let c = self.clients_for(account).await?;
         match action {
-            Action::IsolateInstance => ec2::interfaces(&self.ec2, instance(targets)?).await,
-            Action::SnapshotVolumes => ec2::volumes(&self.ec2, instance(targets)?).await,
+            Action::IsolateInstance => ec2::interfaces(&c.ec2, instance(targets)?).await,
+            Action::SnapshotVolumes => ec2::volumes(&c.ec2, instance(targets)?).await,
             Action::DeactivateAccessKey => {
                 let (user, key) = access_key(targets)?;
-                iam::key_status(&self.iam, user, key).await
+                iam::key_status(&c.iam, user, key).await
             }
-            Action::RevokeSessions => iam::role_policy(&self.iam, role(targets)?).await,
-            Action::BlockIp => ec2::network_acl(&self.ec2, blocked(targets)?.0).await,
+            Action::RevokeSessions => iam::role_policy(&c.iam, role(targets)?).await,
+            Action::BlockIp => ec2::network_acl(&c.ec2, blocked(targets)?.0).await,
         }
     }
 
@@ -95,25 +134,26 @@ impl Containment {
     pub async fn carry_out(
         &self,
         action: Action,
-        incident_id: &str,
+        (account, incident_id): (&str, &str),
         targets: &Targets,
         before: &Value,
     ) -> Result<Outcome, ContainError> {
+        let c = self.clients_for(account).await?;
         match action {
-            Action::IsolateInstance => ec2::isolate(&self.ec2, instance(targets)?, incident_id, before).await,
-            Action::SnapshotVolumes => ec2::snapshot(&self.ec2, instance(targets)?, incident_id, before).await,
+            Action::IsolateInstance => ec2::isolate(&c.ec2, instance(targets)?, incident_id, before).await,
+            Action::SnapshotVolumes => ec2::snapshot(&c.ec2, instance(targets)?, incident_id, before).await,
             Action::DeactivateAccessKey => {
                 let (user, key) = access_key(targets)?;
-                iam::set_status(&self.iam, user, key, false).await
+                iam::set_status(&c.iam, user, key, false).await
             }
             Action::RevokeSessions => {
                 // The time is the request's, fixed once: a retry revokes the same sessions.
                 let at = before["observed_at"].as_str().unwrap_or("1970-01-01T00:00:00Z");
-                iam::revoke(&self.iam, role(targets)?, at).await
+                iam::revoke(&c.iam, role(targets)?, at).await
             }
             Action::BlockIp => {
                 let (subnet, ips) = blocked(targets)?;
-                ec2::block(&self.ec2, subnet, &ips, before).await
+                ec2::block(&c.ec2, subnet, &ips, before).await
             }
         }
     }
@@ -122,19 +162,20 @@ impl Containment {
     pub async fn undo(
         &self,
         action: Action,
+        account: &str,
         targets: &Targets,
-        before: &Value,
-        after: &Value,
+        (before, after): (&Value, &Value),
     ) -> Result<Outcome, ContainError> {
+        let c = self.clients_for(account).await?;
         match action {
-            Action::IsolateInstance => ec2::restore(&self.ec2, instance(targets)?, before).await,
+            Action::IsolateInstance => ec2::restore(&c.ec2, instance(targets)?, before).await,
             Action::SnapshotVolumes => Err(ContainError::Refused("snapshots are evidence: never deleted".into())),
             Action::DeactivateAccessKey => {
                 let (user, key) = access_key(targets)?;
-                iam::set_status(&self.iam, user, key, true).await
+                iam::set_status(&c.iam, user, key, true).await
             }
-            Action::RevokeSessions => iam::restore(&self.iam, role(targets)?, before).await,
-            Action::BlockIp => ec2::unblock(&self.ec2, after).await,
+            Action::RevokeSessions => iam::restore(&c.iam, role(targets)?, before).await,
+            Action::BlockIp => ec2::unblock(&c.ec2, after).await,
         }
     }
 }
