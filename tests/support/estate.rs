@@ -202,16 +202,7 @@ impl Estate {
             .send()
             .await
             .ok()?;
-        let text = out.policy_document().to_owned();
-        let decoded = text
-            .replace("%22", "\"")
-            .replace("%3A", ":")
-            .replace("%2C", ",")
-            .replace("%7B", "{")
-            .replace("%7D", "}")
-            .replace("%20", " ")
-            .replace("%5B", "[")
-            .replace("%5D", "]");
+        let decoded = percent_encoding::percent_decode_str(out.policy_document()).decode_utf8_lossy().into_owned();
         serde_json::from_str(&decoded).ok()
     }
 

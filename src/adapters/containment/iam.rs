@@ -60,8 +60,9 @@ pub(super) async fn role_policy(iam: &Client, role: &str) -> Result<Value, Conta
         let code = e.code().map(str::to_owned);
         classify(format!("GetRole {role}"), code.as_deref(), &GONE, e)
     })?;
+    // IAM returns policy documents URL-encoded.
     let existing = match iam.get_role_policy().role_name(role).policy_name(REVOKE_POLICY).send().await {
-        Ok(out) => Some(urlencoding_decode(out.policy_document())),
+        Ok(out) => Some(percent_encoding::percent_decode_str(out.policy_document()).decode_utf8_lossy().into_owned()),
         Err(e) if e.code() == Some("NoSuchEntity") => None,
         Err(e) => {
             let code = e.code().map(str::to_owned);
@@ -101,30 +102,4 @@ async fn put_policy(iam: &Client, role: &str, document: &str) -> Result<Option<S
         classify(format!("PutRolePolicy {role}"), code.as_deref(), &GONE, e)
     })?;
     Ok(out.request_id().map(str::to_owned))
-}
-
-/// IAM returns policy documents URL-encoded.
-fn urlencoding_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1..i + 3)) {
-            (b'%', Some(hex)) => match std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                Some(b) => {
-                    out.push(b);
-                    i += 3;
-                }
-                None => {
-                    out.push(b'%');
-                    i += 1;
-                }
-            },
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
