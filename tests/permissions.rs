@@ -289,12 +289,20 @@ async fn each_persons_commands_make_only_calls_their_policy_allows() {
     let (account, region) = account_and_region(&stack);
     // The ISO's role (holding the responder's and the ISO's policies) as the stack is told of it.
     let iso_role = format!("arn:aws:iam::{account}:role/{}-{region}-iso-holder", stack.name);
+    // The people's policies are a stack of their own over the core stack's exports.
     let core = |iso_principals: &str| {
-        [StackSpec {
-            template: "gd-incidents.yaml",
-            name: stack.name.clone(),
-            parameters: json!({ "ArchiveOnClose": "true", "IsoPrincipalArns": iso_principals }),
-        }]
+        [
+            StackSpec {
+                template: "gd-incidents.yaml",
+                name: stack.name.clone(),
+                parameters: json!({ "ArchiveOnClose": "true", "IsoPrincipalArns": iso_principals }),
+            },
+            StackSpec {
+                template: "gd-incidents-people.yaml",
+                name: format!("{}-people", stack.name),
+                parameters: json!({ "CoreStackName": stack.name, "ArchiveOnClose": "true" }),
+            },
+        ]
     };
     let stacks = core(&iso_role);
     let table = format!("arn:aws:dynamodb:{region}:{account}:table/{}", stack.table());
@@ -362,19 +370,19 @@ async fn each_persons_commands_make_only_calls_their_policy_allows() {
         ),
     ];
     for (policy, log, needed, asks) in cases {
-        let made = check(&account, &region, &stacks, (0, policy), Some(log), NO_ASKS);
+        let made = check(&account, &region, &stacks, (1, policy), Some(log), NO_ASKS);
         assert!(denied(&made).is_empty(), "{policy} denies calls its commands make: {:#?}", denied(&made));
         let actions: BTreeSet<&str> = made.iter().map(|d| d.action.as_str()).collect();
         for action in needed {
             assert!(actions.contains(action), "{policy}: the test made a call of {action}: {actions:?}");
         }
-        let refused = check(&account, &region, &stacks, (0, policy), None, &asks);
+        let refused = check(&account, &region, &stacks, (1, policy), None, &asks);
         assert!(refused.iter().all(|d| !d.allowed()), "{policy} allows: {refused:#?}");
     }
 
     // The key's policy decides, not only the ISO's IAM policy: a stack not told of the ISO's role keeps the
     // ISO out of the confidential table whatever IAM policy the ISO holds.
-    let untold = check(&account, &region, &core(""), (0, "ResponderPolicy+IsoPolicy"), Some(&iso), NO_ASKS);
+    let untold = check(&account, &region, &core(""), (1, "ResponderPolicy+IsoPolicy"), Some(&iso), NO_ASKS);
     let refused: Vec<_> = untold.iter().filter(|d| d.resource == key).collect();
     assert!(!refused.is_empty() && refused.iter().all(|d| !d.allowed()), "{untold:#?}");
 }
