@@ -58,6 +58,7 @@ digest = true
 [containment]
 # The role containment actions run under, which the daemon assumes (incidents contain).
 role_arn = "$(out ContainmentRoleArn)"
+quarantine_bucket = "$(out QuarantineBucketName)"
 TOML
 echo "wrote $CONFIG" >&2
 

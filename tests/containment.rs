@@ -81,7 +81,8 @@ async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
     assert_eq!(code, 2, "a bad action name is a usage error: {err}");
     assert!(
         err.contains(
-            "expected one of snapshot-volumes, isolate-instance, block-ip, deactivate-access-key, revoke-sessions"
+            "expected one of snapshot-volumes, quarantine-object, isolate-instance, block-ip, \
+             deactivate-access-key, revoke-sessions"
         ),
         "{err}"
     );
@@ -189,6 +190,106 @@ async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
         assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());
         assert!(!daemon.log().contains("AccessDenied"), "{}", daemon.log());
     }
+}
+
+/// The tags of an object (that version), sorted.
+async fn tags_of(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, version: &str) -> Vec<(String, String)> {
+    let out = s3.get_object_tagging().bucket(bucket).key(key).version_id(version).send().await.unwrap();
+    let mut tags: Vec<(String, String)> =
+        out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+    tags.sort();
+    tags
+}
+
+/// Malware in an S3 object: tagged for the incident and copied into the stack's quarantine bucket as
+/// evidence; undo gives the object back its own tags and keeps the copy. And `block-ip` reaches the AWS WAF
+/// IP set of the config as well as the subnet's network ACL, and its undo takes out only what it added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malicious_object_is_quarantined_and_an_attacker_blocked_in_waf_too() {
+    let waf = support::waf::FakeWaf::start("blocked-by-gd", &["192.0.2.1/32"], "000000000000", "us-east-1");
+    let ip_set = waf.arn("blocked-by-gd");
+    let stack = deploy_stack_with("quarantine", &format!("Containment=true WafIpSetArns={ip_set}"));
+    let aws = Aws::new().await;
+    let estate = aws.estate(&stack.name).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&support::sdk().await).force_path_style(true).build(),
+    );
+    let uploads = format!("{}-uploads", stack.name.to_lowercase());
+    s3.create_bucket().bucket(&uploads).send().await.unwrap();
+    let versioning = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    s3.put_bucket_versioning().bucket(&uploads).versioning_configuration(versioning).send().await.unwrap();
+    let (key, body) = ("in/invoice 7.pdf", "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*");
+    let put = s3.put_object().bucket(&uploads).key(key).body(body.as_bytes().to_vec().into()).tagging("owner=finance");
+    let version = put.send().await.unwrap().version_id().expect("a versioned bucket").to_owned();
+
+    let quarantine = stack.output("QuarantineBucketName");
+    let tail = format!(
+        "[containment]\ncheck_interval_secs = 1\nrole_arn = \"{}\"\nquarantine_bucket = \"{quarantine}\"\n\
+         waf_ip_set_arns = [\"{ip_set}\"]\n",
+        stack.output("ContainmentRoleArn")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(dir.path(), &stack, "", &tail);
+    let mut daemon = Daemon::start_with_env(&config, "d1", &[("AWS_ENDPOINT_URL_WAFV2", waf.url().as_str())]);
+
+    let scan = json!({
+        "version": "0", "id": "5ca11e55-0000-4000-8000-000000000001",
+        "detail-type": "GuardDuty Malware Protection Object Scan Result", "source": "aws.guardduty",
+        "account": "000000000000", "time": "2026-11-20T10:15:30Z", "region": "us-east-1", "resources": [],
+        "detail": {
+            "schemaVersion": "1.0", "scanStatus": "COMPLETED", "resourceType": "S3_OBJECT",
+            "s3ObjectDetails": {"bucketName": uploads, "objectKey": key, "versionId": version},
+            "scanResultDetails": {"scanResultStatus": "THREATS_FOUND", "threats": [{"name": "EICAR-Test-File (not a virus)"}]}
+        }
+    });
+    aws.send(stack.queue_url(), &scan.to_string()).await;
+    let incident = incident_of(&aws, &stack, &format!("s3://{uploads}/{key}?versionId={version}")).await;
+
+    // The plan names the object, the tag and where the copy goes.
+    let listed = gd_json(&config, &["incidents", "contain", &incident]);
+    let plan = &listed["actions"][0];
+    assert_eq!(plan["action"], "quarantine-object", "{listed}");
+    let copy_key = format!("{incident}/{uploads}/{key}");
+    let steps = plan["steps"].to_string();
+    assert!(steps.contains(&format!("s3://{quarantine}/{copy_key}")), "{listed}");
+
+    let (code, out, err) =
+        gd(&config, &["incidents", "contain", &incident, "--action", "quarantine-object", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let tagged = [("gd-incidents:incident-id".to_owned(), incident.clone()), ("owner".into(), "finance".into())];
+    assert_eq!(tags_of(&s3, &uploads, key, &version).await, tagged, "its own tags kept, the incident's added");
+    let copy = s3.get_object().bucket(quarantine).key(&copy_key).send().await.expect("the evidence copy");
+    let copied = copy.body.collect().await.unwrap().into_bytes();
+    assert_eq!(copied.as_ref(), body.as_bytes(), "the copy is the object");
+    let (code, shown, err) = gd(&config, &["incidents", "show", &incident]);
+    assert_eq!(code, 0, "{err}");
+    assert!(shown.contains(&format!("evidence copy s3://{quarantine}/{copy_key}")), "{shown}");
+
+    let (code, out, err) = gd(&config, &["incidents", "undo", &incident, "quarantine-object", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(tags_of(&s3, &uploads, key, &version).await, [("owner".to_owned(), "finance".to_owned())]);
+    assert!(s3.head_object().bucket(quarantine).key(&copy_key).send().await.is_ok(), "the copy stays, as evidence");
+
+    // block-ip: the subnet's ACL and the IP set; undo leaves the set as it was.
+    let attack = "c0de0c0de0c0de0c0de0c0de0c0de0d1";
+    let mut finding: serde_json::Value =
+        serde_json::from_str(&finding(attack, estate.instance_resource(), "Backdoor:EC2/C&CActivity.B", 8.0)).unwrap();
+    finding["detail"]["service"]["action"] = json!({"actionType": "NETWORK_CONNECTION", "networkConnectionAction": {
+        "connectionDirection": "OUTBOUND", "remoteIpDetails": {"ipAddressV4": "198.51.100.23"}}});
+    aws.send(stack.queue_url(), &finding.to_string()).await;
+    let attacked = incident_of(&aws, &stack, attack).await;
+    let (code, out, err) = gd(&config, &["incidents", "contain", &attacked, "--action", "block-ip", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(waf.addresses("blocked-by-gd"), ["192.0.2.1/32", "198.51.100.23/32"]);
+    assert_eq!(estate.denied().await.len(), 2, "inbound and outbound in the network ACL");
+    let (code, out, err) = gd(&config, &["incidents", "undo", &attacked, "block-ip", "--wait", "60"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(waf.addresses("blocked-by-gd"), ["192.0.2.1/32"], "only what block-ip added is taken out");
+    assert_eq!(estate.denied().await, []);
+    let (status, _) = daemon.terminate(Duration::from_secs(20));
+    assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,6 +502,11 @@ fn the_containment_role_changes_what_containment_needs_and_deletes_nothing() {
         Ask::from(("iam:CreateAccessKey", user.as_str())),
         Ask::from(("dynamodb:GetItem", format!("arn:aws:dynamodb:{region}:{account}:table/gd-incidents").as_str())),
         tagged(&["gd-incidents:incident-id", "Owner"], &instance),
+        // Reading an object it has not tagged for an incident, writing or deleting outside its bucket.
+        Ask::from(("s3:GetObject", "arn:aws:s3:::payroll/2026/salaries.csv")),
+        Ask::from(("s3:PutObject", "arn:aws:s3:::payroll/2026/salaries.csv")),
+        Ask::from(("s3:DeleteObject", "arn:aws:s3:::gd-quarantinebucket/x")),
+        Ask::from(("wafv2:UpdateIPSet", "arn:aws:wafv2:eu-west-1:111122223333:regional/ipset/other/1")),
     ];
     let made = check(account, region, &[core("true")], (0, "ContainmentRole"), None, &refused);
     assert_eq!(made.len(), refused.len());

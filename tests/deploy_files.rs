@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 const CORE_TEMPLATE: &str = "deploy/cloudformation/gd-incidents.yaml";
 const ECS_TEMPLATE: &str = "deploy/cloudformation/gd-incidents-ecs.yaml";
 const MEMBER_TEMPLATE: &str = "deploy/cloudformation/gd-incidents-member.yaml";
+const PEOPLE_TEMPLATE: &str = "deploy/cloudformation/gd-incidents-people.yaml";
 const DOCKERFILE: &str = "deploy/Dockerfile";
 const UNIT: &str = "deploy/gd-incidents.service";
 const BAKED_CONFIG: &str = "config/aws.toml";
@@ -124,9 +125,9 @@ fn the_member_role_has_the_containment_roles_policy() {
         let len = text[start..].find(end).unwrap_or_else(|| panic!("no {end:?} after it in {template}"));
         text[start..start + len].to_owned()
     };
-    let core = statements(CORE_TEMPLATE, "              - !If\n                - ContainsInMembers");
-    let member = statements(MEMBER_TEMPLATE, "              - Sid: NeverOwnRoles");
-    assert!(core.contains("ec2:ModifyInstanceAttribute") && core.contains("iam:UpdateAccessKey"), "{core}");
+    let core = statements(CORE_TEMPLATE, "              - Sid: QuarantineCopies");
+    let member = statements(MEMBER_TEMPLATE, "              - !If\n                - CopiesToQuarantine");
+    assert!(core.contains("ec2:ModifyInstanceAttribute") && core.contains("s3:PutObjectTagging"), "{core}");
     assert_eq!(member, core, "{MEMBER_TEMPLATE} and {CORE_TEMPLATE}'s ContainmentRole differ");
 }
 
@@ -134,7 +135,13 @@ fn the_member_role_has_the_containment_roles_policy() {
 /// with `aws cloudformation deploy --template-file`, as deploy-stack.sh does.
 #[test]
 fn every_template_deploys_without_an_s3_bucket() {
-    for template in [CORE_TEMPLATE, ECS_TEMPLATE, MEMBER_TEMPLATE, "deploy/cloudformation/gd-incidents-portal.yaml"] {
+    for template in [
+        CORE_TEMPLATE,
+        ECS_TEMPLATE,
+        MEMBER_TEMPLATE,
+        PEOPLE_TEMPLATE,
+        "deploy/cloudformation/gd-incidents-portal.yaml",
+    ] {
         let size = read(template).len();
         assert!(size <= 51_200, "{template} is {size} bytes: over CloudFormation's 51,200 for a template body");
     }
@@ -144,7 +151,7 @@ fn every_template_deploys_without_an_s3_bucket() {
 fn every_template_passes_cfn_lint() {
     let out = Command::new(cfn_lint())
         .current_dir(repo())
-        .args([CORE_TEMPLATE, ECS_TEMPLATE, MEMBER_TEMPLATE])
+        .args([CORE_TEMPLATE, ECS_TEMPLATE, MEMBER_TEMPLATE, PEOPLE_TEMPLATE])
         .output()
         .expect("run cfn-lint");
     // Exit 0 means no error, no warning and no informational finding.
@@ -291,6 +298,24 @@ fn ecs_template_imports_only_exports_of_the_core_stack() {
         "IsoTopicArn",
     ] {
         assert!(imports.iter().any(|i| i == needed), "{ECS_TEMPLATE} does not import {needed}");
+    }
+}
+
+/// The people's policies name the core stack's resources by its exports, which cfn-lint cannot check.
+#[test]
+fn people_template_imports_only_exports_of_the_core_stack() {
+    let core = read(CORE_TEMPLATE);
+    let people = read(PEOPLE_TEMPLATE);
+    let marker = "\"Fn::ImportValue\": !Sub \"${CoreStackName}-";
+    let imports: Vec<&str> =
+        people.match_indices(marker).filter_map(|(at, _)| people[at + marker.len()..].split('"').next()).collect();
+    assert_eq!(imports.len(), people.matches("Fn::ImportValue").count(), "every import is written {marker}<Output>\"");
+    assert!(imports.contains(&"IncidentTableArn") && imports.contains(&"ConfidentialKeyArn"), "{imports:?}");
+    for import in imports {
+        assert!(
+            core.contains(&format!("Name: !Sub \"${{AWS::StackName}}-{import}\"")),
+            "{PEOPLE_TEMPLATE} imports {import}, which {CORE_TEMPLATE} does not export"
+        );
     }
 }
 

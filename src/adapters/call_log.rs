@@ -35,11 +35,14 @@ impl CallLog {
     }
 }
 
-/// One line of the call log.
-pub fn line(service: &str, operation: &str, uri: &str, body: Option<&[u8]>) -> String {
+/// One line of the call log; `copy_source` is S3's `x-amz-copy-source` (what a copy reads).
+pub fn line(service: &str, operation: &str, uri: &str, body: Option<&[u8]>, copy_source: Option<&str>) -> String {
     let body = body.filter(|b| b.len() <= BODY_MAX).and_then(|b| std::str::from_utf8(b).ok());
-    let mut line =
-        serde_json::json!({ "service": service, "operation": operation, "uri": uri, "body": body }).to_string();
+    let mut line = serde_json::json!({ "service": service, "operation": operation, "uri": uri, "body": body });
+    if let Some(source) = copy_source {
+        line["copy_source"] = source.into();
+    }
+    let mut line = line.to_string();
     line.push('\n');
     line
 }
@@ -58,7 +61,8 @@ impl Intercept for CallLog {
         let (service, operation) =
             cfg.load::<Metadata>().map(|m| (m.service().to_owned(), m.name().to_owned())).unwrap_or_default();
         let request = context.request();
-        let text = line(&service, &operation, request.uri(), request.body().bytes());
+        let copy_source = request.headers().get("x-amz-copy-source");
+        let text = line(&service, &operation, request.uri(), request.body().bytes(), copy_source);
         // One write per line with O_APPEND: lines of concurrent calls and processes never interleave.
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.file)?;
         file.write_all(text.as_bytes())?;
@@ -72,15 +76,15 @@ mod tests {
 
     #[test]
     fn a_line_is_one_json_object_with_a_text_body_only() {
-        let l = line("DynamoDB", "PutItem", "http://h/", Some(br#"{"TableName":"t"}"#));
+        let l = line("DynamoDB", "PutItem", "http://h/", Some(br#"{"TableName":"t"}"#), None);
         assert!(l.ends_with('\n') && l.matches('\n').count() == 1);
         let v: serde_json::Value = serde_json::from_str(&l).unwrap();
         assert_eq!((v["service"].as_str(), v["operation"].as_str()), (Some("DynamoDB"), Some("PutItem")));
         assert_eq!(v["body"], r#"{"TableName":"t"}"#);
-        let binary: serde_json::Value = serde_json::from_str(&line("S", "O", "u", Some(&[0xff, 0xfe]))).unwrap();
+        let binary: serde_json::Value = serde_json::from_str(&line("S", "O", "u", Some(&[0xff, 0xfe]), None)).unwrap();
         assert!(binary["body"].is_null());
         let huge = vec![b'x'; BODY_MAX + 1];
-        let big: serde_json::Value = serde_json::from_str(&line("S", "O", "u", Some(&huge))).unwrap();
+        let big: serde_json::Value = serde_json::from_str(&line("S", "O", "u", Some(&huge), None)).unwrap();
         assert!(big["body"].is_null());
     }
 }

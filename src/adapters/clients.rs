@@ -149,10 +149,15 @@ impl Clients {
             faults: self.hooks.faults.clone(),
             call_log: self.hooks.call_log.as_ref().map(|f| f.with_extension(&log)),
         };
+        // Buckets by path on an endpoint of one's own (LocalStack): no DNS name per bucket there.
+        let s3 = aws_sdk_s3::config::Builder::from(&shared).force_path_style(shared.endpoint_url().is_some());
         ContainmentClients {
             ec2: service_client!(aws_sdk_ec2, aws_sdk_ec2::config::Builder::from(&shared), &hooks, "EC2"),
             iam: service_client!(aws_sdk_iam, aws_sdk_iam::config::Builder::from(&shared), &hooks, "IAM"),
             sts: service_client!(aws_sdk_sts, aws_sdk_sts::config::Builder::from(&shared), &hooks, "STS"),
+            s3: service_client!(aws_sdk_s3, s3, &hooks, "S3"),
+            shared,
+            hooks,
         }
     }
 
@@ -172,6 +177,19 @@ pub struct ContainmentClients {
     pub iam: aws_sdk_iam::Client,
     /// Which account these credentials are in.
     pub sts: aws_sdk_sts::Client,
+    /// Objects found malicious, and the quarantine bucket.
+    pub s3: aws_sdk_s3::Client,
+    /// The same credentials, for clients of other regions.
+    shared: SdkConfig,
+    hooks: TestHooks,
+}
+
+impl ContainmentClients {
+    /// An AWS WAF client of `region` (an IP set's, `us-east-1` for CloudFront's).
+    pub fn waf(&self, region: &str) -> aws_sdk_wafv2::Client {
+        let builder = aws_sdk_wafv2::config::Builder::from(&self.shared).region(Region::new(region.to_owned()));
+        service_client!(aws_sdk_wafv2, builder, &self.hooks, "WAFV2")
+    }
 }
 
 /// The timeouts of a long-poll receive: the wait itself on top of the usual attempt and call limits, so

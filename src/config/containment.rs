@@ -2,6 +2,9 @@
 
 use serde::Deserialize;
 
+use crate::domain::containment::Reach;
+use crate::domain::containment::ip_set::IpSet;
+
 /// `[containment]`: the role the daemon acts under.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +32,14 @@ pub struct ContainmentConfig {
     /// `[[containment.automatic]]`: actions the daemon asks for itself (off: none, the default).
     #[serde(default)]
     pub automatic: Vec<crate::domain::containment::AutoRule>,
+    /// The bucket `quarantine-object` copies malicious objects into, as evidence (the core stack's
+    /// `QuarantineBucketName` output, with `QuarantineBucket=true`); empty: objects are tagged, not copied.
+    #[serde(default)]
+    pub quarantine_bucket: String,
+    /// ARNs of AWS WAF IP sets `block-ip` adds the addresses to, besides the subnet's network ACL; empty:
+    /// none.
+    #[serde(default)]
+    pub waf_ip_set_arns: Vec<String>,
 }
 
 impl ContainmentConfig {
@@ -37,11 +48,35 @@ impl ContainmentConfig {
         Some(self.role_arn.trim()).filter(|r| !r.is_empty() && *r != "none")
     }
 
-    /// Why the role is not a role ARN (or the member role's name not an IAM name), if it is not.
+    /// The AWS WAF IP sets of `waf_ip_set_arns` (those that parse: [`ContainmentConfig::validate`] refuses
+    /// the others at start).
+    pub fn ip_sets(&self) -> Vec<IpSet> {
+        self.waf_ip_set_arns.iter().filter_map(|a| IpSet::parse(a).ok()).collect()
+    }
+
+    /// The quarantine bucket, or "" when none is set (`none`: the stack output without `Containment=true`).
+    pub fn quarantine(&self) -> &str {
+        Some(self.quarantine_bucket.trim()).filter(|b| *b != "none").unwrap_or_default()
+    }
+
+    /// What these settings add to plans.
+    pub fn reach(&self) -> Reach<'_> {
+        Reach { quarantine_bucket: self.quarantine(), waf_ip_sets: &self.waf_ip_set_arns }
+    }
+
+    /// Why a setting is wrong (the role not a role ARN, the member role's name not an IAM name, the bucket
+    /// not a bucket name, an IP set not an IP set's ARN), if one is.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         let name = &self.member_role_name;
         if name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)) {
             return Err(("containment.member_role_name", format!("{name:?} is not an IAM role name")));
+        }
+        let bucket = self.quarantine();
+        if !bucket.is_empty() && crate::domain::finding::targets::S3Object::new(bucket, "k", None).is_none() {
+            return Err(("containment.quarantine_bucket", format!("{bucket:?} is not an S3 bucket name")));
+        }
+        if let Some(Err(why)) = self.waf_ip_set_arns.iter().map(|a| IpSet::parse(a)).find(Result::is_err) {
+            return Err(("containment.waf_ip_set_arns", why));
         }
         match self.role() {
             Some(arn) if !(arn.starts_with("arn:") && arn.contains(":iam::") && arn.contains(":role/")) => Err((
@@ -62,6 +97,8 @@ impl Default for ContainmentConfig {
             member_role_name: String::new(),
             automatic: Vec::new(),
             second_approver_levels: Vec::new(),
+            quarantine_bucket: String::new(),
+            waf_ip_set_arns: Vec::new(),
         }
     }
 }

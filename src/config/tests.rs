@@ -126,6 +126,20 @@ fn errors_name_the_file_the_key_and_the_reason() {
             "is not an IAM role name",
         ),
         (
+            "quarantine bucket not a bucket",
+            format!("{MINIMAL}\n[containment]\nquarantine_bucket = \"Evidence_Bucket\"\n"),
+            "containment.quarantine_bucket",
+            "is not an S3 bucket name",
+        ),
+        (
+            "IP set not an IP set",
+            format!(
+                "{MINIMAL}\n[containment]\nwaf_ip_set_arns = [\"arn:aws:wafv2:us-east-1:123456789012:regional/webacl/a/b\"]\n"
+            ),
+            "containment.waf_ip_set_arns",
+            "is not an AWS WAF IP set ARN",
+        ),
+        (
             "empty table",
             MINIMAL.replace("table = \"gd-incidents\"", "table = \"\""),
             "incidents.table",

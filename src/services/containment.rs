@@ -31,7 +31,7 @@ pub async fn attend(dispatch: &Dispatcher, containment: &Containment) -> Result<
     for key in dispatch.store().due(dispatch.rules().now()).await? {
         let Some(incident) = dispatch.store().load(&key).await? else { continue };
         let now = dispatch.rules().now();
-        let second = &dispatch.rules().second_approver;
+        let second = &dispatch.rules().containment.second_approver_levels;
         let owed: Vec<Action> = incident
             .actions
             .iter()

@@ -43,10 +43,8 @@ pub struct Rules {
     pub routing: Arc<crate::domain::routing::Routing>,
     /// The time.
     pub clock: Clock,
-    /// Containment actions the daemon asks for itself (`[[containment.automatic]]`).
-    pub automatic: Arc<Vec<crate::domain::containment::AutoRule>>,
-    /// Levels whose containment actions need a second person (`[containment] second_approver_levels`).
-    pub second_approver: Arc<Vec<crate::domain::severity::Level>>,
+    /// `[containment]`: automatic actions, second approvers, what plans reach (quarantine bucket, IP sets).
+    pub containment: Arc<crate::config::ContainmentConfig>,
 }
 
 impl Rules {
@@ -61,8 +59,7 @@ impl Rules {
             hours: Arc::new(config.work_hours.clone()),
             routing: Arc::new(config.routing()),
             clock: Clock::from_config(config),
-            automatic: Arc::new(config.containment.automatic.clone()),
-            second_approver: Arc::new(config.containment.second_approver_levels.clone()),
+            containment: Arc::new(config.containment.clone()),
         }
     }
 

@@ -124,7 +124,7 @@ impl Ingest {
     /// Asks for the containment actions `[[containment.automatic]]` wants on `incident` at its level now
     /// (each once: a record, even of an undo, stops it). The daemon's containment round carries them out.
     async fn contain_automatically(&self, incident: Incident) -> Result<Incident, StoreError> {
-        let rules = &self.dispatch.rules().automatic;
+        let rules = &self.dispatch.rules().containment.automatic;
         let recorded: Vec<ContainAction> = incident.actions.iter().map(|a| a.action).collect();
         let wanted =
             containment::automatic(rules, incident.subject(), incident.severity, &incident.finding_type, &recorded);

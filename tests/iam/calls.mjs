@@ -43,7 +43,8 @@ export function queueArn(url, region) {
  * The requests IAM authorises for `call` ({service, operation, uri, body}): a list of {action, resource}.
  * An empty list: a call that needs no permission (sts:GetCallerIdentity).
  */
-export function requests(call, { account, region }) {
+export function requests(call, { account, region, tags = new Map() }) {
+  const seen = { tags };
   const op = call.operation;
   const table = (name) => `arn:aws:dynamodb:${region}:${account}:table/${name}`;
   switch (call.service) {
@@ -102,8 +103,62 @@ export function requests(call, { account, region }) {
       const resource = b.RoleName ? `role/${b.RoleName}` : `user/${b.UserName}`;
       return [{ action: `iam:${op}`, resource: `arn:aws:iam::${account}:${resource}` }];
     }
+    case 'S3':
+      return s3Requests(op, call, seen);
+    case 'WAFV2': {
+      const b = json(call.body);
+      const scope = b.Scope === 'CLOUDFRONT' ? 'global' : 'regional';
+      return [{ action: `wafv2:${op}`, resource: `arn:aws:wafv2:${region}:${account}:${scope}/ipset/${b.Name}/${b.Id}` }];
+    }
     default:
       return [{ action: `${call.service.toLowerCase()}:${op}`, resource: '*' }];
+  }
+}
+
+/** Bucket and key of an S3 request: virtual-hosted (`bucket.s3.<region>.amazonaws.com/key`) or by path. */
+function s3Object(uri) {
+  const url = new URL(uri);
+  const hosted = /^(.+)\.s3[.-]/.exec(url.hostname);
+  const path = url.pathname.slice(1);
+  const [bucket, key] = hosted ? [hosted[1], path] : [path.split('/')[0], path.split('/').slice(1).join('/')];
+  return { bucket, key: decodeURIComponent(key), versioned: url.searchParams.has('versionId') };
+}
+
+/**
+ * What IAM authorises for an S3 call. A copy reads its source (`x-amz-copy-source`) with the tags that
+ * object has, as far as this process's earlier calls tell (s3:ExistingObjectTag/<key>): the tags it put.
+ */
+function s3Requests(op, call, seen) {
+  const { bucket, key, versioned } = s3Object(call.uri);
+  const object = `arn:aws:s3:::${bucket}/${key}`;
+  const version = (plain, ofVersion) => `s3:${versioned ? ofVersion : plain}`;
+  switch (op) {
+    case 'GetObjectTagging':
+      return [{ action: version('GetObjectTagging', 'GetObjectVersionTagging'), resource: object }];
+    case 'PutObjectTagging': {
+      const tags = {};
+      for (const m of (call.body ?? '').matchAll(/<Tag>\s*<Key>([^<]*)<\/Key>\s*<Value>([^<]*)<\/Value>\s*<\/Tag>/g)) {
+        tags[m[1]] = m[2];
+      }
+      seen.tags.set(object.replace(/\?.*$/, ''), tags);
+      return [{ action: version('PutObjectTagging', 'PutObjectVersionTagging'), resource: object }];
+    }
+    case 'HeadObject':
+      return [{ action: version('GetObject', 'GetObjectVersion'), resource: object }];
+    case 'CopyObject': {
+      const source = new URL(`s3://${call.copy_source}`);
+      const from = `arn:aws:s3:::${source.host}/${decodeURIComponent(source.pathname.slice(1))}`;
+      const tags = seen.tags.get(from) ?? {};
+      const context = Object.fromEntries(Object.entries(tags).map(([k, v]) => [`s3:ExistingObjectTag/${k}`, v]));
+      const read = source.searchParams.has('versionId') ? 's3:GetObjectVersion' : 's3:GetObject';
+      return [
+        { action: read, resource: from, context },
+        { action: 's3:PutObject', resource: object },
+        { action: 's3:PutObjectTagging', resource: object },
+      ];
+    }
+    default:
+      throw new Error(`S3 ${op} is not mapped`);
   }
 }
 

@@ -3,11 +3,11 @@
 //
 // spec: {
 //   account, region,
-//   stacks: [{template, name, parameters}, ...],   // resolved in order; later ones import earlier exports
+//   stacks: [{template, name, parameters, physical?}, ...],   // resolved in order; later ones import earlier exports
 //   role: {stack: 0, logical: "DaemonRole"},         // "A+B": one person holding managed policies A and B
 //   calls: "path/to/call-log.jsonl",                 // lines of src/adapters/call_log.rs (may be absent)
 //   ownOnly: false,                                  // true: only calls on the role's stacks' resources
-//   asks: [{action, resource, leadingKey?, viaService?, tagKeys?}]
+//   asks: [{action, resource, leadingKey?, viaService?, tagKeys?, context?}]
 // }
 // Returns {role, decisions: [{action, resource, decision, call, leadingKey}], errors: [...]}. A request to a
 // queue, topic or table that a stack encrypts also asks for the KMS actions SQS, SNS and DynamoDB take with
@@ -25,7 +25,7 @@ export async function evaluate(spec) {
   const { account, region } = spec;
   let imports = {};
   const stacks = spec.stacks.map((s) => {
-    const stack = new Stack(load(s.template), { name: s.name, account, region, parameters: s.parameters ?? {}, imports });
+    const stack = new Stack(load(s.template), { name: s.name, account, region, parameters: s.parameters ?? {}, imports, physical: s.physical ?? {} });
     imports = { ...imports, ...stack.exports() };
     return stack;
   });
@@ -39,9 +39,11 @@ export async function evaluate(spec) {
   const errors = [];
   const wanted = new Map();
   const add = (r, call) => {
-    const key = `${r.action} ${r.resource} ${r.leadingKey ?? ''} ${r.viaService ?? ''} ${(r.tagKeys ?? []).join(',')}`;
+    const key = `${r.action} ${r.resource} ${r.leadingKey ?? ''} ${r.viaService ?? ''} ${(r.tagKeys ?? []).join(',')} ${JSON.stringify(r.context ?? {})}`;
     if (!wanted.has(key)) wanted.set(key, { ...r, call });
   };
+  // What earlier calls of the log tell later ones (the tags an object was given before it is copied).
+  const tags = new Map();
   if (spec.calls && fs.existsSync(spec.calls)) {
     for (const line of fs.readFileSync(spec.calls, 'utf8').split('\n')) {
       if (!line.trim()) continue;
@@ -54,7 +56,7 @@ export async function evaluate(spec) {
       const name = `${call.service}.${call.operation}`;
       let made;
       try {
-        made = requests(call, { account, region });
+        made = requests(call, { account, region, tags });
       } catch (e) {
         errors.push({ call: name, error: `cannot tell what IAM authorises for it: ${e.message}` });
         continue;
@@ -88,6 +90,7 @@ export async function evaluate(spec) {
           ...(r.leadingKey ? { 'dynamodb:LeadingKeys': [r.leadingKey] } : {}),
           ...(r.viaService ? { 'kms:ViaService': r.viaService, 'kms:CallerAccount': account } : {}),
           ...(r.tagKeys ? { 'aws:TagKeys': r.tagKeys } : {}),
+          ...(r.context ?? {}),
         },
       },
       identityPolicies: role.policies,

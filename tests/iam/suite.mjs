@@ -45,7 +45,15 @@ for (const file of runs.sort()) {
   // A daemon's containment calls, made under the containment role (on any instance or user: ownOnly off).
   const contained = log.replace(/\.jsonl$/, '.containment');
   if (fs.existsSync(contained)) {
-    const withRole = [{ ...core, parameters: { ...core.parameters, Containment: 'true' } }];
+    // With the config's IP sets and quarantine bucket.
+    const withRole = [{
+      ...core,
+      parameters: { ...core.parameters, Containment: 'true', WafIpSetArns: (about.waf_ip_sets ?? []).join(',') },
+      // The bucket is named after the first part of the stack's id: gd-incidents-quarantine-<account>-<part>.
+      physical: about.quarantine_bucket
+        ? { 'AWS::StackId': `${about.quarantine_bucket.split('-').pop()}-0000-0000-0000-000000000000` }
+        : {},
+    }];
     checks.push({ role: { stack: 0, logical: 'ContainmentRole' }, calls: contained, ownOnly: false, stacks: withRole });
     containing += 1;
   }

@@ -34,8 +34,10 @@ const NO_VALUE = Symbol('NoValue');
 
 /** A template resolved for one stack: `resolve(value)` gives what CloudFormation would. */
 export class Stack {
-  constructor(template, { name, account, region, parameters = {}, imports = {} }) {
+  /** `physical`: what CloudFormation generated, where the test knows it: `AWS::StackId`'s uuid. */
+  constructor(template, { name, account, region, parameters = {}, imports = {}, physical = {} }) {
     this.t = template;
+    this.physical = physical;
     this.name = name;
     this.account = account;
     this.region = region;
@@ -74,7 +76,7 @@ export class Stack {
     const pseudo = {
       'AWS::AccountId': this.account, 'AWS::Region': this.region, 'AWS::Partition': 'aws',
       'AWS::StackName': this.name, 'AWS::URLSuffix': 'amazonaws.com', 'AWS::NoValue': NO_VALUE,
-      'AWS::StackId': this.arn('cloudformation', `stack/${this.name}/0`),
+      'AWS::StackId': this.arn('cloudformation', `stack/${this.name}/${this.physical['AWS::StackId'] ?? '0a1b2c3d-0000-0000-0000-000000000000'}`),
     };
     if (logical in pseudo) return pseudo[logical];
     if (logical in this.params) return this.params[logical];
@@ -88,6 +90,7 @@ export class Stack {
       case 'AWS::IAM::Role': return this.prop(logical, 'RoleName', `${this.name}-${logical}`);
       case 'AWS::SecretsManager::Secret': return this.arn('secretsmanager', `secret:${this.prop(logical, 'Name', logical)}-AbCdEf`);
       case 'AWS::Logs::LogGroup': return this.prop(logical, 'LogGroupName', logical);
+      case 'AWS::S3::Bucket': return this.prop(logical, 'BucketName', `${this.name}-${logical}`.toLowerCase());
       default: return logical;
     }
   }
@@ -106,6 +109,7 @@ export class Stack {
       case 'AWS::IAM::Role.Arn': return `arn:aws:iam::${this.account}:role/${this.ref(logical)}`;
       case 'AWS::Logs::LogGroup.Arn': return this.arn('logs', `log-group:${this.ref(logical)}:*`);
       case 'AWS::Events::Rule.Arn': return this.arn('events', `rule/${this.prop(logical, 'Name', logical)}`);
+      case 'AWS::S3::Bucket.Arn': return `arn:aws:s3:::${this.ref(logical)}`;
       default: return `${logical}.${attribute}`;
     }
   }

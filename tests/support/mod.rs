@@ -21,6 +21,7 @@ pub mod queues;
 pub mod stack;
 pub mod subscribers;
 pub mod table;
+pub mod waf;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

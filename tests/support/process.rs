@@ -61,7 +61,21 @@ fn record_calls(command_name: &str, config: &Path, env: &[(&str, &str)]) -> Opti
     // Routes' and clients' topics: the stack parameter StakeholderTopicArns of a deployment with this config.
     let topics: Vec<&str> =
         text.lines().filter_map(|l| l.trim().strip_prefix("topic_arn = \"")?.strip_suffix('"')).collect();
-    let about = serde_json::json!({ "process": kind, "stack": stack, "stakeholder_topics": topics });
+    // Containment's reach: stack parameter WafIpSetArns, and the bucket the stack made.
+    let setting =
+        |key: &str| text.lines().find_map(|l| l.trim().strip_prefix(key)?.trim().strip_prefix('=')).map(str::trim);
+    let waf: Vec<&str> = setting("waf_ip_set_arns")
+        .map(|list| {
+            list.trim_matches(['[', ']'])
+                .split(',')
+                .map(|a| a.trim().trim_matches('"'))
+                .filter(|a| !a.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let bucket = setting("quarantine_bucket").map(|b| b.trim_matches('"'));
+    let about = serde_json::json!({ "process": kind, "stack": stack, "stakeholder_topics": topics,
+        "waf_ip_sets": waf, "quarantine_bucket": bucket });
     std::fs::write(dir.join(format!("{id}.json")), about.to_string()).ok()?;
     Some(dir.join(format!("{id}.jsonl")))
 }

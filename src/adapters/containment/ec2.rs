@@ -8,6 +8,7 @@ use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSp
 use serde_json::{Value, json};
 
 use super::{ContainError, classify};
+use crate::domain::containment::ip_set::cidr;
 use crate::domain::containment::record::Outcome;
 use crate::domain::containment::{INCIDENT_TAG, QUARANTINE_GROUP};
 
@@ -284,11 +285,6 @@ pub(super) async fn network_acl(ec2: &Client, subnet_id: &str) -> Result<Value, 
         })
         .collect();
     Ok(json!({ "network_acl_id": acl.network_acl_id(), "subnet_id": subnet_id, "entries": entries }))
-}
-
-/// `ip` as a one-address CIDR block.
-fn cidr(ip: &str) -> String {
-    if ip.contains(':') { format!("{ip}/128") } else { format!("{ip}/32") }
 }
 
 /// Adds a deny entry for each of `ips`, both ways, unless one is there; the entries this action added are

@@ -1,5 +1,5 @@
-//! Carrying out containment actions on AWS: EC2 (`ec2`: isolation, snapshots) and IAM (`iam`: access
-//! keys). Each action is three calls from the service: [`Containment::observe`] reads what the resource is
+//! Carrying out containment actions on AWS: EC2 (`ec2`: isolation, snapshots, network ACLs), IAM (`iam`:
+//! access keys, sessions), S3 (`s3`: quarantined objects) and AWS WAF (`waf`: IP sets). Each action is three calls from the service: [`Containment::observe`] reads what the resource is
 //! now (recorded before anything changes, so a retry after a crash still knows what to put back),
 //! [`Containment::carry_out`] changes it, idempotently (a second run finds the quarantine group, the
 //! snapshots, the key already inactive), and [`Containment::undo`] puts back what `observe` recorded.
@@ -9,6 +9,8 @@
 
 mod ec2;
 mod iam;
+mod s3;
+mod waf;
 
 use serde_json::Value;
 
@@ -19,7 +21,7 @@ use crate::adapters::identity;
 use crate::config::ContainmentConfig;
 use crate::domain::containment::record::Outcome;
 use crate::domain::containment::{Action, MAX_BLOCKED_IPS};
-use crate::domain::finding::targets::Targets;
+use crate::domain::finding::targets::{S3Object, Targets};
 
 /// Why an action was not carried out.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +128,19 @@ impl Containment {
                 iam::key_status(&c.iam, user, key).await
             }
             Action::RevokeSessions => iam::role_policy(&c.iam, role(targets)?).await,
-            Action::BlockIp => ec2::network_acl(&c.ec2, blocked(targets)?.0).await,
+            Action::BlockIp => {
+                let mut seen = ec2::network_acl(&c.ec2, blocked(targets)?.0).await?;
+                let mut sets = Vec::new();
+                for set in self.cfg.ip_sets() {
+                    let c = self.clients_for(&set.account).await?;
+                    sets.push(waf::addresses(&c.waf(&set.region), &set).await?);
+                }
+                if !sets.is_empty() {
+                    seen["waf"] = Value::Array(sets);
+                }
+                Ok(seen)
+            }
+            Action::QuarantineObject => s3::tags(&c.s3, object(targets)?).await,
         }
     }
 
@@ -153,7 +167,28 @@ impl Containment {
             }
             Action::BlockIp => {
                 let (subnet, ips) = blocked(targets)?;
-                ec2::block(&c.ec2, subnet, &ips, before).await
+                let mut outcome = ec2::block(&c.ec2, subnet, &ips, before).await?;
+                let mut sets = Vec::new();
+                for set in self.cfg.ip_sets() {
+                    let had: Vec<String> = before["waf"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|s| s["arn"] == set.arn.as_str())
+                        .and_then(|s| serde_json::from_value(s["addresses"].clone()).ok())
+                        .unwrap_or_default();
+                    let c = self.clients_for(&set.account).await?;
+                    let (added, request_id) = waf::add(&c.waf(&set.region), &set, &ips, &had).await?;
+                    sets.push(added);
+                    outcome.request_ids.extend(request_id);
+                }
+                if !sets.is_empty() {
+                    outcome.after["waf"] = Value::Array(sets);
+                }
+                Ok(outcome)
+            }
+            Action::QuarantineObject => {
+                s3::quarantine(&c.s3, object(targets)?, incident_id, before, self.cfg.quarantine()).await
             }
         }
     }
@@ -175,7 +210,22 @@ impl Containment {
                 iam::set_status(&c.iam, user, key, true).await
             }
             Action::RevokeSessions => iam::restore(&c.iam, role(targets)?, before).await,
-            Action::BlockIp => ec2::unblock(&c.ec2, after).await,
+            Action::BlockIp => {
+                let mut outcome = ec2::unblock(&c.ec2, after).await?;
+                for set in self.cfg.ip_sets() {
+                    let added: Vec<String> = after["waf"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|s| s["arn"] == set.arn.as_str())
+                        .and_then(|s| serde_json::from_value(s["added"].clone()).ok())
+                        .unwrap_or_default();
+                    let c = self.clients_for(&set.account).await?;
+                    outcome.request_ids.extend(waf::remove(&c.waf(&set.region), &set, &added).await?);
+                }
+                Ok(outcome)
+            }
+            Action::QuarantineObject => s3::restore(&c.s3, object(targets)?, before).await,
         }
     }
 }
@@ -195,6 +245,10 @@ fn blocked(targets: &Targets) -> Result<(&str, Vec<&str>), ContainError> {
         Some(subnet) if !ips.is_empty() => Ok((subnet, ips)),
         _ => Err(ContainError::Refused("the finding names no remote address with an instance's subnet".into())),
     }
+}
+
+fn object(targets: &Targets) -> Result<&S3Object, ContainError> {
+    targets.object.as_ref().ok_or_else(|| ContainError::Refused("the finding names no S3 object".into()))
 }
 
 fn instance(targets: &Targets) -> Result<&str, ContainError> {

@@ -7,11 +7,12 @@
 //! Evidence first (procedure §3.6): snapshots are never deleted, so `snapshot-volumes` has no undo; every
 //! other action records what it changed so that `undo` can put it back.
 
+pub mod ip_set;
 pub mod record;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::finding::targets::Targets;
+use crate::domain::finding::targets::{S3Object, Targets};
 use crate::domain::severity::Level;
 
 /// The name of the security group an instance is isolated in, one per VPC: no inbound or outbound rules.
@@ -35,14 +36,19 @@ pub enum Action {
     DeactivateAccessKey,
     /// Denies everything to the role's sessions issued before now (the console's "revoke active sessions").
     RevokeSessions,
-    /// Denies the finding's remote addresses in the network ACL of the instance's subnet, both ways.
+    /// Denies the finding's remote addresses in the network ACL of the instance's subnet, both ways (and
+    /// in the AWS WAF IP sets of `[containment] waf_ip_set_arns`).
     BlockIp,
+    /// Tags the S3 object found malicious with the incident id (and copies it to the quarantine bucket of
+    /// `[containment] quarantine_bucket`, as evidence).
+    QuarantineObject,
 }
 
 impl Action {
     /// Every action, in the order a responder usually takes them (evidence before isolation).
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::SnapshotVolumes,
+        Action::QuarantineObject,
         Action::IsolateInstance,
         Action::BlockIp,
         Action::DeactivateAccessKey,
@@ -57,6 +63,7 @@ impl Action {
             Action::DeactivateAccessKey => "deactivate-access-key",
             Action::RevokeSessions => "revoke-sessions",
             Action::BlockIp => "block-ip",
+            Action::QuarantineObject => "quarantine-object",
         }
     }
 
@@ -68,6 +75,7 @@ impl Action {
             Action::DeactivateAccessKey => "the exposed access key was deactivated",
             Action::RevokeSessions => "the affected role's active sessions were revoked",
             Action::BlockIp => "the attacker's network addresses were blocked",
+            Action::QuarantineObject => "the malicious file was quarantined and a copy kept for analysis",
         }
     }
 
@@ -254,12 +262,86 @@ pub fn plan(incident: Subject, action: Action) -> Result<Plan, NotApplicable> {
                 undo: "undo removes exactly the entries recorded".into(),
             })
         }
+        Action::QuarantineObject => {
+            let object = t
+                .object
+                .as_ref()
+                .ok_or_else(|| refuse(format!("its resource is {}, not an S3 object", resource_of(incident))))?;
+            let location = object.location();
+            Ok(Plan {
+                action,
+                target: location.clone(),
+                steps: vec![
+                    format!("Record the tags of {location}."),
+                    format!(
+                        "Tag it {INCIDENT_TAG}={id}, keeping its other tags: a bucket policy that denies reading \
+                         objects with that tag keeps everyone out of it (deploy/README.md)."
+                    ),
+                ],
+                undo: "undo puts back exactly the tags recorded; a quarantine copy stays, as evidence".into(),
+            })
+        }
     }
 }
 
-/// Every action that applies to `incident`, with its plan.
-pub fn applicable(incident: Subject) -> Vec<Plan> {
-    Action::ALL.into_iter().filter_map(|a| plan(incident, a).ok()).collect()
+/// What the daemon's `[containment]` settings add to some plans.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reach<'a> {
+    /// The bucket `quarantine-object` copies objects into; empty: none.
+    pub quarantine_bucket: &'a str,
+    /// The AWS WAF IP sets `block-ip` adds addresses to.
+    pub waf_ip_sets: &'a [String],
+}
+
+/// `plan` with the steps the settings of `reach` add: the copy into the quarantine bucket, the AWS WAF IP
+/// sets.
+pub fn with_reach(mut plan: Plan, incident_id: &str, targets: &Targets, reach: Reach) -> Plan {
+    match plan.action {
+        Action::QuarantineObject if !reach.quarantine_bucket.is_empty() => {
+            if let Some(object) = &targets.object {
+                let key = quarantine_key(incident_id, object);
+                plan.steps.push(format!(
+                    "Copy that version into s3://{}/{key}, tagged {INCIDENT_TAG}={incident_id}, and record the \
+                     copy's version and ETag as evidence (never deleted).",
+                    reach.quarantine_bucket
+                ));
+            }
+        }
+        Action::BlockIp => {
+            for set in reach.waf_ip_sets {
+                plan.steps.push(format!(
+                    "Add each address to the AWS WAF IP set {set} (of its address family), recording those added."
+                ));
+            }
+            if !reach.waf_ip_sets.is_empty() {
+                plan.undo = "undo removes exactly the entries and the IP set addresses recorded".into();
+            }
+        }
+        _ => {}
+    }
+    plan
+}
+
+/// Where the quarantine bucket keeps the copy of `object`: `<incident>/<bucket>/<key>`, or the key's
+/// SHA-256 in place of a key too long for that (S3 keys hold 1,024 bytes).
+pub fn quarantine_key(incident_id: &str, object: &S3Object) -> String {
+    let key = format!("{incident_id}/{}/{}", object.bucket, object.key);
+    if key.len() <= 1024 {
+        return key;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(object.key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{incident_id}/{}/sha256-{hex}", object.bucket)
+}
+
+/// Every action that applies to `incident`, with its plan and what `reach` adds to it.
+pub fn applicable(incident: Subject, reach: Reach) -> Vec<Plan> {
+    Action::ALL
+        .into_iter()
+        .filter_map(|a| plan(incident, a).ok())
+        .map(|p| with_reach(p, incident.incident_id, incident.targets, reach))
+        .collect()
 }
 
 /// `[[containment.automatic]]`: an action the daemon asks for itself, before anyone wakes up, when an

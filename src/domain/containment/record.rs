@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Action;
+use super::{Action, INCIDENT_TAG};
 use crate::domain::timestamp;
 
 /// Attempts at an action (or its undo) before it is given up as failed.
@@ -177,6 +177,7 @@ impl ActionRecord {
                     parts.push(format!("sessions issued before {at} denied"));
                 }
             }
+            Action::QuarantineObject => {}
             Action::BlockIp => {
                 let rules: Vec<String> = self
                     .after
@@ -195,6 +196,26 @@ impl ActionRecord {
                 if let Some(acl) = self.after.get("network_acl_id").and_then(Value::as_str) {
                     parts.push(format!("{acl} deny rules {}", rules.join(", ")));
                 }
+            }
+        }
+        if let Some(sets) = self.after.get("waf").and_then(Value::as_array) {
+            for set in sets {
+                let name = set.get("name").and_then(Value::as_str).unwrap_or("?");
+                let added = set.get("added").and_then(Value::as_array).map_or(0, Vec::len);
+                parts.push(format!("AWS WAF IP set {name}: {added} address(es) added"));
+            }
+        }
+        if self.action == Action::QuarantineObject && !self.after.is_null() {
+            parts.push(format!("tagged {INCIDENT_TAG}"));
+            if let Some(copy) = self.after.get("copy").filter(|c| c.is_object()) {
+                let field = |k: &str| copy.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+                parts.push(format!(
+                    "evidence copy s3://{}/{} (version {}, ETag {})",
+                    field("bucket"),
+                    field("key"),
+                    field("version_id"),
+                    field("etag")
+                ));
             }
         }
         if let Some(e) = &self.error {

@@ -1,7 +1,7 @@
 //! Which actions apply to which resources, and what their plans say.
 
 use super::*;
-use crate::domain::finding::targets::{Interface, Targets};
+use crate::domain::finding::targets::{Interface, S3Object, Targets};
 
 fn subject<'a>(targets: &'a Targets, resource: &'a str) -> Subject<'a> {
     Subject { incident_id: "0d9c", resource, confidential: false, targets }
@@ -33,8 +33,9 @@ fn each_resource_type_gets_the_actions_that_apply_to_it() {
         ..instance.clone()
     };
     let caller = Targets { remote_ips: vec!["198.51.100.7".into()], ..user_key.clone() };
+    let object = Targets { object: S3Object::new("uploads", "in/x.exe", Some("v1")), ..Targets::default() };
     use Action::*;
-    let cases: [(&Targets, &[Action]); 7] = [
+    let cases: [(&Targets, &[Action]); 8] = [
         (&instance, &[SnapshotVolumes, IsolateInstance]),
         (&attacked, &[SnapshotVolumes, IsolateInstance, BlockIp]),
         (&caller, &[DeactivateAccessKey]),
@@ -42,9 +43,11 @@ fn each_resource_type_gets_the_actions_that_apply_to_it() {
         (&role_key, &[RevokeSessions]),
         (&eks, &[]),
         (&none, &[]),
+        (&object, &[QuarantineObject]),
     ];
     for (targets, want) in cases {
-        let got: Vec<Action> = applicable(subject(targets, "r")).into_iter().map(|p| p.action).collect();
+        let got: Vec<Action> =
+            applicable(subject(targets, "r"), Reach::default()).into_iter().map(|p| p.action).collect();
         assert_eq!(got, want, "{targets:?}");
     }
     assert_eq!(manual_steps(&eks).len(), 4);
@@ -75,6 +78,34 @@ fn each_resource_type_gets_the_actions_that_apply_to_it() {
 }
 
 #[test]
+fn the_settings_say_where_a_plan_reaches_beyond_the_resource() {
+    let object = Targets { object: S3Object::new("uploads", "in/x.exe", Some("v1")), ..Targets::default() };
+    let attacked = Targets {
+        interfaces: vec![Interface {
+            id: "eni-0123456789abcdef0".into(),
+            subnet_id: Some("subnet-0123abcd".into()),
+            vpc_id: None,
+        }],
+        remote_ips: vec!["198.51.100.7".into()],
+        ..Targets::default()
+    };
+    let sets = ["arn:aws:wafv2:us-east-1:123456789012:regional/ipset/blocked/abc".to_owned()];
+    let reach = Reach { quarantine_bucket: "evidence-q", waf_ip_sets: &sets };
+    let plans = applicable(subject(&object, "r"), Reach::default());
+    assert_eq!(plans[0].target, "s3://uploads/in/x.exe?versionId=v1");
+    assert!(plans[0].steps.iter().all(|s| !s.contains("Copy")), "{plans:?}");
+    let plans = applicable(subject(&object, "r"), reach);
+    assert!(plans[0].steps.last().unwrap().contains("s3://evidence-q/0d9c/uploads/in/x.exe"), "{plans:?}");
+    let block = &applicable(subject(&attacked, "r"), reach)[0];
+    assert!(block.steps.last().unwrap().contains("IP set arn:aws:wafv2:"), "{block:?}");
+    assert!(block.undo.contains("IP set addresses"), "{block:?}");
+    // A key too long to sit under the incident and bucket is named by its hash.
+    let long = S3Object::new("uploads", &"k".repeat(1020), None).unwrap();
+    let key = quarantine_key("0d9c", &long);
+    assert!(key.starts_with("0d9c/uploads/sha256-") && key.len() < 1024, "{key}");
+}
+
+#[test]
 fn action_names_read_as_the_contract_spells_them() {
     for action in Action::ALL {
         assert_eq!(action.as_str().parse::<Action>(), Ok(action));
@@ -83,7 +114,8 @@ fn action_names_read_as_the_contract_spells_them() {
     let err = "isolate".parse::<Action>().unwrap_err();
     assert!(
         err.contains(
-            "expected one of snapshot-volumes, isolate-instance, block-ip, deactivate-access-key, revoke-sessions"
+            "expected one of snapshot-volumes, quarantine-object, isolate-instance, block-ip, deactivate-access-key, \
+             revoke-sessions"
         ),
         "{err}"
     );

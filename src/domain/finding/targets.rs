@@ -1,5 +1,5 @@
 //! What a finding names that containment can act on: the instance and its network interfaces, the access
-//! key and who holds it, the remote addresses of the activity. Read from the finding's `resource` and
+//! key and who holds it, the remote addresses of the activity, the S3 object found malicious. Read from the finding's `resource` and
 //! `service.action`; anything that does not look like what AWS would send (an instance id that is not
 //! `i-` and hex, an address that does not parse) is left out, so no action is ever planned on it.
 
@@ -37,6 +37,46 @@ pub struct Targets {
     /// The kind of cluster (`EKS`, `ECS`) when the resource is one: containment there is manual.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// The S3 object (malware found in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<S3Object>,
+}
+
+/// An S3 object, one version of it when the bucket keeps versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Object {
+    /// The bucket.
+    pub bucket: String,
+    /// The object key.
+    pub key: String,
+    /// The version scanned, when the bucket is versioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+impl S3Object {
+    /// The object, if every part looks like what S3 accepts: a bucket name (3 to 63 of `a-z0-9.-`), a key
+    /// of 1 to 1,024 bytes without control characters, a version id of printable ASCII.
+    pub fn new(bucket: &str, key: &str, version_id: Option<&str>) -> Option<S3Object> {
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+        let key_ok = (1..=1024).contains(&key.len()) && !key.chars().any(char::is_control);
+        let version = version_id.map(str::trim).filter(|v| !v.is_empty() && *v != "null");
+        let version_ok = version.is_none_or(|v| v.len() <= 1024 && v.bytes().all(|b| b.is_ascii_graphic()));
+        (bucket_ok && key_ok && version_ok).then(|| S3Object {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: version.map(str::to_owned),
+        })
+    }
+
+    /// `s3://bucket/key` (with `?versionId=` when known).
+    pub fn location(&self) -> String {
+        match &self.version_id {
+            Some(v) => format!("s3://{}/{}?versionId={v}", self.bucket, self.key),
+            None => format!("s3://{}/{}", self.bucket, self.key),
+        }
+    }
 }
 
 /// A network interface of the instance.
@@ -91,6 +131,15 @@ pub fn read(resource: &Value, action: &Value) -> Targets {
         _ => None,
     }
     .map(str::to_owned);
+    // A finding about an object (malware in it) names it under its bucket; GuardDuty's key is not trimmed.
+    let object = (kind == "S3Object")
+        .then(|| {
+            let bucket = text(resource, "/s3BucketDetails/0/name")?;
+            let details = resource.pointer("/s3BucketDetails/0/s3ObjectDetails/0")?;
+            let key = details.get("key").and_then(Value::as_str)?;
+            S3Object::new(bucket, key, details.get("versionId").and_then(Value::as_str))
+        })
+        .flatten();
     Targets {
         instance_id,
         interfaces,
@@ -99,6 +148,7 @@ pub fn read(resource: &Value, action: &Value) -> Targets {
         principal_type,
         remote_ips: remote_ips(action),
         cluster,
+        object,
     }
 }
 
@@ -146,6 +196,20 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn only_what_s3_would_accept_names_an_object() {
+        let ok = |b: &str, k: &str, v: Option<&str>| S3Object::new(b, k, v).is_some();
+        assert!(ok("my-bucket.logs", "a/b c.txt", None));
+        assert!(ok("abc", &"k".repeat(1024), Some("null"))); // "null": an unversioned bucket's version
+        assert_eq!(S3Object::new("abc", "k", Some("null")).map(|o| o.location()), Some("s3://abc/k".into()));
+        assert!(!ok("ab", "k", None));
+        assert!(!ok("Upper", "k", None));
+        assert!(!ok("abc", "", None));
+        assert!(!ok("abc", &"k".repeat(1025), None));
+        assert!(!ok("abc", "line\nbreak", None));
+        assert!(!ok("abc", "k", Some("v 1")));
+    }
+
+    #[test]
     fn every_resource_type_names_what_can_be_acted_on() {
         let instance = json!({"resourceType": "Instance", "instanceDetails": {"instanceId": "i-0a1b2c3d4e5f67890",
             "networkInterfaces": [{"networkInterfaceId": "eni-0123456789abcdef0", "subnetId": "subnet-0123abcd",
@@ -159,11 +223,15 @@ mod tests {
         let eks = json!({"resourceType": "EKSCluster", "eksClusterDetails": {"name": "prod"}});
         let ecs = json!({"resourceType": "ECSCluster", "ecsClusterDetails": {"name": "web"}});
         let bucket = json!({"resourceType": "S3Bucket", "s3BucketDetails": [{"name": "b"}]});
+        let object = json!({"resourceType": "S3Object", "s3BucketDetails": [{"name": "uploads-prod",
+            "s3ObjectDetails": [{"key": "in/report 1.pdf", "versionId": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"}]}]});
+        let bad_object = json!({"resourceType": "S3Object", "s3BucketDetails": [{"name": "Not_A_Bucket",
+            "s3ObjectDetails": [{"key": "k"}]}]});
         let probe = json!({"portProbeAction": {"portProbeDetails": [
             {"remoteIpDetails": {"ipAddressV4": "198.51.100.7"}}, {"remoteIpDetails": {"ipAddressV4": "198.51.100.7"}},
             {"remoteIpDetails": {"ipAddressV4": "999.1.1.1"}}]}});
         let call = json!({"awsApiCallAction": {"remoteIpDetails": {"ipAddressV4": "203.0.113.9"}}});
-        let cases: [(&Value, &Value, Targets); 7] = [
+        let cases: [(&Value, &Value, Targets); 9] = [
             (
                 &instance,
                 &probe,
@@ -203,6 +271,19 @@ mod tests {
             (&eks, &Value::Null, Targets { cluster: Some("EKS".into()), ..Targets::default() }),
             (&ecs, &Value::Null, Targets { cluster: Some("ECS".into()), ..Targets::default() }),
             (&bucket, &Value::Null, Targets::default()),
+            (
+                &object,
+                &Value::Null,
+                Targets {
+                    object: Some(S3Object {
+                        bucket: "uploads-prod".into(),
+                        key: "in/report 1.pdf".into(),
+                        version_id: Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY".into()),
+                    }),
+                    ..Targets::default()
+                },
+            ),
+            (&bad_object, &Value::Null, Targets::default()),
         ];
         for (resource, action, want) in cases {
             assert_eq!(read(resource, action), want, "{resource}");

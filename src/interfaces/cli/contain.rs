@@ -28,7 +28,7 @@ pub(super) async fn contain(
 ) -> Result<(), CommandError> {
     let incident = find(&ctx.dispatch, id).await?;
     let Some(action) = action else {
-        let plans = containment::applicable(incident.subject());
+        let plans = containment::applicable(incident.subject(), ctx.config.containment.reach());
         let manual = containment::manual_steps(&incident.targets);
         if common.json {
             output::json(&json!({ "incident_id": incident.incident_id, "actions": plans, "manual_steps": manual }));
@@ -45,6 +45,7 @@ pub(super) async fn contain(
         return Ok(());
     };
     let plan = containment::plan(incident.subject(), action).map_err(Refusal::from)?;
+    let plan = containment::with_reach(plan, &incident.incident_id, &incident.targets, ctx.config.containment.reach());
     if dry_run {
         if common.json {
             output::json(&json!({ "dry_run": true, "plan": plan }));

@@ -384,6 +384,7 @@ async fn render_incident(
         evidence: &evidence,
         sequences: &sequences,
         signal_incidents: &signals,
+        reach: rules.containment.reach(),
         notice,
         problem,
         draft,

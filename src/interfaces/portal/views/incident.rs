@@ -29,6 +29,8 @@ pub struct IncidentPage<'a> {
     pub sequences: &'a [crate::adapters::dynamodb::SequenceLink],
     /// For an attack sequence: the incidents of its signals, by signal uid (empty for a reporter).
     pub signal_incidents: &'a [(String, Incident)],
+    /// What the daemon's `[containment]` settings add to containment plans.
+    pub reach: crate::domain::containment::Reach<'a>,
     /// What the last action did.
     pub notice: Option<String>,
     /// Why the last action was refused.
@@ -253,7 +255,7 @@ fn containment(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup {
     let asked: Vec<containment::Action> =
         i.actions.iter().filter(|a| a.state != State::Failed && a.state != State::Undone).map(|a| a.action).collect();
     let plans: Vec<containment::Plan> =
-        containment::applicable(i.subject()).into_iter().filter(|p| !asked.contains(&p.action)).collect();
+        containment::applicable(i.subject(), page.reach).into_iter().filter(|p| !asked.contains(&p.action)).collect();
     let manual = containment::manual_steps(&i.targets);
     let form = |name: &str, action: containment::Action, label: String| {
         html! {
