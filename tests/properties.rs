@@ -85,6 +85,7 @@ impl V {
             link: None,
             source_closed: false,
             signals: Vec::new(),
+            health: None,
         }
     }
 }

@@ -31,6 +31,43 @@ pub struct Policy {
     /// `[[policy.keep_closed]]`: finding types whose recurrence after close is recorded without reopening.
     #[serde(default)]
     pub keep_closed: Vec<KeepClosed>,
+    /// `[[policy.health]]`: the level of AWS Health events, by event type code, category, service and
+    /// status; the first rule that matches decides (floors still apply), none: the event's kind decides
+    /// (`domain::finding::health::severity`).
+    #[serde(default)]
+    pub health: Vec<HealthRule>,
+}
+
+/// A level for the AWS Health events it matches: every list it sets must hold the event's value (`*`
+/// patterns in `codes`); a list left empty matches anything.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthRule {
+    /// Event type codes, exact or with `*` (`AWS_RISK_*`, `AWS_EC2_*`).
+    #[serde(default)]
+    pub codes: Vec<String>,
+    /// Event categories: `issue`, `accountNotification`, `scheduledChange`, `investigation`.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Services, as the event names them (`EC2`, `RDS`): e.g. those in use.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Statuses: `open`, `upcoming`, `closed`.
+    #[serde(default)]
+    pub statuses: Vec<String>,
+    /// The level of the events it matches.
+    pub level: Level,
+}
+
+impl HealthRule {
+    fn matches(&self, code: &str, event: &crate::domain::finding::health::HealthEvent) -> bool {
+        let within =
+            |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v.eq_ignore_ascii_case(value));
+        (self.codes.is_empty() || self.codes.iter().any(|c| matches(c, code)))
+            && within(&self.categories, &event.category)
+            && within(&self.services, &event.service)
+            && within(&self.statuses, &event.status)
+    }
 }
 
 /// Known-benign activity that may recur: a newer version of a closed incident's finding of these types is
@@ -208,6 +245,28 @@ impl Policy {
         }
     }
 
+    /// The level of `f` under the policy: an AWS Health event's from the first `[[policy.health]]` rule
+    /// that matches it (up or down, and saying so), then raised by any floor ([`Policy::level`]).
+    pub fn rate(&self, f: &crate::domain::finding::Finding) -> Rated {
+        let ruled = f.health.as_ref().and_then(|event| {
+            let (i, rule) = self.health.iter().enumerate().find(|(_, r)| r.matches(&f.finding_type, event))?;
+            Some((i, rule.level))
+        });
+        match ruled {
+            Some((i, level)) => {
+                let rated = self.level(&f.finding_type, level);
+                let by = format!(
+                    "policy rule health[{i}]: {} {} events of {} are {level}",
+                    f.finding_type,
+                    f.health.as_ref().map_or("", |e| e.status.as_str()),
+                    f.health.as_ref().map_or("", |e| e.service.as_str())
+                );
+                Rated { raised_by: rated.raised_by.or((level != f.level).then_some(by)), level: rated.level }
+            }
+            None => self.level(&f.finding_type, f.level),
+        }
+    }
+
     /// The reason a finding is suppressed, if a rule matches both its type and its account.
     pub fn suppression(&self, finding_type: &str, account_id: &str) -> Option<&str> {
         self.suppress
@@ -251,6 +310,12 @@ impl Policy {
             }
             if f.level.is_none() {
                 return Err((format!("policy.floors[{i}].level"), "is required for a rule of your own".into()));
+            }
+        }
+        for (i, h) in self.health.iter().enumerate() {
+            if [&h.codes, &h.categories, &h.services, &h.statuses].iter().any(|l| l.iter().any(|v| v.trim().is_empty()))
+            {
+                return Err((format!("policy.health[{i}]"), "must not hold an empty value".into()));
             }
         }
         for (i, s) in self.suppress.iter().enumerate() {
@@ -308,6 +373,7 @@ mod tests {
                 },
             ],
             keep_closed: vec![],
+            health: vec![],
         }
     }
 

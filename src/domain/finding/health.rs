@@ -1,7 +1,8 @@
 //! AWS Health events: AWS's own platform incidents and account notifications (an access key AWS found
 //! exposed: `AWS_RISK_CREDENTIALS_EXPOSED`). One finding per event ARN and affected account, updated as AWS
-//! updates the event (by `lastUpdatedTime`), at a level from the event's kind ([`severity`]); policy floors
-//! match its event type code as a finding type.
+//! updates the event (by `lastUpdatedTime`), at a level from the event's kind ([`severity`]) unless a
+//! `[[policy.health]]` rule of the config sets another; policy floors match its event type code as a finding
+//! type.
 
 use super::resource::truncate;
 use super::{Finding, Origin, Reject, Resource, any_timestamp, required, wire};
@@ -20,6 +21,17 @@ pub fn severity(event_type_code: &str, category: &str, status: &str, abuse: bool
     }
 }
 
+/// What level rules (`[[policy.health]]`) read of an AWS Health event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthEvent {
+    /// The AWS service, from the event ARN (`EC2`, `IAM`, ...).
+    pub service: String,
+    /// `issue`, `accountNotification`, `scheduledChange`, `investigation`.
+    pub category: String,
+    /// `open`, `upcoming`, `closed`.
+    pub status: String,
+}
+
 /// An AWS Health event (or abuse event).
 pub(super) fn event(envelope: wire::Envelope) -> Result<Finding, Reject> {
     let abuse = envelope.detail_type.as_deref() == Some("AWS Health Abuse Event");
@@ -35,6 +47,7 @@ pub(super) fn event(envelope: wire::Envelope) -> Result<Finding, Reject> {
     let severity = severity(&code, &category, &status, abuse);
     let service = arn.split("event/").nth(1).and_then(|r| r.split('/').next()).filter(|s| !s.is_empty());
     let service = service.unwrap_or("AWS").to_owned();
+    let service_name = service.clone();
     let descriptions = detail.event_description.unwrap_or_default();
     let english = descriptions.iter().find(|d| d.language.as_deref().is_some_and(|l| l.starts_with("en")));
     let description = english
@@ -75,5 +88,6 @@ pub(super) fn event(envelope: wire::Envelope) -> Result<Finding, Reject> {
         origin: Origin::Health,
         source_closed: status == "closed",
         signals: Vec::new(),
+        health: Some(HealthEvent { service: service_name, category, status }),
     })
 }

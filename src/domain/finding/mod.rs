@@ -100,6 +100,8 @@ pub struct Finding {
     pub source_closed: bool,
     /// For an attack sequence (Extended Threat Detection): the signals it was built from.
     pub signals: Vec<Signal>,
+    /// For an AWS Health event: what its level rules read ([`health::HealthEvent`]).
+    pub health: Option<health::HealthEvent>,
 }
 
 /// One signal of an attack sequence: an earlier GuardDuty finding (`kind` = `FINDING`, `uid` its finding
@@ -297,6 +299,7 @@ fn guardduty(envelope: wire::Envelope) -> Result<Finding, Reject> {
         resource: resource::summarize(&detail.resource, &service.detection),
         targets: targets::read(&detail.resource, &service.action),
         signals: signals(&service.detection),
+        health: None,
         id,
         account_id,
         region,

@@ -487,3 +487,52 @@ fn an_attack_sequence_keeps_its_signals() {
     assert_eq!(f.signals[0].uid, "f3a1c5e7b9d24f6081a3c5e7b9d1f2a4");
     assert!(parse(&event().to_string()).unwrap().signals.is_empty(), "an ordinary finding has none");
 }
+
+#[test]
+fn health_level_rules_set_the_level_of_the_events_they_match() {
+    let rules: crate::domain::policy::Policy = toml::from_str(
+        r#"
+        [[health]]
+        codes = ["AWS_EC2_*"]
+        categories = ["issue"]
+        services = ["EC2", "RDS"]
+        statuses = ["open"]
+        level = "HIGH"
+
+        [[health]]
+        categories = ["issue"]
+        level = "LOW"
+
+        [[health]]
+        codes = ["AWS_RISK_*"]
+        level = "CRITICAL"
+        "#,
+    )
+    .unwrap();
+    let event = |code: &str, service: &str, category: &str, status: &str| {
+        let mut e = health_event(code, category, status, "Fri, 20 Nov 2026 10:05:00 GMT");
+        let arn = format!("arn:aws:health:us-west-2::event/{service}/{code}/{code}_7f35c8ae");
+        e["detail"]["eventArn"] = json!(arn);
+        match read(&e.to_string()) {
+            Ok(Parsed::Finding(f)) => *f,
+            other => panic!("{other:?}"),
+        }
+    };
+    let cases = [
+        // An open issue on a service this company runs on: HIGH; elsewhere LOW (the default says MEDIUM).
+        (event("AWS_EC2_OPERATIONAL_ISSUE", "EC2", "issue", "open"), Level::High, true),
+        (event("AWS_LAMBDA_OPERATIONAL_ISSUE", "LAMBDA", "issue", "open"), Level::Low, true),
+        (event("AWS_RISK_CREDENTIALS_EXPOSED", "IAM", "accountNotification", "open"), Level::Critical, true),
+        // No rule matches: the event's kind decides, as without rules.
+        (event("AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", "EC2", "scheduledChange", "upcoming"), Level::Low, false),
+    ];
+    for (finding, level, said) in cases {
+        let rated = rules.rate(&finding);
+        assert_eq!(rated.level, level, "{}", finding.finding_type);
+        assert_eq!(rated.raised_by.is_some(), said, "{}: {rated:?}", finding.finding_type);
+    }
+    let none = crate::domain::policy::Policy::default();
+    assert_eq!(none.rate(&event("AWS_EC2_OPERATIONAL_ISSUE", "EC2", "issue", "open")).level, Level::Medium);
+    let bad: crate::domain::policy::Policy = toml::from_str("[[health]]\nservices = [\"\"]\nlevel = \"LOW\"").unwrap();
+    assert_eq!(bad.validate().unwrap_err().0, "policy.health[0]");
+}

@@ -35,11 +35,12 @@ fn finding(updated_minute: u32, count: u64, severity: f64) -> Finding {
         link: None,
         source_closed: false,
         signals: Vec::new(),
+        health: None,
     }
 }
 
 static DEFAULT_POLICY: Policy =
-    Policy { high_list: false, floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
+    Policy { high_list: false, floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new(), health: Vec::new() };
 
 fn ctx(claimant: &str, minute: u32) -> Ctx<'_> {
     Ctx {

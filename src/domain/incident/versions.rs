@@ -10,7 +10,7 @@ use crate::domain::severity::Level;
 impl Incident {
     /// The incident a finding seen for the first time becomes, owing its pages, and the log entry.
     pub fn create(incident_id: String, f: &Finding, ctx: &Ctx) -> (Incident, Event) {
-        let rated = ctx.policy.level(&f.finding_type, f.level);
+        let rated = ctx.policy.rate(f);
         let level = rated.level;
         let suppressed = ctx.policy.suppression(&f.finding_type, &f.account_id).map(str::to_owned);
         let mut incident = Incident {
@@ -72,7 +72,7 @@ impl Incident {
 /// classified the incident, only a version whose severity is above the finding's severity at that time may
 /// raise it: the person's decision stands against the evidence they already weighed.
 pub fn apply(existing: &Incident, f: &Finding, ctx: &Ctx) -> Option<(Incident, Event)> {
-    let rated = ctx.policy.level(&f.finding_type, f.level);
+    let rated = ctx.policy.rate(f);
     let level = rated.level;
     let newer = f.version() > existing.finding_version();
     let beyond_decision = existing.classification.as_ref().is_none_or(|c| f.severity > c.finding_severity);

@@ -9,7 +9,7 @@ fn t(minute: u32) -> DateTime<Utc> {
 }
 
 static NO_RULES: Policy =
-    Policy { high_list: false, floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
+    Policy { high_list: false, floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new(), health: Vec::new() };
 
 static REPAGE_EVERY_15: std::sync::LazyLock<crate::domain::escalation::Escalation> = std::sync::LazyLock::new(|| {
     let every = Some(Duration::minutes(15));

@@ -9,7 +9,7 @@ use crate::domain::severity::Level;
 use crate::domain::sla::{DEFAULT_SLAS, summary};
 
 static NO_RULES: Policy =
-    Policy { high_list: false, floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new() };
+    Policy { high_list: false, floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new(), health: Vec::new() };
 
 /// 2026-12-04 (a Friday) at 16:00 UTC plus `minutes`.
 fn t(minutes: i64) -> DateTime<Utc> {
