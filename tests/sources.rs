@@ -94,6 +94,9 @@ async fn malware_scan_results_and_aws_health_events_become_incidents_through_the
     })
     .await;
     assert_eq!(aws.incidents(stack.table()).await.len(), 2, "no incident for a scan that found nothing");
+    // The malware and AWS's security risk took the urgent lane too (this daemon reads the work queue only).
+    let urgent = stack.urgent_queue_url().expect("the stack's urgent queue");
+    assert_eq!(aws.queue_depth(urgent).await, 2, "a copy of each urgent event on the urgent queue");
     assert_eq!(aws.queue_depth(stack.dlq_url()).await, 0, "nothing dead-lettered");
 
     // AWS closes the event: the incident says so and stays open for a person to close; no second page.
