@@ -180,3 +180,41 @@ async fn an_attack_sequence_links_the_incidents_of_its_findings_whichever_arrive
     assert!(page.body.contains("Part of attack sequence"), "{}", page.body);
     assert!(page.body.contains(&format!("href=\"/incidents/{attack}\"")), "{}", page.body);
 }
+
+/// Responders see what belongs together: `incidents show` names the other open incidents about the same
+/// instance (not those of another instance), and an incident closed drops out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_open_incidents_on_the_same_resource_are_shown_with_an_incident() {
+    let stack = deploy_stack("related");
+    let aws = Aws::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &stack, "");
+    let _daemon = Daemon::start(&config, "d1");
+    let on = |instance: &str| json!({"resourceType": "Instance", "instanceDetails": {"instanceId": instance}});
+    let findings = [
+        ("a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "i-0123456789abcdef0", "Recon:EC2/PortProbeUnprotectedPort"),
+        ("b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2", "i-0123456789abcdef0", "UnauthorizedAccess:EC2/SSHBruteForce"),
+        ("c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3", "i-0fedcba987654321f", "UnauthorizedAccess:EC2/SSHBruteForce"),
+    ];
+    let mut ids = Vec::new();
+    for (id, instance, finding_type) in findings {
+        let body = FindingEvent::version(id, 1, 1, 2.0).finding_type(finding_type).set("resource", on(instance)).body();
+        aws.send(stack.queue_url(), &body).await;
+        ids.push(incident_of(&aws, &stack, id).await);
+    }
+    let related = |id: &str| -> Vec<String> {
+        let shown = gd_json(&config, &["incidents", "show", id]);
+        let list = shown["same_resource"].as_array().cloned().unwrap_or_default();
+        list.iter().filter_map(|i| i["incident_id"].as_str().map(str::to_owned)).collect()
+    };
+    assert_eq!(related(&ids[0]), [ids[1].clone()]);
+    assert_eq!(related(&ids[1]), [ids[0].clone()]);
+    assert!(related(&ids[2]).is_empty(), "another instance's incident is not related");
+    let (code, text, err) = gd(&config, &["incidents", "show", &ids[0]]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("Same resource, also open:") && text.contains(&ids[1]), "{text}");
+
+    let (code, _, err) = gd(&config, &["incidents", "close", &ids[1], "--by", "alice", "--notes", "probe blocked"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(related(&ids[0]).is_empty(), "a closed incident is no longer listed");
+}

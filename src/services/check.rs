@@ -8,7 +8,7 @@ use crate::adapters::sqs::{StartError, discover_dead_letter_queue};
 use crate::config::Config;
 
 /// The indexes the daemon and the commands query.
-pub const REQUIRED_INDEXES: [&str; 3] = ["by-incident-id", "by-created", "by-escalation"];
+pub const REQUIRED_INDEXES: [&str; 4] = ["by-incident-id", "by-created", "by-escalation", "by-resource"];
 
 /// Why a check failed.
 #[derive(Debug, thiserror::Error)]

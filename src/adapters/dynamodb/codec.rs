@@ -15,6 +15,8 @@ use crate::domain::timestamp;
 const ATTR_DUE_AT: &str = "escalate_at";
 /// The incident's re-page time, on items whose `escalate_at` holds the index's key.
 const ATTR_REPAGE_AT: &str = "repage_at";
+/// The `by-resource` index's partition key: [`Incident::open_resource_key`], on open incidents only.
+pub(super) const ATTR_OPEN_RESOURCE: &str = "open_resource";
 
 /// One DynamoDB item.
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -54,6 +56,10 @@ impl Store {
     pub(super) fn incident_item(&self, incident: &Incident) -> Result<Item, StoreError> {
         let pk = super::IncidentKey::of(incident).pk();
         let mut item = self.encode(incident, &pk, SK_INCIDENT, RECORD_INCIDENT)?;
+        // The sparse `by-resource` index: open incidents by what they are about.
+        if let Some(key) = incident.open_resource_key() {
+            item.insert(ATTR_OPEN_RESOURCE.into(), AttributeValue::S(key));
+        }
         if let Some(due) = incident.due_at() {
             item.insert("escalation_due".into(), AttributeValue::S(ESCALATION_DUE.into()));
             item.insert(ATTR_DUE_AT.into(), AttributeValue::S(timestamp::format(due)));

@@ -26,7 +26,9 @@
 //! Indexes: `by-incident-id` (incident_id, sk) finds an incident by its id; `by-created` (record_type,
 //! created_at) lists incidents newest first; `by-escalation` (escalation_due, escalate_at) is sparse and
 //! holds only the incidents the daemon must look at, by when: a re-page scheduled, or a page still owed
-//! (see `Store::incident_item`).
+//! (see `Store::incident_item`); `by-resource` (open_resource, created_at) is sparse too and holds the open
+//! incidents by what they are about (`related`). Incidents written before it existed join it at their next
+//! change.
 //!
 //! Confidential staff reports (insider misconduct, for the ISO alone) are kept in a table of their own when
 //! `[incidents] confidential_table` is set: the same layout, encrypted with a key only the ISO, the daemon and
@@ -34,8 +36,8 @@
 //! read and write finds its table from the id or key alone (`Store::table_of`); listings that include
 //! them merge both tables newest first, and the daemon looks for due pages in both.
 //!
-//! Files: `incidents` reads incidents, `commit` writes them, `coordination` keeps the other
-//! records, `confidential` moves old confidential reports to their table, and `codec` turns records into
+//! Files: `incidents` reads incidents, `commit` writes them, `links` and `related` find what belongs
+//! together, `coordination` keeps the other records, `confidential` moves old confidential reports to their table, and `codec` turns records into
 //! items and back.
 
 mod codec;
@@ -44,6 +46,7 @@ mod confidential;
 mod coordination;
 mod incidents;
 mod links;
+mod related;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
@@ -68,6 +71,8 @@ pub const SK_INCIDENT: &str = "INCIDENT";
 const INDEX_BY_ID: &str = "by-incident-id";
 const INDEX_BY_CREATED: &str = "by-created";
 const INDEX_BY_ESCALATION: &str = "by-escalation";
+/// Sparse: open incidents by what they are about (`open_resource`, `created_at`).
+const INDEX_BY_RESOURCE: &str = "by-resource";
 const ESCALATION_DUE: &str = "due";
 /// How many lost races one [`Store::modify`] tolerates before giving up for now.
 const MAX_CONFLICTS: usize = 16;

@@ -512,3 +512,27 @@ fn a_keep_closed_rule_records_the_recurrence_without_reopening() {
     assert!(event.summary.contains("kept closed by policy: nightly scanner"), "{}", event.summary);
     assert!(owed(&next).is_empty());
 }
+
+#[test]
+fn open_incidents_name_what_they_are_about_and_closed_ones_nothing() {
+    use crate::domain::finding::targets::{S3Object, Targets};
+    let (base, _) = feed(&[(1, 1, 5.0)]);
+    let with = |targets: Targets, status: Status| Incident { targets, status, ..base.clone() };
+    let account = base.account_id.clone();
+    let instance = Targets { instance_id: Some("i-0123456789abcdef0".into()), ..Targets::default() };
+    let object = Targets { object: S3Object::new("uploads", "a/b", None), ..Targets::default() };
+    let user = Targets { principal: Some("deploy-bot".into()), ..Targets::default() };
+    let cases = [
+        (with(instance.clone(), Status::Open), Some(format!("{account}/ec2/i-0123456789abcdef0"))),
+        (with(instance.clone(), Status::Contained), Some(format!("{account}/ec2/i-0123456789abcdef0"))),
+        (with(object, Status::Acknowledged), Some(format!("{account}/s3/uploads"))),
+        (with(user, Status::Investigating), Some(format!("{account}/iam/deploy-bot"))),
+        (with(Targets::default(), Status::Open), Some(format!("{account}/{}", base.resource))),
+        (with(instance.clone(), Status::Closed), None),
+        (with(instance.clone(), Status::Suppressed), None),
+        (Incident { confidential: true, ..with(instance, Status::Open) }, None),
+    ];
+    for (incident, want) in cases {
+        assert_eq!(incident.open_resource_key(), want, "{:?} {:?}", incident.status, incident.targets);
+    }
+}

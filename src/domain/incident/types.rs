@@ -520,6 +520,35 @@ impl Incident {
         }
     }
 
+    /// What it is about, while it is open (not closed or suppressed): other open incidents with the same
+    /// key concern the same resource. `<account>/ec2/<instance>`, `<account>/s3/<bucket>`,
+    /// `<account>/iam/<user or role>`, else `<account>/<resource>`; none for a staff report or an unknown
+    /// resource.
+    pub fn open_resource_key(&self) -> Option<String> {
+        if matches!(self.status, Status::Closed | Status::Suppressed) || self.confidential || self.account_id.is_empty()
+        {
+            return None;
+        }
+        let t = &self.targets;
+        let what = if let Some(instance) = &t.instance_id {
+            format!("ec2/{instance}")
+        } else if let Some(object) = &t.object {
+            format!("s3/{}", object.bucket)
+        } else if let Some(principal) = &t.principal {
+            format!("iam/{principal}")
+        } else if !self.resource.is_empty() && self.resource != "unknown" && self.source != Source::Staff {
+            self.resource.clone()
+        } else {
+            return None;
+        };
+        // Index keys hold 2,048 bytes: a longer resource line is cut on a character boundary.
+        let mut key = format!("{}/{what}", self.account_id);
+        while key.len() > 1_024 {
+            key.pop();
+        }
+        Some(key)
+    }
+
     /// Its follow-up actions overdue at `now`.
     pub fn overdue_follow_ups(&self, now: DateTime<Utc>) -> Vec<&crate::domain::follow_up::FollowUp> {
         self.follow_ups.iter().filter(|f| f.overdue(now)).collect()

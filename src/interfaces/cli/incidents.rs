@@ -58,6 +58,7 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
             let related = output::Related {
                 sequences: dispatch.store().links(&incident).await?,
                 signals: dispatch.store().signal_incidents(&incident).await?,
+                same_resource: dispatch.store().on_same_resource(&incident).await?,
             };
             let rules = dispatch.rules();
             let clock = clock::clock(&incident, &rules.slas, &rules.hours, rules.now());

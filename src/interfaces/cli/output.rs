@@ -53,6 +53,8 @@ pub struct Related {
     pub sequences: Vec<crate::adapters::dynamodb::SequenceLink>,
     /// For an attack sequence: its signals' incidents.
     pub signals: Vec<(String, Incident)>,
+    /// Other open incidents about the same resource.
+    pub same_resource: Vec<Incident>,
 }
 
 /// An incident, its response clock, its log and what it is linked to, as text or JSON.
@@ -77,6 +79,10 @@ pub fn incident(
             "evidence_versions": evidence,
             "part_of_sequences": related.sequences,
             "signal_incidents": signals,
+            "same_resource": related.same_resource.iter().map(|i| json!({
+                "incident_id": i.incident_id, "severity": i.severity, "status": i.status.as_str(),
+                "finding_type": i.finding_type, "title": i.title,
+            })).collect::<Vec<_>>(),
         }));
         return;
     }
@@ -119,6 +125,12 @@ pub fn incident(
                 None => String::new(),
             };
             println!("  {:<16} {}  {}  {incident}", s.kind, s.name, s.uid);
+        }
+    }
+    if !related.same_resource.is_empty() {
+        println!("Same resource, also open:");
+        for i in &related.same_resource {
+            println!("  {}  {:<8} {:<13} {}", i.incident_id, i.severity.as_str(), i.status.as_str(), i.title);
         }
     }
     if let Some(rule) = &incident.raised_by {

@@ -355,20 +355,21 @@ async fn render_incident(
     extra: (Option<String>, Option<Problem>, ActionForm, Option<String>),
 ) -> Response {
     let (notice, problem, draft, failed_action) = extra;
-    let (timeline, evidence, sequences, signals) = if access == Access::Work {
+    let (timeline, evidence, sequences, signals, same_resource) = if access == Access::Work {
         let store = portal.dispatch.store();
         let read = tokio::try_join!(
             store.timeline(incident),
             store.evidence(incident),
             store.links(incident),
-            store.signal_incidents(incident)
+            store.signal_incidents(incident),
+            store.on_same_resource(incident)
         );
         match read {
             Ok(all) => all,
             Err(e) => return unavailable(portal, user, &e),
         }
     } else {
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new())
+        Default::default()
     };
     let csrf = token(portal, user);
     let rules = portal.dispatch.rules();
@@ -384,6 +385,7 @@ async fn render_incident(
         evidence: &evidence,
         sequences: &sequences,
         signal_incidents: &signals,
+        same_resource: &same_resource,
         reach: rules.containment.reach(),
         notice,
         problem,

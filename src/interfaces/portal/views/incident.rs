@@ -29,6 +29,8 @@ pub struct IncidentPage<'a> {
     pub sequences: &'a [crate::adapters::dynamodb::SequenceLink],
     /// For an attack sequence: the incidents of its signals, by signal uid (empty for a reporter).
     pub signal_incidents: &'a [(String, Incident)],
+    /// Other open incidents about the same resource (empty for a reporter).
+    pub same_resource: &'a [Incident],
     /// What the daemon's `[containment]` settings add to containment plans.
     pub reach: crate::domain::containment::Reach<'a>,
     /// What the last action did.
@@ -113,6 +115,15 @@ pub(super) fn work_view(chrome: &Chrome<'_>, page: &IncidentPage<'_>) -> Markup 
                             @if let Some((_, linked)) = page.signal_incidents.iter().find(|(uid, _)| uid == &s.uid) {
                                 " · " a href=(format!("/incidents/{}", linked.incident_id)) { "its incident" } " (" (linked.status.as_str()) ")"
                             }
+                        }
+                    } } }
+                }
+                @if !page.same_resource.is_empty() {
+                    dt { "Same resource, also open" }
+                    dd { ul { @for other in page.same_resource {
+                        li {
+                            a href=(format!("/incidents/{}", other.incident_id)) { (other.severity.as_str()) " " (other.status.as_str()) }
+                            " · " (other.title)
                         }
                     } } }
                 }
