@@ -166,6 +166,24 @@ async fn closing_archives_the_finding_and_a_failure_is_reported_and_retried() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(fake.archived(), vec![first.clone()], "closing archived the finding in GuardDuty");
 
+    // An organization's administrator sees its members' findings, each naming the member's detector; only
+    // the administrator may archive, with its own detector of the region.
+    let member = FindingEvent::version("4e4b4e4b4e4b4e4b4e4b4e4b4e4b4e4b", 1, 1, 5.0).account("111122223333");
+    let mut body: Value = serde_json::from_str(&member.body()).unwrap();
+    body["detail"]["service"]["detectorId"] = json!("0123456789abcdef0123456789abcdef");
+    Aws::new().await.send(stack.queue_url(), &body.to_string()).await;
+    let member_daemon = Daemon::start_with_env(&config, "member", &env);
+    let member_incident = eventually("the member's incident", Duration::from_secs(60), || async {
+        let listed = gd_json(&config, &["incidents", "list"]);
+        let found = listed["incidents"].as_array()?.iter().find(|i| i["finding_id"] == member.id())?.clone();
+        found["incident_id"].as_str().map(str::to_owned)
+    })
+    .await;
+    drop(member_daemon);
+    let (code, _, err) = close(&member_incident);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(fake.archived(), vec![first.clone(), member.id().to_owned()], "archived with this account's detector");
+
     // Archiving fails: the close is kept, the failure is reported, and the daemon retries until it works.
     fake.fail_archives(2);
     let incident = incident_of(&second);

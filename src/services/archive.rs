@@ -67,10 +67,15 @@ pub async fn retry_pending(guardduty: &GuardDuty, store: &Store) {
 
 async fn attempt(guardduty: &GuardDuty, store: &Store, pending: &mut PendingArchive) -> Result<(), ArchiveError> {
     pending.attempts += 1;
-    let result = if pending.detector_id.is_empty() {
+    // In an organization only the GuardDuty administrator archives, with its own detector of the region (a
+    // member's finding names the member's detector, which is not the administrator's to use): this
+    // account's detector first, the finding's where this account has none.
+    let own = guardduty.detectors(&pending.region).await.ok().and_then(|d| d.into_iter().next());
+    let id = own.map(|d| d.id).unwrap_or_else(|| pending.detector_id.clone());
+    let result = if id.is_empty() {
         Err(ArchiveError::NoDetector)
     } else {
-        let detector = Detector { region: pending.region.clone(), id: pending.detector_id.clone() };
+        let detector = Detector { region: pending.region.clone(), id };
         guardduty.archive(&detector, &pending.finding_id).await.map_err(ArchiveError::from)
     };
     let (action, summary) = match &result {
