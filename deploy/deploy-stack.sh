@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deploys deploy/cloudformation/gd-incidents.yaml as stack STACK_NAME (default gd-incidents) and prints the
+# Deploys deploy/cloudformation/gd-incidents.yaml (or $GD_TEMPLATE) as stack STACK_NAME (default gd-incidents) and prints the
 # stack's outputs, and nothing else, on stdout as one flat JSON object:
 #   {"DeadLetterQueueUrl": "...", "IncidentTableName": "...", "QueueUrl": "...", ...}
 # The daemon's config takes QueueUrl as [queue] url and UrgentQueueUrl as [queue] urgent_url (the priority lane
@@ -11,6 +11,8 @@
 # Usage: deploy/deploy-stack.sh [STACK_NAME]
 #
 # Environment:
+#   GD_TEMPLATE      another template of deploy/cloudformation (default gd-incidents.yaml), e.g.
+#                    gd-incidents-forward.yaml in another region (AWS_DEFAULT_REGION).
 #   GD_STACK_PARAMS  extra parameters, space-separated Key=Value (e.g. "MaxReceiveCount=2
 #                    TableDeletionProtection=false"). Parameters not given keep the value the stack already
 #                    has (a new stack gets the template defaults).
@@ -27,7 +29,7 @@ set -euo pipefail
 
 STACK=${1:-gd-incidents}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TEMPLATE="$HERE/cloudformation/gd-incidents.yaml"
+TEMPLATE="$HERE/cloudformation/${GD_TEMPLATE:-gd-incidents.yaml}"
 
 log() { printf '[deploy-stack %s] %s\n' "$STACK" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -208,9 +210,9 @@ log "done: stack is $status after $(($(date +%s) - START)) s"
   python3 -c '
 import json, sys
 outputs = {o["k"]: o["v"] for o in json.load(sys.stdin) or []}
-required = ["QueueUrl", "DeadLetterQueueUrl", "IncidentTableName", "OceTopicArn", "IsoTopicArn"]
+required = ["QueueUrl", "DeadLetterQueueUrl", "IncidentTableName", "OceTopicArn", "IsoTopicArn"] if sys.argv[1] == "gd-incidents.yaml" else []
 missing = [k for k in required if not outputs.get(k)]
 if missing:
     sys.exit("stack outputs lack " + ", ".join(missing))
 print(json.dumps(outputs, sort_keys=True))
-'
+' "$(basename "$TEMPLATE")"

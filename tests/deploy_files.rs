@@ -16,6 +16,7 @@ const CORE_TEMPLATE: &str = "deploy/cloudformation/gd-incidents.yaml";
 const ECS_TEMPLATE: &str = "deploy/cloudformation/gd-incidents-ecs.yaml";
 const MEMBER_TEMPLATE: &str = "deploy/cloudformation/gd-incidents-member.yaml";
 const PEOPLE_TEMPLATE: &str = "deploy/cloudformation/gd-incidents-people.yaml";
+const FORWARD_TEMPLATE: &str = "deploy/cloudformation/gd-incidents-forward.yaml";
 const DOCKERFILE: &str = "deploy/Dockerfile";
 const UNIT: &str = "deploy/gd-incidents.service";
 const BAKED_CONFIG: &str = "config/aws.toml";
@@ -140,6 +141,7 @@ fn every_template_deploys_without_an_s3_bucket() {
         ECS_TEMPLATE,
         MEMBER_TEMPLATE,
         PEOPLE_TEMPLATE,
+        FORWARD_TEMPLATE,
         "deploy/cloudformation/gd-incidents-portal.yaml",
     ] {
         let size = read(template).len();
@@ -151,7 +153,7 @@ fn every_template_deploys_without_an_s3_bucket() {
 fn every_template_passes_cfn_lint() {
     let out = Command::new(cfn_lint())
         .current_dir(repo())
-        .args([CORE_TEMPLATE, ECS_TEMPLATE, MEMBER_TEMPLATE, PEOPLE_TEMPLATE])
+        .args([CORE_TEMPLATE, ECS_TEMPLATE, MEMBER_TEMPLATE, PEOPLE_TEMPLATE, FORWARD_TEMPLATE])
         .output()
         .expect("run cfn-lint");
     // Exit 0 means no error, no warning and no informational finding.

@@ -112,6 +112,12 @@ impl Clients {
         service_client!(aws_sdk_eventbridge, builder, &self.hooks, "EVENTBRIDGE")
     }
 
+    /// An EventBridge client of `region` (coverage of the regions forwarding to this one).
+    pub fn eventbridge_in(&self, region: &str) -> aws_sdk_eventbridge::Client {
+        let builder = aws_sdk_eventbridge::config::Builder::from(&self.shared).region(Region::new(region.to_owned()));
+        service_client!(aws_sdk_eventbridge, builder, &self.hooks, "EVENTBRIDGE")
+    }
+
     /// An STS client (who the caller is).
     pub fn sts(&self) -> aws_sdk_sts::Client {
         let builder = aws_sdk_sts::config::Builder::from(&self.shared);

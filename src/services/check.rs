@@ -7,7 +7,8 @@ use crate::adapters::clients::{AwsError, Clients, describe};
 use crate::adapters::sqs::{StartError, discover_dead_letter_queue};
 use crate::config::Config;
 
-/// The indexes the daemon and the commands query.
+/// The indexes the daemon and the commands query (the confidential table's: all but `by-resource`, since
+/// confidential reports name no resource).
 pub const REQUIRED_INDEXES: [&str; 4] = ["by-incident-id", "by-created", "by-escalation", "by-resource"];
 
 /// Why a check failed.
@@ -68,9 +69,9 @@ pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
         Err(why) => Check { what: "dead-letter queue", how: "redrive policy of the queue".into(), result: Err(why) },
     });
     let table = &config.incidents.table;
-    checks.push(table_check(clients, "table", table).await);
+    checks.push(table_check(clients, "table", table, &REQUIRED_INDEXES).await);
     if let Some(confidential) = &config.incidents.confidential_table {
-        checks.push(table_check(clients, "confidential table", confidential).await);
+        checks.push(table_check(clients, "confidential table", confidential, &REQUIRED_INDEXES[..3]).await);
     }
     // A put whose condition cannot hold: allowed means ConditionalCheckFailed, and nothing is written.
     let probe = clients
@@ -121,6 +122,7 @@ pub async fn run(config: &Config, clients: &Clients) -> Vec<Check> {
                 .map_err(|e| CheckFailure::Call(e.into())),
         });
     }
+    checks.extend(super::coverage::run(config, clients).await);
     checks
 }
 
@@ -145,7 +147,7 @@ async fn queue_depth(clients: &Clients, what: &'static str, queue: &str) -> Chec
 }
 
 /// The table `table` exists with the indexes the program queries.
-async fn table_check(clients: &Clients, what: &'static str, table: &str) -> Check {
+async fn table_check(clients: &Clients, what: &'static str, table: &str, required: &[&str]) -> Check {
     Check {
         what,
         how: format!("dynamodb:DescribeTable {table}"),
@@ -159,7 +161,7 @@ async fn table_check(clients: &Clients, what: &'static str, table: &str) -> Chec
                     })
                     .unwrap_or_default();
                 let missing: Vec<&str> =
-                    REQUIRED_INDEXES.iter().copied().filter(|i| !indexes.iter().any(|have| have == i)).collect();
+                    required.iter().copied().filter(|i| !indexes.iter().any(|have| have == i)).collect();
                 if missing.is_empty() {
                     Ok(format!("indexes {}", indexes.join(", ")))
                 } else {

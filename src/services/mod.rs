@@ -18,6 +18,7 @@ pub mod archive;
 pub mod check;
 pub mod clock;
 pub mod containment;
+pub mod coverage;
 pub mod digest;
 pub mod dispatch;
 pub mod ingest;

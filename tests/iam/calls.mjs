@@ -90,6 +90,7 @@ export function requests(call, { account, region, tags = new Map() }) {
     }
     case 'EventBridge': {
       const b = json(call.body);
+      if (op === 'ListRuleNamesByTarget') return [{ action: `events:${op}`, resource: `arn:aws:events:${region}:${account}:rule/*` }];
       const buses = new Set((b.Entries ?? []).map((e) => e.EventBusName ?? 'default'));
       return [...buses].map((bus) => ({
         action: `events:${op}`,

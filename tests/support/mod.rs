@@ -40,7 +40,7 @@ pub use localstack::{Aws, endpoint, ensure_localstack, sdk};
 #[allow(unused_imports)]
 pub use process::{Daemon, Process, binary, gd, gd_env, gd_json};
 #[allow(unused_imports)]
-pub use stack::{Stack, deploy_named, deploy_stack, deploy_stack_with};
+pub use stack::{Stack, deploy_forwarding, deploy_named, deploy_stack, deploy_stack_with};
 #[allow(unused_imports)]
 pub use table::{Item, incident_of, n, s};
 

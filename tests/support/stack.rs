@@ -56,6 +56,18 @@ pub fn deploy_named(name: &str) -> Stack {
     deploy_as(name, "")
 }
 
+/// Deploys `gd-incidents-forward.yaml` in `region`, forwarding that region's events to `core`'s bus.
+pub fn deploy_forwarding(core: &Stack, region: &str) -> Stack {
+    let name = format!("{}-fwd", core.name);
+    let params = format!("CentralEventBusArn={}", core.output("EventBusArn"));
+    let env =
+        [("GD_TEMPLATE", "gd-incidents-forward.yaml"), ("AWS_DEFAULT_REGION", region), ("GD_STACK_PARAMS", &params)];
+    let out = run_script(Duration::from_secs(600), "deploy/deploy-stack.sh", &[&name], &env);
+    let outputs: HashMap<String, String> =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("deploy-stack.sh {name} printed no JSON ({e}):\n{out}"));
+    Stack { name, outputs }
+}
+
 fn deploy_as(name: &str, params: &str) -> Stack {
     ensure_localstack();
     let started = Instant::now();

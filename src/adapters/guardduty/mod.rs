@@ -117,6 +117,28 @@ impl GuardDuty {
         }
     }
 
+    /// Whether `detector` has any finding updated at or after `since_ms` (epoch milliseconds), archived or
+    /// not: one call.
+    pub async fn any_finding_since(&self, detector: &Detector, since_ms: i64) -> Result<bool, GuardDutyError> {
+        let client = self.client(&detector.region)?;
+        let criteria = FindingCriteria::builder()
+            .criterion("updatedAt", Condition::builder().greater_than_or_equal(since_ms).build())
+            .build();
+        let out = client
+            .list_findings()
+            .detector_id(&detector.id)
+            .finding_criteria(criteria)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| GuardDutyError::Call {
+                op: "ListFindings",
+                region: detector.region.clone(),
+                source: e.into(),
+            })?;
+        Ok(!out.finding_ids.unwrap_or_default().is_empty())
+    }
+
     /// The findings with `ids` (at most [`GET_BATCH`]).
     pub async fn findings(
         &self,
