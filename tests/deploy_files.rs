@@ -1,4 +1,4 @@
-//! The deployment files, checked without AWS, Docker or systemd: both CloudFormation templates pass
+//! The deployment files, checked without AWS, Docker or systemd: every CloudFormation template passes
 //! cfn-lint; the ECS template's environment variables name real config keys, override every placeholder of
 //! the config file baked into the image, and import only what the core stack exports; the Dockerfile and the
 //! systemd unit run subcommands and flags that the real binary has; the image's health check works with the
@@ -552,4 +552,32 @@ fn the_systemd_unit_runs_the_daemon_with_its_config() {
         "the daemon exits within 20 s of SIGTERM; 30 s leaves margin"
     );
     assert_eq!(unit_values(&unit, "Restart"), ["always"]);
+}
+
+/// The `detail-type`s the rules of `template` route (every `- X` line under a `detail-type:`).
+fn routed_detail_types(template: &str) -> BTreeSet<String> {
+    let text = read(template);
+    let mut found = BTreeSet::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.trim() != "detail-type:" {
+            continue;
+        }
+        while let Some(item) = lines.peek().and_then(|l| l.trim().strip_prefix("- ")) {
+            found.insert(item.trim_matches('"').to_owned());
+            lines.next();
+        }
+    }
+    found
+}
+
+/// The templates' rules, the forwarding stack and the program read the same kinds of event: a kind added to
+/// one and not the others would be lost (or dead-lettered as unknown).
+#[test]
+fn the_rules_route_exactly_the_events_the_program_reads() {
+    use gd_incidents::domain::finding::{DETAIL_TYPE, HEALTH_DETAIL_TYPES, SCAN_RESULT_DETAIL_TYPE};
+    let read_by_the_program: BTreeSet<String> =
+        [DETAIL_TYPE, SCAN_RESULT_DETAIL_TYPE].into_iter().chain(HEALTH_DETAIL_TYPES).map(str::to_owned).collect();
+    assert_eq!(routed_detail_types(CORE_TEMPLATE), read_by_the_program, "{CORE_TEMPLATE}'s rules");
+    assert_eq!(routed_detail_types(FORWARD_TEMPLATE), read_by_the_program, "{FORWARD_TEMPLATE}'s rule");
 }
