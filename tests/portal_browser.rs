@@ -213,10 +213,28 @@ async fn staff_report_then_a_responder_acknowledges_notes_and_closes_it_in_chrom
     assert!(text(&browser).await.contains("1 report,"));
     shot(&browser, "03-staff-my-reports").await;
 
+    // A title as long as a report's may be, one word without a break (GuardDuty's run longer still).
+    browser.goto(&format!("{}/report", as_staff.url())).await.unwrap();
+    let long = format!("Unusual{}", "x".repeat(293));
+    type_into(&browser, "#title", &long).await;
+    type_into(&browser, "#description", "A title that would stretch the list.").await;
+    click(&browser, "input[name=level][value=LOW]").await;
+    navigate(&browser, "form[action='/report'] button[type=submit]").await;
+
     // The responder: the list, the incident, acknowledge.
     browser.goto(&format!("{}/incidents", as_responder.url())).await.unwrap();
     let page = text(&browser).await;
     assert!(page.contains(title) && page.contains("CRITICAL") && page.contains(RESPONDER), "{page}");
+    // Every column stays on screen whatever a title holds.
+    let edges = browser
+        .execute(
+            "return [window.innerWidth, ...[...document.querySelectorAll('table.incidents th')].map(h => h.getBoundingClientRect().right)]",
+            vec![],
+        )
+        .await
+        .expect("measure the list");
+    let edges: Vec<f64> = edges.as_array().unwrap().iter().filter_map(|v| v.as_f64()).collect();
+    assert!(edges.len() == 8 && edges[1..].iter().all(|right| *right <= edges[0]), "window, column edges: {edges:?}");
     shot(&browser, "04-responder-incident-list").await;
     navigate(&browser, &format!("a[href='/incidents/{id}']")).await;
     let page = text(&browser).await;

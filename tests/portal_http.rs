@@ -224,6 +224,18 @@ async fn each_role_sees_what_it_may_and_confidential_reports_stay_with_the_iso()
     assert!(list.body.contains("Odd pop-up") && list.body.contains("Phishing mail"), "{}", list.body);
     assert!(!list.body.contains("Colleague") && !list.body.contains(&secret), "{}", list.body);
     assert!(list.body.contains("2 incidents"), "the count leaves it out too: {}", list.body);
+    // Page through every incident, one a page, by the cursor of the page before: each once, newest first,
+    // the confidential one never.
+    let (mut seen, mut next) = (Vec::new(), Some("/incidents?limit=1".to_owned()));
+    while let Some(path) = next.take() {
+        assert!(seen.len() < 3, "paging does not end: {seen:?}");
+        let page = http.get(&url(&path), Some(&responder)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        seen.extend([&open, &others, &secret].into_iter().filter(|id| page.body.contains(id.as_str())).cloned());
+        let links = page.body.split("href=\"").filter_map(|s| s.split('"').next());
+        next = links.filter(|h| h.contains("after=")).map(|h| h.replace("&amp;", "&")).next();
+    }
+    assert_eq!(seen, [others.clone(), open.clone()]);
     let search = http.get(&url("/incidents?q=colleague"), Some(&responder)).await;
     assert!(search.body.contains("0 incidents") && !search.body.contains("Colleague"), "{}", search.body);
     let search = http.get(&url(&format!("/incidents?q={secret}")), Some(&responder)).await;

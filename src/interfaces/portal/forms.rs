@@ -279,6 +279,8 @@ pub struct ListQuery {
     pub q: String,
     /// How many to show.
     pub limit: String,
+    /// Where the page begins: the cursor the page before ended at (empty: the newest).
+    pub after: String,
 }
 
 /// The incident page's query: what the action before the redirect did.

@@ -28,7 +28,8 @@ type Shared = State<Arc<Portal>>;
 
 /// Incidents read per store call while collecting a list.
 const LIST_PAGE: usize = 100;
-/// Incidents looked at, at most, for one list, search or "my reports".
+/// Incidents looked at, at most, for one page of a list or search (the next page goes on from there) or
+/// "my reports".
 const SCAN_CAP: usize = 5000;
 const DEFAULT_LIST: usize = 50;
 
@@ -129,32 +130,28 @@ pub async fn not_found(State(portal): Shared, user: User) -> Response {
     error(&portal, &user, StatusCode::NOT_FOUND, "Not found", "There is no such page.")
 }
 
-/// Reads incidents newest first, keeping those `keep` accepts, until `want` are kept (or [`SCAN_CAP`] were
-/// read). Returns them and whether there may be more.
+/// Reads incidents newest first from `after` (a listing cursor; none: the newest), keeping those `keep`
+/// accepts, until `want` are kept, the end, or [`SCAN_CAP`] were looked at. Returns them and the cursor just
+/// after the last one looked at, to go on from there: each store call asks for no more than are still
+/// wanted, so the cursor never skips one.
 async fn collect(
     store: &Store,
     filter: &ListFilter,
     keep: impl Fn(&Incident) -> bool,
     want: usize,
-) -> Result<(Vec<Incident>, bool), StoreError> {
+    after: Option<String>,
+) -> Result<(Vec<Incident>, Option<String>), StoreError> {
     let mut kept = Vec::new();
-    let mut next: Option<String> = None;
+    let mut next = after;
     let mut read = 0;
     loop {
-        let listing = store.list(filter, LIST_PAGE, next.as_deref()).await?;
+        let ask = (want - kept.len()).clamp(1, LIST_PAGE);
+        let listing = store.list(filter, ask, next.as_deref()).await?;
         read += listing.incidents.len();
-        for incident in listing.incidents {
-            if keep(&incident) {
-                if kept.len() == want {
-                    return Ok((kept, true));
-                }
-                kept.push(incident);
-            }
-        }
-        match listing.next {
-            Some(token) if read < SCAN_CAP => next = Some(token),
-            Some(_) => return Ok((kept, true)),
-            None => return Ok((kept, false)),
+        kept.extend(listing.incidents.into_iter().filter(|i| keep(i)));
+        next = listing.next;
+        if kept.len() >= want || next.is_none() || read >= SCAN_CAP {
+            return Ok((kept, next));
         }
     }
 }
@@ -210,7 +207,8 @@ pub async fn list(State(portal): Shared, user: User, query: Result<Query<ListQue
     };
     // `user.lists` again, whatever the store's filter did: a confidential incident never reaches a responder.
     let keep = |i: &Incident| user.lists(i) && matches_search(i, &query.q);
-    match collect(portal.dispatch.store(), &filter, keep, limit).await {
+    let after = Some(query.after.trim().to_owned()).filter(|a| !a.is_empty());
+    match collect(portal.dispatch.store(), &filter, keep, limit, after).await {
         Ok((incidents, more)) => {
             let csrf = token(&portal, &user);
             let rules = portal.dispatch.rules();
@@ -218,7 +216,7 @@ pub async fn list(State(portal): Shared, user: User, query: Result<Query<ListQue
             let clocks: Vec<String> =
                 incidents.iter().map(|i| sla::summary(&clock::clock(i, &rules.slas, &rules.hours, now))).collect();
             let chrome = chrome(&portal, &user, &csrf);
-            page(StatusCode::OK, views::incident_list(&chrome, &query, &incidents, &clocks, more, limit))
+            page(StatusCode::OK, views::incident_list(&chrome, &query, &incidents, &clocks, more.as_deref(), limit))
         }
         Err(e) => unavailable(&portal, &user, &e),
     }
@@ -285,7 +283,7 @@ pub async fn stats(State(portal): Shared, user: User, query: Result<Query<StatsQ
 /// "My reports": what this person reported, confidential reports included.
 pub async fn my_reports(State(portal): Shared, user: User) -> Response {
     let filter = ListFilter { confidential: true, ..ListFilter::default() };
-    match collect(portal.dispatch.store(), &filter, |i| user.reported(i), MAX_LIST).await {
+    match collect(portal.dispatch.store(), &filter, |i| user.reported(i), MAX_LIST, None).await {
         Ok((incidents, _)) => {
             let csrf = token(&portal, &user);
             page(StatusCode::OK, views::my_reports(&chrome(&portal, &user, &csrf), &incidents))

@@ -15,16 +15,16 @@ pub fn incident_list(
     query: &ListQuery,
     incidents: &[Incident],
     clocks: &[String],
-    more: bool,
+    next: Option<&str>,
     limit: usize,
 ) -> Markup {
-    let more_link = format!(
-        "/incidents?status={}&level={}&q={}&limit={}",
+    let filters = format!(
+        "/incidents?status={}&level={}&q={}&limit={limit}",
         urlencode(&query.status),
         urlencode(&query.level),
         urlencode(&query.q),
-        (limit * 2).min(crate::interfaces::portal::MAX_LIST)
     );
+    let paged = !query.after.trim().is_empty();
     layout(
         Some(chrome),
         chrome.dev,
@@ -58,12 +58,13 @@ pub fn incident_list(
             }
             p.count {
                 (incidents.len()) @if incidents.len() == 1 { " incident" } @else { " incidents" }
-                @if more { ", the newest shown" } @else { "" }
-                ", newest first"
+                @if paged { " on this page" } ", newest first"
+                @if next.is_some() && incidents.len() < limit { " (more to look through)" }
             }
             (incident_table(incidents, Some(clocks)))
-            @if more && limit < crate::interfaces::portal::MAX_LIST {
-                p { a href=(more_link) { "Show more" } }
+            nav.pages {
+                @if paged { a href=(filters) { "Newest" } }
+                @if let Some(next) = next { a href={ (filters) "&after=" (urlencode(next)) } rel="next" { "Next page" } }
             }
         },
     )
@@ -73,7 +74,7 @@ pub fn incident_list(
 /// assignee and the clock.
 pub(super) fn incident_table(incidents: &[Incident], clocks: Option<&[String]>) -> Markup {
     html! {
-        table {
+        table.incidents {
             thead { tr {
                 th { "Level" } th { "Title" } th { "Status" } th { "Source" } th { "Created" }
                 @if clocks.is_some() { th { "Assignee" } th { "Response clock" } }
@@ -82,8 +83,8 @@ pub(super) fn incident_table(incidents: &[Incident], clocks: Option<&[String]>) 
                 @for (n, i) in incidents.iter().enumerate() {
                     tr {
                         td { (level(i.severity)) }
-                        td {
-                            a href={ "/incidents/" (i.incident_id) } { (i.title) }
+                        td.title {
+                            a href={ "/incidents/" (i.incident_id) } title=(i.title) { (i.title) }
                             @if i.confidential { " " span.tag-confidential { "CONFIDENTIAL" } }
                         }
                         td { (status(i.status)) }
