@@ -208,6 +208,19 @@ pub fn long_poll_timeouts(cfg: &AwsConfig, wait: Duration) -> TimeoutConfig {
         .build()
 }
 
+/// The timeouts of a page's Publish, within `claim` (how long its sender holds the page): one attempt may
+/// take most of it, so that an SNS that hangs (or a network that freezes) finishes the first attempt instead
+/// of racing a retry, each of which SNS would deliver again; and the whole call ends before the claim lapses
+/// and another worker sends the page. At most 50 s (a hung SNS is retried once), at least 5 s.
+pub fn publish_timeouts(claim: Duration) -> TimeoutConfig {
+    let operation = claim.saturating_sub(Duration::from_secs(5)).clamp(Duration::from_secs(5), Duration::from_secs(50));
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(operation * 4 / 5)
+        .operation_timeout(operation)
+        .build()
+}
+
 /// An AWS SDK error (or another failed call), kept whole as the `source` of this crate's errors.
 pub type AwsError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

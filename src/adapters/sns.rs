@@ -35,6 +35,8 @@ pub enum PagerError {
 #[derive(Debug, Clone)]
 pub struct Pager {
     client: Client,
+    /// Publish's own timeouts ([`crate::adapters::clients::publish_timeouts`]).
+    timeouts: aws_config::timeout::TimeoutConfig,
     oce_topic_arn: String,
     iso_topic_arn: String,
     routing: Arc<Routing>,
@@ -57,15 +59,18 @@ impl std::fmt::Debug for AckLinks {
 }
 
 impl Pager {
-    /// A pager for the OCE and ISO topics and the topics of `routing`'s routes and clients.
+    /// A pager for the OCE and ISO topics and the topics of `routing`'s routes and clients, whose pages are
+    /// claimed for `claim` while sent.
     pub fn new(
         client: Client,
         oce_topic_arn: impl Into<String>,
         iso_topic_arn: impl Into<String>,
         routing: Arc<Routing>,
+        claim: std::time::Duration,
     ) -> Pager {
         Pager {
             client,
+            timeouts: crate::adapters::clients::publish_timeouts(claim),
             oce_topic_arn: oce_topic_arn.into(),
             iso_topic_arn: iso_topic_arn.into(),
             routing,
@@ -115,6 +120,9 @@ impl Pager {
                 .map_err(|e| PagerError::Publish { topic: topic.to_owned(), source: e.into() })?;
             request = request.message_attributes(name, attr);
         }
+        let request = request
+            .customize()
+            .config_override(aws_sdk_sns::config::Builder::default().timeout_config(self.timeouts.clone()));
         let out =
             request.send().await.map_err(|e| PagerError::Publish { topic: topic.to_owned(), source: e.into() })?;
         Ok(out.message_id.unwrap_or_default())

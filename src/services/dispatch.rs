@@ -141,9 +141,15 @@ impl Dispatcher {
             }
             _ => None,
         };
-        let pager =
-            Pager::new(sns, &config.paging.oce_topic_arn, &config.paging.iso_topic_arn, Arc::clone(&rules.routing))
-                .with_ack_links(links);
+        let claim = std::time::Duration::from_secs(config.paging.claim_timeout_secs);
+        let pager = Pager::new(
+            sns,
+            &config.paging.oce_topic_arn,
+            &config.paging.iso_topic_arn,
+            Arc::clone(&rules.routing),
+            claim,
+        )
+        .with_ack_links(links);
         Dispatcher::new(store, pager, rules)
     }
 
