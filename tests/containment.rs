@@ -185,6 +185,34 @@ async fn a_responder_isolates_snapshots_and_undoes_and_aws_shows_it() {
     assert!(report.contains("## Containment"), "{report}");
     assert!(report.contains(&format!("| isolate-instance | {} | undone |", estate.instance_id)), "{report}");
     assert!(report.contains(&format!("| snapshot-volumes | {} | done |", estate.instance_id)), "{report}");
+    // ...and closes, with the post-mortem a CRITICAL incident owes and a follow-up action.
+    let (code, _, err) =
+        gd(&config, &["incidents", "action", "add", &incident, "rebuild web-1", "--owner", "infra-ops", "--due", "7d"]);
+    assert_eq!(code, 0, "{err}");
+    let close = [
+        "incidents",
+        "close",
+        &incident,
+        "--notes",
+        "instance rebuilt from the image; volumes kept",
+        "--root-cause",
+        "exposed SSH",
+        "--lessons-learned",
+        "no public SSH",
+        "--mitigations",
+        "SSM only",
+        "--cost-estimate",
+        "2 person-days",
+        "--legal-counsel",
+        "no",
+        "--customers-notified",
+        "no",
+        "--authorities-notified",
+        "no",
+    ];
+    let closed = gd_json(&config, &close);
+    assert_eq!(closed["incident"]["status"], "closed", "{closed}");
+    assert_eq!(estate.snapshots_of(&incident).await.len(), volumes.len(), "closing keeps the evidence");
     for daemon in [&mut d1, &mut d2] {
         let (status, _) = daemon.terminate(Duration::from_secs(20));
         assert!(status.success(), "exit status {status:?}; log:\n{}", daemon.log());

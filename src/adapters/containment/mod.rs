@@ -170,13 +170,7 @@ impl Containment {
                 let mut outcome = ec2::block(&c.ec2, subnet, &ips, before).await?;
                 let mut sets = Vec::new();
                 for set in self.cfg.ip_sets() {
-                    let had: Vec<String> = before["waf"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|s| s["arn"] == set.arn.as_str())
-                        .and_then(|s| serde_json::from_value(s["addresses"].clone()).ok())
-                        .unwrap_or_default();
+                    let had = recorded_for(before, &set.arn, "addresses");
                     let c = self.clients_for(&set.account).await?;
                     let (added, request_id) = waf::add(&c.waf(&set.region), &set, &ips, &had).await?;
                     sets.push(added);
@@ -213,13 +207,7 @@ impl Containment {
             Action::BlockIp => {
                 let mut outcome = ec2::unblock(&c.ec2, after).await?;
                 for set in self.cfg.ip_sets() {
-                    let added: Vec<String> = after["waf"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|s| s["arn"] == set.arn.as_str())
-                        .and_then(|s| serde_json::from_value(s["added"].clone()).ok())
-                        .unwrap_or_default();
+                    let added = recorded_for(after, &set.arn, "added");
                     let c = self.clients_for(&set.account).await?;
                     outcome.request_ids.extend(waf::remove(&c.waf(&set.region), &set, &added).await?);
                 }
@@ -228,6 +216,12 @@ impl Containment {
             Action::QuarantineObject => s3::restore(&c.s3, object(targets)?, before).await,
         }
     }
+}
+
+/// The addresses a record (`before` or `after`) keeps under `field` for the IP set `arn`.
+fn recorded_for(record: &Value, arn: &str, field: &str) -> Vec<String> {
+    let set = record["waf"].as_array().into_iter().flatten().find(|s| s["arn"] == arn);
+    set.and_then(|s| serde_json::from_value(s[field].clone()).ok()).unwrap_or_default()
 }
 
 fn role(targets: &Targets) -> Result<&str, ContainError> {

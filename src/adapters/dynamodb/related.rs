@@ -12,7 +12,7 @@ use crate::domain::incident::Incident;
 const RELATED_MAX: i32 = 20;
 
 impl Store {
-    /// The other open incidents about the same resource as `incident` (the newest [`RELATED_MAX`]), from the
+    /// The other open incidents about the same resource as `incident` (the newest 20), from the
     /// sparse `by-resource` index: none when it is closed or names no resource.
     pub async fn on_same_resource(&self, incident: &Incident) -> Result<Vec<Incident>, StoreError> {
         let Some(key) = incident.open_resource_key() else { return Ok(Vec::new()) };
