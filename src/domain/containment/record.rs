@@ -193,7 +193,10 @@ impl ActionRecord {
                             .collect()
                     })
                     .unwrap_or_default();
-                if let Some(acl) = self.after.get("network_acl_id").and_then(Value::as_str) {
+                // After an undo, `after` is what the undo found: the entries are gone.
+                if let Some(acl) = self.after.get("network_acl_id").and_then(Value::as_str)
+                    && !rules.is_empty()
+                {
                     parts.push(format!("{acl} deny rules {}", rules.join(", ")));
                 }
             }
