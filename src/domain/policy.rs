@@ -508,4 +508,60 @@ mod tests {
         assert_eq!(key, "policy.floors[0].name");
         assert!(reason.contains("high_list = true"), "{reason}");
     }
+
+    #[test]
+    fn health_level_rules_set_the_level_of_the_events_they_match() {
+        let rules: Policy = toml::from_str(
+            r#"
+            [[health]]
+            codes = ["AWS_EC2_*"]
+            categories = ["issue"]
+            services = ["EC2", "RDS"]
+            statuses = ["open"]
+            level = "HIGH"
+
+            [[health]]
+            categories = ["issue"]
+            level = "LOW"
+
+            [[health]]
+            codes = ["AWS_RISK_*"]
+            level = "CRITICAL"
+            "#,
+        )
+        .unwrap();
+        let event = |code: &str, service: &str, category: &str, status: &str| {
+            let e = serde_json::json!({
+                "version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602", "detail-type": "AWS Health Event",
+                "source": "aws.health", "account": "123456789012", "time": "2026-11-20T10:15:30Z",
+                "region": "us-west-2", "resources": [],
+                "detail": {
+                    "eventArn": format!("arn:aws:health:us-west-2::event/{service}/{code}/{code}_7f35c8ae"),
+                    "eventTypeCode": code, "eventTypeCategory": category, "statusCode": status,
+                    "lastUpdatedTime": "Fri, 20 Nov 2026 10:05:00 GMT", "affectedAccount": "123456789012"
+                }
+            });
+            match crate::domain::finding::read(&e.to_string()) {
+                Ok(crate::domain::finding::Parsed::Finding(f)) => *f,
+                other => panic!("{other:?}"),
+            }
+        };
+        let cases = [
+            // An open issue on a service this company runs on: HIGH; elsewhere LOW (the default says MEDIUM).
+            (event("AWS_EC2_OPERATIONAL_ISSUE", "EC2", "issue", "open"), Level::High, true),
+            (event("AWS_LAMBDA_OPERATIONAL_ISSUE", "LAMBDA", "issue", "open"), Level::Low, true),
+            (event("AWS_RISK_CREDENTIALS_EXPOSED", "IAM", "accountNotification", "open"), Level::Critical, true),
+            // No rule matches: the event's kind decides, as without rules.
+            (event("AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED", "EC2", "scheduledChange", "upcoming"), Level::Low, false),
+        ];
+        for (finding, level, said) in cases {
+            let rated = rules.rate(&finding);
+            assert_eq!(rated.level, level, "{}", finding.finding_type);
+            assert_eq!(rated.raised_by.is_some(), said, "{}: {rated:?}", finding.finding_type);
+        }
+        let none = Policy::default();
+        assert_eq!(none.rate(&event("AWS_EC2_OPERATIONAL_ISSUE", "EC2", "issue", "open")).level, Level::Medium);
+        let bad: Policy = toml::from_str("[[health]]\nservices = [\"\"]\nlevel = \"LOW\"").unwrap();
+        assert_eq!(bad.validate().unwrap_err().0, "policy.health[0]");
+    }
 }
