@@ -78,7 +78,9 @@
 //!
 //! Indexes: `by-incident-id` (incident_id, sk) finds an incident by its id; `by-created` (record_type,
 //! created_at) lists incidents newest first; `by-escalation` (escalation_due, escalate_at) is sparse and
-//! holds only the incidents the daemon must look at: a re-page scheduled or a page still owed, by when. An incident item's attributes are the serialized fields of
+//! holds only the incidents the daemon must look at: a re-page scheduled or a page still owed, by when;
+//! `by-resource` (open_resource, created_at) is sparse too: the open incidents by what they are about. An
+//! incident item's attributes are the serialized fields of
 //! [`domain::incident::Incident`] (timestamps RFC 3339 UTC with milliseconds, so they sort as text); how
 //! they are written is in [`adapters::dynamodb`].
 

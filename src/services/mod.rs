@@ -1,7 +1,8 @@
 //! Services: the domain's decisions carried out through the adapters. [`ingest`] takes one finding to its
 //! incident and pages; [`dispatch`] owns the store, the pager and the rules, applies a person's change and
 //! sends what an incident owes; [`reconcile`] sweeps the GuardDuty API; [`archive`] archives a closed
-//! incident's finding; [`schedule`] runs the periodic round (owed pages, re-pages); [`check`] and
+//! incident's finding; [`schedule`] runs the periodic round (owed pages, re-pages); [`containment`] carries
+//! out the actions people asked for; [`check`] (with [`coverage`] of an organisation's regions) and
 //! [`sample`] back the commands of the same names. [`Context`] is what each process works with.
 //!
 //! What belongs here is a use case: read, let the domain decide, write conditionally, publish. Rules it
