@@ -56,7 +56,9 @@ async fn malware_scan_results_and_aws_health_events_become_incidents_through_the
     let aws = Aws::new().await;
     let oce = aws.capture(stack.oce_topic(), &format!("{}-oce-capture", stack.name)).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config_with(dir.path(), &stack, "", "[escalation]\nack_timeout_secs = 0\n");
+    // This company treats AWS's reports of its own exposed credentials as CRITICAL (a Health level rule).
+    let rule = "[[policy.health]]\ncodes = [\"AWS_RISK_*\"]\nlevel = \"CRITICAL\"\n";
+    let config = write_config_with(dir.path(), &stack, "", &format!("[escalation]\nack_timeout_secs = 0\n\n{rule}"));
     let _daemon = Daemon::start(&config, "d1");
 
     // Through EventBridge, as AWS delivers them: the stack's rules route both kinds to the work queue.
@@ -77,7 +79,8 @@ async fn malware_scan_results_and_aws_health_events_become_incidents_through_the
     let account = stack.queue_url().trim_end_matches('/').rsplit('/').nth(1).unwrap();
     assert_eq!((s(&m, "account_id"), s(&m, "finding_type")), (Some(account), Some("Object:S3/MaliciousFile")));
     let h = item(health);
-    assert_eq!((s(&h, "severity"), s(&h, "finding_type")), (Some("HIGH"), Some("AWS_RISK_CREDENTIALS_EXPOSED")));
+    assert_eq!((s(&h, "severity"), s(&h, "finding_type")), (Some("CRITICAL"), Some("AWS_RISK_CREDENTIALS_EXPOSED")));
+    assert!(s(&h, "raised_by").is_some_and(|r| r.starts_with("policy rule health[0]")), "{h:?}");
     assert_eq!(s(&h, "source"), Some("aws.health"));
 
     // Both page like findings; the clean scan made no incident and was not dead-lettered.
@@ -88,7 +91,12 @@ async fn malware_scan_results_and_aws_health_events_become_incidents_through_the
     want.sort();
     assert_eq!(paged, want);
     assert!(pages.iter().any(|p| p.body.contains("EICAR-Test-File")), "{pages:?}");
-    assert!(pages.iter().all(|p| p.attributes["kind"] == "page" && p.attributes["severity"] == "HIGH"));
+    let level_of = |incident: &str| {
+        pages.iter().find(|p| p.attributes["incident_id"] == incident).map(|p| p.attributes["severity"].clone())
+    };
+    assert_eq!(level_of(&malware_incident).as_deref(), Some("HIGH"));
+    assert_eq!(level_of(&health_incident).as_deref(), Some("CRITICAL"), "paged at the rule's level");
+    assert!(pages.iter().all(|p| p.attributes["kind"] == "page"));
     eventually("the queue drained", Duration::from_secs(30), || async {
         (aws.queue_depth(stack.queue_url()).await == 0).then_some(())
     })
