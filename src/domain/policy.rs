@@ -250,21 +250,15 @@ impl Policy {
     pub fn rate(&self, f: &crate::domain::finding::Finding) -> Rated {
         let ruled = f.health.as_ref().and_then(|event| {
             let (i, rule) = self.health.iter().enumerate().find(|(_, r)| r.matches(&f.finding_type, event))?;
-            Some((i, rule.level))
+            Some((i, rule.level, event))
         });
-        match ruled {
-            Some((i, level)) => {
-                let rated = self.level(&f.finding_type, level);
-                let by = format!(
-                    "policy rule health[{i}]: {} {} events of {} are {level}",
-                    f.finding_type,
-                    f.health.as_ref().map_or("", |e| e.status.as_str()),
-                    f.health.as_ref().map_or("", |e| e.service.as_str())
-                );
-                Rated { raised_by: rated.raised_by.or((level != f.level).then_some(by)), level: rated.level }
-            }
-            None => self.level(&f.finding_type, f.level),
-        }
+        let Some((i, level, event)) = ruled else { return self.level(&f.finding_type, f.level) };
+        let rated = self.level(&f.finding_type, level);
+        let by = format!(
+            "policy rule health[{i}]: {} {} events of {} are {level}",
+            f.finding_type, event.status, event.service
+        );
+        Rated { raised_by: rated.raised_by.or((level != f.level).then_some(by)), level: rated.level }
     }
 
     /// The reason a finding is suppressed, if a rule matches both its type and its account.

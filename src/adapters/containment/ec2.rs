@@ -16,15 +16,6 @@ const INSTANCE_GONE: [&str; 2] = ["InvalidInstanceID.NotFound", "InvalidInstance
 const GROUP_GONE: [&str; 2] = ["InvalidGroup.NotFound", "InvalidGroupId.NotFound"];
 const VOLUME_GONE: [&str; 1] = ["InvalidVolume.NotFound"];
 
-macro_rules! call {
-    ($request:expr, $doing:expr, $gone:expr) => {
-        $request.send().await.map_err(|e| {
-            let code = e.code().map(str::to_owned);
-            classify($doing, code.as_deref(), &$gone, e)
-        })
-    };
-}
-
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }

@@ -14,10 +14,7 @@ const GONE: [&str; 1] = ["NoSuchEntity"];
 
 /// The key's status: `{"user", "access_key_id", "status"}`.
 pub(super) async fn key_status(iam: &Client, user: &str, key: &str) -> Result<Value, ContainError> {
-    let out = iam.list_access_keys().user_name(user).send().await.map_err(|e| {
-        let code = e.code().map(str::to_owned);
-        classify(format!("ListAccessKeys of {user}"), code.as_deref(), &GONE, e)
-    })?;
+    let out = call!(iam.list_access_keys().user_name(user), format!("ListAccessKeys of {user}"), GONE)?;
     let status = out
         .access_key_metadata()
         .iter()
@@ -31,10 +28,8 @@ pub(super) async fn key_status(iam: &Client, user: &str, key: &str) -> Result<Va
 /// Sets the key `Active` or `Inactive`.
 pub(super) async fn set_status(iam: &Client, user: &str, key: &str, active: bool) -> Result<Outcome, ContainError> {
     let status = if active { StatusType::Active } else { StatusType::Inactive };
-    let out = iam.update_access_key().user_name(user).access_key_id(key).status(status).send().await.map_err(|e| {
-        let code = e.code().map(str::to_owned);
-        classify(format!("UpdateAccessKey {key}"), code.as_deref(), &GONE, e)
-    })?;
+    let request = iam.update_access_key().user_name(user).access_key_id(key).status(status);
+    let out = call!(request, format!("UpdateAccessKey {key}"), GONE)?;
     let request_ids = out.request_id().map(str::to_owned).into_iter().collect();
     Ok(Outcome { after: key_status(iam, user, key).await?, request_ids })
 }
@@ -56,10 +51,7 @@ fn revoke_document(before: &str) -> String {
 
 /// The role and the revoke policy it has now, if any: `{"role", "policy_before"}`.
 pub(super) async fn role_policy(iam: &Client, role: &str) -> Result<Value, ContainError> {
-    iam.get_role().role_name(role).send().await.map_err(|e| {
-        let code = e.code().map(str::to_owned);
-        classify(format!("GetRole {role}"), code.as_deref(), &GONE, e)
-    })?;
+    call!(iam.get_role().role_name(role), format!("GetRole {role}"), GONE)?;
     // IAM returns policy documents URL-encoded.
     let existing = match iam.get_role_policy().role_name(role).policy_name(REVOKE_POLICY).send().await {
         Ok(out) => Some(percent_encoding::percent_decode_str(out.policy_document()).decode_utf8_lossy().into_owned()),
@@ -90,16 +82,7 @@ pub(super) async fn restore(iam: &Client, role: &str, before: &Value) -> Result<
 }
 
 async fn put_policy(iam: &Client, role: &str, document: &str) -> Result<Option<String>, ContainError> {
-    let out = iam
-        .put_role_policy()
-        .role_name(role)
-        .policy_name(REVOKE_POLICY)
-        .policy_document(document)
-        .send()
-        .await
-        .map_err(|e| {
-        let code = e.code().map(str::to_owned);
-        classify(format!("PutRolePolicy {role}"), code.as_deref(), &GONE, e)
-    })?;
+    let request = iam.put_role_policy().role_name(role).policy_name(REVOKE_POLICY).policy_document(document);
+    let out = call!(request, format!("PutRolePolicy {role}"), GONE)?;
     Ok(out.request_id().map(str::to_owned))
 }

@@ -1,11 +1,22 @@
 //! Carrying out containment actions on AWS: EC2 (`ec2`: isolation, snapshots, network ACLs), IAM (`iam`:
-//! access keys, sessions), S3 (`s3`: quarantined objects) and AWS WAF (`waf`: IP sets). Each action is three calls from the service: [`Containment::observe`] reads what the resource is
-//! now (recorded before anything changes, so a retry after a crash still knows what to put back),
+//! access keys, sessions), S3 (`s3`: quarantined objects) and AWS WAF (`waf`: IP sets). Each action is
+//! three calls from the service: [`Containment::observe`] reads what the resource is now (recorded before anything changes, so a retry after a crash still knows what to put back),
 //! [`Containment::carry_out`] changes it, idempotently (a second run finds the quarantine group, the
 //! snapshots, the key already inactive), and [`Containment::undo`] puts back what `observe` recorded.
 //!
 //! The clients are made with the containment role's credentials when one is configured (and a member
 //! account's role for resources there), never with a person's.
+
+/// Sends `$request`, classifying a failure by its error code ([`classify`]): `$gone` codes mean the
+/// resource no longer exists. The submodules' one way to call AWS (each needs `ProvideErrorMetadata`).
+macro_rules! call {
+    ($request:expr, $doing:expr, $gone:expr) => {
+        $request.send().await.map_err(|e| {
+            let code = e.code().map(str::to_owned);
+            super::classify($doing, code.as_deref(), &$gone, e)
+        })
+    };
+}
 
 mod ec2;
 mod iam;

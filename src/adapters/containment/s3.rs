@@ -20,15 +20,6 @@ const MAX_TAGS: usize = 10;
 /// What stays as it is in a copy source's key and in a tag set: RFC 3986's unreserved characters and `/`.
 const KEY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
 
-macro_rules! call {
-    ($request:expr, $doing:expr, $gone:expr) => {
-        $request.send().await.map_err(|e| {
-            let code = e.code().map(str::to_owned);
-            classify($doing, code.as_deref(), &$gone, e)
-        })
-    };
-}
-
 /// The object and its tags now: `{"bucket", "key", "version_id", "tags": [{"key", "value"}]}`.
 pub(super) async fn tags(s3: &Client, object: &S3Object) -> Result<Value, ContainError> {
     let out = call!(
@@ -61,7 +52,7 @@ pub(super) async fn quarantine(
     let copy = if quarantine_bucket.is_empty() {
         Value::Null
     } else {
-        let (copy, id) = copy(s3, object, incident_id, quarantine_bucket).await?;
+        let (copy, id) = copy_to(s3, object, incident_id, quarantine_bucket).await?;
         request_ids.push(id);
         copy
     };
@@ -109,7 +100,7 @@ async fn put_tags(s3: &Client, object: &S3Object, tags: &[(String, String)]) -> 
 
 /// Copies the object (that version) into the quarantine bucket, unless a copy is there already:
 /// `({"bucket", "key", "version_id", "etag"}, request id)`.
-async fn copy(
+async fn copy_to(
     s3: &Client,
     object: &S3Object,
     incident_id: &str,

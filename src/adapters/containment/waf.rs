@@ -8,7 +8,7 @@ use aws_sdk_wafv2::operation::RequestId;
 use aws_sdk_wafv2::types::{IpAddressVersion, Scope};
 use serde_json::{Value, json};
 
-use super::{ContainError, classify};
+use super::ContainError;
 use crate::domain::containment::ip_set::{IpSet, cidr};
 
 const GONE: [&str; 1] = ["WAFNonexistentItemException"];
@@ -21,10 +21,8 @@ struct Current {
 }
 
 async fn current(waf: &Client, set: &IpSet) -> Result<Current, ContainError> {
-    let out = waf.get_ip_set().name(&set.name).id(&set.id).scope(Scope::from(set.scope)).send().await.map_err(|e| {
-        let code = e.code().map(str::to_owned);
-        classify(format!("GetIPSet {}", set.arn), code.as_deref(), &GONE, e)
-    })?;
+    let request = waf.get_ip_set().name(&set.name).id(&set.id).scope(Scope::from(set.scope));
+    let out = call!(request, format!("GetIPSet {}", set.arn), GONE)?;
     let ip_set = out.ip_set().ok_or_else(|| ContainError::Gone(format!("IP set {} does not exist", set.arn)))?;
     Ok(Current {
         version: ip_set.ip_address_version().clone(),
@@ -77,18 +75,13 @@ async fn update(
     addresses: Vec<String>,
     lock_token: &str,
 ) -> Result<Option<String>, ContainError> {
-    let out = waf
+    let request = waf
         .update_ip_set()
         .name(&set.name)
         .id(&set.id)
         .scope(Scope::from(set.scope))
         .set_addresses(Some(addresses))
-        .lock_token(lock_token)
-        .send()
-        .await
-        .map_err(|e| {
-            let code = e.code().map(str::to_owned);
-            classify(format!("UpdateIPSet {}", set.arn), code.as_deref(), &GONE, e)
-        })?;
+        .lock_token(lock_token);
+    let out = call!(request, format!("UpdateIPSet {}", set.arn), GONE)?;
     Ok(out.request_id().map(str::to_owned))
 }
