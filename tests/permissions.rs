@@ -307,7 +307,7 @@ async fn each_persons_commands_make_only_calls_their_policy_allows() {
     let stacks = core(&iso_role);
     let table = format!("arn:aws:dynamodb:{region}:{account}:table/{}", stack.table());
     let secret = format!("arn:aws:dynamodb:{region}:{account}:table/{}", stack.confidential_table());
-    let secret_index = format!("{secret}/index/by-created");
+    let secret_index = format!("{secret}/index/by-listing");
     let key = confidential_key(&account, &region);
     let via_dynamodb = |action: &str| Ask {
         action: action.into(),

@@ -9,6 +9,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 use crate::adapters::call_log::CallLog;
+use crate::adapters::dynamodb::CapacityMetrics;
 use crate::adapters::faults::FaultInjection;
 use crate::config::{AwsConfig, ContainmentConfig};
 use crate::telemetry::metrics::CallMetrics;
@@ -96,7 +97,7 @@ impl Clients {
             sqs: service_client!(aws_sdk_sqs, aws_sdk_sqs::config::Builder::from(&shared), &hooks, "SQS"),
             dynamodb: service_client!(
                 aws_sdk_dynamodb,
-                aws_sdk_dynamodb::config::Builder::from(&shared),
+                aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(CapacityMetrics),
                 &hooks,
                 "DYNAMODB"
             ),

@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use crate::adapters::clients::{AwsError, describe};
 use crate::adapters::containment::Containment;
+use crate::adapters::dynamodb::Store;
 use crate::adapters::guardduty::GuardDuty;
 use crate::adapters::sqs::StartError;
 use crate::config::Config;
@@ -137,6 +138,7 @@ async fn serve(
         let every = Duration::from_secs(config.containment.check_interval_secs);
         tasks.spawn(schedule::contain_periodically(dispatch.clone(), containment, every, shutdown.clone()));
     }
+    tasks.spawn(backfill(dispatch.store().clone(), shutdown.clone()));
     let every = Duration::from_secs(config.escalation.check_interval_secs);
     tasks.spawn(schedule::attend_periodically(dispatch, every, shutdown.clone()));
     consumer.run(shutdown.clone()).await;
@@ -145,6 +147,19 @@ async fn serve(
     tasks.wait().await;
     info!("gd-incidents stopped");
     Ok(())
+}
+
+/// Adds incidents written before the `by-listing` index to it, once per table (see
+/// [`Store::backfill_listing`]); stopped by `shutdown`, it starts again at the next start.
+async fn backfill(store: Store, shutdown: CancellationToken) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        done = store.backfill_listing() => match done {
+            Ok(0) => {}
+            Ok(n) => info!(incidents = n, "older incidents added to the by-listing index"),
+            Err(e) => warn!(error = %e, "older incidents not yet added to the by-listing index; the next start goes on"),
+        }
+    }
 }
 
 /// Writes the CloudWatch heartbeat every `[daemon] heartbeat_secs` while the consumer polls, until shutdown.

@@ -9,7 +9,7 @@ use crate::config::Config;
 
 /// The indexes the daemon and the commands query (the confidential table's: all but `by-resource`, since
 /// confidential reports name no resource).
-pub const REQUIRED_INDEXES: [&str; 4] = ["by-incident-id", "by-created", "by-escalation", "by-resource"];
+pub const REQUIRED_INDEXES: [&str; 4] = ["by-incident-id", "by-listing", "by-escalation", "by-resource"];
 
 /// Why a check failed.
 #[derive(Debug, thiserror::Error)]

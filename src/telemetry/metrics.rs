@@ -2,6 +2,7 @@
 //! One process-wide registry, so that any layer (and the SDK interceptor) records without plumbing.
 
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -73,6 +74,15 @@ pub struct CallLabels {
     pub operation: String,
 }
 
+/// Labels of DynamoDB's consumed capacity.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CapacityLabels {
+    /// e.g. PutItem.
+    pub operation: String,
+    /// `table`, or the index's name.
+    pub target: String,
+}
+
 /// Every metric the daemon exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -113,6 +123,8 @@ pub struct Metrics {
     pub aws_seconds: Family<CallLabels, Histogram, fn() -> Histogram>,
     /// Findings seen by reconciliation, by what became of them.
     pub reconciled: Family<Kind, Counter>,
+    /// DynamoDB capacity units consumed, by operation and by table or index (as DynamoDB reports them).
+    pub dynamodb_capacity: Family<CapacityLabels, Counter<f64, AtomicU64>>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -141,6 +153,7 @@ impl Metrics {
             aws_errors: Family::default(),
             aws_seconds: Family::new_with_constructor(latency_histogram),
             reconciled: Family::default(),
+            dynamodb_capacity: Family::default(),
             registry: Registry::default(),
         };
         registry.register(MESSAGES_RECEIVED, "Messages received from the work queue", m.received.clone());
@@ -181,6 +194,11 @@ impl Metrics {
         registry.register("aws_errors", "AWS operations that failed after retries", m.aws_errors.clone());
         registry.register(AWS_CALL_SECONDS, "Seconds per AWS operation, retries included", m.aws_seconds.clone());
         registry.register("reconciled_findings", "Findings seen by reconciliation, by result", m.reconciled.clone());
+        registry.register(
+            "dynamodb_capacity_units",
+            "DynamoDB capacity units consumed, by operation and by table or index",
+            m.dynamodb_capacity.clone(),
+        );
         Metrics { registry, ..m }
     }
 

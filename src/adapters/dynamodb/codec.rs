@@ -3,11 +3,14 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde::Serialize;
 
-use super::{ESCALATION_DUE, RECORD_INCIDENT, SK_INCIDENT, Store, StoreError};
+use super::listing::{ATTR_LIST_SHARD, LISTING_KEY, TablePosition, list_shard};
+use super::{ESCALATION_DUE, RECORD_EVIDENCE, RECORD_INCIDENT, SK_INCIDENT, Store, StoreError};
+use crate::domain::evidence::Evidence;
 use crate::domain::incident::Incident;
 use crate::domain::timestamp;
 
@@ -17,6 +20,13 @@ const ATTR_DUE_AT: &str = "escalate_at";
 const ATTR_REPAGE_AT: &str = "repage_at";
 /// The `by-resource` index's partition key: [`Incident::open_resource_key`], on open incidents only.
 pub(super) const ATTR_OPEN_RESOURCE: &str = "open_resource";
+
+/// Evidence bodies longer than this (bytes) are kept deflated.
+const DEFLATE_ABOVE: usize = 512;
+/// The attribute of a deflated evidence body.
+const ATTR_BODY_DEFLATE: &str = "body_deflate";
+/// The largest body an evidence item inflates to: SQS's largest message (1 MiB), with room.
+const INFLATE_LIMIT: usize = 2 * 1024 * 1024;
 
 /// One DynamoDB item.
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -56,6 +66,8 @@ impl Store {
     pub(super) fn incident_item(&self, incident: &Incident) -> Result<Item, StoreError> {
         let pk = super::IncidentKey::of(incident).pk();
         let mut item = self.encode(incident, &pk, SK_INCIDENT, RECORD_INCIDENT)?;
+        // The sharded `by-listing` index: every incident, newest first.
+        item.insert(ATTR_LIST_SHARD.into(), AttributeValue::S(list_shard(&pk, &incident.account_id)));
         // The sparse `by-resource` index: open incidents by what they are about.
         if let Some(key) = incident.open_resource_key() {
             item.insert(ATTR_OPEN_RESOURCE.into(), AttributeValue::S(key));
@@ -67,6 +79,33 @@ impl Store {
             item.insert(ATTR_REPAGE_AT.into(), repage.unwrap_or(AttributeValue::Null(true)));
         }
         Ok(item)
+    }
+
+    /// The item of one piece of evidence: its body deflated into `body_deflate` when that saves room (a
+    /// finding of 4 KB keeps in about 1.4 KB, so its write costs 2 units rather than 5); its hash is of the
+    /// body as received, so [`Evidence::verify`] still proves it whole once inflated.
+    pub(super) fn evidence_item(&self, evidence: &Evidence, pk: &str) -> Result<Item, StoreError> {
+        let mut item = self.encode(evidence, pk, &evidence.sk(), RECORD_EVIDENCE)?;
+        if evidence.body.len() > DEFLATE_ABOVE {
+            let deflated = miniz_oxide::deflate::compress_to_vec(evidence.body.as_bytes(), 6);
+            if deflated.len() < evidence.body.len() {
+                item.remove("body");
+                item.insert(ATTR_BODY_DEFLATE.into(), AttributeValue::B(Blob::new(deflated)));
+            }
+        }
+        Ok(item)
+    }
+
+    /// The evidence an item holds, its body inflated if it was deflated.
+    pub(super) fn decode_evidence(&self, mut item: Item) -> Result<Evidence, StoreError> {
+        if let Some(AttributeValue::B(deflated)) = item.remove(ATTR_BODY_DEFLATE) {
+            let pk = string(&item, "pk").unwrap_or_else(|| "(no pk)".into());
+            let body = miniz_oxide::inflate::decompress_to_vec_with_limit(deflated.as_ref(), INFLATE_LIMIT)
+                .map_err(|e| self.corrupt(&pk, format!("evidence body does not inflate: {e}")))?;
+            let body = String::from_utf8(body).map_err(|e| self.corrupt(&pk, format!("evidence body: {e}")))?;
+            item.insert("body".into(), AttributeValue::S(body));
+        }
+        self.decode(item)
     }
 
     /// The item of a record, with its keys and `record_type`.
@@ -162,15 +201,7 @@ fn value_size(value: &AttributeValue) -> usize {
     }
 }
 
-/// The index key of an item of `by-created`, to continue a listing after it.
-pub(super) fn item_key(item: &Item) -> Item {
-    ["pk", "sk", "record_type", "created_at"]
-        .into_iter()
-        .filter_map(|k| item.get(k).map(|v| (k.to_owned(), v.clone())))
-        .collect()
-}
-
-/// Where a listing goes on in one table.
+/// Where a listing goes on in one shard of a table.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(super) enum Cursor {
     /// From the newest.
@@ -186,12 +217,10 @@ pub(super) enum Cursor {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(super) struct Position {
     /// In the incident table.
-    pub main: Cursor,
+    pub main: TablePosition,
     /// In the confidential table.
-    pub confidential: Cursor,
+    pub confidential: TablePosition,
 }
-
-const KEY_ATTRIBUTES: [&str; 4] = ["pk", "sk", "record_type", "created_at"];
 
 fn cursor_json(cursor: &Cursor) -> Option<serde_json::Value> {
     match cursor {
@@ -209,31 +238,44 @@ fn cursor_json(cursor: &Cursor) -> Option<serde_json::Value> {
     }
 }
 
-fn cursor_of(value: Option<&serde_json::Value>) -> Result<Cursor, StoreError> {
+fn cursor_of(value: &serde_json::Value) -> Result<Cursor, StoreError> {
     let bad = || StoreError::BadToken("it does not hold a listing position".into());
     match value {
-        None => Ok(Cursor::Start),
-        Some(serde_json::Value::String(s)) if s == "end" => Ok(Cursor::End),
-        Some(serde_json::Value::Object(map)) => {
+        serde_json::Value::String(s) if s == "end" => Ok(Cursor::End),
+        serde_json::Value::Object(map) => {
             let mut key = Item::new();
-            for k in KEY_ATTRIBUTES {
+            for k in LISTING_KEY {
                 let v = map.get(k).and_then(|v| v.as_str()).ok_or_else(bad)?;
                 key.insert(k.to_owned(), AttributeValue::S(v.to_owned()));
             }
             Ok(Cursor::After(key))
         }
-        Some(_) => Err(bad()),
+        _ => Err(bad()),
+    }
+}
+
+fn position_json(position: &TablePosition) -> serde_json::Value {
+    position
+        .0
+        .iter()
+        .filter_map(|(shard, c)| Some((shard.clone(), cursor_json(c)?)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn position_of(value: Option<&serde_json::Value>) -> Result<TablePosition, StoreError> {
+    match value {
+        None => Ok(TablePosition::default()),
+        Some(serde_json::Value::Object(map)) => {
+            map.iter().map(|(shard, c)| Ok((shard.clone(), cursor_of(c)?))).collect::<Result<_, _>>().map(TablePosition)
+        }
+        Some(_) => Err(StoreError::BadToken("it does not hold a listing position".into())),
     }
 }
 
 pub(super) fn encode_token(position: &Position) -> String {
-    let mut map = serde_json::Map::new();
-    for (name, cursor) in [("main", &position.main), ("confidential", &position.confidential)] {
-        if let Some(v) = cursor_json(cursor) {
-            map.insert(name.into(), v);
-        }
-    }
-    let bytes = serde_json::to_vec(&serde_json::Value::Object(map)).unwrap_or_default();
+    let map = serde_json::json!({ "main": position_json(&position.main), "confidential": position_json(&position.confidential) });
+    let bytes = serde_json::to_vec(&map).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
@@ -242,14 +284,10 @@ pub(super) fn decode_token(token: &str) -> Result<Position, StoreError> {
         .decode(token.trim())
         .map_err(|e| StoreError::BadToken(e.to_string()))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| StoreError::BadToken(e.to_string()))?;
-    // Tokens of one table alone, from before the confidential table, are that table's key.
-    if value.get("pk").is_some() {
-        return Ok(Position { main: cursor_of(Some(&value))?, confidential: Cursor::Start });
-    }
     if !value.is_object() {
         return Err(StoreError::BadToken("it does not hold a listing position".into()));
     }
-    Ok(Position { main: cursor_of(value.get("main"))?, confidential: cursor_of(value.get("confidential"))? })
+    Ok(Position { main: position_of(value.get("main"))?, confidential: position_of(value.get("confidential"))? })
 }
 
 #[cfg(test)]
@@ -258,7 +296,6 @@ mod tests {
 
     use super::*;
     use crate::adapters::dynamodb::{ATTR_INLINE_EVIDENCE, INLINE_ITEM_MAX};
-    use crate::domain::evidence::Evidence;
 
     fn item(pairs: &[(&str, &str)]) -> Item {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), AttributeValue::S((*v).to_owned()))).collect()
@@ -371,24 +408,43 @@ mod tests {
     }
 
     #[test]
+    fn evidence_is_kept_deflated_and_reads_back_whole() {
+        let store = offline_store();
+        let body = std::fs::read_to_string("tests/fixtures/findings/ec2-instance-backdoor.json").unwrap();
+        let evidence = Evidence::of("i", None, &body, Utc::now());
+        let item = store.evidence_item(&evidence, "INC#a#b#c").unwrap();
+        assert!(!item.contains_key("body"));
+        assert!(item_size(&item) < body.len() / 2, "{} of {}", item_size(&item), body.len());
+        let back = store.decode_evidence(item).unwrap();
+        assert_eq!((&back.body, &back.sha256), (&evidence.body, &evidence.sha256));
+        assert!(back.verify());
+        // Short bodies, and items written before deflating, are kept as they are.
+        let short = Evidence::of("i", None, "{}", Utc::now());
+        let item = store.evidence_item(&short, "INC#a#b#c").unwrap();
+        assert_eq!(string(&item, "body").as_deref(), Some("{}"));
+        assert_eq!(store.decode_evidence(item).unwrap().body, short.body);
+        // A body that does not inflate is a corrupt item, not a panic.
+        let mut bad = store.evidence_item(&evidence, "INC#a#b#c").unwrap();
+        bad.insert("body_deflate".into(), AttributeValue::B(Blob::new(vec![1, 2, 3])));
+        assert!(matches!(store.decode_evidence(bad), Err(StoreError::Corrupt { .. })));
+    }
+
+    #[test]
     fn listing_tokens_round_trip_and_reject_garbage() {
-        let key: Item = [("pk", "INC#a#b#c"), ("sk", "INCIDENT"), ("record_type", "incident"), ("created_at", "2026")]
+        let key: Item = [("pk", "INC#a#b#c"), ("sk", "INCIDENT"), ("list_shard", "3"), ("created_at", "2026")]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
             .collect();
+        let at = |shard: &str, c: Cursor| TablePosition([(shard.to_owned(), c)].into_iter().collect());
         for position in [
-            Position { main: Cursor::After(key.clone()), confidential: Cursor::Start },
-            Position { main: Cursor::End, confidential: Cursor::After(key.clone()) },
+            Position { main: at("3", Cursor::After(key.clone())), confidential: TablePosition::default() },
+            Position { main: TablePosition::ended(), confidential: at("staff", Cursor::After(key.clone())) },
             Position::default(),
         ] {
             assert_eq!(decode_token(&encode_token(&position)).unwrap(), position);
         }
-        // A token of the incident table alone (as listings made them before the confidential table).
-        let legacy = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"pk":"INC#a#b#c","sk":"INCIDENT","record_type":"incident","created_at":"2026"}"#);
-        assert_eq!(decode_token(&legacy).unwrap(), Position { main: Cursor::After(key), confidential: Cursor::Start });
         assert!(matches!(decode_token("not a token!"), Err(StoreError::BadToken(_))));
-        let wrong = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"main":{"pk":"x"}}"#);
+        let wrong = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"main":{"3":{"pk":"x"}}}"#);
         assert!(matches!(decode_token(&wrong), Err(StoreError::BadToken(_))));
         let wrong = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"[1]");
         assert!(matches!(decode_token(&wrong), Err(StoreError::BadToken(_))));

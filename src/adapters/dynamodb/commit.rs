@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 
 use super::codec::{Item, UpdateOf, item_size, string, update_of, without_key};
 use super::{
-    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, INLINE_ITEM_MAX, IncidentKey, MAX_CONFLICTS, RECORD_EVENT,
-    RECORD_EVIDENCE, SK_INCIDENT, Store, StoreError,
+    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, INLINE_ITEM_MAX, IncidentKey, MAX_CONFLICTS, RECORD_EVENT, SK_INCIDENT,
+    Store, StoreError,
 };
 use crate::domain::evidence::Evidence;
 use crate::domain::incident::{Event, Incident};
@@ -52,7 +52,7 @@ impl Store {
             extra.push(record);
         }
         if let Some(evidence) = evidence {
-            extra.push(self.encode(evidence, &pk, &evidence.sk(), RECORD_EVIDENCE)?);
+            extra.push(self.evidence_item(evidence, &pk)?);
         }
 
         let Some(previous) = previous else {
@@ -228,7 +228,7 @@ impl Store {
     /// Keeps a version of a finding that changed nothing, unless it is already kept.
     pub async fn keep_evidence(&self, key: &IncidentKey, evidence: &Evidence) -> Result<(), StoreError> {
         let pk = key.pk();
-        let item = self.encode(evidence, &pk, &evidence.sk(), RECORD_EVIDENCE)?;
+        let item = self.evidence_item(evidence, &pk)?;
         let table = self.table_of(&pk);
         match self
             .client

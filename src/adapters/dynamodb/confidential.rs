@@ -10,8 +10,9 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::codec::{Cursor, Item, string};
+use super::codec::{Item, string};
 use super::commit::event_sk;
+use super::listing::TablePosition;
 use super::{IncidentKey, ListFilter, RECORD_EVENT, SK_INCIDENT, Store, StoreError};
 use crate::domain::incident::{Event, Incident};
 use crate::domain::lifecycle::confidential_id;
@@ -21,15 +22,12 @@ impl Store {
     pub async fn confidential_in_incident_table(&self) -> Result<Vec<Incident>, StoreError> {
         let filter = ListFilter { confidential: true, ..ListFilter::default() };
         let mut found = Vec::new();
-        let mut cursor = Cursor::Start;
+        let mut position = TablePosition::default();
         loop {
-            let batch = self.newest(&self.table, &filter, 100, &cursor).await?;
-            cursor = match batch.incidents.last() {
-                Some((_, key)) if batch.more => Cursor::After(key.clone()),
-                _ => Cursor::End,
-            };
+            let batch = self.newest(&self.table, &filter, 100, &position).await?;
             found.extend(batch.incidents.into_iter().map(|(i, _)| i).filter(|i| i.confidential));
-            if cursor == Cursor::End {
+            position = batch.end;
+            if position.is_end() {
                 return Ok(found);
             }
         }

@@ -3,10 +3,11 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use super::codec::{Cursor, Item, Position, decode_token, encode_token, item_key, merge_records, string};
+use super::codec::{Item, Position, decode_token, encode_token, merge_records, string};
+use super::listing::TablePosition;
 use super::{
-    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, ESCALATION_DUE, INDEX_BY_CREATED, INDEX_BY_ESCALATION, INDEX_BY_ID,
-    RECORD_INCIDENT, SK_INCIDENT, Store, StoreError,
+    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, ESCALATION_DUE, INDEX_BY_ESCALATION, INDEX_BY_ID, SK_INCIDENT, Store,
+    StoreError,
 };
 use crate::domain::evidence::Evidence;
 use crate::domain::incident::{Event, Incident};
@@ -60,18 +61,23 @@ pub struct ListFilter {
     pub since: Option<DateTime<Utc>>,
     /// Include confidential incidents (the ISO's view).
     pub confidential: bool,
+    /// Only incidents with these words (any case) in the title, id, finding type, resource, account or a
+    /// person's name.
+    pub text: Option<String>,
+    /// Only staff reports by this person (their email, any case).
+    pub reporter: Option<String>,
 }
 
-/// Incidents of one table for a listing, each with its index key.
+/// Incidents of one table for a listing, each with the position just after it.
 pub(super) struct Batch {
-    pub(super) incidents: Vec<(Incident, Item)>,
-    /// The table may hold more after the last.
-    pub(super) more: bool,
+    pub(super) incidents: Vec<(Incident, TablePosition)>,
+    /// The position after all that was looked at.
+    pub(super) end: TablePosition,
 }
 
 impl Batch {
     fn ended() -> Batch {
-        Batch { incidents: Vec::new(), more: false }
+        Batch { incidents: Vec::new(), end: TablePosition::ended() }
     }
 }
 
@@ -170,7 +176,7 @@ impl Store {
     /// The incident's evidence, oldest version first.
     pub async fn evidence(&self, incident: &Incident) -> Result<Vec<Evidence>, StoreError> {
         let items = self.records(incident, "EVIDENCE#", ATTR_INLINE_EVIDENCE).await?;
-        items.into_iter().map(|i| self.decode(i)).collect()
+        items.into_iter().map(|i| self.decode_evidence(i)).collect()
     }
 
     /// Up to `limit` incidents matching `filter`, newest first, from where `next` left off: the incident
@@ -190,7 +196,8 @@ impl Store {
             None => (self.newest(&self.table, filter, limit, &position.main).await?, Batch::ended()),
         };
         // Both batches are newest first: take the newest of either until the page is full, noting the
-        // last key taken from each, where that table's listing goes on.
+        // position after the last taken from each, where that table's listing goes on.
+        let (main_end, secret_end) = (main.end, secret.end);
         let (mut a, mut b) = (main.incidents.into_iter().peekable(), secret.incidents.into_iter().peekable());
         let (mut last_a, mut last_b) = (None, None);
         let mut incidents = Vec::new();
@@ -202,81 +209,27 @@ impl Store {
                 (None, None) => break,
             };
             let (source, last) = if from_a { (&mut a, &mut last_a) } else { (&mut b, &mut last_b) };
-            if let Some((incident, key)) = source.next() {
+            if let Some((incident, after)) = source.next() {
                 incidents.push(incident);
-                *last = Some(key);
+                *last = Some(after);
             }
         }
-        let left = |last: Option<Item>, rest_empty: bool, more: bool, before: &Cursor| match last {
-            _ if rest_empty && !more => Cursor::End,
-            Some(key) => Cursor::After(key),
-            None => before.clone(),
-        };
+        // A table whose batch was all taken goes on after everything it looked at; else after the last taken.
+        let left =
+            |last: Option<TablePosition>, rest_empty: bool, end: TablePosition, before: &TablePosition| match last {
+                _ if rest_empty => end,
+                Some(after) => after,
+                None => before.clone(),
+            };
         let after = Position {
-            main: left(last_a, a.peek().is_none(), main.more, &position.main),
+            main: left(last_a, a.peek().is_none(), main_end, &position.main),
             confidential: match confidential {
-                Some(_) => left(last_b, b.peek().is_none(), secret.more, &position.confidential),
-                None => Cursor::End,
+                Some(_) => left(last_b, b.peek().is_none(), secret_end, &position.confidential),
+                None => TablePosition::ended(),
             },
         };
-        let ended = after.main == Cursor::End && after.confidential == Cursor::End;
+        let ended = after.main.is_end() && after.confidential.is_end();
         Ok(Listing { incidents, next: (!ended).then(|| encode_token(&after)) })
-    }
-
-    /// Up to `limit` incidents of `table` matching `filter`, newest first, after `cursor`, each with its
-    /// index key (to go on after it), and whether the table may hold more after the last.
-    pub(super) async fn newest(
-        &self,
-        table: &str,
-        filter: &ListFilter,
-        limit: usize,
-        cursor: &Cursor,
-    ) -> Result<Batch, StoreError> {
-        let mut start = match cursor {
-            Cursor::End => return Ok(Batch::ended()),
-            Cursor::Start => None,
-            Cursor::After(key) => Some(key.clone()),
-        };
-        let mut incidents = Vec::new();
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(table)
-                .index_name(INDEX_BY_CREATED)
-                .scan_index_forward(false)
-                .expression_attribute_values(":rt", AttributeValue::S(RECORD_INCIDENT.into()))
-                .limit(((limit - incidents.len()).max(1) * 2).min(1000) as i32)
-                .set_exclusive_start_key(start.take());
-            q = match filter.since {
-                Some(since) => q
-                    .key_condition_expression("record_type = :rt AND created_at >= :since")
-                    .expression_attribute_values(":since", AttributeValue::S(timestamp::format(since))),
-                None => q.key_condition_expression("record_type = :rt"),
-            };
-            let out = q.send().await.map_err(|e| self.aws_error(table, "Query", e))?;
-            let page_end = out.last_evaluated_key.clone();
-            let items = out.items.unwrap_or_default();
-            let count = items.len();
-            for (n, item) in items.into_iter().enumerate() {
-                let key = item_key(&item);
-                let incident = self.decode_incident(item)?;
-                let wanted = (filter.confidential || !incident.confidential)
-                    && (filter.statuses.is_empty() || filter.statuses.iter().any(|s| s == incident.status.as_str()))
-                    && (filter.severities.is_empty()
-                        || filter.severities.iter().any(|s| s == incident.severity.as_str()));
-                if wanted {
-                    incidents.push((incident, key));
-                }
-                if incidents.len() >= limit {
-                    return Ok(Batch { incidents, more: page_end.is_some() || n + 1 < count });
-                }
-            }
-            match page_end {
-                Some(key) => start = Some(key),
-                None => return Ok(Batch { incidents, more: false }),
-            }
-        }
     }
 
     /// Incidents due at or before `now` (see [`Incident::due_at`]): a re-page is, or a page owed; in the

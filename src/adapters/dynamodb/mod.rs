@@ -40,12 +40,15 @@
 //! together, `coordination` keeps the other records, `confidential` moves old confidential reports to their table, and `codec` turns records into
 //! items and back.
 
+mod backfill;
+mod capacity;
 mod codec;
 mod commit;
 mod confidential;
 mod coordination;
 mod incidents;
 mod links;
+mod listing;
 mod related;
 
 use aws_sdk_dynamodb::Client;
@@ -55,10 +58,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::adapters::clients::{AwsError, describe};
 use crate::domain::incident::Incident;
 
+pub use capacity::CapacityMetrics;
 use codec::Item;
 pub use coordination::PendingArchive;
 pub use incidents::{IncidentKey, ListFilter, Listing};
 pub use links::{SequenceLink, signal_key};
+pub use listing::{LIST_SHARDS, SCAN_BUDGET, STAFF_SHARD};
 
 /// The `record_type` of incident items (other records in the table carry their own).
 pub const RECORD_INCIDENT: &str = "incident";
@@ -69,7 +74,8 @@ pub const RECORD_EVIDENCE: &str = "evidence";
 /// The sort key of the incident item itself (its log entries and evidence have their own).
 pub const SK_INCIDENT: &str = "INCIDENT";
 const INDEX_BY_ID: &str = "by-incident-id";
-const INDEX_BY_CREATED: &str = "by-created";
+/// Every incident newest first, over shards (`list_shard`, `created_at`): see `listing`.
+const INDEX_BY_LISTING: &str = "by-listing";
 const INDEX_BY_ESCALATION: &str = "by-escalation";
 /// Sparse: open incidents by what they are about (`open_resource`, `created_at`).
 const INDEX_BY_RESOURCE: &str = "by-resource";

@@ -43,6 +43,7 @@ pub async fn execute(ctx: &Context, command: IncidentsCommand) -> Result<(), Com
                 severities: severity.iter().map(|s| s.as_str().to_owned()).collect(),
                 since,
                 confidential,
+                ..ListFilter::default()
             };
             let listing = dispatch.store().list(&filter, limit.into(), next.as_deref()).await?;
             let rules = dispatch.rules();

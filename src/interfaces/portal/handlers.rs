@@ -26,11 +26,6 @@ use crate::domain::sla;
 
 type Shared = State<Arc<Portal>>;
 
-/// Incidents read per store call while collecting a list.
-const LIST_PAGE: usize = 100;
-/// Incidents looked at, at most, for one page of a list or search (the next page goes on from there) or
-/// "my reports".
-const SCAN_CAP: usize = 5000;
 const DEFAULT_LIST: usize = 50;
 
 impl FromRequestParts<Arc<Portal>> for User {
@@ -131,9 +126,9 @@ pub async fn not_found(State(portal): Shared, user: User) -> Response {
 }
 
 /// Reads incidents newest first from `after` (a listing cursor; none: the newest), keeping those `keep`
-/// accepts, until `want` are kept, the end, or [`SCAN_CAP`] were looked at. Returns them and the cursor just
-/// after the last one looked at, to go on from there: each store call asks for no more than are still
-/// wanted, so the cursor never skips one.
+/// accepts, until `want` are kept or the end. The store filters and searches on its index and looks at no
+/// more than [`SCAN_BUDGET`](crate::adapters::dynamodb::SCAN_BUDGET) entries a call; the cursor goes on from
+/// there. `keep` checks again on the whole incident what this person may see.
 async fn collect(
     store: &Store,
     filter: &ListFilter,
@@ -141,39 +136,8 @@ async fn collect(
     want: usize,
     after: Option<String>,
 ) -> Result<(Vec<Incident>, Option<String>), StoreError> {
-    let mut kept = Vec::new();
-    let mut next = after;
-    let mut read = 0;
-    loop {
-        let ask = (want - kept.len()).clamp(1, LIST_PAGE);
-        let listing = store.list(filter, ask, next.as_deref()).await?;
-        read += listing.incidents.len();
-        kept.extend(listing.incidents.into_iter().filter(|i| keep(i)));
-        next = listing.next;
-        if kept.len() >= want || next.is_none() || read >= SCAN_CAP {
-            return Ok((kept, next));
-        }
-    }
-}
-
-fn matches_search(incident: &Incident, q: &str) -> bool {
-    let q = q.trim().to_lowercase();
-    if q.is_empty() {
-        return true;
-    }
-    [
-        Some(incident.title.as_str()),
-        Some(incident.incident_id.as_str()),
-        Some(incident.finding_type.as_str()),
-        Some(incident.resource.as_str()),
-        Some(incident.account_id.as_str()),
-        incident.assignee.as_deref(),
-        incident.acknowledged_by.as_deref(),
-        incident.reported_by.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .any(|field| field.to_lowercase().contains(&q))
+    let listing = store.list(filter, want, after.as_deref()).await?;
+    Ok((listing.incidents.into_iter().filter(|i| keep(i)).collect(), listing.next))
 }
 
 /// The incident list (responders and the ISO).
@@ -204,9 +168,11 @@ pub async fn list(State(portal): Shared, user: User, query: Result<Query<ListQue
         severities: level.iter().map(|l| l.as_str().to_owned()).collect(),
         since: None,
         confidential: user.sees_confidential(),
+        text: Some(query.q.trim().to_owned()).filter(|q| !q.is_empty()),
+        reporter: None,
     };
     // `user.lists` again, whatever the store's filter did: a confidential incident never reaches a responder.
-    let keep = |i: &Incident| user.lists(i) && matches_search(i, &query.q);
+    let keep = |i: &Incident| user.lists(i);
     let after = Some(query.after.trim().to_owned()).filter(|a| !a.is_empty());
     match collect(portal.dispatch.store(), &filter, keep, limit, after).await {
         Ok((incidents, more)) => {
@@ -282,7 +248,7 @@ pub async fn stats(State(portal): Shared, user: User, query: Result<Query<StatsQ
 
 /// "My reports": what this person reported, confidential reports included.
 pub async fn my_reports(State(portal): Shared, user: User) -> Response {
-    let filter = ListFilter { confidential: true, ..ListFilter::default() };
+    let filter = ListFilter { confidential: true, reporter: Some(user.email.clone()), ..ListFilter::default() };
     match collect(portal.dispatch.store(), &filter, |i| user.reported(i), MAX_LIST, None).await {
         Ok((incidents, _)) => {
             let csrf = token(&portal, &user);

@@ -1,0 +1,291 @@
+//! Listing incidents newest first from the sharded `by-listing` index, without a hot partition.
+//!
+//! Every incident item carries `list_shard`: a number below [`LIST_SHARDS`] taken from its key, or
+//! [`STAFF_SHARD`] for a staff report. Writes spread over the shards, so no index partition takes every
+//! write (DynamoDB caps one partition at 1,000 write units a second); a listing reads every shard newest
+//! first and merges them. The index projects only what a listing filters and searches on, so a listing
+//! reads small entries and then the full items of the page alone; "my reports" reads the staff shard only.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures_util::StreamExt;
+
+use super::codec::{Cursor, Item, string};
+use super::incidents::Batch;
+use super::{INDEX_BY_LISTING, ListFilter, SK_INCIDENT, Store, StoreError};
+use crate::domain::incident::Incident;
+use crate::domain::lifecycle::STAFF_ACCOUNT;
+use crate::domain::timestamp;
+
+/// The `by-listing` index's partition key attribute.
+pub(super) const ATTR_LIST_SHARD: &str = "list_shard";
+/// How many shards findings' incidents are spread over. Fixed for a table: a listing reads each of them.
+pub const LIST_SHARDS: u32 = 8;
+/// The shard of staff reports: few, and read alone for "my reports".
+pub const STAFF_SHARD: &str = "staff";
+/// Index entries read per query of one shard.
+const SHARD_PAGE: i32 = 100;
+/// Index entries looked at, at most, for one call (a search that matches little goes on from there).
+pub const SCAN_BUDGET: usize = 20_000;
+/// Full items read at once for a page.
+const READ_CONCURRENCY: usize = 16;
+
+/// The shard of an incident item: staff reports have theirs; a finding's is from its partition key (FNV-1a,
+/// stable across builds and platforms, unlike the standard library's hasher).
+pub(super) fn list_shard(pk: &str, account_id: &str) -> String {
+    if account_id == STAFF_ACCOUNT {
+        return STAFF_SHARD.to_owned();
+    }
+    let hash = pk.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    (hash % LIST_SHARDS).to_string()
+}
+
+/// Every shard a listing reads, or the staff shard alone when only reports are wanted.
+fn shards(filter: &ListFilter) -> Vec<String> {
+    if filter.reporter.is_some() {
+        return vec![STAFF_SHARD.to_owned()];
+    }
+    (0..LIST_SHARDS).map(|n| n.to_string()).chain([STAFF_SHARD.to_owned()]).collect()
+}
+
+/// Where a listing goes on in one table: a cursor per shard (a shard not named starts from its newest).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(super) struct TablePosition(pub(super) BTreeMap<String, Cursor>);
+
+impl TablePosition {
+    /// Nothing more in any shard.
+    pub(super) fn ended() -> TablePosition {
+        TablePosition(BTreeMap::from([("*".to_owned(), Cursor::End)]))
+    }
+
+    /// Whether every shard is done.
+    pub(super) fn is_end(&self) -> bool {
+        self.0.get("*") == Some(&Cursor::End)
+    }
+
+    fn cursor(&self, shard: &str) -> Cursor {
+        if self.is_end() {
+            return Cursor::End;
+        }
+        self.0.get(shard).cloned().unwrap_or_default()
+    }
+}
+
+/// Whether an index entry passes the filter (its projected attributes).
+fn wanted(entry: &Item, filter: &ListFilter) -> bool {
+    let text = |k: &str| string(entry, k).unwrap_or_default();
+    let confidential = matches!(entry.get("confidential"), Some(AttributeValue::Bool(true)));
+    (filter.confidential || !confidential)
+        && (filter.statuses.is_empty() || filter.statuses.contains(&text("status")))
+        && (filter.severities.is_empty() || filter.severities.contains(&text("severity")))
+        && filter.reporter.as_ref().is_none_or(|r| text("reported_by").trim().eq_ignore_ascii_case(r.trim()))
+        && filter.text.as_ref().is_none_or(|q| matches_text(entry, q))
+}
+
+/// The search: the words, in any case, within the title, id, finding type, resource, account or a person's name.
+fn matches_text(entry: &Item, q: &str) -> bool {
+    let q = q.trim().to_lowercase();
+    q.is_empty()
+        || [
+            "title",
+            "incident_id",
+            "finding_type",
+            "resource",
+            "account_id",
+            "assignee",
+            "acknowledged_by",
+            "reported_by",
+        ]
+        .iter()
+        .filter_map(|k| string(entry, k))
+        .any(|v| v.to_lowercase().contains(&q))
+}
+
+/// One shard being read newest first.
+struct Shard {
+    name: String,
+    /// Where its next query starts; `None`: its newest.
+    start: Option<Item>,
+    /// Entries read and not yet merged.
+    buffer: VecDeque<Item>,
+    /// No more to query.
+    exhausted: bool,
+}
+
+/// The newest entry's position among the shards' heads: by `created_at`, then key, as the index orders them.
+fn newest_head(shards: &[Shard]) -> Option<usize> {
+    let key = |s: &Shard| s.buffer.front().map(|e| (string(e, "created_at"), string(e, "pk")));
+    (0..shards.len()).filter(|i| !shards[*i].buffer.is_empty()).max_by(|a, b| key(&shards[*a]).cmp(&key(&shards[*b])))
+}
+
+impl Store {
+    /// Reads one more page of a shard into its buffer.
+    async fn fill(&self, table: &str, filter: &ListFilter, shard: &mut Shard) -> Result<(), StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(table)
+            .index_name(INDEX_BY_LISTING)
+            .scan_index_forward(false)
+            .expression_attribute_values(":s", AttributeValue::S(shard.name.clone()))
+            .limit(SHARD_PAGE)
+            .set_exclusive_start_key(shard.start.take());
+        q = match filter.since {
+            Some(since) => q
+                .key_condition_expression("list_shard = :s AND created_at >= :since")
+                .expression_attribute_values(":since", AttributeValue::S(timestamp::format(since))),
+            None => q.key_condition_expression("list_shard = :s"),
+        };
+        let out = q.send().await.map_err(|e| self.aws_error(table, "Query", e))?;
+        shard.buffer.extend(out.items.unwrap_or_default());
+        shard.start = out.last_evaluated_key;
+        shard.exhausted = shard.start.is_none();
+        Ok(())
+    }
+
+    /// Up to `limit` incidents of `table` matching `filter`, newest first, from `from`: each with the
+    /// position just after it, and the position after all that was looked at. Looks at no more than
+    /// [`SCAN_BUDGET`] entries.
+    pub(super) async fn newest(
+        &self,
+        table: &str,
+        filter: &ListFilter,
+        limit: usize,
+        from: &TablePosition,
+    ) -> Result<Batch, StoreError> {
+        let mut shards: Vec<Shard> = shards(filter)
+            .into_iter()
+            .filter_map(|name| match from.cursor(&name) {
+                Cursor::End => None,
+                Cursor::Start => Some(Shard { name, start: None, buffer: VecDeque::new(), exhausted: false }),
+                Cursor::After(key) => Some(Shard { name, start: Some(key), buffer: VecDeque::new(), exhausted: false }),
+            })
+            .collect();
+        let mut position = from.clone();
+        futures_util::future::try_join_all(shards.iter_mut().map(|s| self.fill(table, filter, s))).await?;
+        let mut found: Vec<(Item, TablePosition)> = Vec::new();
+        let mut looked = 0;
+        loop {
+            // Every shard that may hold something newer must show its head before one is taken.
+            for shard in shards.iter_mut().filter(|s| s.buffer.is_empty() && !s.exhausted) {
+                self.fill(table, filter, shard).await?;
+            }
+            let Some(i) = newest_head(&shards) else {
+                break;
+            };
+            let Some(entry) = shards[i].buffer.pop_front() else {
+                break;
+            };
+            looked += 1;
+            let ended = shards[i].buffer.is_empty() && shards[i].exhausted;
+            let cursor = if ended { Cursor::End } else { Cursor::After(listing_key(&entry)) };
+            position.0.insert(shards[i].name.clone(), cursor);
+            if wanted(&entry, filter) {
+                found.push((entry, position.clone()));
+            }
+            if found.len() >= limit || looked >= SCAN_BUDGET {
+                break;
+            }
+        }
+        let all_ended = shards.iter().all(|s| s.buffer.is_empty() && s.exhausted);
+        let end = if all_ended { TablePosition::ended() } else { position };
+        let incidents = self.full_items(table, found).await?;
+        Ok(Batch { incidents, end })
+    }
+
+    /// The incidents of index entries, read whole (the index holds only what a listing filters on).
+    async fn full_items(
+        &self,
+        table: &str,
+        entries: Vec<(Item, TablePosition)>,
+    ) -> Result<Vec<(Incident, TablePosition)>, StoreError> {
+        let reads = entries.into_iter().map(|(entry, after)| async move {
+            let pk = string(&entry, "pk").unwrap_or_default();
+            let out = self
+                .client
+                .get_item()
+                .table_name(table)
+                .key("pk", AttributeValue::S(pk.clone()))
+                .key("sk", AttributeValue::S(SK_INCIDENT.into()))
+                .send()
+                .await
+                .map_err(|e| self.aws_error(table, "GetItem", e))?;
+            match out.item {
+                Some(item) => Ok(Some((self.decode_incident(item)?, after))),
+                // Listed by the index, gone from the table: nothing deletes incidents but a confidential
+                // report's move, which lists it in its new table.
+                None => Ok(None),
+            }
+        });
+        let read: Vec<Result<Option<(Incident, TablePosition)>, StoreError>> =
+            futures_util::stream::iter(reads).buffered(READ_CONCURRENCY).collect().await;
+        read.into_iter().filter_map(Result::transpose).collect()
+    }
+}
+
+/// The index key of an entry of `by-listing`, to go on after it.
+pub(super) fn listing_key(item: &Item) -> Item {
+    LISTING_KEY.into_iter().filter_map(|k| item.get(k).map(|v| (k.to_owned(), v.clone()))).collect()
+}
+
+/// The attributes of a `by-listing` position.
+pub(super) const LISTING_KEY: [&str; 4] = ["pk", "sk", ATTR_LIST_SHARD, "created_at"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pairs: &[(&str, &str)]) -> Item {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), AttributeValue::S((*v).to_owned()))).collect()
+    }
+
+    #[test]
+    fn findings_spread_over_every_shard_and_staff_reports_keep_to_theirs() {
+        let mut seen = std::collections::BTreeMap::new();
+        for n in 0..4000 {
+            *seen.entry(list_shard(&format!("INC#123456789012#us-east-1#{n:032x}"), "123456789012")).or_insert(0) += 1;
+        }
+        assert_eq!(seen.len(), LIST_SHARDS as usize, "{seen:?}");
+        // No shard takes more than a fair share and a half of the writes.
+        assert!(seen.values().all(|c| *c < 4000 / LIST_SHARDS as usize * 3 / 2), "{seen:?}");
+        assert_eq!(list_shard("INC#staff#eu-west-1#r-1", STAFF_ACCOUNT), STAFF_SHARD);
+        assert_eq!(list_shard("INC#1#r#f", "1"), list_shard("INC#1#r#f", "1"), "stable");
+    }
+
+    #[test]
+    fn the_filter_reads_the_projection() {
+        let e = entry(&[
+            ("status", "open"),
+            ("severity", "HIGH"),
+            ("title", "Backdoor on i-0abc"),
+            ("reported_by", " Ann@Example.com"),
+        ]);
+        let f = |statuses: &[&str], text: Option<&str>, reporter: Option<&str>| ListFilter {
+            statuses: statuses.iter().map(|s| (*s).to_owned()).collect(),
+            text: text.map(str::to_owned),
+            reporter: reporter.map(str::to_owned),
+            ..ListFilter::default()
+        };
+        assert!(wanted(&e, &f(&[], None, None)));
+        assert!(wanted(&e, &f(&["open"], Some("BACKDOOR"), Some("ann@example.com"))));
+        assert!(!wanted(&e, &f(&["closed"], None, None)));
+        assert!(!wanted(&e, &f(&[], Some("bitcoin"), None)));
+        assert!(!wanted(&e, &f(&[], None, Some("bob@example.com"))));
+        let mut secret = e.clone();
+        secret.insert("confidential".into(), AttributeValue::Bool(true));
+        assert!(!wanted(&secret, &f(&[], None, None)), "hidden unless the filter includes them");
+        assert!(wanted(&secret, &ListFilter { confidential: true, ..ListFilter::default() }));
+    }
+
+    #[test]
+    fn positions_start_at_the_newest_and_end_everywhere() {
+        let p = TablePosition::default();
+        assert_eq!(p.cursor("3"), Cursor::Start);
+        assert_eq!(TablePosition::ended().cursor("3"), Cursor::End);
+        let key = entry(&[("pk", "p"), ("sk", "INCIDENT"), (ATTR_LIST_SHARD, "3"), ("created_at", "t"), ("x", "y")]);
+        let mut p = TablePosition::default();
+        p.0.insert("3".into(), Cursor::After(listing_key(&key)));
+        assert!(matches!(p.cursor("3"), Cursor::After(k) if k.len() == 4));
+    }
+}
