@@ -270,7 +270,7 @@ async fn listings_merge_every_shard_newest_first_search_all_and_take_in_older_in
 
     // A search looks through every incident, whatever its age, and pages on.
     let search = ListFilter { text: Some("bitcoin".into()), ..ListFilter::default() };
-    assert_eq!(everything(store.clone(), search, 5).await, [made[17].incident_id.clone()]);
+    assert_eq!(everything(store.clone(), search, 5).await, std::slice::from_ref(&made[17].incident_id));
     let none = ListFilter { text: Some("nothing like it".into()), ..ListFilter::default() };
     assert!(everything(store.clone(), none, 5).await.is_empty());
 
@@ -278,7 +278,7 @@ async fn listings_merge_every_shard_newest_first_search_all_and_take_in_older_in
     let (report, event) = report("laptop stolen", false, 0, &policy);
     let report = store.commit(&report, None, &[event], None).await.unwrap();
     let mine = ListFilter { reporter: Some("DANA".into()), ..ListFilter::default() };
-    assert_eq!(everything(store.clone(), mine, 10).await, [report.incident_id.clone()]);
+    assert_eq!(everything(store.clone(), mine, 10).await, std::slice::from_ref(&report.incident_id));
     let theirs = ListFilter { reporter: Some("eve".into()), ..ListFilter::default() };
     assert!(everything(store.clone(), theirs, 10).await.is_empty());
     assert!(everything(store.clone(), ListFilter::default(), 100).await.contains(&report.incident_id));

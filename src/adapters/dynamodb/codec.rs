@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde::Serialize;
 
-use super::listing::{ATTR_LIST_SHARD, LISTING_KEY, TablePosition, list_shard};
-use super::{ESCALATION_DUE, RECORD_EVIDENCE, RECORD_INCIDENT, SK_INCIDENT, Store, StoreError};
+use super::listing::{ATTR_LIST_SHARD, LISTING_KEY, TablePosition, escalation_shard, list_shard};
+use super::{RECORD_EVIDENCE, RECORD_INCIDENT, SK_INCIDENT, Store, StoreError};
 use crate::domain::evidence::Evidence;
 use crate::domain::incident::Incident;
 use crate::domain::timestamp;
@@ -67,17 +67,18 @@ impl Store {
         let pk = super::IncidentKey::of(incident).pk();
         let mut item = self.encode(incident, &pk, SK_INCIDENT, RECORD_INCIDENT)?;
         // The sharded `by-listing` index: every incident, newest first.
-        item.insert(ATTR_LIST_SHARD.into(), AttributeValue::S(list_shard(&pk, &incident.account_id)));
+        let shard = list_shard(&pk, &incident.account_id);
         // The sparse `by-resource` index: open incidents by what they are about.
         if let Some(key) = incident.open_resource_key() {
             item.insert(ATTR_OPEN_RESOURCE.into(), AttributeValue::S(key));
         }
         if let Some(due) = incident.due_at() {
-            item.insert("escalation_due".into(), AttributeValue::S(ESCALATION_DUE.into()));
+            item.insert("escalation_due".into(), AttributeValue::S(escalation_shard(&shard)));
             item.insert(ATTR_DUE_AT.into(), AttributeValue::S(timestamp::format(due)));
             let repage = incident.escalate_at.map(|t| AttributeValue::S(timestamp::format(t)));
             item.insert(ATTR_REPAGE_AT.into(), repage.unwrap_or(AttributeValue::Null(true)));
         }
+        item.insert(ATTR_LIST_SHARD.into(), AttributeValue::S(shard));
         Ok(item)
     }
 
@@ -359,7 +360,8 @@ mod tests {
         };
         incident.pages.insert("HIGH:oce".into(), page);
         let owing = store.incident_item(&incident).unwrap();
-        assert_eq!(indexed(&owing), (Some("due".into()), Some(timestamp::format(at(1)))), "due when the claim lapses");
+        let shard = escalation_shard(&list_shard("INC#a#r#f", "a"));
+        assert_eq!(indexed(&owing), (Some(shard), Some(timestamp::format(at(1)))), "due when the claim lapses");
         assert_eq!(
             store.decode_incident(owing).unwrap().escalate_at,
             incident.escalate_at.map(|t| timestamp::parse(&timestamp::format(t)).unwrap())

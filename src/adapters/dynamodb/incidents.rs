@@ -4,10 +4,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::codec::{Item, Position, decode_token, encode_token, merge_records, string};
-use super::listing::TablePosition;
+use super::listing::{TablePosition, escalation_shards};
 use super::{
-    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, ESCALATION_DUE, INDEX_BY_ESCALATION, INDEX_BY_ID, SK_INCIDENT, Store,
-    StoreError,
+    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, INDEX_BY_ESCALATION, INDEX_BY_ID, SK_INCIDENT, Store, StoreError,
 };
 use crate::domain::evidence::Evidence;
 use crate::domain::incident::{Event, Incident};
@@ -242,7 +241,15 @@ impl Store {
         Ok(keys)
     }
 
+    /// The due incidents of `table`, from every shard of `by-escalation` (and the one key items written
+    /// before it was sharded still have, until their next change).
     async fn due_in(&self, table: &str, now: DateTime<Utc>) -> Result<Vec<IncidentKey>, StoreError> {
+        let shards = escalation_shards().into_iter().map(|due| self.due_in_shard(table, due, now));
+        let found = futures_util::future::try_join_all(shards).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    async fn due_in_shard(&self, table: &str, due: String, now: DateTime<Utc>) -> Result<Vec<IncidentKey>, StoreError> {
         let mut keys = Vec::new();
         let mut start = None;
         loop {
@@ -252,7 +259,7 @@ impl Store {
                 .table_name(table)
                 .index_name(INDEX_BY_ESCALATION)
                 .key_condition_expression("escalation_due = :due AND escalate_at <= :now")
-                .expression_attribute_values(":due", AttributeValue::S(ESCALATION_DUE.into()))
+                .expression_attribute_values(":due", AttributeValue::S(due.clone()))
                 .expression_attribute_values(":now", AttributeValue::S(timestamp::format(now)))
                 .set_exclusive_start_key(start)
                 .send()

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 
 use super::codec::{Cursor, Item, string};
 use super::incidents::Batch;
-use super::{INDEX_BY_LISTING, ListFilter, SK_INCIDENT, Store, StoreError};
+use super::{ESCALATION_DUE, INDEX_BY_LISTING, ListFilter, SK_INCIDENT, Store, StoreError};
 use crate::domain::incident::Incident;
 use crate::domain::lifecycle::STAFF_ACCOUNT;
 use crate::domain::timestamp;
@@ -39,6 +39,18 @@ pub(super) fn list_shard(pk: &str, account_id: &str) -> String {
     }
     let hash = pk.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
     (hash % LIST_SHARDS).to_string()
+}
+
+/// The `by-escalation` partition of an incident item: its listing shard's, so that index has no hot
+/// partition either.
+pub(super) fn escalation_shard(list_shard: &str) -> String {
+    format!("{ESCALATION_DUE}#{list_shard}")
+}
+
+/// Every `by-escalation` partition: one per listing shard, and the single one of items written before.
+pub(super) fn escalation_shards() -> Vec<String> {
+    let shards = (0..LIST_SHARDS).map(|n| n.to_string()).chain([STAFF_SHARD.to_owned()]);
+    shards.map(|s| escalation_shard(&s)).chain([ESCALATION_DUE.to_owned()]).collect()
 }
 
 /// Every shard a listing reads, or the staff shard alone when only reports are wanted.
@@ -251,6 +263,12 @@ mod tests {
         assert!(seen.values().all(|c| *c < 4000 / LIST_SHARDS as usize * 3 / 2), "{seen:?}");
         assert_eq!(list_shard("INC#staff#eu-west-1#r-1", STAFF_ACCOUNT), STAFF_SHARD);
         assert_eq!(list_shard("INC#1#r#f", "1"), list_shard("INC#1#r#f", "1"), "stable");
+        // The escalation index's partitions follow, and the one partition of before is still read.
+        assert_eq!(escalation_shard("3"), "due#3");
+        assert!(
+            escalation_shards().contains(&"due#staff".to_owned()) && escalation_shards().contains(&"due".to_owned())
+        );
+        assert_eq!(escalation_shards().len(), LIST_SHARDS as usize + 2);
     }
 
     #[test]
