@@ -23,6 +23,8 @@ pub(super) const ATTR_OPEN_RESOURCE: &str = "open_resource";
 
 /// Evidence bodies longer than this (bytes) are kept deflated.
 const DEFLATE_ABOVE: usize = 512;
+/// The attribute naming the incident of a piece of evidence.
+pub(super) const ATTR_EVIDENCE_OF: &str = "evidence_of";
 /// The attribute of a deflated evidence body.
 const ATTR_BODY_DEFLATE: &str = "body_deflate";
 /// The largest body an evidence item inflates to: SQS's largest message (1 MiB), with room.
@@ -87,6 +89,10 @@ impl Store {
     /// body as received, so [`Evidence::verify`] still proves it whole once inflated.
     pub(super) fn evidence_item(&self, evidence: &Evidence, pk: &str) -> Result<Item, StoreError> {
         let mut item = self.encode(evidence, pk, &evidence.sk(), RECORD_EVIDENCE)?;
+        // Not under `incident_id`, which would put every piece of evidence in `by-incident-id` too.
+        if let Some(id) = item.remove("incident_id") {
+            item.insert(ATTR_EVIDENCE_OF.into(), id);
+        }
         if evidence.body.len() > DEFLATE_ABOVE {
             let deflated = miniz_oxide::deflate::compress_to_vec(evidence.body.as_bytes(), 6);
             if deflated.len() < evidence.body.len() {
@@ -99,6 +105,9 @@ impl Store {
 
     /// The evidence an item holds, its body inflated if it was deflated.
     pub(super) fn decode_evidence(&self, mut item: Item) -> Result<Evidence, StoreError> {
+        if let Some(id) = item.remove(ATTR_EVIDENCE_OF) {
+            item.insert("incident_id".into(), id);
+        }
         if let Some(AttributeValue::B(deflated)) = item.remove(ATTR_BODY_DEFLATE) {
             let pk = string(&item, "pk").unwrap_or_else(|| "(no pk)".into());
             let body = miniz_oxide::inflate::decompress_to_vec_with_limit(deflated.as_ref(), INFLATE_LIMIT)
@@ -416,9 +425,13 @@ mod tests {
         let evidence = Evidence::of("i", None, &body, Utc::now());
         let item = store.evidence_item(&evidence, "INC#a#b#c").unwrap();
         assert!(!item.contains_key("body"));
+        assert!(!item.contains_key("incident_id"), "evidence stays out of by-incident-id");
         assert!(item_size(&item) < body.len() / 2, "{} of {}", item_size(&item), body.len());
         let back = store.decode_evidence(item).unwrap();
-        assert_eq!((&back.body, &back.sha256), (&evidence.body, &evidence.sha256));
+        assert_eq!(
+            (&back.body, &back.sha256, &back.incident_id),
+            (&evidence.body, &evidence.sha256, &evidence.incident_id)
+        );
         assert!(back.verify());
         // Short bodies, and items written before deflating, are kept as they are.
         let short = Evidence::of("i", None, "{}", Utc::now());

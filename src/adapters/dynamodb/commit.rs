@@ -46,10 +46,10 @@ impl Store {
         let pk = key.pk();
         let item = self.incident_item(&stored)?;
         let mut extra = Vec::new();
+        // No `incident_id` on a log entry's or evidence's own item: `by-incident-id` indexes incidents alone,
+        // and every attribute it keys on would be another write unit.
         for event in events {
-            let mut record = self.encode(event, &pk, &event_sk(event), RECORD_EVENT)?;
-            record.insert("incident_id".into(), AttributeValue::S(stored.incident_id.clone()));
-            extra.push(record);
+            extra.push(self.encode(event, &pk, &event_sk(event), RECORD_EVENT)?);
         }
         if let Some(evidence) = evidence {
             extra.push(self.evidence_item(evidence, &pk)?);

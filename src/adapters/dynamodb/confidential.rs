@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::codec::{Item, string};
+use super::codec::{ATTR_EVIDENCE_OF, Item, string};
 use super::commit::event_sk;
 use super::listing::TablePosition;
 use super::{IncidentKey, ListFilter, RECORD_EVENT, SK_INCIDENT, Store, StoreError};
@@ -49,8 +49,11 @@ impl Store {
         let renamed = |item: &Item| -> Item {
             let mut copy = item.clone();
             copy.insert("pk".into(), AttributeValue::S(new_pk.clone()));
-            if copy.contains_key("incident_id") {
-                copy.insert("incident_id".into(), AttributeValue::S(new_id.clone()));
+            // The incident's id, and what records of it name it (evidence as `evidence_of`).
+            for attribute in ["incident_id", ATTR_EVIDENCE_OF] {
+                if copy.contains_key(attribute) {
+                    copy.insert(attribute.into(), AttributeValue::S(new_id.clone()));
+                }
             }
             if string(&copy, "sk").as_deref() == Some(SK_INCIDENT) {
                 copy.insert("finding_id".into(), AttributeValue::S(new_id.clone()));
