@@ -1,9 +1,9 @@
-//! The support of the integration tests and of `benches/throughput.rs`: LocalStack (started if it is not
+//! The support of the integration tests and of `benches/throughput/`: LocalStack (started if it is not
 //! running; never skipped), one CloudFormation stack per test, the real `gd-incidents` binary, capture queues
 //! subscribed to the paging topics, the incident table read back, finding events, the daemon's configuration,
 //! one small HTTP server for the fakes (GuardDuty, the load balancer) and the portal's helpers.
 //!
-//! A test includes it with `mod support;`, the bench with `#[path = "../tests/support/mod.rs"] mod support;`.
+//! A test includes it with `mod support;`, the bench with `#[path = "../../tests/support/mod.rs"] mod support;`.
 // Every test binary (and the bench) compiles the whole tree but uses its own part of it.
 #![allow(dead_code)]
 
