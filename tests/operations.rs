@@ -62,12 +62,22 @@ async fn health_readiness_metrics_and_logs() {
     assert_eq!(metric(&text, "gd_incidents_pages_sent_total{target=\"oce\",severity=\"HIGH\"}"), 1.0);
     assert_eq!(metric(&text, "gd_incidents_messages_settled_total{kind=\"processed\"}"), 1.0);
     // One conditional PutItem creates the incident (with its log entry, evidence and claimed pages inline; the
-    // reconciler's lease is a PutItem too), one transaction records the pages with their log entry.
-    assert!(metric(&text, "gd_incidents_aws_calls_total{service=\"DynamoDB\",operation=\"PutItem\"}") >= 1.0);
+    // reconciler's lease is a PutItem too), one UpdateItem records the pages sent and a PutItem their log entry:
+    // no transaction, which DynamoDB bills twice.
+    assert!(metric(&text, "gd_incidents_aws_calls_total{service=\"DynamoDB\",operation=\"PutItem\"}") >= 2.0);
+    assert!(metric(&text, "gd_incidents_aws_calls_total{service=\"DynamoDB\",operation=\"UpdateItem\"}") >= 1.0);
     assert_eq!(
         metric(&text, "gd_incidents_aws_calls_total{service=\"DynamoDB\",operation=\"TransactWriteItems\"}"),
-        1.0
+        0.0
     );
+    // What it cost, as DynamoDB reports it: the table's units and the listing index's.
+    let units = |target: &str| {
+        metric(
+            &text,
+            &format!("gd_incidents_dynamodb_capacity_units_total{{operation=\"PutItem\",target=\"{target}\"}}"),
+        )
+    };
+    assert!(units("table") >= 1.0 && units("by-listing") >= 1.0, "{text}");
     assert_eq!(metric(&text, "gd_incidents_messages_dead_lettered_total{kind=\"not_json\"}"), 1.0);
     assert!(metric(&text, "gd_incidents_aws_calls_total{service=\"SQS\",operation=\"ReceiveMessage\"}") >= 1.0);
     assert!(metric(&text, "gd_incidents_aws_calls_total{service=\"SNS\",operation=\"Publish\"}") >= 2.0);

@@ -283,3 +283,64 @@ async fn listings_merge_every_shard_newest_first_search_all_and_take_in_older_in
     assert!(everything(store.clone(), theirs, 10).await.is_empty());
     assert!(everything(store.clone(), ListFilter::default(), 100).await.contains(&report.incident_id));
 }
+
+/// The separate items of an incident's log entries, by sort key.
+async fn event_items(aws: &Aws, table: &str, incident: &Incident) -> Vec<String> {
+    let out = aws
+        .dynamodb
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :e)")
+        .expression_attribute_values(":pk", AttributeValue::S(IncidentKey::of(incident).pk()))
+        .expression_attribute_values(":e", AttributeValue::S("EVENT#".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.items().iter().filter_map(|i| s(i, "sk").map(str::to_owned)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_writes_its_log_entry_without_a_transaction_and_loses_none_if_its_put_never_happens() {
+    let stack = deploy_stack("store-pending");
+    let aws = Aws::new().await;
+    let store = Store::new(aws.dynamodb.clone(), stack.table(), None);
+    let policy = Policy::default();
+    let id = "9e2d0000000000000000000000000001";
+    let f1 = finding::parse(&body(id, 1, 0)).unwrap();
+    let (created, first) = Incident::create(uuid::Uuid::new_v4().to_string(), &f1, &ctx(&policy));
+    let v1 = store.commit(&created, None, std::slice::from_ref(&first), None).await.unwrap();
+    let update = |v: &Incident, minute: u32| {
+        let text = body(id, minute, 0);
+        let f = finding::parse(&text).unwrap();
+        let (next, event) = incident::apply(v, &f, &ctx(&policy)).unwrap();
+        (next, event, Evidence::of(&v.incident_id, f.updated_at, &text, Utc::now()))
+    };
+    let (next, second, e2) = update(&v1, 2);
+    let v2 = store.commit(&next, Some(&v1), std::slice::from_ref(&second), Some(&e2)).await.unwrap();
+    assert_eq!(event_items(&aws, stack.table(), &v2).await.len(), 1, "the update's entry has its own item");
+
+    // The process dies between the update and the entry's put: its item is missing, the log is not.
+    let sk = event_items(&aws, stack.table(), &v2).await.remove(0);
+    aws.dynamodb
+        .delete_item()
+        .table_name(stack.table())
+        .key("pk", AttributeValue::S(IncidentKey::of(&v2).pk()))
+        .key("sk", AttributeValue::S(sk.clone()))
+        .send()
+        .await
+        .unwrap();
+    let summaries = |log: Vec<Event>| log.into_iter().map(|e| e.summary).collect::<Vec<_>>();
+    let log = summaries(store.timeline(&v2).await.unwrap());
+    assert_eq!(log, [first.summary.clone(), second.summary.clone()]);
+
+    // The next update puts it again before its own.
+    let (next, third, e3) = update(&v2, 3);
+    let v3 = store.commit(&next, Some(&v2), std::slice::from_ref(&third), Some(&e3)).await.unwrap();
+    let items = event_items(&aws, stack.table(), &v3).await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert!(items.contains(&sk), "the lost entry is back under its own key");
+    let log = summaries(store.timeline(&v3).await.unwrap());
+    assert_eq!(log, [first.summary, second.summary, third.summary], "each once, oldest first");
+    assert_eq!(store.evidence(&v3).await.unwrap().len(), 2, "each update's evidence");
+}

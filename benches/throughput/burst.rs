@@ -125,7 +125,7 @@ pub async fn run(
     let paging_findings = level_of.values().filter(|l| l.pages()).count();
 
     let mut daemon = start_daemon(setup, "burst").await?;
-    let probes = start_probes(aws, &queues, findings.clone(), format!("p-{id}-"));
+    let probes = start_probes(aws, &queues, None, findings.clone(), format!("p-{id}-"));
     let preloaded = burst.len() + urgent_bodies.len();
     let drained = drain(aws, &mut daemon, &queues, preloaded, Some(probes)).await?;
     log(format!(

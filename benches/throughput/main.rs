@@ -26,13 +26,16 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+mod backlog;
 mod burst;
 mod ceiling;
+mod cost;
 mod daemon;
 mod findings;
 mod low;
 mod peer;
 mod procstat;
+mod queries;
 mod scrape;
 mod soak;
 mod stats;
@@ -167,13 +170,16 @@ async fn run(args: Args) -> Result<bool> {
     log("starting LocalStack (idempotent)");
     support::ensure_localstack();
     log(format!("daemon binary {}", support::binary()));
-    let names = [format!("bench-{id}"), format!("bench-{id}-ceil"), format!("bench-{id}-low")];
+    let names = ["", "-ceil", "-low", "-cost", "-backlog", "-queries"].map(|suffix| format!("bench-{id}{suffix}"));
     log(format!("deploying stacks {}", names.join(", ")));
     let deploys = names.clone().map(|name| std::thread::spawn(move || deploy_named(&name)));
-    let [stack, ceil_stack, low_stack] = deploys.map(|d| d.join());
+    let [stack, ceil_stack, low_stack, cost_stack, backlog_stack, queries_stack] = deploys.map(|d| d.join());
     let stack = stack.map_err(|_| "deploying the daemon's stack failed")?;
     let ceil_stack = ceil_stack.map_err(|_| "deploying the ceiling's stack failed")?;
     let low_stack = low_stack.map_err(|_| "deploying the LOW phase's stack failed")?;
+    let cost_stack = cost_stack.map_err(|_| "deploying the cost phase's stack failed")?;
+    let backlog_stack = backlog_stack.map_err(|_| "deploying the backlog phase's stack failed")?;
+    let queries_stack = queries_stack.map_err(|_| "deploying the queries phase's stack failed")?;
     let aws = Aws::new().await;
     let findings = Arc::new(Findings::new());
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -219,8 +225,27 @@ async fn run(args: Args) -> Result<bool> {
     let peer = peer::phase(&aws, &ceil_stack, &findings, &id, low_n, &dir).await?;
     let low_setup = Setup { stack: low_stack, ..setup };
     let low = low::run(&aws, &low_setup, &findings, &id, low_n).await?;
+    // 5. What findings cost in DynamoDB, on a stack of its own (its table empty, as for the LOW phase).
+    let cost_setup = Setup { stack: cost_stack, urgent: false, ..low_setup };
+    let cost = cost::run(&aws, &cost_setup, &findings, &id, low_n, (low_n / 10).max(30)).await?;
+    // 6. HIGH findings through EventBridge while N LOW findings are queued.
+    let backlog_setup = Setup { stack: backlog_stack, urgent: !args.no_urgent, ..cost_setup };
+    let backlog = backlog::run(&aws, &backlog_setup, &findings, &id, n.max(2000)).await?;
+    // 7. The list and search at a year's scale (10,000 only with --quick).
+    let sizes: &[usize] = if args.quick { &[10_000] } else { &[10_000, 100_000] };
+    let queries = queries::run(&aws, &queries_stack, &findings, &id, sizes).await?;
 
-    let full = table::Full { n, ceilings: &ceilings, burst: &burst, low: &low, peer: &peer, background_busy };
+    let full = table::Full {
+        n,
+        ceilings: &ceilings,
+        burst: &burst,
+        low: &low,
+        peer: &peer,
+        cost: &cost,
+        backlog: &backlog,
+        queries: &queries,
+        background_busy,
+    };
     let r = table::full(&full);
     r.print();
 
@@ -245,6 +270,9 @@ async fn run(args: Args) -> Result<bool> {
                        "host_busy": low.drained.host_busy },
         "peer": { "secs": peer.secs, "msg_per_s": peer.rate, "rss_kib": peer.rss_kib, "cpu_secs": peer.cpu_secs,
                   "host_busy": peer.host_busy, "result": peer.details },
+        "cost": cost.iter().map(|s| json!({ "step": s.what, "findings": s.findings,
+            "units": s.units.iter().map(|((op, t), u)| json!({ "operation": op, "target": t, "units": u })).collect::<Vec<_>>() }))
+            .collect::<Vec<_>>(),
         "pages": { "oce": b.pages_per_topic.0, "iso": b.pages_per_topic.1, "expected_per_topic": b.expected_pages },
         "logs": dir.display().to_string(),
     });

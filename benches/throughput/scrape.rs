@@ -63,6 +63,16 @@ impl Scrape {
         out
     }
 
+    /// (label `a`, label `b`) -> value of family `name`.
+    pub fn labelled(&self, name: &str, a: &str, b: &str) -> BTreeMap<(String, String), f64> {
+        let mut out = BTreeMap::new();
+        for (_, l, v) in self.0.iter().filter(|(n, _, _)| n == name) {
+            let label = |k: &str| l.get(k).cloned().unwrap_or_else(|| "?".into());
+            *out.entry((label(a), label(b))).or_insert(0.0) += v;
+        }
+        out
+    }
+
     /// Messages settled (processed or dead-lettered; retried ones come back).
     pub fn settled(&self) -> f64 {
         self.sum(&counter(MESSAGES_SETTLED), Some(("kind", "processed")))

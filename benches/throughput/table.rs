@@ -10,10 +10,13 @@ use gd_incidents::telemetry::metrics::{AWS_CALL_SECONDS, AWS_CALLS, MESSAGES_REC
 use serde_json::{Value, json};
 
 use crate::Result;
+use crate::backlog::Backlog;
 use crate::burst::Burst;
 use crate::ceiling::{CeilingRun, Write};
+use crate::cost::Step;
 use crate::low::Low;
 use crate::peer::PeerRun;
+use crate::queries::AtSize;
 use crate::scrape::{counter, metric};
 use crate::stats::{mean, pct};
 use crate::support::repo;
@@ -145,6 +148,12 @@ pub struct Full<'a> {
     pub low: &'a Low,
     /// The peer on the same LOW load.
     pub peer: &'a PeerRun,
+    /// What findings cost in DynamoDB capacity units.
+    pub cost: &'a [Step],
+    /// HIGH findings through EventBridge behind a LOW backlog.
+    pub backlog: &'a Backlog,
+    /// The list and search at a year's scale.
+    pub queries: &'a [AtSize],
     /// Share of the host busy in the second before the run.
     pub background_busy: Option<f64>,
 }
@@ -182,6 +191,28 @@ pub fn full(f: &Full) -> Report {
     r.target("daemon/ceiling throughput (burst)", best.map(|c| drained.rate / c.rate), "", ">= 0.8", |v| v >= 0.8);
     low_rows(&mut r, low, best.map(|c| c.rate));
     peer_rows(&mut r, low, peer);
+    cost_rows(&mut r, f.cost);
+    let b = f.backlog;
+    let queued = format!("{} LOW queued", b.queued);
+    r.info(format!("backlog: HIGH probes through EventBridge ({queued})"), Some(b.probes as f64), "");
+    r.info(format!("backlog: probes paged ({queued})"), Some(b.send_to_page.len() as f64), "");
+    r.info(format!("backlog: probe delivered->page p50 ({queued})"), pct(&b.send_to_page, 50.0), "s");
+    let p99 = pct(&b.send_to_page, 99.0).filter(|_| b.send_to_page.len() == b.probes);
+    r.target(&format!("backlog: probe delivered->page p99 ({queued})"), p99, "s", "< 1 s", |v| v < 1.0);
+    for q in f.queries {
+        let k = q.incidents;
+        r.info(format!("list: filled {k} incidents in"), Some(q.fill_secs), "s");
+        r.info(format!("list: newest page of 50, median ({k} incidents)"), AtSize::median(&q.first_page), "s");
+        r.info(format!("list: tenth page by cursor, median ({k} incidents)"), AtSize::median(&q.tenth_page), "s");
+        r.info(format!("search: one match among {k}, to the last page, median"), AtSize::median(&q.search), "s");
+        r.target(
+            &format!("search: found the one match ({k} incidents)"),
+            Some(f64::from(u8::from(q.search_found))),
+            "",
+            "1",
+            |v| v == 1.0,
+        );
+    }
     let b = burst;
     r.info("send->incident p50 (burst, incl. queue wait)", pct(&b.send_to_incident, 50.0), "s");
     r.info("send->incident p99 (burst, incl. queue wait)", pct(&b.send_to_incident, 99.0), "s");
@@ -265,6 +296,30 @@ fn peer_rows(r: &mut Report, low: &Low, peer: &PeerRun) {
     r.target("daemon/peer CPU", cpu, "", "<= 0.10", |v| v <= 0.10);
     let rss = mb(low.stopped.rss_kib).zip(mb(peer.rss_kib)).map(|(d, p)| d / p);
     r.target("daemon/peer peak RSS", rss, "", "<= 0.33", |v| v <= 0.33);
+}
+
+/// DynamoDB's capacity units per finding, each step's: writes and reads, then writes by table and index and
+/// by operation.
+fn cost_rows(r: &mut Report, steps: &[Step]) {
+    for (i, step) in steps.iter().enumerate() {
+        let what = step.what;
+        let writes = Some(step.per_finding(true, None));
+        if i == 0 {
+            r.target(&format!("write units per {what} (indexes included)"), writes, "WCU", "<= 2", |v| v <= 2.0);
+        } else {
+            r.info(format!("write units per {what} (indexes included)"), writes, "WCU");
+        }
+        for target in step.targets() {
+            let units = step.per_finding(true, Some(&target));
+            if units > 0.0 {
+                r.info(format!("  {target}"), Some(units), "WCU");
+            }
+        }
+        for (op, units) in step.writes_by_operation() {
+            r.info(format!("  by {op}"), Some(units), "WCU");
+        }
+        r.info(format!("read units per {what}"), Some(step.per_finding(false, None)), "RCU");
+    }
 }
 
 /// CPU seconds over `messages`, in ms per message.

@@ -177,10 +177,10 @@ pub(super) fn without_key(record: &Item) -> Item {
     record.iter().filter(|(k, _)| *k != "pk").map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// Separate records and the inline one merged in key order, as a query of the separate records alone would
-/// have listed them had the inline one been separate; a record both inline and separate is listed once.
-pub(super) fn merge_records(mut items: Vec<Item>, inline: Option<Item>) -> Vec<Item> {
-    if let Some(record) = inline {
+/// Separate records and inline ones merged in key order, as a query of the separate records alone would have
+/// listed them had the inline ones been separate; a record both inline and separate is listed once.
+pub(super) fn merge_records(mut items: Vec<Item>, inline: Vec<Item>) -> Vec<Item> {
+    for record in inline {
         let sk = string(&record, "sk");
         if sk.is_none() || !items.iter().any(|i| string(i, "sk") == sk) {
             items.push(record);
@@ -391,13 +391,13 @@ mod tests {
     fn inline_records_merge_in_key_order_once() {
         let separate = vec![item(&[("sk", "EVENT#2026-01-02#b")]), item(&[("sk", "EVENT#2026-01-03#c")])];
         let inline = item(&[("sk", "EVENT#2026-01-01#a")]);
-        let merged = merge_records(separate.clone(), Some(inline.clone()));
+        let merged = merge_records(separate.clone(), vec![inline.clone()]);
         let sks: Vec<_> = merged.iter().filter_map(|i| string(i, "sk")).collect();
         assert_eq!(sks, ["EVENT#2026-01-01#a", "EVENT#2026-01-02#b", "EVENT#2026-01-03#c"]);
         // Evidence kept again separately (a redelivery) is listed once.
-        let twice = merge_records(vec![inline.clone()], Some(inline));
+        let twice = merge_records(vec![inline.clone()], vec![inline]);
         assert_eq!(twice.len(), 1);
-        assert_eq!(merge_records(separate.clone(), None), separate);
+        assert_eq!(merge_records(separate.clone(), Vec::new()), separate);
     }
 
     #[test]

@@ -4,12 +4,14 @@
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 
 use super::codec::{Item, UpdateOf, item_size, string, update_of, without_key};
 use super::{
-    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, INLINE_ITEM_MAX, IncidentKey, MAX_CONFLICTS, RECORD_EVENT, SK_INCIDENT,
-    Store, StoreError,
+    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, ATTR_PENDING_EVENT, INLINE_ITEM_MAX, IncidentKey, MAX_CONFLICTS,
+    RECORD_EVENT, SK_INCIDENT, Store, StoreError,
 };
 use crate::domain::evidence::Evidence;
 use crate::domain::incident::{Event, Incident};
@@ -74,31 +76,68 @@ impl Store {
             return self.transact(Write::Create(item), extra, stored, &key).await;
         };
 
-        let update = update_of(&item, &self.incident_item(previous)?, previous.version);
-        if extra.is_empty() {
-            let table = self.table_of(&pk);
-            let request = self
-                .client
-                .update_item()
-                .table_name(table)
-                .key("pk", AttributeValue::S(pk.clone()))
-                .key("sk", AttributeValue::S(SK_INCIDENT.into()))
-                .update_expression(update.expression)
-                .condition_expression(UPDATE_CONDITION)
-                .set_expression_attribute_names(Some(update.names))
-                .set_expression_attribute_values(Some(update.values))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-            return match request.send().await {
-                Ok(_) => Ok(stored),
-                Err(err) => match err.as_service_error() {
+        if events.len() > 1 {
+            let update = update_of(&item, &self.incident_item(previous)?, previous.version);
+            return self.transact(Write::Update(update), extra, stored, &key).await;
+        }
+        // One log entry at most, and no transaction (DynamoDB bills each item of one twice): the evidence
+        // first (idempotent, and evidence of what was received whatever becomes of this write), then the
+        // incident holding its log entry as `pending_event`, then that entry's own item. Readers merge the
+        // pending entry, so the log is whole even if the last put never happens; the next update, which
+        // overwrites it, puts it again first (see `ATTR_PENDING_EVENT`).
+        if let Some(evidence) = evidence {
+            self.keep_evidence(&key, evidence).await?;
+        }
+        let event = events.first().map(|e| self.encode(e, &pk, &event_sk(e), RECORD_EVENT)).transpose()?;
+        let mut next = item;
+        if let Some(event) = &event {
+            next.insert(ATTR_PENDING_EVENT.into(), AttributeValue::M(without_key(event)));
+        }
+        let update = update_of(&next, &self.incident_item(previous)?, previous.version);
+        let table = self.table_of(&pk);
+        let request = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .key("sk", AttributeValue::S(SK_INCIDENT.into()))
+            .update_expression(update.expression)
+            .condition_expression(UPDATE_CONDITION)
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .set_return_values(event.is_some().then_some(ReturnValue::UpdatedOld))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let old = match request.send().await {
+            Ok(out) => out.attributes.and_then(|mut a| a.remove(ATTR_PENDING_EVENT)),
+            Err(err) => {
+                return match err.as_service_error() {
                     Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                         Err(self.conflict(failed.item.clone(), &key).await?)
                     }
                     _ => Err(self.aws_error(table, "UpdateItem", err)),
-                },
-            };
+                };
+            }
+        };
+        if let Some(event) = event {
+            if let Some(AttributeValue::M(mut earlier)) = old {
+                earlier.insert("pk".into(), AttributeValue::S(pk.clone()));
+                self.put_event_once(table, earlier).await?;
+            }
+            self.put_event_once(table, event).await?;
         }
-        self.transact(Write::Update(update), extra, stored, &key).await
+        Ok(stored)
+    }
+
+    /// Puts a log entry's own item unless it is there already (entries are never written over).
+    async fn put_event_once(&self, table: &str, event: Item) -> Result<(), StoreError> {
+        let put = self.client.put_item().table_name(table).set_item(Some(event));
+        match put.condition_expression("attribute_not_exists(pk)").send().await {
+            Ok(_) => Ok(()),
+            Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Ok(())
+            }
+            Err(err) => Err(self.aws_error(table, "PutItem", err)),
+        }
     }
 
     /// Creates the incident item with one conditional `PutItem`.

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use super::codec::{Item, Position, decode_token, encode_token, merge_records, string};
 use super::listing::{TablePosition, escalation_shards};
 use super::{
-    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, INDEX_BY_ESCALATION, INDEX_BY_ID, SK_INCIDENT, Store, StoreError,
+    ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, ATTR_PENDING_EVENT, INDEX_BY_ESCALATION, INDEX_BY_ID, SK_INCIDENT, Store,
+    StoreError,
 };
 use crate::domain::evidence::Evidence;
 use crate::domain::incident::{Event, Incident};
@@ -138,43 +139,50 @@ impl Store {
         got.item.map(|i| self.decode_incident(i)).transpose()
     }
 
-    /// The record an incident item holds inline under `attribute`, if any.
-    async fn inline_record(&self, pk: &str, attribute: &str) -> Result<Option<Item>, StoreError> {
+    /// The records an incident item holds inline under `attributes`.
+    async fn inline_records(&self, pk: &str, attributes: &[&str]) -> Result<Vec<Item>, StoreError> {
         let table = self.table_of(pk);
+        let names = (0..attributes.len()).map(|i| format!("#r{i}")).collect::<Vec<_>>();
         let out = self
             .client
             .get_item()
             .table_name(table)
             .key("pk", AttributeValue::S(pk.to_owned()))
             .key("sk", AttributeValue::S(SK_INCIDENT.into()))
-            .projection_expression("#r")
-            .expression_attribute_names("#r", attribute)
+            .projection_expression(names.join(", "))
+            .set_expression_attribute_names(Some(
+                names.iter().zip(attributes).map(|(n, a)| (n.clone(), (*a).to_owned())).collect(),
+            ))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| self.aws_error(table, "GetItem", e))?;
-        Ok(out.item.and_then(|mut i| match i.remove(attribute) {
-            Some(AttributeValue::M(record)) => Some(record),
-            _ => None,
-        }))
+        let mut item = out.item.unwrap_or_default();
+        Ok(attributes
+            .iter()
+            .filter_map(|a| match item.remove(*a) {
+                Some(AttributeValue::M(record)) => Some(record),
+                _ => None,
+            })
+            .collect())
     }
 
     /// The records of an incident under `prefix`, separate and inline, in key order.
-    async fn records(&self, incident: &Incident, prefix: &str, attribute: &str) -> Result<Vec<Item>, StoreError> {
+    async fn records(&self, incident: &Incident, prefix: &str, attributes: &[&str]) -> Result<Vec<Item>, StoreError> {
         let pk = IncidentKey::of(incident).pk();
-        let (items, inline) = tokio::try_join!(self.query_prefix(&pk, prefix), self.inline_record(&pk, attribute))?;
+        let (items, inline) = tokio::try_join!(self.query_prefix(&pk, prefix), self.inline_records(&pk, attributes))?;
         Ok(merge_records(items, inline))
     }
 
     /// The incident's log, oldest first.
     pub async fn timeline(&self, incident: &Incident) -> Result<Vec<Event>, StoreError> {
-        let items = self.records(incident, "EVENT#", ATTR_INLINE_EVENT).await?;
+        let items = self.records(incident, "EVENT#", &[ATTR_INLINE_EVENT, ATTR_PENDING_EVENT]).await?;
         items.into_iter().map(|i| self.decode(i)).collect()
     }
 
     /// The incident's evidence, oldest version first.
     pub async fn evidence(&self, incident: &Incident) -> Result<Vec<Evidence>, StoreError> {
-        let items = self.records(incident, "EVIDENCE#", ATTR_INLINE_EVIDENCE).await?;
+        let items = self.records(incident, "EVIDENCE#", &[ATTR_INLINE_EVIDENCE]).await?;
         items.into_iter().map(|i| self.decode_evidence(i)).collect()
     }
 

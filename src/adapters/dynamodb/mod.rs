@@ -84,6 +84,11 @@ const ESCALATION_DUE: &str = "due";
 const MAX_CONFLICTS: usize = 16;
 /// The incident item's copy of its first log entry.
 const ATTR_INLINE_EVENT: &str = "inline_event";
+/// The incident item's copy of the log entry of its latest change (after the first): written with the change,
+/// so an update needs no transaction, and put as the entry's own item right after. Readers merge it with the
+/// separate entries (once, by its `sk`); the next change overwrites it and puts it again first, in case the
+/// put after it never happened.
+const ATTR_PENDING_EVENT: &str = "pending_event";
 /// The incident item's copy of its first evidence.
 const ATTR_INLINE_EVIDENCE: &str = "inline_evidence";
 /// Largest incident item, in bytes, that is created with its first records inline. DynamoDB's limit is

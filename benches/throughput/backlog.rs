@@ -1,0 +1,60 @@
+//! A page behind a backlog (issue 21): N LOW findings already queued when the daemon starts, and HIGH probes
+//! arriving the way GuardDuty's findings do, put on the default event bus for the stack's rules to deliver
+//! (to the work queue, and to the urgent queue for severity 7 and up). Each probe's time from its delivery
+//! (`PutEvents` returned: LocalStack delivers before it returns) to its page on the OCE topic is what an on-call
+//! engineer waits while the daemon works through the backlog.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::daemon::{Setup, drain, start_daemon, start_probes, stop};
+use crate::findings::{Findings, low_burst};
+use crate::support::{self, Aws};
+use crate::{Result, SENDERS, log};
+
+/// What the phase measured.
+pub struct Backlog {
+    /// LOW findings queued before the daemon started.
+    pub queued: usize,
+    /// Probes put on the bus.
+    pub probes: usize,
+    /// Each paged probe's seconds from its delivery to its page's `SentTimestamp`.
+    pub send_to_page: Vec<f64>,
+}
+
+/// Loads `n` LOW findings on `setup.stack`'s work queue, starts a daemon, and puts a HIGH probe a second on the
+/// bus until 90% of the backlog is settled; then reads the OCE topic's pages.
+pub async fn run(aws: &Aws, setup: &Setup, findings: &Arc<Findings>, id: &str, n: usize) -> Result<Backlog> {
+    let stack = &setup.stack;
+    let queue = stack.queue_url().to_owned();
+    let oce = aws.capture(stack.oce_topic(), &format!("bench-{id}-backlog-oce")).await;
+    let bodies: Vec<String> = low_burst(findings, &format!("q-{id}-"), n).into_iter().map(|m| m.body).collect();
+    aws.load(&queue, &bodies, SENDERS).await;
+    log(format!("backlog: {n} LOW findings queued; starting a daemon, probes through EventBridge"));
+    let urgent = stack.urgent_queue_url().filter(|_| setup.urgent).map(str::to_owned);
+    let queues: Vec<String> = std::iter::once(queue).chain(urgent).collect();
+    let mut daemon = start_daemon(setup, "backlog").await?;
+    let bus = Some(aws.events().await);
+    let probes = start_probes(aws, &queues, bus, findings.clone(), format!("e-{id}-"));
+    let drained = drain(aws, &mut daemon, &queues, n, Some(probes)).await?;
+    let sent: HashMap<String, f64> = drained.probes.iter().cloned().collect();
+    let pages = aws.drain(&oce, sent.len(), Duration::from_secs(30), Duration::from_secs(1)).await;
+    stop(&mut daemon).await?;
+    // A page names its incident; the incident names its finding.
+    let mut finding_of = HashMap::new();
+    for item in aws.incidents(stack.table()).await {
+        if let (Some(incident), Some(finding)) = (support::s(&item, "incident_id"), support::s(&item, "finding_id")) {
+            finding_of.insert(incident.to_owned(), finding.to_owned());
+        }
+    }
+    let send_to_page: Vec<f64> = pages
+        .iter()
+        .filter_map(|m| {
+            let finding = finding_of.get(m.attributes.get("incident_id")?)?;
+            Some((m.sent_ms - sent.get(finding)?) / 1000.0)
+        })
+        .collect();
+    log(format!("backlog: {} of {} probes paged", send_to_page.len(), sent.len()));
+    Ok(Backlog { queued: n, probes: sent.len(), send_to_page })
+}
