@@ -242,7 +242,7 @@ async fn listings_merge_every_shard_newest_first_search_all_and_take_in_older_in
             .table_name(stack.table())
             .key("pk", AttributeValue::S(IncidentKey::of(&incident).pk()))
             .key("sk", AttributeValue::S("INCIDENT".into()))
-            .update_expression("REMOVE list_shard")
+            .update_expression("REMOVE list_shard, search_text")
             .send()
             .await
             .unwrap();

@@ -1,5 +1,6 @@
 //! Adds incidents written before the sharded `by-listing` index to it: a table that already holds incidents
-//! (deploy/README.md, "Upgrading") has items without `list_shard`, which no listing would show. The daemon
+//! (deploy/README.md, "Upgrading") has items without `list_shard` and `search_text`, which no listing would show
+//! or search. The daemon
 //! does it once at start, in the background: one scan for incident items without it, one conditional update
 //! each, then a marker record so that later starts skip the scan.
 
@@ -7,11 +8,14 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::codec::string;
-use super::listing::{ATTR_LIST_SHARD, list_shard};
+use super::listing::{ATTR_LIST_SHARD, ATTR_SEARCH_TEXT, list_shard, search_text};
 use super::{RECORD_INCIDENT, SK_INCIDENT, Store, StoreError};
 
 /// The marker's partition key: the backfill of `by-listing` is done in this table.
 const MARKER_PK: &str = "MIGRATION#by-listing";
+/// The attributes a search looks in, as the incident item's `search_text` holds them.
+const SEARCHED: [&str; 8] =
+    ["title", "incident_id", "finding_type", "resource", "account_id", "assignee", "acknowledged_by", "reported_by"];
 /// The marker's `record_type`.
 const RECORD_MIGRATION: &str = "migration";
 
@@ -41,13 +45,23 @@ impl Store {
         }
         let mut changed = 0;
         let mut start = None;
+        // By placeholder: `resource` is one of DynamoDB's reserved words.
+        let projected: Vec<(String, String)> = ["pk"]
+            .into_iter()
+            .chain(SEARCHED)
+            .enumerate()
+            .map(|(i, name)| (format!("#p{i}"), name.to_owned()))
+            .collect();
         loop {
             let out = self
                 .client
                 .scan()
                 .table_name(table)
-                .filter_expression("record_type = :incident AND attribute_not_exists(list_shard)")
-                .projection_expression("pk, account_id")
+                .filter_expression(
+                    "record_type = :incident AND (attribute_not_exists(list_shard) OR attribute_not_exists(search_text))",
+                )
+                .projection_expression(projected.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", "))
+                .set_expression_attribute_names(Some(projected.iter().cloned().collect()))
                 .expression_attribute_values(":incident", AttributeValue::S(RECORD_INCIDENT.into()))
                 .set_exclusive_start_key(start)
                 .send()
@@ -57,16 +71,22 @@ impl Store {
                 let (Some(pk), Some(account)) = (string(&item, "pk"), string(&item, "account_id")) else {
                     continue;
                 };
+                let fields = SEARCHED.map(|k| string(&item, k).unwrap_or_default());
+                let text = search_text(fields.iter().map(String::as_str));
                 let result = self
                     .client
                     .update_item()
                     .table_name(table)
                     .key("pk", AttributeValue::S(pk.clone()))
                     .key("sk", AttributeValue::S(SK_INCIDENT.into()))
-                    .update_expression("SET #shard = :shard")
-                    .condition_expression("attribute_exists(pk) AND attribute_not_exists(#shard)")
+                    .update_expression("SET #shard = :shard, #text = :text")
+                    .condition_expression(
+                        "attribute_exists(pk) AND (attribute_not_exists(#shard) OR attribute_not_exists(#text))",
+                    )
                     .expression_attribute_names("#shard", ATTR_LIST_SHARD)
+                    .expression_attribute_names("#text", ATTR_SEARCH_TEXT)
                     .expression_attribute_values(":shard", AttributeValue::S(list_shard(&pk, &account)))
+                    .expression_attribute_values(":text", AttributeValue::S(text))
                     .send()
                     .await;
                 match result {

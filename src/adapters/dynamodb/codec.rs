@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde::Serialize;
 
-use super::listing::{ATTR_LIST_SHARD, LISTING_KEY, TablePosition, escalation_shard, list_shard};
+use super::listing::{
+    ATTR_LIST_SHARD, ATTR_SEARCH_TEXT, LISTING_KEY, TablePosition, escalation_shard, list_shard, search_text,
+};
 use super::{RECORD_EVIDENCE, RECORD_INCIDENT, SK_INCIDENT, Store, StoreError};
 use crate::domain::evidence::Evidence;
 use crate::domain::incident::Incident;
@@ -23,6 +25,8 @@ pub(super) const ATTR_OPEN_RESOURCE: &str = "open_resource";
 
 /// Evidence bodies longer than this (bytes) are kept deflated.
 const DEFLATE_ABOVE: usize = 512;
+/// Deflate's fastest level: JSON keeps nearly as small as at its default, for a fifth of the CPU.
+const DEFLATE_LEVEL: u8 = 1;
 /// The attribute naming the incident of a piece of evidence.
 pub(super) const ATTR_EVIDENCE_OF: &str = "evidence_of";
 /// The attribute of a deflated evidence body.
@@ -81,6 +85,12 @@ impl Store {
             item.insert(ATTR_REPAGE_AT.into(), repage.unwrap_or(AttributeValue::Null(true)));
         }
         item.insert(ATTR_LIST_SHARD.into(), AttributeValue::S(shard));
+        let people = [&incident.assignee, &incident.acknowledged_by, &incident.reported_by];
+        let fields =
+            [&incident.title, &incident.incident_id, &incident.finding_type, &incident.resource, &incident.account_id];
+        let text =
+            search_text(fields.into_iter().map(String::as_str).chain(people.into_iter().flatten().map(String::as_str)));
+        item.insert(ATTR_SEARCH_TEXT.into(), AttributeValue::S(text));
         Ok(item)
     }
 
@@ -94,7 +104,7 @@ impl Store {
             item.insert(ATTR_EVIDENCE_OF.into(), id);
         }
         if evidence.body.len() > DEFLATE_ABOVE {
-            let deflated = miniz_oxide::deflate::compress_to_vec(evidence.body.as_bytes(), 6);
+            let deflated = miniz_oxide::deflate::compress_to_vec(evidence.body.as_bytes(), DEFLATE_LEVEL);
             if deflated.len() < evidence.body.len() {
                 item.remove("body");
                 item.insert(ATTR_BODY_DEFLATE.into(), AttributeValue::B(Blob::new(deflated)));

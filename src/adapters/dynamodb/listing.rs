@@ -26,6 +26,10 @@ pub const LIST_SHARDS: u32 = 8;
 pub const STAFF_SHARD: &str = "staff";
 /// Index entries read per query of one shard.
 const SHARD_PAGE: i32 = 100;
+/// Index entries DynamoDB looks through per query of one shard when it filters (at most 1 MB of them).
+const FILTERED_PAGE: i32 = 2_000;
+/// The lower-cased text a search looks in (see [`search_text`]).
+pub(super) const ATTR_SEARCH_TEXT: &str = "search_text";
 /// Index entries looked at, at most, for one call (a search that matches little goes on from there).
 pub const SCAN_BUDGET: usize = 20_000;
 /// Full items read at once for a page.
@@ -95,23 +99,47 @@ fn wanted(entry: &Item, filter: &ListFilter) -> bool {
         && filter.text.as_ref().is_none_or(|q| matches_text(entry, q))
 }
 
-/// The search: the words, in any case, within the title, id, finding type, resource, account or a person's name.
+/// A `FilterExpression`: its conditions (joined with AND), attribute names and values.
+#[derive(Default)]
+struct Filter {
+    conditions: Vec<String>,
+    names: Vec<(String, String)>,
+    values: Vec<(String, AttributeValue)>,
+}
+
+/// The `FilterExpression` of a listing's filter (`reporter` is checked here, the staff shard being small).
+fn filter_expression(filter: &ListFilter) -> Filter {
+    let Filter { mut conditions, mut names, mut values } = Filter::default();
+    for (name, wanted) in [("status", &filter.statuses), ("severity", &filter.severities)] {
+        if wanted.is_empty() {
+            continue;
+        }
+        let keys: Vec<String> = (0..wanted.len()).map(|i| format!(":{name}{i}")).collect();
+        conditions.push(format!("#{name} IN ({})", keys.join(", ")));
+        names.push((format!("#{name}"), name.to_owned()));
+        values.extend(keys.into_iter().zip(wanted.iter().map(|v| AttributeValue::S(v.clone()))));
+    }
+    if !filter.confidential {
+        conditions.push("(attribute_not_exists(confidential) OR confidential = :no)".to_owned());
+        values.push((":no".to_owned(), AttributeValue::Bool(false)));
+    }
+    if let Some(text) = filter.text.as_deref().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()) {
+        conditions.push(format!("contains({ATTR_SEARCH_TEXT}, :q)"));
+        values.push((":q".to_owned(), AttributeValue::S(text)));
+    }
+    Filter { conditions, names, values }
+}
+
+/// The search: the words, in any case, within the title, id, finding type, resource, account or a person's
+/// name (all in `search_text`).
 fn matches_text(entry: &Item, q: &str) -> bool {
     let q = q.trim().to_lowercase();
-    q.is_empty()
-        || [
-            "title",
-            "incident_id",
-            "finding_type",
-            "resource",
-            "account_id",
-            "assignee",
-            "acknowledged_by",
-            "reported_by",
-        ]
-        .iter()
-        .filter_map(|k| string(entry, k))
-        .any(|v| v.to_lowercase().contains(&q))
+    q.is_empty() || string(entry, ATTR_SEARCH_TEXT).is_some_and(|t| t.contains(&q))
+}
+
+/// What a search looks in: the fields a responder searches by, lower-cased, one a line.
+pub(super) fn search_text<'a>(fields: impl IntoIterator<Item = &'a str>) -> String {
+    fields.into_iter().filter(|f| !f.is_empty()).map(str::to_lowercase).collect::<Vec<_>>().join("\n")
 }
 
 /// One shard being read newest first.
@@ -132,8 +160,10 @@ fn newest_head(shards: &[Shard]) -> Option<usize> {
 }
 
 impl Store {
-    /// Reads one more page of a shard into its buffer.
-    async fn fill(&self, table: &str, filter: &ListFilter, shard: &mut Shard) -> Result<(), StoreError> {
+    /// Reads one more page of a shard into its buffer; returns how many entries DynamoDB looked at. The filter
+    /// is DynamoDB's too (a `FilterExpression` on the projected attributes), so a search returns its matches
+    /// only, looking through up to [`FILTERED_PAGE`] entries a call.
+    async fn fill(&self, table: &str, filter: &ListFilter, shard: &mut Shard) -> Result<usize, StoreError> {
         let mut q = self
             .client
             .query()
@@ -141,7 +171,6 @@ impl Store {
             .index_name(INDEX_BY_LISTING)
             .scan_index_forward(false)
             .expression_attribute_values(":s", AttributeValue::S(shard.name.clone()))
-            .limit(SHARD_PAGE)
             .set_exclusive_start_key(shard.start.take());
         q = match filter.since {
             Some(since) => q
@@ -149,11 +178,24 @@ impl Store {
                 .expression_attribute_values(":since", AttributeValue::S(timestamp::format(since))),
             None => q.key_condition_expression("list_shard = :s"),
         };
+        let Filter { conditions, names, values } = filter_expression(filter);
+        for (k, v) in names {
+            q = q.expression_attribute_names(k, v);
+        }
+        for (k, v) in values {
+            q = q.expression_attribute_values(k, v);
+        }
+        q = if conditions.is_empty() {
+            q.limit(SHARD_PAGE)
+        } else {
+            q.filter_expression(conditions.join(" AND ")).limit(FILTERED_PAGE)
+        };
         let out = q.send().await.map_err(|e| self.aws_error(table, "Query", e))?;
+        let scanned = usize::try_from(out.scanned_count).unwrap_or(0);
         shard.buffer.extend(out.items.unwrap_or_default());
         shard.start = out.last_evaluated_key;
         shard.exhausted = shard.start.is_none();
-        Ok(())
+        Ok(scanned)
     }
 
     /// Up to `limit` incidents of `table` matching `filter`, newest first, from `from`: each with the
@@ -175,13 +217,20 @@ impl Store {
             })
             .collect();
         let mut position = from.clone();
-        futures_util::future::try_join_all(shards.iter_mut().map(|s| self.fill(table, filter, s))).await?;
+        let scanned =
+            futures_util::future::try_join_all(shards.iter_mut().map(|s| self.fill(table, filter, s))).await?;
+        let mut looked: usize = scanned.iter().sum();
         let mut found: Vec<(Item, TablePosition)> = Vec::new();
-        let mut looked = 0;
         loop {
             // Every shard that may hold something newer must show its head before one is taken.
             for shard in shards.iter_mut().filter(|s| s.buffer.is_empty() && !s.exhausted) {
-                self.fill(table, filter, shard).await?;
+                if looked >= SCAN_BUDGET {
+                    break;
+                }
+                looked += self.fill(table, filter, shard).await?;
+            }
+            if looked >= SCAN_BUDGET && shards.iter().any(|s| s.buffer.is_empty() && !s.exhausted) {
+                break;
             }
             let Some(i) = newest_head(&shards) else {
                 break;
@@ -189,16 +238,24 @@ impl Store {
             let Some(entry) = shards[i].buffer.pop_front() else {
                 break;
             };
-            looked += 1;
             let ended = shards[i].buffer.is_empty() && shards[i].exhausted;
             let cursor = if ended { Cursor::End } else { Cursor::After(listing_key(&entry)) };
             position.0.insert(shards[i].name.clone(), cursor);
             if wanted(&entry, filter) {
                 found.push((entry, position.clone()));
             }
-            if found.len() >= limit || looked >= SCAN_BUDGET {
+            if found.len() >= limit {
                 break;
             }
+        }
+        // A shard read to its end, or past entries that did not match, goes on from there.
+        for shard in shards.iter().filter(|s| s.buffer.is_empty()) {
+            let cursor = match &shard.start {
+                _ if shard.exhausted => Cursor::End,
+                Some(key) => Cursor::After(listing_key(key)),
+                None => continue,
+            };
+            position.0.insert(shard.name.clone(), cursor);
         }
         let all_ended = shards.iter().all(|s| s.buffer.is_empty() && s.exhausted);
         let end = if all_ended { TablePosition::ended() } else { position };
@@ -276,7 +333,7 @@ mod tests {
         let e = entry(&[
             ("status", "open"),
             ("severity", "HIGH"),
-            ("title", "Backdoor on i-0abc"),
+            ("search_text", &search_text(["Backdoor on i-0abc", "", "ann@example.com"])),
             ("reported_by", " Ann@Example.com"),
         ]);
         let f = |statuses: &[&str], text: Option<&str>, reporter: Option<&str>| ListFilter {
