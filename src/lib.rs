@@ -65,7 +65,9 @@
 //! One table holds everything; every item has `pk`, `sk` and `record_type`. Nothing deletes an item (the
 //! daemon's role cannot); settled bookkeeping records expire by TTL (`expires_at`). A new incident's first
 //! log entry and evidence are kept inline on its item (`inline_event`, `inline_evidence`), so creating it is
-//! one conditional `PutItem`; log entries are append-only, evidence is never overwritten.
+//! one conditional `PutItem`; a later change carries its log entry as `pending_event` and puts it as an item
+//! of its own right after, so no write needs a transaction. Log entries are append-only, evidence is never
+//! overwritten (its body kept deflated when that is smaller).
 //!
 //! | `record_type` | `pk` | `sk` | what |
 //! |---|---|---|---|
@@ -76,11 +78,12 @@
 //! | `watermark` | `WATERMARK#<name>` | `-` | up to when the sweeps have recorded every finding |
 //! | `archive` | `ARCHIVE#pending` | `<incident id>` | an archive in GuardDuty still to retry |
 //!
-//! Indexes: `by-incident-id` (incident_id, sk) finds an incident by its id; `by-created` (record_type,
-//! created_at) lists incidents newest first; `by-escalation` (escalation_due, escalate_at) is sparse and
-//! holds only the incidents the daemon must look at: a re-page scheduled or a page still owed, by when;
-//! `by-resource` (open_resource, created_at) is sparse too: the open incidents by what they are about. An
-//! incident item's attributes are the serialized fields of
+//! Indexes: `by-incident-id` (incident_id, sk) finds an incident by its id; `by-listing` (list_shard,
+//! created_at) lists incidents newest first over 8 shards, projecting only what a list filters and searches
+//! on; `by-escalation` (escalation_due, escalate_at) is sparse and sharded the same way, and holds only the
+//! incidents the daemon must look at: a re-page scheduled or a page still owed, by when; `by-resource`
+//! (open_resource, created_at) is sparse too: the open incidents by what they are about. No index has one
+//! partition key value for every incident. An incident item's attributes are the serialized fields of
 //! [`domain::incident::Incident`] (timestamps RFC 3339 UTC with milliseconds, so they sort as text); how
 //! they are written is in [`adapters::dynamodb`].
 

@@ -240,6 +240,8 @@ async fn each_role_sees_what_it_may_and_confidential_reports_stay_with_the_iso()
     assert!(search.body.contains("0 incidents") && !search.body.contains("Colleague"), "{}", search.body);
     let search = http.get(&url(&format!("/incidents?q={secret}")), Some(&responder)).await;
     assert!(search.body.contains("0 incidents"), "not by its id either: {}", search.body);
+    let long = http.get(&url(&format!("/incidents?q={}", "a".repeat(301))), Some(&responder)).await;
+    assert_eq!(long.status, 400, "a search is bounded: {}", long.body);
     let high = http.get(&url("/incidents?level=HIGH"), Some(&responder)).await;
     assert!(high.body.contains("0 incidents"), "{}", high.body);
     let phishing = http.get(&url("/incidents?q=PHISHING&status=open"), Some(&responder)).await;

@@ -21,14 +21,20 @@
 //! `inline_event` and `inline_evidence`, each with the `sk` its own item would have), so that creating an
 //! incident is one conditional `PutItem` rather than a three-item transaction; readers merge them with the
 //! separate items. An incident whose first evidence is too large for that is created the old way. Updates
-//! change the incident item in place (`UpdateItem`), so the inline records stay.
+//! change the incident item in place (`UpdateItem`), so the inline records stay; an update's log entry rides
+//! on the item as `pending_event` and is put as its own item right after (`commit`), so no update needs a
+//! transaction, which DynamoDB bills twice. Evidence bodies are kept deflated when that is smaller
+//! (`body_deflate`), and evidence and log entries carry no `incident_id`, so `by-incident-id` holds incidents
+//! alone.
 //!
-//! Indexes: `by-incident-id` (incident_id, sk) finds an incident by its id; `by-created` (record_type,
-//! created_at) lists incidents newest first; `by-escalation` (escalation_due, escalate_at) is sparse and
-//! holds only the incidents the daemon must look at, by when: a re-page scheduled, or a page still owed
+//! Indexes: `by-incident-id` (incident_id, sk) finds an incident by its id; `by-listing` (list_shard,
+//! created_at) lists incidents newest first over shards, with what lists filter and search on (`listing`);
+//! `by-escalation` (escalation_due, escalate_at) is sparse and sharded like `by-listing`, and holds only the
+//! incidents the daemon must look at, by when: a re-page scheduled, or a page still owed
 //! (see `Store::incident_item`); `by-resource` (open_resource, created_at) is sparse too and holds the open
-//! incidents by what they are about (`related`). Incidents written before it existed join it at their next
-//! change.
+//! incidents by what they are about (`related`). Incidents written before an index existed join it at their
+//! next change, or, for `by-listing`, at the daemon's next start (`backfill`). DynamoDB's account of what each
+//! call consumed is counted by `capacity`.
 //!
 //! Confidential staff reports (insider misconduct, for the ISO alone) are kept in a table of their own when
 //! `[incidents] confidential_table` is set: the same layout, encrypted with a key only the ISO, the daemon and
@@ -36,8 +42,9 @@
 //! read and write finds its table from the id or key alone (`Store::table_of`); listings that include
 //! them merge both tables newest first, and the daemon looks for due pages in both.
 //!
-//! Files: `incidents` reads incidents, `commit` writes them, `links` and `related` find what belongs
-//! together, `coordination` keeps the other records, `confidential` moves old confidential reports to their table, and `codec` turns records into
+//! Files: `incidents` reads incidents, `listing` lists and searches them, `commit` writes them, `links` and
+//! `related` find what belongs together, `backfill` adds older incidents to `by-listing`, `capacity` counts
+//! what calls cost, `coordination` keeps the other records, `confidential` moves old confidential reports to their table, and `codec` turns records into
 //! items and back.
 
 mod backfill;

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::access::{Access, User};
-use super::forms::{ACTIONS, ActionForm, ListQuery, PageQuery, ReportForm};
+use super::forms::{ACTIONS, ActionForm, ListQuery, MAX_TITLE, PageQuery, ReportForm};
 use super::views::{self, Chrome, IncidentPage, Problem};
 use super::{MAX_LIST, Portal};
 use crate::adapters::dynamodb::{ListFilter, Store, StoreError};
@@ -162,6 +162,9 @@ pub async fn list(State(portal): Shared, user: User, query: Result<Query<ListQue
             Err(e) => return bad_request(&portal, &user, &e.to_string()),
         },
     };
+    if query.q.len() > MAX_TITLE {
+        return bad_request(&portal, &user, &format!("A search is at most {MAX_TITLE} characters."));
+    }
     let limit = query.limit.trim().parse::<usize>().unwrap_or(DEFAULT_LIST).clamp(1, MAX_LIST);
     let filter = ListFilter {
         statuses: status.iter().map(|s| s.as_str().to_owned()).collect(),
