@@ -1,8 +1,8 @@
 //! A page behind a backlog (issue 21): N LOW findings already queued when the daemon starts, and HIGH probes
 //! arriving the way GuardDuty's findings do, put on the default event bus for the stack's rules to deliver
-//! (to the work queue, and to the urgent queue for severity 7 and up). Each probe's time from its delivery
-//! (`PutEvents` returned: LocalStack delivers before it returns) to its page on the OCE topic is what an on-call
-//! engineer waits while the daemon works through the backlog.
+//! (to the work queue, and to the urgent queue for severity 7 and up). Each probe's time from its `PutEvents`
+//! call to its page on the OCE topic is what an on-call engineer waits while the daemon works through the
+//! backlog (on LocalStack, its synchronous fan-out to every stack's rules included).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub struct Backlog {
     pub queued: usize,
     /// Probes put on the bus.
     pub probes: usize,
-    /// Each paged probe's seconds from its delivery to its page's `SentTimestamp`.
+    /// Each paged probe's seconds from its `PutEvents` call to its page's `SentTimestamp`.
     pub send_to_page: Vec<f64>,
 }
 

@@ -105,16 +105,14 @@ pub fn start_probes(
             }
             let finding = format!("{prefix}{:04}", sent.len());
             let body = findings.body(&finding, Level::High, 0);
-            let mut at = now_ms();
+            let at = now_ms();
             let mut all = true;
             match &bus {
-                // LocalStack fans an event out to every stack's rules before PutEvents returns (a second or
-                // more with a hundred stacks; AWS delivers asynchronously in a fraction of that): the probe
-                // counts from the return, when its copies are on the queues.
+                // Counted from the call: LocalStack fans an event out to every stack's rules before PutEvents
+                // returns, and our copy may be delivered (and paged) long before it does.
                 Some(events) => {
                     all = put_event(events, &body).await;
                     put_secs.push((now_ms() - at) / 1000.0);
-                    at = now_ms();
                 }
                 None => {
                     for queue in &queues {

@@ -196,9 +196,9 @@ pub fn full(f: &Full) -> Report {
     let queued = format!("{} LOW queued", b.queued);
     r.info(format!("backlog: HIGH probes through EventBridge ({queued})"), Some(b.probes as f64), "");
     r.info(format!("backlog: probes paged ({queued})"), Some(b.send_to_page.len() as f64), "");
-    r.info(format!("backlog: probe delivered->page p50 ({queued})"), pct(&b.send_to_page, 50.0), "s");
+    r.info(format!("backlog: probe PutEvents->page p50 ({queued})"), pct(&b.send_to_page, 50.0), "s");
     let p99 = pct(&b.send_to_page, 99.0).filter(|_| b.send_to_page.len() == b.probes);
-    r.target(&format!("backlog: probe delivered->page p99 ({queued})"), p99, "s", "< 1 s", |v| v < 1.0);
+    r.target(&format!("backlog: probe PutEvents->page p99 ({queued})"), p99, "s", "< 1 s", |v| v < 1.0);
     for q in f.queries {
         let k = q.incidents;
         r.info(format!("list: filled {k} incidents in"), Some(q.fill_secs), "s");

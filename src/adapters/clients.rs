@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 use crate::adapters::call_log::CallLog;
-use crate::adapters::dynamodb::CapacityMetrics;
+use crate::adapters::capacity::CapacityMetrics;
 use crate::adapters::faults::FaultInjection;
 use crate::config::{AwsConfig, ContainmentConfig};
 use crate::telemetry::metrics::CallMetrics;

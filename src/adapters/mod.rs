@@ -1,5 +1,6 @@
 //! Thin adapters for AWS: each module turns the calls of one service into typed results ([`dynamodb`],
-//! [`sns`], [`sqs`], [`guardduty`]), builds the clients with their retry and timeout policy ([`clients`]),
+//! [`sns`], [`sqs`], [`guardduty`]), builds the clients with their retry and timeout policy ([`clients`]) and
+//! counts what DynamoDB says each call cost ([`capacity`]),
 //! or is test-only machinery ([`faults`], the outage injection; [`call_log`], the calls made, for the
 //! permission test) and the `pages` command's watcher
 //! ([`topic_watch`]).
@@ -13,6 +14,7 @@
 //! - every call goes through the shared clients, so it has the configured retries, timeouts and metrics.
 
 pub mod call_log;
+pub mod capacity;
 pub mod clients;
 pub mod containment;
 pub mod dynamodb;

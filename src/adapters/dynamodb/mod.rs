@@ -34,7 +34,7 @@
 //! (see `Store::incident_item`); `by-resource` (open_resource, created_at) is sparse too and holds the open
 //! incidents by what they are about (`related`). Incidents written before an index existed join it at their
 //! next change, or, for `by-listing`, at the daemon's next start (`backfill`). DynamoDB's account of what each
-//! call consumed is counted by `capacity`.
+//! call consumed is counted by `adapters::capacity`.
 //!
 //! Confidential staff reports (insider misconduct, for the ISO alone) are kept in a table of their own when
 //! `[incidents] confidential_table` is set: the same layout, encrypted with a key only the ISO, the daemon and
@@ -43,12 +43,10 @@
 //! them merge both tables newest first, and the daemon looks for due pages in both.
 //!
 //! Files: `incidents` reads incidents, `listing` lists and searches them, `commit` writes them, `links` and
-//! `related` find what belongs together, `backfill` adds older incidents to `by-listing`, `capacity` counts
-//! what calls cost, `coordination` keeps the other records, `confidential` moves old confidential reports to their table, and `codec` turns records into
+//! `related` find what belongs together, `backfill` adds older incidents to `by-listing`, `coordination` keeps the other records, `confidential` moves old confidential reports to their table, and `codec` turns records into
 //! items and back.
 
 mod backfill;
-mod capacity;
 mod codec;
 mod commit;
 mod confidential;
@@ -65,7 +63,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::adapters::clients::{AwsError, describe};
 use crate::domain::incident::Incident;
 
-pub use capacity::CapacityMetrics;
 use codec::Item;
 pub use coordination::PendingArchive;
 pub use incidents::{IncidentKey, ListFilter, Listing};
