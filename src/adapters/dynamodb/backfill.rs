@@ -8,14 +8,11 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::codec::string;
-use super::listing::{ATTR_LIST_SHARD, ATTR_SEARCH_TEXT, list_shard, search_text};
+use super::listing::{ATTR_LIST_SHARD, ATTR_SEARCH_TEXT, SEARCHED, list_shard, search_text};
 use super::{RECORD_INCIDENT, SK_INCIDENT, Store, StoreError};
 
 /// The marker's partition key: the backfill of `by-listing` is done in this table.
 const MARKER_PK: &str = "MIGRATION#by-listing";
-/// The attributes a search looks in, as the incident item's `search_text` holds them.
-const SEARCHED: [&str; 8] =
-    ["title", "incident_id", "finding_type", "resource", "account_id", "assignee", "acknowledged_by", "reported_by"];
 /// The marker's `record_type`.
 const RECORD_MIGRATION: &str = "migration";
 
@@ -71,8 +68,7 @@ impl Store {
                 let (Some(pk), Some(account)) = (string(&item, "pk"), string(&item, "account_id")) else {
                     continue;
                 };
-                let fields = SEARCHED.map(|k| string(&item, k).unwrap_or_default());
-                let text = search_text(fields.iter().map(String::as_str));
+                let text = search_text(&item);
                 let result = self
                     .client
                     .update_item()

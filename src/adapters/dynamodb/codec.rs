@@ -85,12 +85,7 @@ impl Store {
             item.insert(ATTR_REPAGE_AT.into(), repage.unwrap_or(AttributeValue::Null(true)));
         }
         item.insert(ATTR_LIST_SHARD.into(), AttributeValue::S(shard));
-        let people = [&incident.assignee, &incident.acknowledged_by, &incident.reported_by];
-        let fields =
-            [&incident.title, &incident.incident_id, &incident.finding_type, &incident.resource, &incident.account_id];
-        let text =
-            search_text(fields.into_iter().map(String::as_str).chain(people.into_iter().flatten().map(String::as_str)));
-        item.insert(ATTR_SEARCH_TEXT.into(), AttributeValue::S(text));
+        item.insert(ATTR_SEARCH_TEXT.into(), AttributeValue::S(search_text(&item)));
         Ok(item)
     }
 

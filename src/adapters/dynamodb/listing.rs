@@ -137,9 +137,14 @@ fn matches_text(entry: &Item, q: &str) -> bool {
     q.is_empty() || string(entry, ATTR_SEARCH_TEXT).is_some_and(|t| t.contains(&q))
 }
 
-/// What a search looks in: the fields a responder searches by, lower-cased, one a line.
-pub(super) fn search_text<'a>(fields: impl IntoIterator<Item = &'a str>) -> String {
-    fields.into_iter().filter(|f| !f.is_empty()).map(str::to_lowercase).collect::<Vec<_>>().join("\n")
+/// The attributes of an incident item a search looks in, as `search_text` holds them.
+pub(super) const SEARCHED: [&str; 8] =
+    ["title", "incident_id", "finding_type", "resource", "account_id", "assignee", "acknowledged_by", "reported_by"];
+
+/// What a search looks in: the [`SEARCHED`] attributes an incident item has, lower-cased, one a line.
+pub(super) fn search_text(item: &Item) -> String {
+    let fields = SEARCHED.iter().filter_map(|k| string(item, k)).filter(|f| !f.is_empty());
+    fields.map(|f| f.to_lowercase()).collect::<Vec<_>>().join("\n")
 }
 
 /// One shard being read newest first.
@@ -333,7 +338,10 @@ mod tests {
         let e = entry(&[
             ("status", "open"),
             ("severity", "HIGH"),
-            ("search_text", &search_text(["Backdoor on i-0abc", "", "ann@example.com"])),
+            (
+                "search_text",
+                &search_text(&entry(&[("title", "Backdoor on i-0abc"), ("reported_by", "ann@example.com")])),
+            ),
             ("reported_by", " Ann@Example.com"),
         ]);
         let f = |statuses: &[&str], text: Option<&str>, reporter: Option<&str>| ListFilter {
