@@ -28,7 +28,7 @@ fn main() -> ExitCode {
         _ => LogConfig { level: "warn".into(), ..config.log.clone() },
     };
     telemetry::logs::init(&log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime(config.daemon.worker_threads) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gd-incidents: cannot start the async runtime: {e}");
@@ -42,6 +42,15 @@ fn main() -> ExitCode {
         signals.abort();
         code
     })
+}
+
+/// The async runtime: everything on this thread unless `[daemon] worker_threads` asks for more.
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+    }
 }
 
 /// Runs what the command asks until it ends or `shutdown` stops it.

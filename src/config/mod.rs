@@ -294,6 +294,7 @@ impl Config {
         within("daemon.shutdown_grace_secs", self.daemon.shutdown_grace_secs, 0, 60)?;
         within("daemon.heartbeat_secs", self.daemon.heartbeat_secs, 0, 3600)?;
         within("daemon.figures_interval_secs", self.daemon.figures_interval_secs, 0, 86_400)?;
+        within("daemon.worker_threads", self.daemon.worker_threads, 1, 64)?;
         within("guardduty.reconcile_interval_secs", self.guardduty.reconcile_interval_secs, 0, 86_400)?;
         within("guardduty.initial_lookback_days", self.guardduty.initial_lookback_days, 0, 90)?;
         within("escalation.ack_timeout_secs", self.escalation.ack_timeout_secs, 0, 86_400)?;

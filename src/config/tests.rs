@@ -95,6 +95,12 @@ fn errors_name_the_file_the_key_and_the_reason() {
         ("wrong type", MINIMAL.replace("[queue]", "[queue]\nbatch_size = \"ten\""), "queue.batch_size", "invalid type"),
         ("out of range", MINIMAL.replace("[queue]", "[queue]\nbatch_size = 11"), "queue.batch_size", "out of range"),
         (
+            "no thread",
+            format!("{MINIMAL}\n[daemon]\nworker_threads = 0\n"),
+            "daemon.worker_threads",
+            "out of range: expected 1 to 64",
+        ),
+        (
             "negative",
             MINIMAL.replace("[queue]", "[queue]\nwait_time_secs = -1"),
             "queue.wait_time_secs",
