@@ -100,42 +100,77 @@ pub fn source_name(source: Source) -> &'static str {
 
 /// The figures of `incidents` (those created since `since`), at `now`.
 pub fn compute(incidents: &[Incident], since: DateTime<Utc>, now: DateTime<Utc>) -> Stats {
-    let mine: Vec<&Incident> = incidents.iter().filter(|i| i.created_at >= since).collect();
-    let mins = |from: DateTime<Utc>, to: Option<DateTime<Utc>>| to.map(|t| (t - from).num_minutes().max(0));
-    let levels = LEVELS
-        .iter()
-        .rev()
-        .map(|&level| {
-            let of: Vec<&&Incident> = mine.iter().filter(|i| i.severity == level).collect();
-            let took = |at: fn(&Incident) -> Option<DateTime<Utc>>| {
-                spread(of.iter().filter_map(|i| mins(i.created_at, at(i))).collect())
-            };
-            let mut breaches = BTreeMap::new();
-            for b in of.iter().flat_map(|i| i.breaches.iter()) {
-                *breaches.entry(b.goal).or_default() += 1;
-            }
-            LevelFigures {
-                level,
-                incidents: of.len(),
-                open: of.iter().filter(|i| !matches!(i.status, Status::Closed | Status::Suppressed)).count(),
-                acknowledge: took(|i| i.acknowledged_at),
-                contain: took(|i| i.contained_at),
-                resolve: took(|i| i.resolved_at),
-                breaches,
-            }
-        })
-        .collect();
-    let mut by_source = BTreeMap::new();
-    let (mut types, mut resources) = (BTreeMap::new(), BTreeMap::new());
-    let mut ages = [0usize; 4];
-    for i in &mine {
-        *by_source.entry(source_name(i.source).to_owned()).or_default() += 1;
-        *types.entry(i.finding_type.clone()).or_default() += 1;
-        if !i.resource.is_empty() {
-            *resources.entry(i.resource.clone()).or_default() += 1;
+    let mut tally = Tally::new(since, now);
+    incidents.iter().for_each(|i| tally.add(i));
+    tally.finish()
+}
+
+/// What one level's figures are made of, while incidents are counted.
+#[derive(Debug, Default)]
+struct LevelTally {
+    incidents: usize,
+    open: usize,
+    acknowledge: Vec<i64>,
+    contain: Vec<i64>,
+    resolve: Vec<i64>,
+    breaches: BTreeMap<Goal, usize>,
+}
+
+/// The figures counted one incident at a time, so that a period's incidents need not all be in memory at
+/// once: what is kept per incident is a few numbers (its durations), not the incident.
+#[derive(Debug)]
+pub struct Tally {
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    incidents: usize,
+    /// In the order of [`LEVELS`].
+    levels: [LevelTally; LEVELS.len()],
+    by_source: BTreeMap<String, usize>,
+    types: BTreeMap<String, usize>,
+    resources: BTreeMap<String, usize>,
+    ages: [usize; AGE_BUCKETS.len()],
+}
+
+impl Tally {
+    /// No incident counted yet, for the period from `since`, at `now`.
+    pub fn new(since: DateTime<Utc>, now: DateTime<Utc>) -> Tally {
+        Tally {
+            since,
+            now,
+            incidents: 0,
+            levels: Default::default(),
+            by_source: BTreeMap::new(),
+            types: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            ages: [0; AGE_BUCKETS.len()],
         }
-        if !matches!(i.status, Status::Closed | Status::Suppressed) {
-            let age = now - i.created_at;
+    }
+
+    /// Counts `i`, unless it was created before the period.
+    pub fn add(&mut self, i: &Incident) {
+        if i.created_at < self.since {
+            return;
+        }
+        self.incidents += 1;
+        let open = !matches!(i.status, Status::Closed | Status::Suppressed);
+        if let Some(level) = LEVELS.iter().position(|l| *l == i.severity).and_then(|k| self.levels.get_mut(k)) {
+            level.incidents += 1;
+            level.open += usize::from(open);
+            let mins = |to: Option<DateTime<Utc>>| to.map(|t| (t - i.created_at).num_minutes().max(0));
+            level.acknowledge.extend(mins(i.acknowledged_at));
+            level.contain.extend(mins(i.contained_at));
+            level.resolve.extend(mins(i.resolved_at));
+            for b in &i.breaches {
+                *level.breaches.entry(b.goal).or_default() += 1;
+            }
+        }
+        *self.by_source.entry(source_name(i.source).to_owned()).or_default() += 1;
+        *self.types.entry(i.finding_type.clone()).or_default() += 1;
+        if !i.resource.is_empty() {
+            *self.resources.entry(i.resource.clone()).or_default() += 1;
+        }
+        if open {
+            let age = self.now - i.created_at;
             let bucket = if age < Duration::hours(1) {
                 0
             } else if age < Duration::days(1) {
@@ -145,18 +180,36 @@ pub fn compute(incidents: &[Incident], since: DateTime<Utc>, now: DateTime<Utc>)
             } else {
                 3
             };
-            ages[bucket] += 1;
+            self.ages[bucket] += 1;
         }
     }
-    Stats {
-        since,
-        at: now,
-        incidents: mine.len(),
-        levels,
-        by_source,
-        open_by_age: AGE_BUCKETS.iter().zip(ages).map(|(b, n)| ((*b).to_owned(), n)).collect(),
-        top_types: top(types),
-        top_resources: top(resources),
+
+    /// The figures of what was counted.
+    pub fn finish(self) -> Stats {
+        let levels = LEVELS
+            .iter()
+            .zip(self.levels)
+            .rev()
+            .map(|(&level, t)| LevelFigures {
+                level,
+                incidents: t.incidents,
+                open: t.open,
+                acknowledge: spread(t.acknowledge),
+                contain: spread(t.contain),
+                resolve: spread(t.resolve),
+                breaches: t.breaches,
+            })
+            .collect();
+        Stats {
+            since: self.since,
+            at: self.now,
+            incidents: self.incidents,
+            levels,
+            by_source: self.by_source,
+            open_by_age: AGE_BUCKETS.iter().zip(self.ages).map(|(b, n)| ((*b).to_owned(), n)).collect(),
+            top_types: top(self.types),
+            top_resources: top(self.resources),
+        }
     }
 }
 
@@ -287,5 +340,22 @@ mod tests {
         assert!(shown.contains("CRITICAL") && shown.contains("20m") && shown.contains("5.0h"), "{shown}");
         assert_eq!(human(90), "90m");
         assert_eq!(human(2 * 1440), "2.0d");
+    }
+
+    #[test]
+    fn counting_page_by_page_gives_the_figures_of_the_whole() {
+        let incidents: Vec<Incident> = (0..50)
+            .map(|k| {
+                let level = LEVELS[k % LEVELS.len()];
+                incident(level, k as i64 * 7, (k % 3 == 0).then_some(k as i64 * 7 + k as i64), None)
+            })
+            .collect();
+        let whole = compute(&incidents, t(0), t(1_000));
+        let mut tally = Tally::new(t(0), t(1_000));
+        for page in incidents.chunks(7) {
+            page.iter().for_each(|i| tally.add(i));
+        }
+        assert_eq!(tally.finish(), whole);
+        assert_eq!(whole.incidents, 50);
     }
 }
