@@ -94,36 +94,45 @@ pub fn start_probes(
     let stop = Arc::new(AtomicBool::new(false));
     let (sqs, queues, flag) = (aws.sqs.clone(), queues.to_vec(), stop.clone());
     let task = tokio::spawn(async move {
-        let mut sent = Vec::new();
-        let mut put_secs = Vec::new();
+        // Each probe is sent by a task of its own: on LocalStack a `PutEvents` can take seconds under load, and
+        // waiting for it would space the probes out and send fewer of them while the backlog remains.
+        let mut sends = tokio::task::JoinSet::new();
         let mut tick = tokio::time::interval(PROBE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        while !flag.load(Ordering::Relaxed) && sent.len() < 1000 {
+        for probe in 0..1000 {
             tick.tick().await;
             if flag.load(Ordering::Relaxed) {
                 break;
             }
-            let finding = format!("{prefix}{:04}", sent.len());
+            let finding = format!("{prefix}{probe:04}");
             let body = findings.body(&finding, Level::High, 0);
-            let at = now_ms();
-            let mut all = true;
-            match &bus {
-                // Counted from the call: LocalStack fans an event out to every stack's rules before PutEvents
-                // returns, and our copy may be delivered (and paged) long before it does.
-                Some(events) => {
-                    all = put_event(events, &body).await;
-                    put_secs.push((now_ms() - at) / 1000.0);
-                }
-                None => {
-                    for queue in &queues {
-                        all &= sqs.send_message().queue_url(queue).message_body(&body).send().await.is_ok();
+            let (sqs, queues, bus) = (sqs.clone(), queues.clone(), bus.clone());
+            sends.spawn(async move {
+                let at = now_ms();
+                let (all, put_secs) = match &bus {
+                    // Counted from the call: LocalStack fans an event out to every stack's rules before
+                    // PutEvents returns, and our copy may be delivered (and paged) long before it does.
+                    Some(events) => (put_event(events, &body).await, Some((now_ms() - at) / 1000.0)),
+                    None => {
+                        let mut all = true;
+                        for queue in &queues {
+                            all &= sqs.send_message().queue_url(queue).message_body(&body).send().await.is_ok();
+                        }
+                        (all, None)
                     }
-                }
-            }
-            if all {
-                sent.push((finding, at));
+                };
+                (all.then_some((finding, at)), put_secs)
+            });
+        }
+        let mut sent = Vec::new();
+        let mut put_secs = Vec::new();
+        while let Some(joined) = sends.join_next().await {
+            if let Ok((probe, secs)) = joined {
+                sent.extend(probe);
+                put_secs.extend(secs);
             }
         }
+        sent.sort_by(|a, b| a.1.total_cmp(&b.1));
         if let Some(mean) = mean(&put_secs) {
             log(format!("probes: PutEvents took {mean:.2}s on average (LocalStack's fan-out to every stack's rules)"));
         }
