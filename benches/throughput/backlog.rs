@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::burst::incident_times;
 use crate::daemon::{Setup, drain, start_daemon, start_probes, stop};
 use crate::findings::{Findings, low_burst};
-use crate::support::{self, Aws};
+use crate::support::Aws;
 use crate::{Result, SENDERS, log};
 
 /// What the phase measured.
@@ -21,6 +22,9 @@ pub struct Backlog {
     pub probes: usize,
     /// Each paged probe's seconds from its `PutEvents` call to its page's `SentTimestamp`.
     pub send_to_page: Vec<f64>,
+    /// Each probe's seconds from its `PutEvents` call to its incident's `created_at` (taken by the daemon just
+    /// before it writes the incident): delivery, the wait in the queue and the receive.
+    pub send_to_incident: Vec<f64>,
 }
 
 /// Loads `n` LOW findings on `setup.stack`'s work queue, starts a daemon, and puts a HIGH probe a second on the
@@ -42,19 +46,17 @@ pub async fn run(aws: &Aws, setup: &Setup, findings: &Arc<Findings>, id: &str, n
     let pages = aws.drain(&oce, sent.len(), Duration::from_secs(30), Duration::from_secs(1)).await;
     stop(&mut daemon).await?;
     // A page names its incident; the incident names its finding.
-    let mut finding_of = HashMap::new();
-    for item in aws.incidents(stack.table()).await {
-        if let (Some(incident), Some(finding)) = (support::s(&item, "incident_id"), support::s(&item, "finding_id")) {
-            finding_of.insert(incident.to_owned(), finding.to_owned());
-        }
-    }
+    let incidents = incident_times(aws, stack.table(), &format!("e-{id}-")).await?;
+    let finding_of: HashMap<&str, &str> = incidents.iter().map(|(f, (i, _))| (i.as_str(), f.as_str())).collect();
+    let send_to_incident: Vec<f64> =
+        incidents.iter().filter_map(|(f, (_, created))| Some((created - sent.get(f)?) / 1000.0)).collect();
     let send_to_page: Vec<f64> = pages
         .iter()
         .filter_map(|m| {
-            let finding = finding_of.get(m.attributes.get("incident_id")?)?;
-            Some((m.sent_ms - sent.get(finding)?) / 1000.0)
+            let finding = finding_of.get(m.attributes.get("incident_id")?.as_str())?;
+            Some((m.sent_ms - sent.get(*finding)?) / 1000.0)
         })
         .collect();
     log(format!("backlog: {} of {} probes paged", send_to_page.len(), sent.len()));
-    Ok(Backlog { queued: n, probes: sent.len(), send_to_page })
+    Ok(Backlog { queued: n, probes: sent.len(), send_to_page, send_to_incident })
 }

@@ -61,7 +61,7 @@ async fn pages(aws: &Aws, queue: &str, expected: usize, limit: Duration) -> Vec<
 }
 
 /// The incidents in `table` whose finding id contains `tag`: finding id -> (incident id, created_at ms).
-async fn incident_times(aws: &Aws, table: &str, tag: &str) -> Result<HashMap<String, (String, f64)>> {
+pub async fn incident_times(aws: &Aws, table: &str, tag: &str) -> Result<HashMap<String, (String, f64)>> {
     let mut found = HashMap::new();
     for item in aws.incidents(table).await {
         let s = |k: &str| support::s(&item, k).map(str::to_owned);

@@ -13,7 +13,7 @@ use gd_incidents::telemetry::metrics::{MESSAGES_IN_FLIGHT, MESSAGES_SETTLED};
 use crate::findings::{Findings, Level};
 use crate::procstat::{busy_share, cpu_secs, host_cpu, peak_rss_kib};
 use crate::scrape::{Scrape, counter, metric, scrape};
-use crate::stats::mean;
+use crate::stats::{mean, pct};
 use crate::support::http::free_addr;
 use crate::support::{Aws, ConfigText, Process, Stack, now_ms};
 use crate::{Result, log};
@@ -133,8 +133,11 @@ pub fn start_probes(
             }
         }
         sent.sort_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some(mean) = mean(&put_secs) {
-            log(format!("probes: PutEvents took {mean:.2}s on average (LocalStack's fan-out to every stack's rules)"));
+        if let (Some(mean), Some(p50), Some(max)) = (mean(&put_secs), pct(&put_secs, 50.0), pct(&put_secs, 100.0)) {
+            log(format!(
+                "probes: PutEvents took {mean:.2}s on average, p50 {p50:.2}s, max {max:.2}s (LocalStack delivers to \
+                 every stack's rules before it returns)"
+            ));
         }
         sent
     });

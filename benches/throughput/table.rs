@@ -199,6 +199,9 @@ pub fn full(f: &Full) -> Report {
     r.info(format!("backlog: probe PutEvents->page p50 ({queued})"), pct(&b.send_to_page, 50.0), "s");
     let p99 = pct(&b.send_to_page, 99.0).filter(|_| b.send_to_page.len() == b.probes);
     r.target(&format!("backlog: probe PutEvents->page p99 ({queued})"), p99, "s", "< 1 s", |v| v < 1.0);
+    // Where the time went: before the daemon wrote the incident (EventBridge, SQS, the receive), or after.
+    r.info(format!("backlog: probe PutEvents->incident written p50 ({queued})"), pct(&b.send_to_incident, 50.0), "s");
+    r.info(format!("backlog: probe PutEvents->incident written p99 ({queued})"), pct(&b.send_to_incident, 99.0), "s");
     for q in f.queries {
         let k = q.incidents;
         r.info(format!("list: filled {k} incidents in"), Some(q.fill_secs), "s");
