@@ -68,7 +68,7 @@ pub async fn start_daemon(setup: &Setup, name: &str) -> Result<Daemon> {
     let addr = free_addr();
     let config = config(setup, name, addr.port())?;
     let started_ms = now_ms();
-    let mut process = Process::start(&config, name);
+    let mut process = Process::start_as_deployed(&config, name);
     process.wait_healthy(addr, Duration::from_secs(30)).await;
     Ok(Daemon { process, port: addr.port(), started_ms })
 }

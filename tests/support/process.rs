@@ -123,10 +123,20 @@ impl Process {
     /// The daemon's and the portal's AWS calls are recorded for the suite's permission check (unless the test
     /// records them itself): see [`record_calls`].
     pub fn spawn(command_name: &str, config: &Path, name: &str, env: &[(&str, &str)]) -> Process {
+        Process::spawn_recording(command_name, config, name, env, record_calls(command_name, config, env))
+    }
+
+    /// [`Process::spawn`], recording the process's AWS calls in `recording` if given.
+    fn spawn_recording(
+        command_name: &str,
+        config: &Path,
+        name: &str,
+        env: &[(&str, &str)],
+        recording: Option<PathBuf>,
+    ) -> Process {
         let log_path = config.with_extension(format!("{name}.log"));
         let file = std::fs::File::create(&log_path).expect("create the process's log file");
         let (started, started_at) = (Instant::now(), SystemTime::now());
-        let recording = record_calls(command_name, config, env);
         let mut env = env.to_vec();
         if let Some(calls) = &recording {
             env.push((CALL_LOG_VARIABLE, calls.to_str().expect("a UTF-8 path")));
@@ -148,6 +158,12 @@ impl Process {
     /// Starts `gd-incidents run` with extra environment variables (e.g. `AWS_ENDPOINT_URL_GUARDDUTY`).
     pub fn start_with_env(config: &Path, name: &str, env: &[(&str, &str)]) -> Process {
         Process::spawn("run", config, name, env)
+    }
+
+    /// Starts `gd-incidents run` as deployed: without the tests' call log, whose JSON line and file write
+    /// per AWS call were a tenth of the daemon's CPU in the benchmark's profile.
+    pub fn start_as_deployed(config: &Path, name: &str) -> Process {
+        Process::spawn_recording("run", config, name, &[], None)
     }
 
     pub fn pid(&self) -> u32 {
