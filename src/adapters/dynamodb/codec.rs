@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde::Serialize;
 
+use super::deflate::{deflate, inflate};
 use super::listing::{
     ATTR_LIST_SHARD, ATTR_SEARCH_TEXT, LISTING_KEY, TablePosition, escalation_shard, list_shard, search_text,
 };
@@ -25,8 +26,6 @@ pub(super) const ATTR_OPEN_RESOURCE: &str = "open_resource";
 
 /// Evidence bodies longer than this (bytes) are kept deflated.
 const DEFLATE_ABOVE: usize = 512;
-/// Deflate's fastest level: JSON keeps nearly as small as at its default, for a fifth of the CPU.
-const DEFLATE_LEVEL: u8 = 1;
 /// The attribute naming the incident of a piece of evidence.
 pub(super) const ATTR_EVIDENCE_OF: &str = "evidence_of";
 /// The attribute of a deflated evidence body.
@@ -89,8 +88,8 @@ impl Store {
         Ok(item)
     }
 
-    /// The item of one piece of evidence: its body deflated into `body_deflate` when that saves room (a
-    /// finding of 4 KB keeps in about 1.4 KB, so its write costs 2 units rather than 5); its hash is of the
+    /// The item of one piece of evidence: its body deflated into `body_deflate` when that saves room (see
+    /// `deflate`); its hash is of the
     /// body as received, so [`Evidence::verify`] still proves it whole once inflated.
     pub(super) fn evidence_item(&self, evidence: &Evidence, pk: &str) -> Result<Item, StoreError> {
         let mut item = self.encode(evidence, pk, &evidence.sk(), RECORD_EVIDENCE)?;
@@ -98,12 +97,12 @@ impl Store {
         if let Some(id) = item.remove("incident_id") {
             item.insert(ATTR_EVIDENCE_OF.into(), id);
         }
-        if evidence.body.len() > DEFLATE_ABOVE {
-            let deflated = miniz_oxide::deflate::compress_to_vec(evidence.body.as_bytes(), DEFLATE_LEVEL);
-            if deflated.len() < evidence.body.len() {
-                item.remove("body");
-                item.insert(ATTR_BODY_DEFLATE.into(), AttributeValue::B(Blob::new(deflated)));
-            }
+        if evidence.body.len() > DEFLATE_ABOVE
+            && let Some(deflated) = deflate(evidence.body.as_bytes())
+            && deflated.len() < evidence.body.len()
+        {
+            item.remove("body");
+            item.insert(ATTR_BODY_DEFLATE.into(), AttributeValue::B(Blob::new(deflated)));
         }
         Ok(item)
     }
@@ -115,7 +114,7 @@ impl Store {
         }
         if let Some(AttributeValue::B(deflated)) = item.remove(ATTR_BODY_DEFLATE) {
             let pk = string(&item, "pk").unwrap_or_else(|| "(no pk)".into());
-            let body = miniz_oxide::inflate::decompress_to_vec_with_limit(deflated.as_ref(), INFLATE_LIMIT)
+            let body = inflate(deflated.as_ref(), INFLATE_LIMIT)
                 .map_err(|e| self.corrupt(&pk, format!("evidence body does not inflate: {e}")))?;
             let body = String::from_utf8(body).map_err(|e| self.corrupt(&pk, format!("evidence body: {e}")))?;
             item.insert("body".into(), AttributeValue::S(body));

@@ -43,7 +43,7 @@
 //! them merge both tables newest first, and the daemon looks for due pages in both.
 //!
 //! Files: `incidents` reads incidents, `listing` lists and searches them, `commit` writes them, `links` and
-//! `related` find what belongs together, `backfill` adds older incidents to `by-listing`, `coordination` keeps the other records, `confidential` moves old confidential reports to their table, and `codec` turns records into
+//! `related` find what belongs together, `backfill` adds older incidents to `by-listing`, `coordination` keeps the other records, `confidential` moves old confidential reports to their table, `deflate` packs evidence bodies, and `codec` turns records into
 //! items and back.
 
 mod backfill;
@@ -51,6 +51,7 @@ mod codec;
 mod commit;
 mod confidential;
 mod coordination;
+mod deflate;
 mod incidents;
 mod links;
 mod listing;
