@@ -47,17 +47,9 @@ impl Store {
         let key = IncidentKey::of(&stored);
         let pk = key.pk();
         let item = self.incident_item(&stored)?;
-        let mut extra = Vec::new();
-        // No `incident_id` on a log entry's or evidence's own item: `by-incident-id` indexes incidents alone,
-        // and every attribute it keys on would be another write unit.
-        for event in events {
-            extra.push(self.encode(event, &pk, &event_sk(event), RECORD_EVENT)?);
-        }
-        if let Some(evidence) = evidence {
-            extra.push(self.evidence_item(evidence, &pk)?);
-        }
 
         let Some(previous) = previous else {
+            let extra = self.own_items(&pk, events, evidence)?;
             if events.len() <= 1 {
                 let mut inline = item.clone();
                 let mut records = extra.iter();
@@ -78,6 +70,7 @@ impl Store {
 
         if events.len() > 1 {
             let update = update_of(&item, &self.incident_item(previous)?, previous.version);
+            let extra = self.own_items(&pk, events, evidence)?;
             return self.transact(Write::Update(update), extra, stored, &key).await;
         }
         // One log entry at most, and no transaction (DynamoDB bills each item of one twice): the evidence
@@ -126,6 +119,19 @@ impl Store {
             self.put_event_once(table, event).await?;
         }
         Ok(stored)
+    }
+
+    /// The own items of `events` and `evidence`, in partition `pk`. No `incident_id` on them: `by-incident-id`
+    /// indexes incidents alone, and every attribute it keys on would be another write unit.
+    fn own_items(&self, pk: &str, events: &[Event], evidence: Option<&Evidence>) -> Result<Vec<Item>, StoreError> {
+        let mut records = Vec::with_capacity(events.len() + 1);
+        for event in events {
+            records.push(self.encode(event, pk, &event_sk(event), RECORD_EVENT)?);
+        }
+        if let Some(evidence) = evidence {
+            records.push(self.evidence_item(evidence, pk)?);
+        }
+        Ok(records)
     }
 
     /// Puts a log entry's own item unless it is there already (entries are never written over).
