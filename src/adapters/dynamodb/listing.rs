@@ -273,8 +273,8 @@ impl Store {
 
     /// The incidents of index entries, read whole (the index holds only what a listing filters on), in the
     /// entries' order: one `BatchGetItem` per [`BATCH_GET_MAX`] entries, so a page of 50 is one call, where 50
-    /// `GetItem`s took 1.5 s on a loaded LocalStack. What DynamoDB leaves unprocessed (throttling) is asked for
-    /// again after a backoff, [`UNPROCESSED_ROUNDS`] times at most.
+    /// `GetItem`s took 1.5 s on a loaded LocalStack. What DynamoDB leaves unprocessed (throttled, or past its
+    /// 16 MB a call) is asked for again after a backoff, [`UNPROCESSED_ROUNDS`] times at most.
     async fn full_items(
         &self,
         table: &str,
@@ -332,7 +332,7 @@ impl Store {
 
 /// Keys DynamoDB still left unprocessed after every round of a `BatchGetItem`.
 #[derive(Debug, thiserror::Error)]
-#[error("{left} keys still unprocessed after {rounds} rounds (throttled)")]
+#[error("{left} keys still unprocessed after {rounds} rounds (throttled, or past 16 MB a call)")]
 struct Unprocessed {
     left: usize,
     rounds: u32,
