@@ -89,8 +89,8 @@ impl Store {
     }
 
     /// The item of one piece of evidence: its body deflated into `body_deflate` when that saves room (see
-    /// `deflate`); its hash is of the
-    /// body as received, so [`Evidence::verify`] still proves it whole once inflated.
+    /// `deflate`); its hash is of the body as received, so [`Evidence::verify`] still proves it whole once
+    /// inflated.
     pub(super) fn evidence_item(&self, evidence: &Evidence, pk: &str) -> Result<Item, StoreError> {
         let mut item = self.encode(evidence, pk, &evidence.sk(), RECORD_EVIDENCE)?;
         // Not under `incident_id`, which would put every piece of evidence in `by-incident-id` too.
