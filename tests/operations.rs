@@ -83,6 +83,8 @@ async fn health_readiness_metrics_and_logs() {
     assert!(metric(&text, "gd_incidents_aws_calls_total{service=\"SNS\",operation=\"Publish\"}") >= 2.0);
     assert!(text.contains("gd_incidents_aws_call_seconds_bucket"), "latencies by operation");
     assert!(text.contains("gd_incidents_messages_in_flight"));
+    // The response clock: one message paged, timed from its arrival on the queue.
+    assert_eq!(metric(&text, "gd_incidents_page_delay_seconds_count"), 1.0, "{text}");
 
     // Every log line about the message carries its message, finding and incident ids.
     let log = daemon.log();
@@ -95,6 +97,13 @@ async fn health_readiness_metrics_and_logs() {
         assert!(created["span"][field].as_str().is_some_and(|v| !v.is_empty()), "{field} in {created}");
     }
     assert!(!log.contains("\"body\""), "message bodies are not logged");
+    let paged = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "paged")
+        .unwrap_or_else(|| panic!("no paged line:\n{log}"));
+    let waited = paged["arrival_to_page_ms"].as_i64().unwrap_or(-1);
+    assert!((0..60_000).contains(&waited), "milliseconds from the queue to the pages: {paged}");
 
     // Readiness follows the queue: gone, and /readyz says so.
     aws.sqs.delete_queue().queue_url(stack.queue_url()).send().await.unwrap();
@@ -229,6 +238,7 @@ async fn the_daemon_beats_for_cloudwatch_while_it_polls_and_stops_when_it_cannot
         ("GD_INCIDENTS__AWS__FAULT_INJECTION_FILE", faults.to_str().unwrap()),
     ];
     let daemon = Daemon::start_with_env(&config, "d1", &env);
+    Aws::new().await.send(stack.queue_url(), &finding("bea7bea7bea7bea7bea7bea7bea7bea0", 8.0)).await;
     let first =
         eventually("a heartbeat", Duration::from_secs(30), || async { beats(&daemon.log()).into_iter().next() }).await;
     // CloudWatch's embedded metric format: the metric gd-incidents/Heartbeat, by Table, the alarm's.
@@ -236,6 +246,16 @@ async fn the_daemon_beats_for_cloudwatch_while_it_polls_and_stops_when_it_cannot
     assert_eq!(directive["Namespace"], "gd-incidents");
     assert_eq!(directive["Metrics"][0]["Name"], "Heartbeat");
     assert_eq!((first["Table"].as_str(), first["Heartbeat"].as_i64()), (Some(stack.table()), Some(1)));
+    // The HIGH finding's page delay goes out with the next beat, once.
+    let delayed = eventually("a beat with the page delay", Duration::from_secs(30), || async {
+        let delays: Vec<f64> = beats(&daemon.log()).iter().filter_map(|b| b["PageDelaySeconds"].as_f64()).collect();
+        (!delays.is_empty()).then_some(delays)
+    })
+    .await;
+    assert!(delayed[0] > 0.0 && delayed[0] < 60.0, "seconds from the queue to the page: {delayed:?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let with_delay = beats(&daemon.log()).iter().filter(|b| b.get("PageDelaySeconds").is_some()).count();
+    assert_eq!(with_delay, 1, "a beat without pages since the last names no delay");
 
     // SQS unreachable: the consumer no longer polls, and after a poll's longest time the beats stop.
     std::fs::write(&faults, "SQS http://127.0.0.1:1\n").unwrap();

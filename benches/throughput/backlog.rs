@@ -25,6 +25,9 @@ pub struct Backlog {
     /// Each probe's seconds from its `PutEvents` call to its incident's `created_at` (taken by the daemon just
     /// before it writes the incident): delivery, the wait in the queue and the receive.
     pub send_to_incident: Vec<f64>,
+    /// Each paged probe's seconds from its arrival on a queue (SQS's `SentTimestamp`) to its pages sent and
+    /// recorded, as the daemon logs it (`arrival_to_page_ms`): the daemon's part, without `PutEvents`.
+    pub arrival_to_page: Vec<f64>,
 }
 
 /// Loads `n` LOW findings on `setup.stack`'s work queue, starts a daemon, and puts a HIGH probe a second on the
@@ -45,6 +48,7 @@ pub async fn run(aws: &Aws, setup: &Setup, findings: &Arc<Findings>, id: &str, n
     let sent: HashMap<String, f64> = drained.probes.iter().cloned().collect();
     let pages = aws.drain(&oce, sent.len(), Duration::from_secs(30), Duration::from_secs(1)).await;
     stop(&mut daemon).await?;
+    let arrival_to_page = arrival_to_page(&daemon.process.log(), &format!("e-{id}-"));
     // A page names its incident; the incident names its finding.
     let incidents = incident_times(aws, stack.table(), &format!("e-{id}-")).await?;
     let finding_of: HashMap<&str, &str> = incidents.iter().map(|(f, (i, _))| (i.as_str(), f.as_str())).collect();
@@ -58,5 +62,15 @@ pub async fn run(aws: &Aws, setup: &Setup, findings: &Arc<Findings>, id: &str, n
         })
         .collect();
     log(format!("backlog: {} of {} probes paged", send_to_page.len(), sent.len()));
-    Ok(Backlog { queued: n, probes: sent.len(), send_to_page, send_to_incident })
+    Ok(Backlog { queued: n, probes: sent.len(), send_to_page, send_to_incident, arrival_to_page })
+}
+
+/// The seconds from arrival to page of each finding whose id starts with `prefix`, from the daemon's JSON log.
+fn arrival_to_page(log: &str, prefix: &str) -> Vec<f64> {
+    log.lines()
+        .filter(|l| l.contains("arrival_to_page_ms"))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "paged" && l["finding_id"].as_str().is_some_and(|f| f.starts_with(prefix)))
+        .filter_map(|l| Some(l["arrival_to_page_ms"].as_f64()? / 1000.0))
+        .collect()
 }

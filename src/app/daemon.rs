@@ -174,7 +174,11 @@ async fn beat(config: Config, shutdown: CancellationToken) {
         let m = telemetry::metrics::get();
         if telemetry::heartbeat::alive(m.last_receive.get(), now, stale) {
             // One write of one line: CloudWatch Logs reads it as an embedded metric.
-            eprintln!("{}", telemetry::heartbeat::line(&config.incidents.table, now * 1000, m.in_flight.get()));
+            let slowest = m.take_slowest_page_ms();
+            eprintln!(
+                "{}",
+                telemetry::heartbeat::line(&config.incidents.table, now * 1000, m.in_flight.get(), slowest)
+            );
         }
     }
 }

@@ -2,7 +2,7 @@
 //! One process-wide registry, so that any layer (and the SDK interceptor) records without plumbing.
 
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -125,6 +125,10 @@ pub struct Metrics {
     pub reconciled: Family<Kind, Counter>,
     /// DynamoDB capacity units consumed, by operation and by table or index (as DynamoDB reports them).
     pub dynamodb_capacity: Family<CapacityLabels, Counter<f64, AtomicU64>>,
+    /// Seconds from a finding's arrival on a queue to its pages sent, for each message that paged.
+    pub page_delay: Histogram,
+    /// The longest of those delays since the heartbeat last took it (milliseconds; 0: no page).
+    slowest_page_ms: AtomicU64,
 }
 
 fn latency_histogram() -> Histogram {
@@ -154,6 +158,8 @@ impl Metrics {
             aws_seconds: Family::new_with_constructor(latency_histogram),
             reconciled: Family::default(),
             dynamodb_capacity: Family::default(),
+            page_delay: Histogram::new([0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0]),
+            slowest_page_ms: AtomicU64::new(0),
             registry: Registry::default(),
         };
         registry.register(MESSAGES_RECEIVED, "Messages received from the work queue", m.received.clone());
@@ -199,7 +205,17 @@ impl Metrics {
             "DynamoDB capacity units consumed, by operation and by table or index",
             m.dynamodb_capacity.clone(),
         );
+        registry.register(
+            "page_delay_seconds",
+            "Seconds from a finding's arrival on a queue to its pages sent",
+            m.page_delay.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// The longest page delay (milliseconds) since the last call, if any message paged since.
+    pub fn take_slowest_page_ms(&self) -> Option<u64> {
+        Some(self.slowest_page_ms.swap(0, Ordering::Relaxed)).filter(|&ms| ms > 0)
     }
 
     /// The text exposition.
@@ -215,6 +231,15 @@ impl Metrics {
 pub fn get() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(Metrics::new)
+}
+
+/// Records that a message paged `ms` milliseconds after its arrival on the queue.
+pub fn page_delay(ms: i64) {
+    let m = get();
+    let ms = u64::try_from(ms).unwrap_or(0);
+    m.page_delay.observe(ms as f64 / 1000.0);
+    // At least 1, so that a page sent within the millisecond still counts as a page.
+    m.slowest_page_ms.fetch_max(ms.max(1), Ordering::Relaxed);
 }
 
 /// Counts one of a labelled counter.
@@ -313,6 +338,19 @@ mod tests {
         ] {
             assert!(text.contains(name), "{name} missing in\n{text}");
         }
+    }
+
+    #[test]
+    fn the_heartbeat_takes_the_slowest_page_since_it_last_beat() {
+        let m = get();
+        page_delay(1_500);
+        page_delay(300);
+        page_delay(0);
+        assert_eq!(m.take_slowest_page_ms(), Some(1_500));
+        assert_eq!(m.take_slowest_page_ms(), None, "nothing paged since");
+        page_delay(0);
+        assert_eq!(m.take_slowest_page_ms(), Some(1), "a page within the millisecond is still a page");
+        assert!(m.encode().contains("gd_incidents_page_delay_seconds_bucket{le=\"2.0\"}"), "{}", m.encode());
     }
 
     #[test]

@@ -50,8 +50,17 @@ pub(super) async fn handle(shared: &Shared, message: Message, abort: &Cancellati
     let detail: String;
     let processing = match &outcome {
         Outcome::Done { incident, change, paged } => {
-            if *change != Change::Unchanged || !paged.is_empty() {
-                debug!(finding_id = %incident.finding_id, incident_id = %incident.incident_id, ?change, ?paged, "processed");
+            if !paged.is_empty() {
+                // The response clock as the on-call engineer feels it: from the finding's arrival on the queue
+                // (SQS's SentTimestamp) to its pages sent and recorded, backlog and retries included
+                // (a message the daemon requeued counts from its requeue).
+                let waited_ms = arrival_ms(&message).map(|sent| (chrono::Utc::now().timestamp_millis() - sent).max(0));
+                if let Some(ms) = waited_ms {
+                    metrics::page_delay(ms);
+                }
+                info!(finding_id = %incident.finding_id, incident_id = %incident.incident_id, ?change, ?paged, arrival_to_page_ms = waited_ms, "paged");
+            } else if *change != Change::Unchanged {
+                debug!(finding_id = %incident.finding_id, incident_id = %incident.incident_id, ?change, "processed");
             }
             metrics::count(&metrics::get().settled, "processed");
             Processing::Processed
@@ -88,4 +97,9 @@ pub(super) async fn handle(shared: &Shared, message: Message, abort: &Cancellati
         _ => "",
     };
     carry_out(shared, &message, Receipt { message_id, handle: receipt }, settlement, reason, delivery.receives).await;
+}
+
+/// When SQS took the message (epoch milliseconds), if it said.
+fn arrival_ms(message: &Message) -> Option<i64> {
+    message.attributes.as_ref()?.get(&MessageSystemAttributeName::SentTimestamp)?.parse().ok()
 }

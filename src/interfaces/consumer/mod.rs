@@ -255,6 +255,7 @@ impl Consumer {
             .wait_time_seconds(wait_secs as i32)
             .visibility_timeout(self.queue.visibility_timeout_secs as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .message_attribute_names("All")
             .customize()
             .config_override(
