@@ -344,3 +344,58 @@ async fn an_update_writes_its_log_entry_without_a_transaction_and_loses_none_if_
     assert_eq!(log, [first.summary, second.summary, third.summary], "each once, oldest first");
     assert_eq!(store.evidence(&v3).await.unwrap().len(), 2, "each update's evidence");
 }
+
+/// DynamoDB answers a `BatchGetItem` with what it could read and leaves the rest as `UnprocessedKeys` when
+/// throttled or past 16 MB. A list asks again for what was left, and fails saying so when keys stay left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_asks_again_for_keys_dynamodb_left_unprocessed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let stack = deploy_stack("unprocessed");
+    let aws = Aws::new().await;
+    let store = Store::new(aws.dynamodb.clone(), stack.table(), None);
+    let policy = Policy::default();
+    let mut made = Vec::new();
+    for n in 0..3 {
+        made.push(created(&store, n, "SSH brute force", &policy).await);
+    }
+    let newest_first: Vec<String> = made.iter().rev().map(|i| i.incident_id.clone()).collect();
+
+    // Each BatchGetItem answer keeps `keep` of the items it read; the others' keys go back unprocessed.
+    let (calls, keep) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(1)));
+    let (c, k, table) = (Arc::clone(&calls), Arc::clone(&keep), stack.table().to_owned());
+    let edit: support::http::Edit = Arc::new(move |headers, _asked, answer| {
+        let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !target.ends_with(".BatchGetItem") {
+            return answer;
+        }
+        c.fetch_add(1, Ordering::SeqCst);
+        let mut v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let items = v["Responses"][&table].as_array().cloned().unwrap_or_default();
+        let (kept, left) = items.split_at(k.load(Ordering::SeqCst).min(items.len()));
+        let keys: Vec<serde_json::Value> = left.iter().map(|i| json!({"pk": i["pk"], "sk": i["sk"]})).collect();
+        v["Responses"][&table] = json!(kept);
+        if !keys.is_empty() {
+            v["UnprocessedKeys"] = json!({ &table: { "Keys": keys } });
+        }
+        v.to_string()
+    });
+    let proxy = support::http::editing_proxy(support::localstack::endpoint(), edit);
+    let proxied =
+        aws_sdk_dynamodb::Client::from_conf(aws.dynamodb.config().to_builder().endpoint_url(proxy.url()).build());
+    let through_proxy = Store::new(proxied, stack.table(), None);
+
+    let listed = through_proxy.list(&ListFilter::default(), 50, None).await.unwrap();
+    let ids: Vec<String> = listed.incidents.into_iter().map(|i| i.incident_id).collect();
+    assert_eq!(ids, newest_first, "every incident, in order, one more read per key left");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    // Nothing read at all, round after round: the list fails and says why, after 5 tries.
+    keep.store(0, Ordering::SeqCst);
+    calls.store(0, Ordering::SeqCst);
+    let err = through_proxy.list(&ListFilter::default(), 50, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Aws { op: "BatchGetItem", .. }), "{err:?}");
+    assert!(err.to_string().contains("3 keys still unprocessed after 5 rounds"), "{err}");
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
+}

@@ -158,7 +158,7 @@ impl Http {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        if body.is_some() {
+        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
             req = req.header("content-type", "application/x-www-form-urlencoded");
         }
         let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|e| e.to_string())?;
@@ -196,33 +196,67 @@ pub fn failing_proxy(upstream: String, failing: &'static str, refuse: Arc<std::s
     let handler: Handler = Arc::new(move |req: Request<Incoming>| {
         let (upstream, refuse) = (upstream.clone(), Arc::clone(&refuse));
         Box::pin(async move {
-            let (parts, body) = req.into_parts();
-            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            let text = String::from_utf8_lossy(&body).into_owned();
+            let (parts, text) = read(req).await;
             if refuse.load(std::sync::atomic::Ordering::SeqCst) && text.contains(failing) {
                 let xml = "<Response><Errors><Error><Code>ServiceUnavailable</Code><Message>injected</Message></Error></Errors></Response>";
                 return reply(StatusCode::SERVICE_UNAVAILABLE, xml);
             }
-            let headers: Vec<(String, String)> = parts
-                .headers
-                .iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "host" | "content-length" | "content-type"))
-                .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
-                .collect();
-            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let uri = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-            match Http::default().try_send(parts.method, &uri, &headers, Some(text), Duration::from_secs(30)).await {
-                Ok(answer) => {
-                    let mut r =
-                        reply(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY), answer.body);
-                    if let Some(ct) = answer.headers.get("content-type") {
-                        r.headers_mut().insert("content-type", ct.clone());
-                    }
-                    r
-                }
-                Err(e) => reply(StatusCode::BAD_GATEWAY, e),
-            }
+            forward(&upstream, &parts, text, |answer| answer).await
         })
     });
     Server::start("failing-proxy", handler)
+}
+
+/// Changes an answer: (the request's headers, its body, the answer's body) -> the body to give instead.
+pub type Edit = Arc<dyn Fn(&hyper::http::HeaderMap, &str, String) -> String + Send + Sync>;
+
+/// A proxy to `upstream` that passes every answer's body through `edit`: an AWS service answering as the
+/// real one does only under load (DynamoDB leaving keys of a batch unprocessed, say).
+pub fn editing_proxy(upstream: String, edit: Edit) -> Server {
+    let handler: Handler = Arc::new(move |req: Request<Incoming>| {
+        let (upstream, edit) = (upstream.clone(), Arc::clone(&edit));
+        Box::pin(async move {
+            let (parts, text) = read(req).await;
+            let asked = text.clone();
+            forward(&upstream, &parts, text, |answer| edit(&parts.headers, &asked, answer)).await
+        })
+    });
+    Server::start("editing-proxy", handler)
+}
+
+/// A request's head and its body as text.
+async fn read(req: Request<Incoming>) -> (hyper::http::request::Parts, String) {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    (parts, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Sends a request on to `upstream` with its headers (signature included) and answers with what came back,
+/// its body passed through `edit`. Checksum headers are left behind, since the body may change.
+async fn forward(
+    upstream: &str,
+    parts: &hyper::http::request::Parts,
+    text: String,
+    edit: impl FnOnce(String) -> String,
+) -> Response<Full<Bytes>> {
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "host" | "content-length"))
+        .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let uri = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    match Http::default().try_send(parts.method.clone(), &uri, &headers, Some(text), Duration::from_secs(30)).await {
+        Ok(answer) => {
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let content_type = answer.headers.get("content-type").cloned();
+            let mut r = reply(status, edit(answer.body));
+            if let Some(ct) = content_type {
+                r.headers_mut().insert("content-type", ct);
+            }
+            r
+        }
+        Err(e) => reply(StatusCode::BAD_GATEWAY, e),
+    }
 }
