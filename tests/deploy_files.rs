@@ -581,3 +581,27 @@ fn the_rules_route_exactly_the_events_the_program_reads() {
     assert_eq!(routed_detail_types(CORE_TEMPLATE), read_by_the_program, "{CORE_TEMPLATE}'s rules");
     assert_eq!(routed_detail_types(FORWARD_TEMPLATE), read_by_the_program, "{FORWARD_TEMPLATE}'s rule");
 }
+
+/// What cargo reads to build the binary reaches the builder stage before the build that needs it: the manifest,
+/// the lock file and the build script (its link option) with the dependencies, then the sources.
+#[test]
+fn the_image_builds_from_every_file_the_build_reads() {
+    let instrs = dockerfile_instructions();
+    let first_build = instrs.iter().position(|(i, a)| i == "RUN" && a.contains("cargo build")).expect("a cargo build");
+    let copied: Vec<&str> = instrs[..first_build]
+        .iter()
+        .filter(|(i, _)| i == "COPY")
+        .flat_map(|(_, a)| {
+            a.split_whitespace().collect::<Vec<_>>().split_last().map(|(_, s)| s.to_vec()).unwrap_or_default()
+        })
+        .collect();
+    for file in ["Cargo.toml", "Cargo.lock", "build.rs"] {
+        assert!(std::path::Path::new(file).exists(), "{file} is in the repository");
+        assert!(copied.contains(&file), "{file} is not copied before the first cargo build: {copied:?}");
+    }
+    let sources = instrs.iter().position(|(i, a)| i == "COPY" && a.starts_with("src ")).expect("COPY src");
+    assert!(
+        instrs[sources..].iter().any(|(i, a)| i == "RUN" && a.contains("cargo build --release")),
+        "the sources are built after they are copied"
+    );
+}
