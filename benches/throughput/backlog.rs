@@ -25,8 +25,8 @@ pub struct Backlog {
     /// Each probe's seconds from its `PutEvents` call to its incident's `created_at` (taken by the daemon just
     /// before it writes the incident): delivery, the wait in the queue and the receive.
     pub send_to_incident: Vec<f64>,
-    /// Each paged probe's seconds from its arrival on a queue (SQS's `SentTimestamp`) to its pages sent and
-    /// recorded, as the daemon logs it (`arrival_to_page_ms`): the daemon's part, without `PutEvents`.
+    /// Each paged probe's seconds from its arrival on a queue (SQS's `SentTimestamp`) to its last page published,
+    /// as the daemon logs it (`arrival_to_page_ms`): the daemon's part, without `PutEvents`.
     pub arrival_to_page: Vec<f64>,
 }
 

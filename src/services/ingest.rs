@@ -69,6 +69,11 @@ impl Ingest {
         Ingest { dispatch }
     }
 
+    /// The time now on the clock the incidents' times are taken by.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.dispatch.rules().now()
+    }
+
     /// Handles one queue message body.
     pub async fn handle(&self, body: &str) -> Outcome {
         let finding = match finding::read(body) {

@@ -52,9 +52,13 @@ pub(super) async fn handle(shared: &Shared, message: Message, abort: &Cancellati
         Outcome::Done { incident, change, paged } => {
             if !paged.is_empty() {
                 // The response clock as the on-call engineer feels it: from the finding's arrival on the queue
-                // (SQS's SentTimestamp) to its pages sent and recorded, backlog and retries included
-                // (a message the daemon requeued counts from its requeue).
-                let waited_ms = arrival_ms(&message).map(|sent| (chrono::Utc::now().timestamp_millis() - sent).max(0));
+                // (SQS's SentTimestamp) to its last page published, backlog and retries included (a message the
+                // daemon requeued counts from its requeue). The pages' `sent_at` is on the rules' clock, which
+                // a test may move: the time since, on that clock, comes off the wall-clock wait.
+                let published = paged.iter().filter_map(|key| incident.pages.get(key)?.sent_at).max();
+                let since_published = published.map_or(0, |at| (shared.ingest.now() - at).num_milliseconds().max(0));
+                let waited_ms = arrival_ms(&message)
+                    .map(|sent| (chrono::Utc::now().timestamp_millis() - sent - since_published).max(0));
                 if let Some(ms) = waited_ms {
                     metrics::page_delay(ms);
                 }
