@@ -365,7 +365,7 @@ async fn a_list_asks_again_for_keys_dynamodb_left_unprocessed() {
     // Each BatchGetItem answer keeps `keep` of the items it read; the others' keys go back unprocessed.
     let (calls, keep) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(1)));
     let (c, k, table) = (Arc::clone(&calls), Arc::clone(&keep), stack.table().to_owned());
-    let edit: support::http::Edit = Arc::new(move |headers, _asked, answer| {
+    let edit: support::http::Edit = Arc::new(move |headers, answer| {
         let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
         if !target.ends_with(".BatchGetItem") {
             return answer;

@@ -150,7 +150,7 @@ pub async fn run(aws: &Aws, stack: &Stack, findings: &Findings, id: &str, sizes:
         })
         .await?;
         let search_found = found.len() == 1 && found[0].contains(NEEDLE);
-        let median = |t: &[f64]| crate::stats::pct(t, 50.0).unwrap_or(f64::NAN);
+        let median = |t: &[f64]| AtSize::median(t).unwrap_or(f64::NAN);
         log(format!(
             "queries: {size} incidents: newest page {:.3}s, tenth page {:.3}s, search {:.3}s (medians), found {search_found}",
             median(&first_page),

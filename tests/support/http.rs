@@ -207,8 +207,8 @@ pub fn failing_proxy(upstream: String, failing: &'static str, refuse: Arc<std::s
     Server::start("failing-proxy", handler)
 }
 
-/// Changes an answer: (the request's headers, its body, the answer's body) -> the body to give instead.
-pub type Edit = Arc<dyn Fn(&hyper::http::HeaderMap, &str, String) -> String + Send + Sync>;
+/// Changes an answer: (the request's headers, the answer's body) -> the body to give instead.
+pub type Edit = Arc<dyn Fn(&hyper::http::HeaderMap, String) -> String + Send + Sync>;
 
 /// A proxy to `upstream` that passes every answer's body through `edit`: an AWS service answering as the
 /// real one does only under load (DynamoDB leaving keys of a batch unprocessed, say).
@@ -217,8 +217,7 @@ pub fn editing_proxy(upstream: String, edit: Edit) -> Server {
         let (upstream, edit) = (upstream.clone(), Arc::clone(&edit));
         Box::pin(async move {
             let (parts, text) = read(req).await;
-            let asked = text.clone();
-            forward(&upstream, &parts, text, |answer| edit(&parts.headers, &asked, answer)).await
+            forward(&upstream, &parts, text, |answer| edit(&parts.headers, answer)).await
         })
     });
     Server::start("editing-proxy", handler)
