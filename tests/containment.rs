@@ -323,13 +323,13 @@ async fn a_malicious_object_is_quarantined_and_an_attacker_blocked_in_waf_too() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_in_the_middle_of_an_isolation_is_retried_to_the_same_end() {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let stack = deploy_stack("contain-fault");
     let aws = Aws::new().await;
     let estate = aws.estate(&stack.name).await;
     let dir = tempfile::tempdir().unwrap();
     // EC2 answers everything but the change itself: the quarantine group is made, then the move fails.
-    let refuse = Arc::new(AtomicBool::new(true));
+    let refuse = Arc::new(AtomicUsize::new(usize::MAX));
     let proxy = support::http::failing_proxy(endpoint(), "Action=ModifyInstanceAttribute", Arc::clone(&refuse));
     let (faults, clock) = (dir.path().join("faults"), dir.path().join("clock"));
     std::fs::write(&faults, format!("EC2 {}\n", proxy.url())).unwrap();
@@ -376,7 +376,7 @@ async fn a_fault_in_the_middle_of_an_isolation_is_retried_to_the_same_end() {
     assert_eq!(estate.groups().await, std::slice::from_ref(&estate.web_group), "nothing moved yet");
 
     // EC2 recovers; the retry is due (the clock moves past it) and ends where one clean run would.
-    refuse.store(false, Ordering::SeqCst);
+    refuse.store(0, Ordering::SeqCst);
     std::fs::write(&clock, "120").unwrap();
     let done = eventually("the isolation, retried", Duration::from_secs(60), || async {
         let record = state(&gd_json(&config, &["incidents", "show", &incident]));

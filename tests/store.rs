@@ -5,6 +5,9 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use gd_incidents::adapters::dynamodb::{IncidentKey, ListFilter, Store, StoreError};
@@ -43,7 +46,7 @@ fn body(id: &str, minute: u32, pad: usize) -> String {
 async fn first_records_inline_or_separate_read_back_alike_and_survive_updates() {
     let stack = deploy_stack("store");
     let aws = Aws::new().await;
-    let store = Store::new(aws.dynamodb.clone(), stack.table(), None);
+    let store = aws.store(stack.table(), None);
     let policy = Policy::default();
     // 2 KB fits inline; 600 KB (EventBridge allows 256 KB, SQS 1 MiB), deflated to about 330 KB, must not:
     // DynamoDB's item limit is 400 KB.
@@ -128,7 +131,7 @@ fn report(title: &str, confidential: bool, minute: i64, policy: &Policy) -> (Inc
 async fn confidential_reports_are_kept_in_their_own_table_listed_with_the_rest_and_moved_there() {
     let stack = deploy_stack("store-confidential");
     let aws = Aws::new().await;
-    let store = Store::new(aws.dynamodb.clone(), stack.table(), Some(stack.confidential_table().to_owned()));
+    let store = aws.store(stack.table(), Some(stack.confidential_table().to_owned()));
     let policy = Policy::default();
     let mut filed = Vec::new();
     for minute in 0..6 {
@@ -177,7 +180,7 @@ async fn confidential_reports_are_kept_in_their_own_table_listed_with_the_rest_a
     assert!(due.contains(&IncidentKey::of(secret)), "{due:?}");
 
     // A report filed before the confidential table existed (in the incident table, a plain id) is moved.
-    let legacy = Store::new(aws.dynamodb.clone(), stack.table(), None);
+    let legacy = aws.store(stack.table(), None);
     let (mut old, event) = report("before the table", true, 7, &policy);
     old.incident_id = uuid::Uuid::new_v4().to_string();
     old.finding_id = old.incident_id.clone();
@@ -221,7 +224,7 @@ fn created(store: &Store, n: usize, title: &str, policy: &Policy) -> impl std::f
 async fn listings_merge_every_shard_newest_first_search_all_and_take_in_older_incidents() {
     let stack = deploy_stack("store-listing");
     let aws = Aws::new().await;
-    let store = Store::new(aws.dynamodb.clone(), stack.table(), None);
+    let store = aws.store(stack.table(), None);
     let policy = Policy::default();
     let mut made = Vec::new();
     for n in 0..40 {
@@ -304,7 +307,7 @@ async fn event_items(aws: &Aws, table: &str, incident: &Incident) -> Vec<String>
 async fn an_update_writes_its_log_entry_without_a_transaction_and_loses_none_if_its_put_never_happens() {
     let stack = deploy_stack("store-pending");
     let aws = Aws::new().await;
-    let store = Store::new(aws.dynamodb.clone(), stack.table(), None);
+    let store = aws.store(stack.table(), None);
     let policy = Policy::default();
     let id = "9e2d0000000000000000000000000001";
     let f1 = finding::parse(&body(id, 1, 0)).unwrap();
@@ -349,12 +352,10 @@ async fn an_update_writes_its_log_entry_without_a_transaction_and_loses_none_if_
 /// throttled or past 16 MB. A list asks again for what was left, and fails saying so when keys stay left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_list_asks_again_for_keys_dynamodb_left_unprocessed() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     let stack = deploy_stack("unprocessed");
     let aws = Aws::new().await;
-    let store = Store::new(aws.dynamodb.clone(), stack.table(), None);
+    let store = aws.store(stack.table(), None);
     let policy = Policy::default();
     let mut made = Vec::new();
     for n in 0..3 {
@@ -384,7 +385,7 @@ async fn a_list_asks_again_for_keys_dynamodb_left_unprocessed() {
     let proxy = support::http::editing_proxy(support::localstack::endpoint(), edit);
     let proxied =
         aws_sdk_dynamodb::Client::from_conf(aws.dynamodb.config().to_builder().endpoint_url(proxy.url()).build());
-    let through_proxy = Store::new(proxied, stack.table(), None);
+    let through_proxy = Store::new(proxied, localstack::dynamodb_json(&proxy.url(), Default::default()), stack.table(), None);
 
     let listed = through_proxy.list(&ListFilter::default(), 50, None).await.unwrap();
     let ids: Vec<String> = listed.incidents.into_iter().map(|i| i.incident_id).collect();
@@ -398,4 +399,46 @@ async fn a_list_asks_again_for_keys_dynamodb_left_unprocessed() {
     assert!(matches!(err, StoreError::Aws { op: "BatchGetItem", .. }), "{err:?}");
     assert!(err.to_string().contains("3 keys still unprocessed after 5 rounds"), "{err}");
     assert_eq!(calls.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_incident_is_put_through_faults_and_a_lasting_one_is_reported_without_a_write() {
+    let stack = deploy_stack("store-faults");
+    let aws = Aws::new().await;
+    let policy = Policy::default();
+    let refusals = Arc::new(AtomicUsize::new(2));
+    let proxy = support::http::failing_proxy(
+        localstack::endpoint(),
+        r#""ConditionExpression":"attribute_not_exists(pk)""#,
+        Arc::clone(&refusals),
+    );
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let hooks = gd_incidents::adapters::aws_json::Hooks { faults: None, call_log: Some(log.path().to_owned()) };
+    let store = Store::new(aws.dynamodb.clone(), localstack::dynamodb_json(&proxy.url(), hooks), stack.table(), None);
+
+    // Two 503s, then the put goes through: the incident is there, once.
+    let first = created(&store, 1, "SSH brute force", &policy).await;
+    assert_eq!(refusals.load(Ordering::SeqCst), 0, "both refusals were met, then retried past");
+    let key = IncidentKey::of(&first);
+    assert_eq!(store.load(&key).await.unwrap().map(|i| i.incident_id), Some(first.incident_id.clone()));
+    // Every attempt is in the call log, as the permission test reads it.
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(log.path()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for line in &lines {
+        assert_eq!((line["service"].as_str(), line["operation"].as_str()), (Some("DynamoDB"), Some("PutItem")));
+        let body: serde_json::Value = serde_json::from_str(line["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["TableName"], stack.table());
+    }
+
+    // Refused for good: the commit fails after the configured 5 attempts, saying what and where, and
+    // nothing is written.
+    refusals.store(usize::MAX, Ordering::SeqCst);
+    let finding = finding::parse(&body("5a11000000000000000000000000000f", 1, 0)).unwrap();
+    let (incident, event) = Incident::create(uuid::Uuid::new_v4().to_string(), &finding, &ctx(&policy));
+    let err = store.commit(&incident, None, std::slice::from_ref(&event), None).await.unwrap_err();
+    assert_eq!(usize::MAX - refusals.load(Ordering::SeqCst), 5);
+    assert!(matches!(err, StoreError::Aws { op: "PutItem", .. }), "{err:?}");
+    assert!(err.to_string().contains(&format!("DynamoDB PutItem on table {} failed", stack.table())), "{err}");
+    assert_eq!(aws.store(stack.table(), None).load(&IncidentKey::of(&incident)).await.unwrap(), None);
 }

@@ -113,7 +113,7 @@ where
 
 /// Fills `stack`'s table to each of `sizes` in turn and times the queries at each.
 pub async fn run(aws: &Aws, stack: &Stack, findings: &Findings, id: &str, sizes: &[usize]) -> Result<Vec<AtSize>> {
-    let store = Store::new(aws.dynamodb.clone(), stack.table(), None);
+    let store = aws.store(stack.table(), None);
     let mut at = Vec::new();
     let mut filled = 0;
     for &size in sizes {

@@ -8,6 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 
+use crate::adapters::aws_json::{self, JsonClient};
 use crate::adapters::call_log::CallLog;
 use crate::adapters::capacity::CapacityMetrics;
 use crate::adapters::faults::FaultInjection;
@@ -21,6 +22,8 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     /// The incident table.
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// The incident table's per-finding writes, without the SDK's per-call work (see `aws_json`).
+    pub dynamodb_json: JsonClient,
     /// The paging topics.
     pub sns: aws_sdk_sns::Client,
     /// The shared configuration, for clients made later (GuardDuty, per region).
@@ -36,6 +39,29 @@ struct TestHooks {
     call_log: Option<std::path::PathBuf>,
 }
 
+/// The backoff before an AWS call's first retry (doubled at each retry, jittered).
+const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest backoff between two attempts of an AWS call.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// DynamoDB's endpoint for the lean client, by the SDK's own rules (region, FIPS, dual stack, partition),
+/// with the same override as its SDK client: `AWS_ENDPOINT_URL_DYNAMODB`, else the shared endpoint.
+async fn dynamodb_endpoint(shared: &SdkConfig) -> String {
+    use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+    let mut params = Params::builder()
+        .set_region(shared.region().map(|r| r.to_string()))
+        .use_fips(shared.use_fips().unwrap_or(false))
+        .use_dual_stack(shared.use_dual_stack().unwrap_or(false))
+        .account_id_endpoint_mode("disabled");
+    if let Some(url) = service_endpoint("DYNAMODB").or(shared.endpoint_url().map(str::to_owned)) {
+        params = params.endpoint(url);
+    }
+    let region = shared.region().map_or("us-east-1", |r| r.as_ref());
+    let fallback = format!("https://dynamodb.{region}.amazonaws.com");
+    let Ok(params) = params.build() else { return fallback };
+    DefaultResolver::new().resolve_endpoint(&params).await.map_or(fallback, |e| e.url().to_owned())
+}
+
 /// Loads the shared SDK configuration: region and endpoint from the config file, credentials from the
 /// standard chain, standard retries (throttling and transient faults, exponential backoff with jitter),
 /// and a timeout on every attempt and every call.
@@ -45,8 +71,8 @@ struct TestHooks {
 pub async fn sdk_config(cfg: &AwsConfig) -> SdkConfig {
     let retry = RetryConfig::standard()
         .with_max_attempts(cfg.max_attempts)
-        .with_initial_backoff(Duration::from_millis(100))
-        .with_max_backoff(Duration::from_secs(10));
+        .with_initial_backoff(INITIAL_BACKOFF)
+        .with_max_backoff(MAX_BACKOFF);
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(5))
         .operation_attempt_timeout(cfg.attempt_timeout())
@@ -93,7 +119,22 @@ impl Clients {
     pub async fn new(cfg: &AwsConfig) -> Clients {
         let shared = sdk_config(cfg).await;
         let hooks = TestHooks { faults: cfg.fault_injection_file.clone(), call_log: cfg.call_log_file.clone() };
+        let dynamodb_json = JsonClient::new(
+            aws_json::DYNAMODB,
+            &dynamodb_endpoint(&shared).await,
+            &cfg.region,
+            shared.credentials_provider(),
+            aws_json::Policy {
+                max_attempts: cfg.max_attempts,
+                initial_backoff: INITIAL_BACKOFF,
+                max_backoff: MAX_BACKOFF,
+                attempt_timeout: cfg.attempt_timeout(),
+                operation_timeout: cfg.operation_timeout(),
+            },
+            aws_json::Hooks { faults: hooks.faults.clone(), call_log: hooks.call_log.clone() },
+        );
         Clients {
+            dynamodb_json,
             sqs: service_client!(aws_sdk_sqs, aws_sdk_sqs::config::Builder::from(&shared), &hooks, "SQS"),
             dynamodb: service_client!(
                 aws_sdk_dynamodb,

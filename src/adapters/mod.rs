@@ -13,6 +13,7 @@
 //!   error variant the caller can re-apply on, not a failure;
 //! - every call goes through the shared clients, so it has the configured retries, timeouts and metrics.
 
+pub mod aws_json;
 pub mod call_log;
 pub mod capacity;
 pub mod clients;

@@ -22,8 +22,12 @@ use crate::services::dispatch::Dispatcher;
 /// the same wiring for the daemon, the portal and every command. Makes no AWS call.
 pub async fn connect(config: Config) -> Context {
     let clients = Clients::new(&config.aws).await;
-    let store =
-        Store::new(clients.dynamodb.clone(), &config.incidents.table, config.incidents.confidential_table.clone());
+    let store = Store::new(
+        clients.dynamodb.clone(),
+        clients.dynamodb_json.clone(),
+        &config.incidents.table,
+        config.incidents.confidential_table.clone(),
+    );
     let dispatch = Dispatcher::from_config(store, clients.sns.clone(), &config);
     Context { config, clients, dispatch }
 }

@@ -4,6 +4,8 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -190,14 +192,15 @@ impl Http {
     }
 }
 
-/// A proxy to `upstream` that answers 503 to every request whose body contains `failing` while `refuse`
-/// is set: an AWS service failing one operation in the middle of a sequence of calls.
-pub fn failing_proxy(upstream: String, failing: &'static str, refuse: Arc<std::sync::atomic::AtomicBool>) -> Server {
+/// A proxy to `upstream` that answers 503 to each request whose body contains `failing` while `refusals`
+/// (counted down by each) is above zero: an AWS service failing one operation for a while in the middle of
+/// a sequence of calls.
+pub fn failing_proxy(upstream: String, failing: &'static str, refusals: Arc<AtomicUsize>) -> Server {
     let handler: Handler = Arc::new(move |req: Request<Incoming>| {
-        let (upstream, refuse) = (upstream.clone(), Arc::clone(&refuse));
+        let (upstream, refusals) = (upstream.clone(), Arc::clone(&refusals));
         Box::pin(async move {
             let (parts, text) = read(req).await;
-            if refuse.load(std::sync::atomic::Ordering::SeqCst) && text.contains(failing) {
+            if text.contains(failing) && refusals.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok() {
                 let xml = "<Response><Errors><Error><Code>ServiceUnavailable</Code><Message>injected</Message></Error></Errors></Response>";
                 return reply(StatusCode::SERVICE_UNAVAILABLE, xml);
             }

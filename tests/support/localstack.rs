@@ -9,6 +9,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::Credentials;
 
+use gd_incidents::adapters::aws_json::{self, JsonClient};
+use gd_incidents::adapters::dynamodb::Store;
+
 use super::repo;
 
 /// The region of every stack and finding.
@@ -83,6 +86,20 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
+/// The lean DynamoDB client at `at`, with the same credentials, region and bounds as [`sdk`], and `hooks`.
+pub fn dynamodb_json(at: &str, hooks: aws_json::Hooks) -> JsonClient {
+    let credentials = Credentials::new("test", "test", None, None, "tests");
+    let policy = aws_json::Policy {
+        max_attempts: 5,
+        initial_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(10),
+        attempt_timeout: Duration::from_secs(20),
+        operation_timeout: Duration::from_secs(60),
+    };
+    let provider = Some(aws_credential_types::provider::SharedCredentialsProvider::new(credentials));
+    JsonClient::new(aws_json::DYNAMODB, at, REGION, provider, policy, hooks)
+}
+
 impl Aws {
     pub async fn new() -> Aws {
         let c = sdk().await;
@@ -94,6 +111,11 @@ impl Aws {
                 aws_sdk_dynamodb::config::Builder::from(&c).endpoint_url(&at).build(),
             ),
         }
+    }
+
+    /// A store on `table` (and `confidential`), through these clients.
+    pub fn store(&self, table: &str, confidential: Option<String>) -> Store {
+        Store::new(self.dynamodb.clone(), dynamodb_json(&endpoint(), Default::default()), table, confidential)
     }
 
     /// An EventBridge client: events put on the default bus, as AWS services put theirs.

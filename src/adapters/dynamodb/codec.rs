@@ -337,7 +337,22 @@ mod tests {
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
             .build();
-        Store::new(aws_sdk_dynamodb::Client::from_conf(config), "t", None)
+        let policy = crate::adapters::aws_json::Policy {
+            max_attempts: 1,
+            initial_backoff: std::time::Duration::ZERO,
+            max_backoff: std::time::Duration::ZERO,
+            attempt_timeout: std::time::Duration::from_secs(1),
+            operation_timeout: std::time::Duration::from_secs(1),
+        };
+        let json = crate::adapters::aws_json::JsonClient::new(
+            crate::adapters::aws_json::DYNAMODB,
+            "http://127.0.0.1:1",
+            "us-east-1",
+            None,
+            policy,
+            Default::default(),
+        );
+        Store::new(aws_sdk_dynamodb::Client::from_conf(config), json, "t", None)
     }
 
     #[test]

@@ -1,18 +1,23 @@
 //! Writing incidents: created with one conditional put (their first records inline) or a transaction,
 //! updated in place only while still at the version read, re-applied on a lost race.
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Capacity, ConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 
 use super::codec::{Item, UpdateOf, item_size, string, update_of, without_key};
+use super::json;
 use super::{
     ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE, ATTR_PENDING_EVENT, INLINE_ITEM_MAX, IncidentKey, MAX_CONFLICTS,
     RECORD_EVENT, SK_INCIDENT, Store, StoreError,
 };
+use crate::adapters::aws_json::CallError;
+use crate::adapters::capacity;
 use crate::domain::evidence::Evidence;
 use crate::domain::incident::{Event, Incident};
 use crate::domain::timestamp;
@@ -136,41 +141,53 @@ impl Store {
 
     /// Puts a log entry's own item unless it is there already (entries are never written over).
     async fn put_event_once(&self, table: &str, event: Item) -> Result<(), StoreError> {
-        let put = self.client.put_item().table_name(table).set_item(Some(event));
-        match put.condition_expression("attribute_not_exists(pk)").send().await {
-            Ok(_) => Ok(()),
-            Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
-                Ok(())
-            }
-            Err(err) => Err(self.aws_error(table, "PutItem", err)),
-        }
+        self.put_new(table, &event, false).await.map(|_| ())
     }
 
     /// Creates the incident item with one conditional `PutItem`.
     async fn create(&self, item: Item, stored: Incident, key: &IncidentKey) -> Result<Incident, StoreError> {
-        let table = self.table_of(&key.pk()).to_owned();
-        let request = self
-            .client
-            .put_item()
-            .table_name(&table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        match request.send().await {
-            Ok(_) => Ok(stored),
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    let inline_evidence = failed.item.as_ref().and_then(|i| match i.get(ATTR_INLINE_EVIDENCE) {
-                        Some(AttributeValue::M(record)) => string(record, "sk"),
-                        _ => None,
-                    });
-                    match self.conflict(failed.item.clone(), key).await? {
-                        StoreError::Conflict(current) => Err(StoreError::Exists { current, inline_evidence }),
-                        other => Err(other),
-                    }
+        let table = self.table_of(&key.pk());
+        match self.put_new(table, &item, true).await? {
+            Put::Done => Ok(stored),
+            Put::Refused(current) => {
+                let inline_evidence = current.as_ref().and_then(|i| match i.get(ATTR_INLINE_EVIDENCE) {
+                    Some(AttributeValue::M(record)) => string(record, "sk"),
+                    _ => None,
+                });
+                match self.conflict(current, key).await? {
+                    StoreError::Conflict(current) => Err(StoreError::Exists { current, inline_evidence }),
+                    other => Err(other),
                 }
-                _ => Err(self.aws_error(&table, "PutItem", err)),
-            },
+            }
+        }
+    }
+
+    /// Puts `item` unless an item with its key exists (`attribute_not_exists(pk)`), with the lean client: the
+    /// one call of every new finding. A refusal carries the item there when `return_old` asks for it.
+    async fn put_new(&self, table: &str, item: &Item, return_old: bool) -> Result<Put, StoreError> {
+        let mut body = Vec::with_capacity(item_size(item) + 256);
+        body.extend_from_slice(b"{\"TableName\":");
+        json::write_str(table, &mut body);
+        body.extend_from_slice(b",\"Item\":");
+        json::write_item(item, &mut body);
+        body.extend_from_slice(b",\"ConditionExpression\":\"attribute_not_exists(pk)\"");
+        body.extend_from_slice(b",\"ReturnConsumedCapacity\":\"INDEXES\"");
+        if return_old {
+            body.extend_from_slice(b",\"ReturnValuesOnConditionCheckFailure\":\"ALL_OLD\"");
+        }
+        body.push(b'}');
+        match self.json.call("PutItem", body).await {
+            Ok(answer) => {
+                if let Ok(PutAnswer { consumed_capacity: Some(consumed) }) = serde_json::from_slice(&answer) {
+                    capacity::record("PutItem", &consumed.into());
+                }
+                Ok(Put::Done)
+            }
+            Err(CallError::Service { meta, body, .. }) if meta.code() == Some("ConditionalCheckFailedException") => {
+                let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                Ok(Put::Refused(answer.get("Item").and_then(json::read_item)))
+            }
+            Err(err) => Err(self.aws_error(table, "PutItem", err)),
         }
     }
 
@@ -187,7 +204,7 @@ impl Store {
         let table = self.table_of(&pk);
         let first = match incident {
             Write::Create(item) => TransactWriteItem::builder().put(
-                Put::builder()
+                aws_sdk_dynamodb::types::Put::builder()
                     .table_name(table)
                     .set_item(Some(item))
                     .condition_expression("attribute_not_exists(pk)")
@@ -214,7 +231,7 @@ impl Store {
             // Events are append-only, never written over. Evidence keys hold the body's SHA-256, so a put
             // can only ever write the same bytes again.
             let is_event = matches!(item.get("record_type"), Some(AttributeValue::S(t)) if t == RECORD_EVENT);
-            let mut put = Put::builder().table_name(table).set_item(Some(item));
+            let mut put = aws_sdk_dynamodb::types::Put::builder().table_name(table).set_item(Some(item));
             if is_event {
                 put = put.condition_expression("attribute_not_exists(pk)");
             }
@@ -274,22 +291,51 @@ impl Store {
     pub async fn keep_evidence(&self, key: &IncidentKey, evidence: &Evidence) -> Result<(), StoreError> {
         let pk = key.pk();
         let item = self.evidence_item(evidence, &pk)?;
-        let table = self.table_of(&pk);
-        match self
-            .client
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
-                Ok(())
-            }
-            Err(err) => Err(self.aws_error(table, "PutItem", err)),
-        }
+        self.put_new(self.table_of(&pk), &item, false).await.map(|_| ())
+    }
+}
+
+/// What a conditional put did.
+enum Put {
+    /// The item was written.
+    Done,
+    /// An item with its key was there: that item, when asked for and readable.
+    Refused(Option<Item>),
+}
+
+/// The part of `PutItem`'s answer read: what it consumed.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutAnswer {
+    consumed_capacity: Option<Consumed>,
+}
+
+/// DynamoDB's `ConsumedCapacity`, as its JSON has it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Consumed {
+    capacity_units: Option<f64>,
+    table: Option<Units>,
+    global_secondary_indexes: Option<HashMap<String, Units>>,
+}
+
+/// The units of the table or of one index.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Units {
+    capacity_units: Option<f64>,
+}
+
+impl From<Consumed> for ConsumedCapacity {
+    fn from(c: Consumed) -> ConsumedCapacity {
+        let units = |u: Units| Capacity::builder().set_capacity_units(u.capacity_units).build();
+        ConsumedCapacity::builder()
+            .set_capacity_units(c.capacity_units)
+            .set_table(c.table.map(units))
+            .set_global_secondary_indexes(
+                c.global_secondary_indexes.map(|m| m.into_iter().map(|(k, u)| (k, units(u))).collect()),
+            )
+            .build()
     }
 }
 

@@ -53,6 +53,7 @@ mod confidential;
 mod coordination;
 mod deflate;
 mod incidents;
+mod json;
 mod links;
 mod listing;
 mod related;
@@ -61,6 +62,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::adapters::aws_json::JsonClient;
 use crate::adapters::clients::{AwsError, describe};
 use crate::domain::incident::Incident;
 
@@ -163,15 +165,18 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     client: Client,
+    /// The same table through the lean client, for the per-finding puts (`commit`).
+    json: JsonClient,
     table: String,
     /// Confidential reports' table (their partitions, and nothing else); `None`: they are in `table`.
     confidential: Option<String>,
 }
 
 impl Store {
-    /// A store on `table`, with confidential reports in `confidential` when given.
-    pub fn new(client: Client, table: impl Into<String>, confidential: Option<String>) -> Store {
-        Store { client, table: table.into(), confidential }
+    /// A store on `table`, with confidential reports in `confidential` when given, through `client` and,
+    /// for the puts of every new finding, `json` (see `adapters::aws_json`).
+    pub fn new(client: Client, json: JsonClient, table: impl Into<String>, confidential: Option<String>) -> Store {
+        Store { client, json, table: table.into(), confidential }
     }
 
     /// The incident table's name.

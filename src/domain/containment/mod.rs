@@ -331,8 +331,7 @@ pub fn quarantine_key(incident_id: &str, object: &S3Object) -> String {
     }
     use sha2::Digest;
     let digest = sha2::Sha256::digest(object.key.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{incident_id}/{}/sha256-{hex}", object.bucket)
+    format!("{incident_id}/{}/sha256-{}", object.bucket, crate::domain::evidence::lower_hex(&digest))
 }
 
 /// Every action that applies to `incident`, with its plan and what `reach` adds to it.

@@ -1,0 +1,421 @@
+//! A lean client of the AWS JSON protocol, for the one call the daemon makes for every finding: DynamoDB's
+//! conditional `PutItem` of a new incident, its log entries and evidence.
+//!
+//! Why not the SDK there: `perf` of the daemon draining LOW findings put a third of its CPU in the SDK's
+//! per-call machinery (the orchestrator and its interceptors, type-erased config bags, the general SigV4
+//! signer, a request and response model copied in and out of JSON), for a call whose request the store has
+//! already built. This client does what that call needs and no more, with the same policy as every SDK client
+//! of the program (`adapters::clients`): credentials from the SDK's chain (kept until near their
+//! expiry), the endpoint from the SDK's own rules, retries of throttling and transient faults with
+//! exponential backoff and jitter up to `[aws] max_attempts`, a timeout on each attempt and on the call, the
+//! `aws_*` metrics of every call, and the test hooks (the call log for the permission test, fault injection).
+//! Everything else stays on the SDK.
+
+pub mod credentials;
+pub mod sigv4;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_smithy_types::error::ErrorMetadata;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::adapters::call_log;
+use crate::adapters::faults::redirect_for;
+use crate::telemetry::metrics::{self, CallLabels};
+use credentials::CredentialsCache;
+
+/// Largest answer read, in bytes (DynamoDB's largest is a 16 MB `BatchGetItem`).
+const ANSWER_MAX: usize = 16 * 1024 * 1024;
+/// How long a connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A service spoken to over the protocol.
+#[derive(Debug, Clone, Copy)]
+pub struct Service {
+    /// Its name in metrics, the call log and the fault file (as the SDK names it).
+    pub name: &'static str,
+    /// Its SigV4 signing name.
+    pub signing_name: &'static str,
+    /// The prefix of its `X-Amz-Target` header.
+    pub target_prefix: &'static str,
+}
+
+/// DynamoDB.
+pub const DYNAMODB: Service =
+    Service { name: "DynamoDB", signing_name: "dynamodb", target_prefix: "DynamoDB_20120810" };
+
+/// The retry and timeout policy of every call (the SDK clients' own, from `[aws]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// The backoff before the first retry (doubled at each, jittered).
+    pub initial_backoff: Duration,
+    /// The longest backoff.
+    pub max_backoff: Duration,
+    /// How long one attempt may take.
+    pub attempt_timeout: Duration,
+    /// How long the call may take, retries included.
+    pub operation_timeout: Duration,
+}
+
+/// The test-only hooks, each off unless its file is configured (see `adapters::faults` and
+/// `adapters::call_log`).
+#[derive(Debug, Clone, Default)]
+pub struct Hooks {
+    /// The fault file.
+    pub faults: Option<PathBuf>,
+    /// The call log.
+    pub call_log: Option<PathBuf>,
+}
+
+/// A client of one service at one endpoint. Cheap to clone: clones share the connection pool and credentials.
+#[derive(Debug, Clone)]
+pub struct JsonClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    service: Service,
+    /// `scheme://authority`, no trailing slash.
+    base: String,
+    /// The authority, as the `Host` header signs it.
+    host: String,
+    region: String,
+    credentials: CredentialsCache,
+    http: Http,
+    policy: Policy,
+    hooks: Hooks,
+}
+
+/// The connection pool: TLS when the system's roots load, plain HTTP otherwise (a local endpoint needs no
+/// more; an `https` one then fails each call saying why).
+#[derive(Debug)]
+enum Http {
+    Tls(Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>),
+    Plain(Client<HttpConnector, Full<Bytes>>, Option<String>),
+}
+
+/// Why a call failed, after its retries.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The service answered with an error.
+    #[error("{}: {} (HTTP {status})", .meta.code().unwrap_or("unknown error"), .meta.message().unwrap_or(""))]
+    Service {
+        /// The HTTP status.
+        status: u16,
+        /// The error's code and message.
+        meta: ErrorMetadata,
+        /// The whole answer (DynamoDB's `ConditionalCheckFailedException` carries the item there).
+        body: Bytes,
+    },
+    /// The request could not be sent, or its answer not read.
+    #[error("the request could not be sent or its answer read")]
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// No answer in time.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// No credentials to sign with.
+    #[error("no credentials to sign the request with")]
+    Credentials(#[source] aws_credential_types::provider::error::CredentialsError),
+    /// The endpoint cannot be reached this way (no TLS roots for an `https` endpoint).
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+impl ProvideErrorMetadata for CallError {
+    fn meta(&self) -> &ErrorMetadata {
+        static EMPTY: std::sync::OnceLock<ErrorMetadata> = std::sync::OnceLock::new();
+        match self {
+            CallError::Service { meta, .. } => meta,
+            _ => EMPTY.get_or_init(|| ErrorMetadata::builder().build()),
+        }
+    }
+}
+
+impl CallError {
+    /// Whether another attempt may succeed: throttling, a fault of the service, the network, a timeout.
+    fn is_transient(&self) -> bool {
+        match self {
+            CallError::Service { status, meta, .. } => {
+                *status >= 500 || meta.code().is_some_and(|c| TRANSIENT_CODES.contains(&c) || expired(c))
+            }
+            CallError::Transport(_) | CallError::Timeout(_) => true,
+            CallError::Credentials(_) | CallError::Unreachable(_) => false,
+        }
+    }
+}
+
+/// Error codes worth another attempt (the SDK's throttling and transient codes).
+const TRANSIENT_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalError",
+    "InternalServerError",
+    "ServiceUnavailable",
+];
+
+/// Whether `code` says the credentials signed with have expired (fetched anew, then retried).
+fn expired(code: &str) -> bool {
+    matches!(code, "ExpiredToken" | "ExpiredTokenException" | "RequestExpired")
+}
+
+impl JsonClient {
+    /// A client of `service` at `endpoint` (`scheme://host[:port]`), signing for `region` with credentials
+    /// from `provider`.
+    pub fn new(
+        service: Service,
+        endpoint: &str,
+        region: &str,
+        provider: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+        policy: Policy,
+        hooks: Hooks,
+    ) -> JsonClient {
+        let base = endpoint.trim_end_matches('/').to_owned();
+        let host = base.split_once("://").map_or(base.as_str(), |(_, rest)| rest).to_owned();
+        let mut connector = HttpConnector::new();
+        connector.enforce_http(false);
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let builder = Client::builder(TokioExecutor::new());
+        let http = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+            Ok(tls) => Http::Tls(builder.build(tls.https_or_http().enable_http1().wrap_connector(connector))),
+            Err(e) => {
+                Http::Plain(builder.build(connector), Some(format!("cannot load the system's CA certificates: {e}")))
+            }
+        };
+        let credentials = CredentialsCache::new(provider);
+        JsonClient {
+            inner: Arc::new(Inner { service, base, host, region: region.to_owned(), credentials, http, policy, hooks }),
+        }
+    }
+
+    /// The same client at another endpoint (a test's proxy), sharing nothing but the settings.
+    pub fn at(
+        &self,
+        endpoint: &str,
+        provider: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    ) -> JsonClient {
+        let i = &self.inner;
+        JsonClient::new(i.service, endpoint, &i.region, provider, i.policy, i.hooks.clone())
+    }
+
+    /// Calls `operation` with the JSON `body`; the answer's body on success. Retried while the failure is
+    /// transient, within the policy's attempts and timeouts.
+    pub async fn call(&self, operation: &'static str, body: Vec<u8>) -> Result<Bytes, CallError> {
+        let labels = CallLabels { service: self.inner.service.name.to_owned(), operation: operation.to_owned() };
+        let started = Instant::now();
+        let limit = self.inner.policy.operation_timeout;
+        let result = tokio::time::timeout(limit, self.attempts(operation, Bytes::from(body), &labels))
+            .await
+            .unwrap_or(Err(CallError::Timeout(limit)));
+        let m = metrics::get();
+        m.aws_calls.get_or_create(&labels).inc();
+        m.aws_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            m.aws_errors.get_or_create(&labels).inc();
+        }
+        result
+    }
+
+    async fn attempts(&self, operation: &str, body: Bytes, labels: &CallLabels) -> Result<Bytes, CallError> {
+        let policy = &self.inner.policy;
+        let mut attempt = 1;
+        loop {
+            metrics::get().aws_attempts.get_or_create(labels).inc();
+            let outcome = tokio::time::timeout(policy.attempt_timeout, self.attempt(operation, body.clone()))
+                .await
+                .unwrap_or(Err(CallError::Timeout(policy.attempt_timeout)));
+            match outcome {
+                Err(e) if e.is_transient() && attempt < policy.max_attempts => {
+                    if e.code().is_some_and(expired) {
+                        self.inner.credentials.forget().await;
+                    }
+                    tokio::time::sleep(backoff(policy, attempt, jitter())).await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn attempt(&self, operation: &str, body: Bytes) -> Result<Bytes, CallError> {
+        let i = &self.inner;
+        let credentials = i.credentials.get().await.map_err(CallError::Credentials)?;
+        let target = format!("{}.{operation}", i.service.target_prefix);
+        let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let request = sigv4::Request {
+            host: &i.host,
+            target: &target,
+            region: &i.region,
+            service: i.service.signing_name,
+            amz_date: &amz_date,
+        };
+        let secret = sigv4::Secret {
+            access_key_id: credentials.access_key_id(),
+            secret_access_key: credentials.secret_access_key(),
+            session_token: credentials.session_token(),
+        };
+        let authorization = sigv4::authorization(&request, &body, &secret);
+        let uri = format!("{}/", self.base_now());
+        if let Some(log) = &i.hooks.call_log {
+            append(log, &call_log::line(i.service.name, operation, &uri, Some(&body), None));
+        }
+        let mut builder = http::Request::post(&uri)
+            .header("content-type", sigv4::CONTENT_TYPE)
+            .header("host", &i.host)
+            .header("x-amz-date", &amz_date)
+            .header("x-amz-target", &target)
+            .header("authorization", authorization);
+        if let Some(token) = secret.session_token {
+            builder = builder.header("x-amz-security-token", token.trim());
+        }
+        let request = builder.body(Full::new(body)).map_err(|e| CallError::Transport(e.into()))?;
+        let response = match &i.http {
+            Http::Tls(client) => client.request(request).await,
+            Http::Plain(_, Some(no_tls)) if uri.starts_with("https://") => {
+                return Err(CallError::Unreachable(format!("{uri}: {no_tls}")));
+            }
+            Http::Plain(client, _) => client.request(request).await,
+        }
+        .map_err(|e| CallError::Transport(e.into()))?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, ANSWER_MAX).collect().await.map_err(CallError::Transport)?.to_bytes();
+        if parts.status.is_success() {
+            return Ok(body);
+        }
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let meta = error_metadata(header("x-amzn-query-error").or(header("x-amzn-errortype")), &body);
+        Err(CallError::Service { status: parts.status.as_u16(), meta, body })
+    }
+
+    /// The endpoint's base, or where the fault file sends this service now.
+    fn base_now(&self) -> String {
+        let i = &self.inner;
+        let redirect = i.hooks.faults.as_ref().and_then(|file| std::fs::read_to_string(file).ok());
+        redirect.and_then(|text| redirect_for(&text, i.service.name)).unwrap_or_else(|| i.base.clone())
+    }
+}
+
+/// Appends one line of the call log (test-only; a failed write loses the line, which the permission test
+/// would then miss, not the call).
+fn append(file: &std::path::Path, line: &str) {
+    use std::io::Write;
+    // One write per line with O_APPEND: lines of concurrent calls and processes never interleave.
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+/// The code and message of an error answer: the code from the header when there is one (SQS's
+/// `x-amzn-query-error` is `<code>;<fault>`), else the body's `__type` (`<namespace>#<code>`).
+fn error_metadata(header: Option<&str>, body: &[u8]) -> ErrorMetadata {
+    #[derive(serde::Deserialize)]
+    struct Answer<'a> {
+        #[serde(rename = "__type", default, borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+        #[serde(alias = "Message", default, borrow)]
+        message: Option<std::borrow::Cow<'a, str>>,
+    }
+    let answer: Answer<'_> = serde_json::from_slice(body).unwrap_or(Answer { kind: None, message: None });
+    let code = header.map(str::to_owned).or(answer.kind.map(|k| k.into_owned())).map(|c| {
+        let c = c.split(';').next().unwrap_or_default();
+        let c = c.rsplit('#').next().unwrap_or_default();
+        c.split(':').next().unwrap_or_default().to_owned()
+    });
+    let mut meta = ErrorMetadata::builder();
+    if let Some(code) = code {
+        meta = meta.code(code);
+    }
+    if let Some(message) = answer.message {
+        meta = meta.message(message);
+    }
+    meta.build()
+}
+
+/// The wait before attempt `attempt + 1`: the initial backoff doubled per attempt made, capped, times
+/// `jitter` (0 to 1, so that callers throttled together do not retry together).
+fn backoff(policy: &Policy, attempt: u32, jitter: f64) -> Duration {
+    let doubled = policy.initial_backoff.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    doubled.min(policy.max_backoff).mul_f64(jitter.clamp(0.0, 1.0))
+}
+
+fn jitter() -> f64 {
+    getrandom::u32().map_or(0.5, |r| f64::from(r) / f64::from(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_come_from_the_header_or_the_body() {
+        let dynamo = br#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{}}"#;
+        let meta = error_metadata(None, dynamo);
+        assert_eq!(meta.code(), Some("ConditionalCheckFailedException"));
+        assert_eq!(meta.message(), Some("The conditional request failed"));
+        let sqs =
+            br#"{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}"#;
+        let meta = error_metadata(Some("AWS.SimpleQueueService.NonExistentQueue;Sender"), sqs);
+        assert_eq!(meta.code(), Some("AWS.SimpleQueueService.NonExistentQueue"));
+        let meta = error_metadata(Some("ThrottlingException:http://internal.amazon.com/"), b"not json");
+        assert_eq!((meta.code(), meta.message()), (Some("ThrottlingException"), None));
+        assert_eq!(error_metadata(None, b"").code(), None);
+    }
+
+    #[test]
+    fn throttling_faults_and_the_network_are_retried_refusals_are_not() {
+        let service = |status, code: &str| CallError::Service {
+            status,
+            meta: ErrorMetadata::builder().code(code).build(),
+            body: Bytes::new(),
+        };
+        assert!(service(400, "ProvisionedThroughputExceededException").is_transient());
+        assert!(service(400, "ThrottlingException").is_transient());
+        assert!(service(400, "ExpiredTokenException").is_transient(), "after new credentials");
+        assert!(service(503, "anything").is_transient());
+        assert!(CallError::Timeout(Duration::from_secs(1)).is_transient());
+        assert!(!service(400, "ConditionalCheckFailedException").is_transient());
+        assert!(!service(400, "AccessDeniedException").is_transient());
+        assert!(!service(400, "ValidationException").is_transient());
+        assert!(!CallError::Unreachable("no roots".into()).is_transient());
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_is_jittered() {
+        let policy = Policy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            attempt_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(30),
+        };
+        let full: Vec<u128> = (1..=9).map(|a| backoff(&policy, a, 1.0).as_millis()).collect();
+        assert_eq!(full, [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
+        assert_eq!(backoff(&policy, 3, 0.5), Duration::from_millis(200));
+        assert_eq!(backoff(&policy, 40, 0.0), Duration::ZERO);
+        assert!((0.0..=1.0).contains(&jitter()));
+    }
+}
