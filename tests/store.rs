@@ -352,7 +352,6 @@ async fn an_update_writes_its_log_entry_without_a_transaction_and_loses_none_if_
 /// throttled or past 16 MB. A list asks again for what was left, and fails saying so when keys stay left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_list_asks_again_for_keys_dynamodb_left_unprocessed() {
-
     let stack = deploy_stack("unprocessed");
     let aws = Aws::new().await;
     let store = aws.store(stack.table(), None);
@@ -385,7 +384,8 @@ async fn a_list_asks_again_for_keys_dynamodb_left_unprocessed() {
     let proxy = support::http::editing_proxy(support::localstack::endpoint(), edit);
     let proxied =
         aws_sdk_dynamodb::Client::from_conf(aws.dynamodb.config().to_builder().endpoint_url(proxy.url()).build());
-    let through_proxy = Store::new(proxied, localstack::dynamodb_json(&proxy.url(), Default::default()), stack.table(), None);
+    let through_proxy =
+        Store::new(proxied, localstack::dynamodb_json(&proxy.url(), Default::default()), stack.table(), None);
 
     let listed = through_proxy.list(&ListFilter::default(), 50, None).await.unwrap();
     let ids: Vec<String> = listed.incidents.into_iter().map(|i| i.incident_id).collect();

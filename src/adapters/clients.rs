@@ -20,6 +20,8 @@ use crate::telemetry::metrics::CallMetrics;
 pub struct Clients {
     /// The queue and its dead-letter queue.
     pub sqs: aws_sdk_sqs::Client,
+    /// The queues' receives and deletes, without the SDK's per-call work (see `aws_json`).
+    pub sqs_json: JsonClient,
     /// The incident table.
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// The incident table's per-finding writes, without the SDK's per-call work (see `aws_json`).
@@ -44,22 +46,46 @@ const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest backoff between two attempts of an AWS call.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-/// DynamoDB's endpoint for the lean client, by the SDK's own rules (region, FIPS, dual stack, partition),
-/// with the same override as its SDK client: `AWS_ENDPOINT_URL_DYNAMODB`, else the shared endpoint.
+/// An endpoint for the lean client by the SDK's own rules of `$sdk` (region, FIPS, dual stack,
+/// partition), with the same override as its SDK client: `AWS_ENDPOINT_URL_<SERVICE>`, else the shared
+/// endpoint. `$more` sets what else that service's rules take.
+macro_rules! resolved_endpoint {
+    ($sdk:ident, $shared:expr, $env:literal, $name:literal, $more:expr) => {{
+        use $sdk::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+        let shared: &SdkConfig = $shared;
+        let mut params = Params::builder()
+            .set_region(shared.region().map(|r| r.to_string()))
+            .use_fips(shared.use_fips().unwrap_or(false))
+            .use_dual_stack(shared.use_dual_stack().unwrap_or(false));
+        params = $more(params);
+        if let Some(url) = service_endpoint($env).or(shared.endpoint_url().map(str::to_owned)) {
+            params = params.endpoint(url);
+        }
+        let region = shared.region().map_or("us-east-1", |r| r.as_ref());
+        let fallback = format!("https://{}.{region}.amazonaws.com", $name);
+        match params.build() {
+            Ok(params) => {
+                DefaultResolver::new().resolve_endpoint(&params).await.map_or(fallback, |e| e.url().to_owned())
+            }
+            Err(_) => fallback,
+        }
+    }};
+}
+
+/// DynamoDB's endpoint for the lean client (regional: the account-based endpoints need the account id).
 async fn dynamodb_endpoint(shared: &SdkConfig) -> String {
-    use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-    let mut params = Params::builder()
-        .set_region(shared.region().map(|r| r.to_string()))
-        .use_fips(shared.use_fips().unwrap_or(false))
-        .use_dual_stack(shared.use_dual_stack().unwrap_or(false))
-        .account_id_endpoint_mode("disabled");
-    if let Some(url) = service_endpoint("DYNAMODB").or(shared.endpoint_url().map(str::to_owned)) {
-        params = params.endpoint(url);
-    }
-    let region = shared.region().map_or("us-east-1", |r| r.as_ref());
-    let fallback = format!("https://dynamodb.{region}.amazonaws.com");
-    let Ok(params) = params.build() else { return fallback };
-    DefaultResolver::new().resolve_endpoint(&params).await.map_or(fallback, |e| e.url().to_owned())
+    resolved_endpoint!(
+        aws_sdk_dynamodb,
+        shared,
+        "DYNAMODB",
+        "dynamodb",
+        |p: aws_sdk_dynamodb::config::endpoint::ParamsBuilder| p.account_id_endpoint_mode("disabled")
+    )
+}
+
+/// SQS's endpoint for the lean client.
+async fn sqs_endpoint(shared: &SdkConfig) -> String {
+    resolved_endpoint!(aws_sdk_sqs, shared, "SQS", "sqs", |p| p)
 }
 
 /// Loads the shared SDK configuration: region and endpoint from the config file, credentials from the
@@ -119,22 +145,25 @@ impl Clients {
     pub async fn new(cfg: &AwsConfig) -> Clients {
         let shared = sdk_config(cfg).await;
         let hooks = TestHooks { faults: cfg.fault_injection_file.clone(), call_log: cfg.call_log_file.clone() };
-        let dynamodb_json = JsonClient::new(
-            aws_json::DYNAMODB,
-            &dynamodb_endpoint(&shared).await,
-            &cfg.region,
-            shared.credentials_provider(),
-            aws_json::Policy {
-                max_attempts: cfg.max_attempts,
-                initial_backoff: INITIAL_BACKOFF,
-                max_backoff: MAX_BACKOFF,
-                attempt_timeout: cfg.attempt_timeout(),
-                operation_timeout: cfg.operation_timeout(),
-            },
-            aws_json::Hooks { faults: hooks.faults.clone(), call_log: hooks.call_log.clone() },
+        let policy = aws_json::Policy {
+            max_attempts: cfg.max_attempts,
+            initial_backoff: INITIAL_BACKOFF,
+            max_backoff: MAX_BACKOFF,
+            attempt_timeout: cfg.attempt_timeout(),
+            operation_timeout: cfg.operation_timeout(),
+        };
+        let json_hooks = aws_json::Hooks { faults: hooks.faults.clone(), call_log: hooks.call_log.clone() };
+        let json = |service, endpoint: &str| {
+            let provider = shared.credentials_provider();
+            JsonClient::new(service, endpoint, &cfg.region, provider, policy, json_hooks.clone())
+        };
+        let (dynamodb_json, sqs_json) = (
+            json(aws_json::DYNAMODB, &dynamodb_endpoint(&shared).await),
+            json(aws_json::SQS, &sqs_endpoint(&shared).await),
         );
         Clients {
             dynamodb_json,
+            sqs_json,
             sqs: service_client!(aws_sdk_sqs, aws_sdk_sqs::config::Builder::from(&shared), &hooks, "SQS"),
             dynamodb: service_client!(
                 aws_sdk_dynamodb,
@@ -238,16 +267,6 @@ impl ContainmentClients {
         let builder = aws_sdk_wafv2::config::Builder::from(&self.shared).region(Region::new(region.to_owned()));
         service_client!(aws_sdk_wafv2, builder, &self.hooks, "WAFV2")
     }
-}
-
-/// The timeouts of a long-poll receive: the wait itself on top of the usual attempt and call limits, so
-/// that a receive can never hang for ever (aws-sdk-rust#1094) yet is not cut short while it waits.
-pub fn long_poll_timeouts(cfg: &AwsConfig, wait: Duration) -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .operation_attempt_timeout(cfg.attempt_timeout() + wait)
-        .operation_timeout(cfg.operation_timeout() + wait)
-        .build()
 }
 
 /// The timeouts of a page's Publish, within `claim` (how long its sender holds the page): one attempt may

@@ -1,6 +1,7 @@
 //! Thin adapters for AWS: each module turns the calls of one service into typed results ([`dynamodb`],
-//! [`sns`], [`sqs`], [`guardduty`]), builds the clients with their retry and timeout policy ([`clients`]) and
-//! counts what DynamoDB says each call cost ([`capacity`]),
+//! [`sns`], [`sqs`], [`guardduty`]), builds the clients with their retry and timeout policy ([`clients`]:
+//! the SDK's, and for the calls made for every message a lean client of the AWS JSON protocol,
+//! [`aws_json`]) and counts what DynamoDB says each call cost ([`capacity`]),
 //! or is test-only machinery ([`faults`], the outage injection; [`call_log`], the calls made, for the
 //! permission test) and the `pages` command's watcher
 //! ([`topic_watch`]).

@@ -83,7 +83,7 @@ async fn start(config: Config) -> Result<(Context, Ingest, Consumer), DaemonErro
     let ingest = Ingest::new(ctx.dispatch.clone());
     let consumer = Consumer::new(
         ctx.clients.sqs.clone(),
-        ctx.config.aws.clone(),
+        ctx.clients.sqs_json.clone(),
         ctx.config.queue.clone(),
         ingest.clone(),
         Duration::from_secs(ctx.config.daemon.shutdown_grace_secs),

@@ -50,6 +50,8 @@ pub struct Service {
 /// DynamoDB.
 pub const DYNAMODB: Service =
     Service { name: "DynamoDB", signing_name: "dynamodb", target_prefix: "DynamoDB_20120810" };
+/// SQS.
+pub const SQS: Service = Service { name: "SQS", signing_name: "sqs", target_prefix: "AmazonSQS" };
 
 /// The retry and timeout policy of every call (the SDK clients' own, from `[aws]`).
 #[derive(Debug, Clone, Copy)]
@@ -96,8 +98,8 @@ struct Inner {
     hooks: Hooks,
 }
 
-/// The connection pool: TLS when the system's roots load, plain HTTP otherwise (a local endpoint needs no
-/// more; an `https` one then fails each call saying why).
+/// The connection pool: TLS for an `https` endpoint when the system's CA certificates load (else each call
+/// fails saying why), plain HTTP for an `http` one (LocalStack).
 #[derive(Debug)]
 enum Http {
     Tls(Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>),
@@ -212,23 +214,25 @@ impl JsonClient {
         }
     }
 
-    /// The same client at another endpoint (a test's proxy), sharing nothing but the settings.
-    pub fn at(
-        &self,
-        endpoint: &str,
-        provider: Option<aws_credential_types::provider::SharedCredentialsProvider>,
-    ) -> JsonClient {
-        let i = &self.inner;
-        JsonClient::new(i.service, endpoint, &i.region, provider, i.policy, i.hooks.clone())
-    }
-
     /// Calls `operation` with the JSON `body`; the answer's body on success. Retried while the failure is
     /// transient, within the policy's attempts and timeouts.
     pub async fn call(&self, operation: &'static str, body: Vec<u8>) -> Result<Bytes, CallError> {
+        self.call_waiting(operation, body, Duration::ZERO).await
+    }
+
+    /// As [`JsonClient::call`], for a call that waits `wait` on the service's side (a long poll): each
+    /// attempt and the call get that on top of their timeouts, so the wait is not cut short, yet a receive
+    /// never hangs for ever (aws-sdk-rust#1094).
+    pub async fn call_waiting(
+        &self,
+        operation: &'static str,
+        body: Vec<u8>,
+        wait: Duration,
+    ) -> Result<Bytes, CallError> {
         let labels = CallLabels { service: self.inner.service.name.to_owned(), operation: operation.to_owned() };
         let started = Instant::now();
-        let limit = self.inner.policy.operation_timeout;
-        let result = tokio::time::timeout(limit, self.attempts(operation, Bytes::from(body), &labels))
+        let limit = self.inner.policy.operation_timeout + wait;
+        let result = tokio::time::timeout(limit, self.attempts(operation, Bytes::from(body), &labels, wait))
             .await
             .unwrap_or(Err(CallError::Timeout(limit)));
         let m = metrics::get();
@@ -240,14 +244,21 @@ impl JsonClient {
         result
     }
 
-    async fn attempts(&self, operation: &str, body: Bytes, labels: &CallLabels) -> Result<Bytes, CallError> {
+    async fn attempts(
+        &self,
+        operation: &str,
+        body: Bytes,
+        labels: &CallLabels,
+        wait: Duration,
+    ) -> Result<Bytes, CallError> {
         let policy = &self.inner.policy;
+        let limit = policy.attempt_timeout + wait;
         let mut attempt = 1;
         loop {
             metrics::get().aws_attempts.get_or_create(labels).inc();
-            let outcome = tokio::time::timeout(policy.attempt_timeout, self.attempt(operation, body.clone()))
+            let outcome = tokio::time::timeout(limit, self.attempt(operation, body.clone()))
                 .await
-                .unwrap_or(Err(CallError::Timeout(policy.attempt_timeout)));
+                .unwrap_or(Err(CallError::Timeout(limit)));
             match outcome {
                 Err(e) if e.is_transient() && attempt < policy.max_attempts => {
                     if e.code().is_some_and(expired) {
@@ -295,7 +306,7 @@ impl JsonClient {
         let request = builder.body(Full::new(body)).map_err(|e| CallError::Transport(e.into()))?;
         let response = match &i.http {
             Http::Tls(client) => client.request(request).await,
-            Http::Plain(_, Some(no_tls)) if uri.starts_with("https://") => {
+            Http::Plain(_, Some(no_tls)) => {
                 return Err(CallError::Unreachable(format!("{uri}: {no_tls}")));
             }
             Http::Plain(client, _) => client.request(request).await,

@@ -1,6 +1,8 @@
-//! SQS: the work queue's dead-letter queue, found from its redrive policy, and read by operators.
+//! SQS: the work queue's dead-letter queue, found from its redrive policy, and read by operators; the
+//! consumer's receive and delete (`messages`).
 
 pub mod dead_letters;
+pub mod messages;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::QueueAttributeName;

@@ -1,9 +1,10 @@
 //! Why a call of the consumer to SQS failed, with the SDK's error kept as the source.
 
 use aws_sdk_sqs::error::SdkError;
+
+use crate::adapters::aws_json::CallError;
 use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityError;
 use aws_sdk_sqs::operation::delete_message::DeleteMessageError;
-use aws_sdk_sqs::operation::receive_message::ReceiveMessageError;
 use aws_sdk_sqs::operation::send_message::SendMessageError;
 
 /// A failed SQS call; log it with [`crate::adapters::clients::describe`] for the whole chain of causes.
@@ -11,7 +12,7 @@ use aws_sdk_sqs::operation::send_message::SendMessageError;
 pub(super) enum SqsError {
     /// A receive.
     #[error("could not receive messages")]
-    Receive(#[source] Box<SdkError<ReceiveMessageError>>),
+    Receive(#[source] Box<CallError>),
     /// A change of a message's visibility timeout.
     #[error("could not change the visibility of a message")]
     Visibility(#[source] Box<SdkError<ChangeMessageVisibilityError>>),

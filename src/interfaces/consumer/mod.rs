@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::Message;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
@@ -36,9 +36,10 @@ use self::error::SqsError;
 use self::lanes::{Lane, Priority, Settling};
 use self::message::handle;
 use self::settlement::{Receipt, delete_batches, set_visibility};
-use crate::adapters::clients::{describe, long_poll_timeouts};
-use crate::adapters::sqs::{StartError, discover_dead_letter_queue};
-use crate::config::{AwsConfig, QueueConfig};
+use crate::adapters::aws_json::JsonClient;
+use crate::adapters::clients::describe;
+use crate::adapters::sqs::{StartError, discover_dead_letter_queue, messages};
+use crate::config::QueueConfig;
 use crate::domain::settle::backoff;
 use crate::services::ingest::Ingest;
 use crate::telemetry::metrics;
@@ -56,7 +57,8 @@ const RELEASE_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug)]
 pub struct Consumer {
     sqs: Client,
-    aws: AwsConfig,
+    /// The receives and deletes, through the lean client.
+    sqs_json: JsonClient,
     queue: QueueConfig,
     dead_letter_url: String,
     ingest: Ingest,
@@ -80,7 +82,7 @@ impl Consumer {
     /// Prepares a consumer: checks that the queue can be read and finds its dead-letter queue.
     pub async fn new(
         sqs: Client,
-        aws: AwsConfig,
+        sqs_json: JsonClient,
         queue: QueueConfig,
         ingest: Ingest,
         grace: Duration,
@@ -89,7 +91,7 @@ impl Consumer {
             Some(url) => url.clone(),
             None => discover_dead_letter_queue(&sqs, &queue.url).await?,
         };
-        Ok(Consumer { sqs, aws, queue, dead_letter_url, ingest, grace })
+        Ok(Consumer { sqs, sqs_json, queue, dead_letter_url, ingest, grace })
     }
 
     /// The dead-letter queue in use.
@@ -115,7 +117,7 @@ impl Consumer {
         let mut loops = Vec::with_capacity(lanes.len());
         for (url, max_in_flight, lane) in lanes {
             let (deletes, delete_rx) = mpsc::channel(1024);
-            tracker.spawn(delete_batches(self.sqs.clone(), url.clone(), delete_rx));
+            tracker.spawn(delete_batches(self.sqs_json.clone(), url.clone(), delete_rx));
             let shared = Arc::new(Shared {
                 sqs: self.sqs.clone(),
                 queue_url: url,
@@ -246,25 +248,14 @@ impl Consumer {
 
     /// A receive of up to `max` messages, long-polling `wait_secs`; owned, so that it can outlive the loop.
     fn receive(&self, queue_url: &str, max: usize, wait_secs: u32) -> Receive {
-        let wait = Duration::from_secs(wait_secs.into());
-        let request = self
-            .sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(max.clamp(1, 10) as i32)
-            .wait_time_seconds(wait_secs as i32)
-            .visibility_timeout(self.queue.visibility_timeout_secs as i32)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
-            .message_attribute_names("All")
-            .customize()
-            .config_override(
-                aws_sdk_sqs::config::Builder::default().timeout_config(long_poll_timeouts(&self.aws, wait)),
-            );
+        let (client, url, visibility) =
+            (self.sqs_json.clone(), queue_url.to_owned(), self.queue.visibility_timeout_secs);
         Box::pin(async move {
-            let out = request.send().await.map_err(|e| SqsError::Receive(Box::new(e)))?;
+            let out = messages::receive(&client, &url, max, wait_secs, visibility)
+                .await
+                .map_err(|e| SqsError::Receive(Box::new(e)))?;
             metrics::get().last_receive.set(crate::telemetry::heartbeat::now_secs());
-            Ok(out.messages.unwrap_or_default())
+            Ok(out)
         })
     }
 }

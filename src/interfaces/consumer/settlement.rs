@@ -4,16 +4,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageAttributeValue};
+use aws_sdk_sqs::types::{Message, MessageAttributeValue};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{error, warn};
 
 use super::Shared;
 use super::error::SqsError;
+use crate::adapters::aws_json::JsonClient;
 use crate::adapters::clients::describe;
-use crate::adapters::sqs::{ATTR_REJECT_DETAIL, ATTR_REJECT_REASON, ATTR_REQUEUES};
+use crate::adapters::sqs::{ATTR_REJECT_DETAIL, ATTR_REJECT_REASON, ATTR_REQUEUES, messages};
 use crate::domain::settle::Settlement;
 
 /// SQS allows at most this many message attributes.
@@ -175,7 +175,7 @@ async fn requeue(shared: &Shared, message: &Message, delay: Duration, requeues: 
 
 /// Deletes processed messages in batches of up to ten, at most [`DELETE_LINGER`] after the first arrives;
 /// ends when every sender is gone, after flushing.
-pub(super) async fn delete_batches(sqs: Client, queue_url: String, mut rx: mpsc::Receiver<Receipt>) {
+pub(super) async fn delete_batches(sqs: JsonClient, queue_url: String, mut rx: mpsc::Receiver<Receipt>) {
     let mut batch: Vec<Receipt> = Vec::with_capacity(10);
     loop {
         let Some(first) = rx.recv().await else { break };
@@ -192,17 +192,11 @@ pub(super) async fn delete_batches(sqs: Client, queue_url: String, mut rx: mpsc:
 }
 
 /// Deletes one batch; what fails comes back and is recognised as done.
-async fn delete_batch(sqs: &Client, queue_url: &str, batch: Vec<Receipt>) {
-    let entries: Vec<DeleteMessageBatchRequestEntry> = batch
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(&r.handle).build().ok()
-        })
-        .collect();
-    match sqs.delete_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await {
-        Ok(out) => {
-            for failed in out.failed {
+async fn delete_batch(sqs: &JsonClient, queue_url: &str, batch: Vec<Receipt>) {
+    let handles: Vec<&str> = batch.iter().map(|r| r.handle.as_str()).collect();
+    match messages::delete_batch(sqs, queue_url, &handles).await {
+        Ok(failed) => {
+            for failed in failed {
                 let id = failed.id.parse::<usize>().ok().and_then(|i| batch.get(i));
                 warn!(
                     message_id = id.map(|r| r.message_id.as_str()).unwrap_or(""),
