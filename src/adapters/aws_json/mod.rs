@@ -414,6 +414,50 @@ mod tests {
         assert!(!CallError::Unreachable("no roots".into()).is_transient());
     }
 
+    /// A server that takes connections, reads, and never answers; counts the connections.
+    async fn silent_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        (url, accepted)
+    }
+
+    fn client_of(url: &str, policy: Policy) -> JsonClient {
+        let keys = aws_credential_types::Credentials::new("AKID", "secret", None, None, "test");
+        let provider = Some(aws_credential_types::provider::SharedCredentialsProvider::new(keys));
+        JsonClient::new(DYNAMODB, url, "us-east-1", provider, policy, Hooks::default())
+    }
+
+    #[tokio::test]
+    async fn a_call_never_answered_ends_at_its_attempt_and_call_timeouts() {
+        let (url, accepted) = silent_server().await;
+        let attempt_timeout = Duration::from_millis(200);
+        let policy = Policy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+            attempt_timeout,
+            operation_timeout: Duration::from_secs(60),
+        };
+        let err = client_of(&url, policy).call("GetItem", b"{}".to_vec()).await.unwrap_err();
+        assert!(matches!(err, CallError::Timeout(t) if t == attempt_timeout), "{err:?}");
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3, "each attempt cut off, then retried");
+
+        // The call's own limit ends it however many attempts remain.
+        let operation_timeout = Duration::from_millis(500);
+        let policy = Policy { max_attempts: 1000, operation_timeout, ..policy };
+        let err = client_of(&url, policy).call("GetItem", b"{}".to_vec()).await.unwrap_err();
+        assert!(matches!(err, CallError::Timeout(t) if t == operation_timeout), "{err:?}");
+    }
+
     #[test]
     fn backoff_doubles_up_to_its_cap_and_is_jittered() {
         let policy = Policy {

@@ -56,17 +56,21 @@ impl Store {
         let Some(previous) = previous else {
             let extra = self.own_items(&pk, events, evidence)?;
             if events.len() <= 1 {
-                let mut inline = item.clone();
-                let mut records = extra.iter();
-                if !events.is_empty()
-                    && let Some(event) = records.next()
-                {
-                    inline.insert(ATTR_INLINE_EVENT.into(), AttributeValue::M(without_key(event)));
-                }
-                if let Some(evidence) = records.next() {
-                    inline.insert(ATTR_INLINE_EVIDENCE.into(), AttributeValue::M(without_key(evidence)));
-                }
-                if item_size(&inline) <= INLINE_ITEM_MAX {
+                let names: &[&str] = if events.is_empty() {
+                    &[ATTR_INLINE_EVIDENCE]
+                } else {
+                    &[ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE]
+                };
+                // Sized before it is built (a map attribute counts 3 bytes, and 1 more each of its names; the
+                // records' `pk`, left out inline, is counted too), so that nothing is copied on this path.
+                let records = extra.iter().zip(names);
+                let size = item_size(&item) + records.map(|(r, n)| n.len() + 3 + r.len() + item_size(r)).sum::<usize>();
+                if size <= INLINE_ITEM_MAX {
+                    let mut inline = item;
+                    for (mut record, name) in extra.into_iter().zip(names) {
+                        record.remove("pk");
+                        inline.insert((*name).to_owned(), AttributeValue::M(record));
+                    }
                     return self.create(inline, stored, &key).await;
                 }
             }
