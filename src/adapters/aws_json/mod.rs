@@ -1,5 +1,6 @@
-//! A lean client of the AWS JSON protocol, for the one call the daemon makes for every finding: DynamoDB's
-//! conditional `PutItem` of a new incident, its log entries and evidence.
+//! A lean client of the AWS JSON protocol, for the calls the daemon makes for every message: SQS's long-poll
+//! receive and batched delete, and DynamoDB's conditional `PutItem` of a new incident (and of evidence and
+//! log entries).
 //!
 //! Why not the SDK there: `perf` of the daemon draining LOW findings put a third of its CPU in the SDK's
 //! per-call machinery (the orchestrator and its interceptors, type-erased config bags, the general SigV4
@@ -12,13 +13,13 @@
 //! Everything else stays on the SDK.
 
 pub mod credentials;
+mod error;
 pub mod sigv4;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -30,6 +31,8 @@ use crate::adapters::call_log;
 use crate::adapters::faults::redirect_for;
 use crate::telemetry::metrics::{self, CallLabels};
 use credentials::CredentialsCache;
+pub use error::CallError;
+use error::{error_metadata, expired};
 
 /// Largest answer read, in bytes (DynamoDB's largest is a 16 MB `BatchGetItem`).
 const ANSWER_MAX: usize = 16 * 1024 * 1024;
@@ -104,84 +107,6 @@ struct Inner {
 enum Http {
     Tls(Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>),
     Plain(Client<HttpConnector, Full<Bytes>>, Option<String>),
-}
-
-/// Why a call failed, after its retries.
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    /// The service answered with an error.
-    #[error("{}: {} (HTTP {status})", .meta.code().unwrap_or("unknown error"), .meta.message().unwrap_or(""))]
-    Service {
-        /// The HTTP status.
-        status: u16,
-        /// The error's code and message.
-        meta: ErrorMetadata,
-        /// The whole answer (DynamoDB's `ConditionalCheckFailedException` carries the item there).
-        body: Bytes,
-    },
-    /// The request could not be sent, or its answer not read.
-    #[error("the request could not be sent or its answer read")]
-    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// No answer in time.
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    /// No credentials to sign with.
-    #[error("no credentials to sign the request with")]
-    Credentials(#[source] aws_credential_types::provider::error::CredentialsError),
-    /// The endpoint cannot be reached this way (no TLS roots for an `https` endpoint).
-    #[error("{0}")]
-    Unreachable(String),
-}
-
-impl ProvideErrorMetadata for CallError {
-    fn meta(&self) -> &ErrorMetadata {
-        static EMPTY: std::sync::OnceLock<ErrorMetadata> = std::sync::OnceLock::new();
-        match self {
-            CallError::Service { meta, .. } => meta,
-            _ => EMPTY.get_or_init(|| ErrorMetadata::builder().build()),
-        }
-    }
-}
-
-impl CallError {
-    /// Whether another attempt may succeed: throttling, a fault of the service, the network, a timeout.
-    fn is_transient(&self) -> bool {
-        match self {
-            CallError::Service { status, meta, .. } => {
-                *status >= 500 || meta.code().is_some_and(|c| TRANSIENT_CODES.contains(&c) || expired(c))
-            }
-            CallError::Transport(_) | CallError::Timeout(_) => true,
-            CallError::Credentials(_) | CallError::Unreachable(_) => false,
-        }
-    }
-}
-
-/// Error codes worth another attempt (the SDK's throttling and transient codes).
-const TRANSIENT_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "InternalError",
-    "InternalServerError",
-    "ServiceUnavailable",
-];
-
-/// Whether `code` says the credentials signed with have expired (fetched anew, then retried).
-fn expired(code: &str) -> bool {
-    matches!(code, "ExpiredToken" | "ExpiredTokenException" | "RequestExpired")
 }
 
 impl JsonClient {
@@ -340,32 +265,6 @@ fn append(file: &std::path::Path, line: &str) {
     }
 }
 
-/// The code and message of an error answer: the code from the header when there is one (SQS's
-/// `x-amzn-query-error` is `<code>;<fault>`), else the body's `__type` (`<namespace>#<code>`).
-fn error_metadata(header: Option<&str>, body: &[u8]) -> ErrorMetadata {
-    #[derive(serde::Deserialize)]
-    struct Answer<'a> {
-        #[serde(rename = "__type", default, borrow)]
-        kind: Option<std::borrow::Cow<'a, str>>,
-        #[serde(alias = "Message", default, borrow)]
-        message: Option<std::borrow::Cow<'a, str>>,
-    }
-    let answer: Answer<'_> = serde_json::from_slice(body).unwrap_or(Answer { kind: None, message: None });
-    let code = header.map(str::to_owned).or(answer.kind.map(|k| k.into_owned())).map(|c| {
-        let c = c.split(';').next().unwrap_or_default();
-        let c = c.rsplit('#').next().unwrap_or_default();
-        c.split(':').next().unwrap_or_default().to_owned()
-    });
-    let mut meta = ErrorMetadata::builder();
-    if let Some(code) = code {
-        meta = meta.code(code);
-    }
-    if let Some(message) = answer.message {
-        meta = meta.message(message);
-    }
-    meta.build()
-}
-
 /// The wait before attempt `attempt + 1`: the initial backoff doubled per attempt made, capped, times
 /// `jitter` (0 to 1, so that callers throttled together do not retry together).
 fn backoff(policy: &Policy, attempt: u32, jitter: f64) -> Duration {
@@ -380,39 +279,6 @@ fn jitter() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_codes_come_from_the_header_or_the_body() {
-        let dynamo = br#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{}}"#;
-        let meta = error_metadata(None, dynamo);
-        assert_eq!(meta.code(), Some("ConditionalCheckFailedException"));
-        assert_eq!(meta.message(), Some("The conditional request failed"));
-        let sqs =
-            br#"{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}"#;
-        let meta = error_metadata(Some("AWS.SimpleQueueService.NonExistentQueue;Sender"), sqs);
-        assert_eq!(meta.code(), Some("AWS.SimpleQueueService.NonExistentQueue"));
-        let meta = error_metadata(Some("ThrottlingException:http://internal.amazon.com/"), b"not json");
-        assert_eq!((meta.code(), meta.message()), (Some("ThrottlingException"), None));
-        assert_eq!(error_metadata(None, b"").code(), None);
-    }
-
-    #[test]
-    fn throttling_faults_and_the_network_are_retried_refusals_are_not() {
-        let service = |status, code: &str| CallError::Service {
-            status,
-            meta: ErrorMetadata::builder().code(code).build(),
-            body: Bytes::new(),
-        };
-        assert!(service(400, "ProvisionedThroughputExceededException").is_transient());
-        assert!(service(400, "ThrottlingException").is_transient());
-        assert!(service(400, "ExpiredTokenException").is_transient(), "after new credentials");
-        assert!(service(503, "anything").is_transient());
-        assert!(CallError::Timeout(Duration::from_secs(1)).is_transient());
-        assert!(!service(400, "ConditionalCheckFailedException").is_transient());
-        assert!(!service(400, "AccessDeniedException").is_transient());
-        assert!(!service(400, "ValidationException").is_transient());
-        assert!(!CallError::Unreachable("no roots".into()).is_transient());
-    }
 
     /// A server that takes connections, reads, and never answers; counts the connections.
     async fn silent_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {

@@ -30,9 +30,9 @@ pub async fn receive(
         message_system_attribute_names: ["ApproximateReceiveCount", "SentTimestamp"],
         message_attribute_names: ["All"],
     };
-    let body = serde_json::to_vec(&request).map_err(|e| CallError::Transport(e.into()))?;
+    let body = serde_json::to_vec(&request).map_err(CallError::Request)?;
     let answer = client.call_waiting("ReceiveMessage", body, Duration::from_secs(wait_secs.into())).await?;
-    let answer: ReceiveAnswer = serde_json::from_slice(&answer).map_err(|e| CallError::Transport(e.into()))?;
+    let answer: ReceiveAnswer = serde_json::from_slice(&answer).map_err(CallError::Answer)?;
     Ok(answer.messages.unwrap_or_default().into_iter().map(Message::from).collect())
 }
 
@@ -56,9 +56,9 @@ pub async fn delete_batch(
 ) -> Result<Vec<NotDeleted>, CallError> {
     let ids: Vec<String> = (0..handles.len()).map(|i| i.to_string()).collect();
     let entries = ids.iter().zip(handles).map(|(id, handle)| Entry { id, receipt_handle: handle }).collect();
-    let body = serde_json::to_vec(&DeleteRequest { queue_url, entries }).map_err(|e| CallError::Transport(e.into()))?;
+    let body = serde_json::to_vec(&DeleteRequest { queue_url, entries }).map_err(CallError::Request)?;
     let answer = client.call("DeleteMessageBatch", body).await?;
-    let answer: DeleteAnswer = serde_json::from_slice(&answer).map_err(|e| CallError::Transport(e.into()))?;
+    let answer: DeleteAnswer = serde_json::from_slice(&answer).map_err(CallError::Answer)?;
     Ok(answer.failed.unwrap_or_default())
 }
 
