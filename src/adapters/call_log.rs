@@ -47,6 +47,13 @@ pub fn line(service: &str, operation: &str, uri: &str, body: Option<&[u8]>, copy
     line
 }
 
+/// Appends `line` to the call log `file` (created if missing).
+pub fn append(file: &std::path::Path, line: &str) -> std::io::Result<()> {
+    // One write per line with O_APPEND: lines of concurrent calls and processes never interleave.
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
+    file.write_all(line.as_bytes())
+}
+
 impl Intercept for CallLog {
     fn name(&self) -> &'static str {
         "CallLog"
@@ -63,10 +70,7 @@ impl Intercept for CallLog {
         let request = context.request();
         let copy_source = request.headers().get("x-amz-copy-source");
         let text = line(&service, &operation, request.uri(), request.body().bytes(), copy_source);
-        // One write per line with O_APPEND: lines of concurrent calls and processes never interleave.
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.file)?;
-        file.write_all(text.as_bytes())?;
-        Ok(())
+        Ok(append(&self.file, &text)?)
     }
 }
 

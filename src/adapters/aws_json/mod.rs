@@ -101,12 +101,13 @@ struct Inner {
     hooks: Hooks,
 }
 
-/// The connection pool: TLS for an `https` endpoint when the system's CA certificates load (else each call
-/// fails saying why), plain HTTP for an `http` one (LocalStack).
+/// The connection pool: TLS for an `https` endpoint, plain HTTP for an `http` one (LocalStack).
 #[derive(Debug)]
 enum Http {
     Tls(Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>),
-    Plain(Client<HttpConnector, Full<Bytes>>, Option<String>),
+    Plain(Client<HttpConnector, Full<Bytes>>),
+    /// An `https` endpoint without the system's CA certificates: each call fails saying why.
+    NoTls(String),
 }
 
 impl JsonClient {
@@ -127,10 +128,13 @@ impl JsonClient {
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);
         let builder = Client::builder(TokioExecutor::new());
-        let http = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
-            Ok(tls) => Http::Tls(builder.build(tls.https_or_http().enable_http1().wrap_connector(connector))),
-            Err(e) => {
-                Http::Plain(builder.build(connector), Some(format!("cannot load the system's CA certificates: {e}")))
+        // The CA certificates only for an `https` endpoint (LocalStack's is `http`).
+        let http = if !base.starts_with("https://") {
+            Http::Plain(builder.build(connector))
+        } else {
+            match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+                Ok(tls) => Http::Tls(builder.build(tls.https_or_http().enable_http1().wrap_connector(connector))),
+                Err(e) => Http::NoTls(format!("cannot load the system's CA certificates: {e}")),
             }
         };
         let credentials = CredentialsCache::new(provider);
@@ -217,7 +221,8 @@ impl JsonClient {
         let authorization = sigv4::authorization(&request, &body, &secret);
         let uri = format!("{}/", self.base_now());
         if let Some(log) = &i.hooks.call_log {
-            append(log, &call_log::line(i.service.name, operation, &uri, Some(&body), None));
+            // Test-only: a failed write loses the line (the permission test would miss it), not the call.
+            let _ = call_log::append(log, &call_log::line(i.service.name, operation, &uri, Some(&body), None));
         }
         let mut builder = http::Request::post(&uri)
             .header("content-type", sigv4::CONTENT_TYPE)
@@ -231,10 +236,8 @@ impl JsonClient {
         let request = builder.body(Full::new(body)).map_err(|e| CallError::Transport(e.into()))?;
         let response = match &i.http {
             Http::Tls(client) => client.request(request).await,
-            Http::Plain(_, Some(no_tls)) => {
-                return Err(CallError::Unreachable(format!("{uri}: {no_tls}")));
-            }
-            Http::Plain(client, _) => client.request(request).await,
+            Http::Plain(client) => client.request(request).await,
+            Http::NoTls(why) => return Err(CallError::Unreachable(format!("{uri}: {why}"))),
         }
         .map_err(|e| CallError::Transport(e.into()))?;
         let (parts, body) = response.into_parts();
@@ -252,16 +255,6 @@ impl JsonClient {
         let i = &self.inner;
         let redirect = i.hooks.faults.as_ref().and_then(|file| std::fs::read_to_string(file).ok());
         redirect.and_then(|text| redirect_for(&text, i.service.name)).unwrap_or_else(|| i.base.clone())
-    }
-}
-
-/// Appends one line of the call log (test-only; a failed write loses the line, which the permission test
-/// would then miss, not the call).
-fn append(file: &std::path::Path, line: &str) {
-    use std::io::Write;
-    // One write per line with O_APPEND: lines of concurrent calls and processes never interleave.
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(file) {
-        let _ = f.write_all(line.as_bytes());
     }
 }
 

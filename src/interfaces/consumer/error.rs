@@ -1,11 +1,11 @@
-//! Why a call of the consumer to SQS failed, with the SDK's error kept as the source.
+//! Why a call of the consumer to SQS failed, with the client's error kept as the source.
 
 use aws_sdk_sqs::error::SdkError;
-
-use crate::adapters::aws_json::CallError;
 use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityError;
 use aws_sdk_sqs::operation::delete_message::DeleteMessageError;
 use aws_sdk_sqs::operation::send_message::SendMessageError;
+
+use crate::adapters::aws_json::CallError;
 
 /// A failed SQS call; log it with [`crate::adapters::clients::describe`] for the whole chain of causes.
 #[derive(Debug, thiserror::Error)]
