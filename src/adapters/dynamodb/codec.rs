@@ -8,9 +8,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde::Serialize;
 
+use super::attrs::{Attrs, Rename};
 use super::deflate::{deflate, inflate};
 use super::listing::{
-    ATTR_LIST_SHARD, ATTR_SEARCH_TEXT, LISTING_KEY, TablePosition, escalation_shard, list_shard, search_text,
+    ATTR_LIST_SHARD, ATTR_SEARCH_TEXT, LISTING_KEY, TablePosition, escalation_shard, incident_search_text, list_shard,
 };
 use super::{RECORD_EVIDENCE, RECORD_INCIDENT, SK_INCIDENT, Store, StoreError};
 use crate::domain::evidence::Evidence;
@@ -19,6 +20,8 @@ use crate::domain::timestamp;
 
 /// The sort key of the `by-escalation` index: when the daemon must next look at the incident.
 const ATTR_DUE_AT: &str = "escalate_at";
+/// The `by-escalation` index's partition key: a shard of the incidents the daemon must look at.
+const ATTR_ESCALATION_DUE: &str = "escalation_due";
 /// The incident's re-page time, on items whose `escalate_at` holds the index's key.
 const ATTR_REPAGE_AT: &str = "repage_at";
 /// The `by-resource` index's partition key: [`Incident::open_resource_key`], on open incidents only.
@@ -71,20 +74,36 @@ impl Store {
     pub(super) fn incident_item(&self, incident: &Incident) -> Result<Item, StoreError> {
         let pk = super::IncidentKey::of(incident).pk();
         let mut item = self.encode(incident, &pk, SK_INCIDENT, RECORD_INCIDENT)?;
-        // The sharded `by-listing` index: every incident, newest first.
-        let shard = list_shard(&pk, &incident.account_id);
-        // The sparse `by-resource` index: open incidents by what they are about.
-        if let Some(key) = incident.open_resource_key() {
+        let keys = IndexKeys::of(incident, &pk);
+        if let Some(key) = keys.open_resource {
             item.insert(ATTR_OPEN_RESOURCE.into(), AttributeValue::S(key));
         }
-        if let Some(due) = incident.due_at() {
-            item.insert("escalation_due".into(), AttributeValue::S(escalation_shard(&shard)));
-            item.insert(ATTR_DUE_AT.into(), AttributeValue::S(timestamp::format(due)));
-            let repage = incident.escalate_at.map(|t| AttributeValue::S(timestamp::format(t)));
-            item.insert(ATTR_REPAGE_AT.into(), repage.unwrap_or(AttributeValue::Null(true)));
+        if let Some(due) = keys.due {
+            item.insert(ATTR_ESCALATION_DUE.into(), AttributeValue::S(due.shard));
+            item.insert(ATTR_DUE_AT.into(), AttributeValue::S(due.at));
+            item.insert(ATTR_REPAGE_AT.into(), due.repage_at.map_or(AttributeValue::Null(true), AttributeValue::S));
         }
-        item.insert(ATTR_LIST_SHARD.into(), AttributeValue::S(shard));
-        item.insert(ATTR_SEARCH_TEXT.into(), AttributeValue::S(search_text(&item)));
+        item.insert(ATTR_LIST_SHARD.into(), AttributeValue::S(keys.list_shard));
+        item.insert(ATTR_SEARCH_TEXT.into(), AttributeValue::S(keys.search_text));
+        Ok(item)
+    }
+
+    /// [`Store::incident_item`] written as DynamoDB JSON.
+    pub(super) fn incident_attrs(&self, incident: &Incident, pk: &str) -> Result<Attrs, StoreError> {
+        let keys = IndexKeys::of(incident, pk);
+        // `escalate_at` is the index's key when the incident is due: then not the incident's own field.
+        let renames: &[Rename] = if keys.due.is_some() { &[(ATTR_DUE_AT, None)] } else { &[] };
+        let mut item = self.record_attrs(incident, Some(pk), SK_INCIDENT, RECORD_INCIDENT, renames, 4096)?;
+        if let Some(key) = &keys.open_resource {
+            item.string(ATTR_OPEN_RESOURCE, key);
+        }
+        if let Some(due) = &keys.due {
+            item.string(ATTR_ESCALATION_DUE, &due.shard);
+            item.string(ATTR_DUE_AT, &due.at);
+            item.string_or_null(ATTR_REPAGE_AT, due.repage_at.as_deref());
+        }
+        item.string(ATTR_LIST_SHARD, &keys.list_shard);
+        item.string(ATTR_SEARCH_TEXT, &keys.search_text);
         Ok(item)
     }
 
@@ -97,12 +116,24 @@ impl Store {
         if let Some(id) = item.remove("incident_id") {
             item.insert(ATTR_EVIDENCE_OF.into(), id);
         }
-        if evidence.body.len() > DEFLATE_ABOVE
-            && let Some(deflated) = deflate(evidence.body.as_bytes())
-            && deflated.len() < evidence.body.len()
-        {
+        if let Some(deflated) = deflated_body(evidence) {
             item.remove("body");
             item.insert(ATTR_BODY_DEFLATE.into(), AttributeValue::B(Blob::new(deflated)));
+        }
+        Ok(item)
+    }
+
+    /// [`Store::evidence_item`] written as DynamoDB JSON; without `pk` when it is kept inline.
+    pub(super) fn evidence_attrs(&self, evidence: &Evidence, pk: Option<&str>) -> Result<Attrs, StoreError> {
+        let deflated = deflated_body(evidence);
+        let renames: &[Rename] = match deflated {
+            Some(_) => &[("incident_id", Some(ATTR_EVIDENCE_OF)), ("body", None)],
+            None => &[("incident_id", Some(ATTR_EVIDENCE_OF))],
+        };
+        let capacity = 512 + deflated.as_ref().map_or(evidence.body.len() * 11 / 10, |d| d.len() * 4 / 3);
+        let mut item = self.record_attrs(evidence, pk, &evidence.sk(), RECORD_EVIDENCE, renames, capacity)?;
+        if let Some(deflated) = &deflated {
+            item.binary(ATTR_BODY_DEFLATE, deflated);
         }
         Ok(item)
     }
@@ -137,6 +168,75 @@ impl Store {
         item.insert("record_type".into(), AttributeValue::S(record_type.to_owned()));
         Ok(item)
     }
+
+    /// [`Store::encode`] written as DynamoDB JSON, with `renames` of the record's fields; without `pk` when the
+    /// record is kept inline. `capacity`: the bytes of JSON expected.
+    pub(super) fn record_attrs<T: Serialize>(
+        &self,
+        value: &T,
+        pk: Option<&str>,
+        sk: &str,
+        record_type: &str,
+        renames: &[Rename],
+        capacity: usize,
+    ) -> Result<Attrs, StoreError> {
+        let mut item = Attrs::with_capacity(capacity);
+        let corrupt = |e| self.corrupt(pk.unwrap_or(sk), format!("cannot encode: {e}"));
+        item.fields(value, renames).map_err(corrupt)?;
+        if let Some(pk) = pk {
+            item.string("pk", pk);
+        }
+        item.string("sk", sk);
+        item.string("record_type", record_type);
+        Ok(item)
+    }
+}
+
+/// The attributes of an incident item that are not the incident's fields: the keys of its indexes.
+struct IndexKeys {
+    /// The sharded `by-listing` index: every incident, newest first.
+    list_shard: String,
+    /// The sparse `by-resource` index: open incidents by what they are about.
+    open_resource: Option<String>,
+    /// The sparse `by-escalation` index, when the daemon must look at the incident.
+    due: Option<Due>,
+    /// What a search looks in.
+    search_text: String,
+}
+
+/// The `by-escalation` attributes of an incident that is due.
+struct Due {
+    /// `escalation_due`: its shard.
+    shard: String,
+    /// `escalate_at`: when it is due ([`Incident::due_at`]).
+    at: String,
+    /// `repage_at`: its own re-page time ([`Incident::escalate_at`]).
+    repage_at: Option<String>,
+}
+
+impl IndexKeys {
+    fn of(incident: &Incident, pk: &str) -> IndexKeys {
+        let list_shard = list_shard(pk, &incident.account_id);
+        let due = incident.due_at().map(|at| Due {
+            shard: escalation_shard(&list_shard),
+            at: timestamp::format(at),
+            repage_at: incident.escalate_at.map(timestamp::format),
+        });
+        IndexKeys {
+            open_resource: incident.open_resource_key(),
+            due,
+            search_text: incident_search_text(incident),
+            list_shard,
+        }
+    }
+}
+
+/// The evidence's body deflated, when it is kept so: longer than [`DEFLATE_ABOVE`] and smaller deflated.
+fn deflated_body(evidence: &Evidence) -> Option<Vec<u8>> {
+    if evidence.body.len() <= DEFLATE_ABOVE {
+        return None;
+    }
+    deflate(evidence.body.as_bytes()).filter(|d| d.len() < evidence.body.len())
 }
 
 /// An `UpdateItem` that makes the incident item hold `next`'s attributes, if still at `expected` version.
@@ -333,34 +433,12 @@ mod tests {
         assert!(!same.expression.contains("REMOVE"));
     }
 
-    fn offline_store() -> Store {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .build();
-        let policy = crate::adapters::aws_json::Policy {
-            max_attempts: 1,
-            initial_backoff: std::time::Duration::ZERO,
-            max_backoff: std::time::Duration::ZERO,
-            attempt_timeout: std::time::Duration::from_secs(1),
-            operation_timeout: std::time::Duration::from_secs(1),
-        };
-        let json = crate::adapters::aws_json::JsonClient::new(
-            crate::adapters::aws_json::DYNAMODB,
-            "http://127.0.0.1:1",
-            "us-east-1",
-            None,
-            policy,
-            Default::default(),
-        );
-        Store::new(aws_sdk_dynamodb::Client::from_conf(config), json, "t", None)
-    }
-
     #[test]
     fn the_escalation_index_holds_owed_pages_and_the_repage_time_reads_back() {
         use crate::domain::incident::{Page, PageState};
         use crate::domain::routing::Target;
         use crate::domain::severity::Level;
-        let store = offline_store();
+        let store = Store::offline();
         let now = Utc::now();
         let at = |m: i64| now + chrono::Duration::minutes(m);
         let mut incident = Incident::open(at(0));
@@ -439,7 +517,7 @@ mod tests {
 
     #[test]
     fn evidence_is_kept_deflated_and_reads_back_whole() {
-        let store = offline_store();
+        let store = Store::offline();
         let body = std::fs::read_to_string("tests/fixtures/findings/ec2-instance-backdoor.json").unwrap();
         let evidence = Evidence::of("i", None, &body, Utc::now());
         let item = store.evidence_item(&evidence, "INC#a#b#c").unwrap();

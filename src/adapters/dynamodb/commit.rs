@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
     Update,
 };
 
+use super::attrs::Attrs;
 use super::codec::{Item, UpdateOf, item_size, string, update_of, without_key};
 use super::json;
 use super::{
@@ -51,32 +52,18 @@ impl Store {
         stored.version = previous.map_or(1, |p| p.version + 1);
         let key = IncidentKey::of(&stored);
         let pk = key.pk();
-        let item = self.incident_item(&stored)?;
 
         let Some(previous) = previous else {
-            let extra = self.own_items(&pk, events, evidence)?;
-            if events.len() <= 1 {
-                let names: &[&str] = if events.is_empty() {
-                    &[ATTR_INLINE_EVIDENCE]
-                } else {
-                    &[ATTR_INLINE_EVENT, ATTR_INLINE_EVIDENCE]
-                };
-                // Sized before it is built (a map attribute counts 3 bytes, and 1 more each of its names; the
-                // records' `pk`, left out inline, is counted too), so that nothing is copied on this path.
-                let records = extra.iter().zip(names);
-                let size = item_size(&item) + records.map(|(r, n)| n.len() + 3 + r.len() + item_size(r)).sum::<usize>();
-                if size <= INLINE_ITEM_MAX {
-                    let mut inline = item;
-                    for (mut record, name) in extra.into_iter().zip(names) {
-                        record.remove("pk");
-                        inline.insert((*name).to_owned(), AttributeValue::M(record));
-                    }
-                    return self.create(inline, stored, &key).await;
-                }
+            if events.len() <= 1
+                && let Some(item) = self.inline_item(&stored, &pk, events.first(), evidence)?
+            {
+                return self.create(&item, stored, &key).await;
             }
-            return self.transact(Write::Create(item), extra, stored, &key).await;
+            let extra = self.own_items(&pk, events, evidence)?;
+            return self.transact(Write::Create(self.incident_item(&stored)?), extra, stored, &key).await;
         };
 
+        let item = self.incident_item(&stored)?;
         if events.len() > 1 {
             let update = update_of(&item, &self.incident_item(previous)?, previous.version);
             let extra = self.own_items(&pk, events, evidence)?;
@@ -130,6 +117,31 @@ impl Store {
         Ok(stored)
     }
 
+    /// A new incident's item with its first log entry and evidence inline (as their own items, less the
+    /// partition key, which is the incident's); `None` if they would make it larger than [`INLINE_ITEM_MAX`].
+    pub(super) fn inline_item(
+        &self,
+        incident: &Incident,
+        pk: &str,
+        event: Option<&Event>,
+        evidence: Option<&Evidence>,
+    ) -> Result<Option<Attrs>, StoreError> {
+        let event = event.map(|e| self.record_attrs(e, None, &event_sk(e), RECORD_EVENT, &[], 1024)).transpose()?;
+        let evidence = evidence.map(|e| self.evidence_attrs(e, None)).transpose()?;
+        let records = [(ATTR_INLINE_EVENT, event), (ATTR_INLINE_EVIDENCE, evidence)];
+        let records = records.iter().filter_map(|(name, record)| Some((*name, record.as_ref()?)));
+        let mut item = self.incident_attrs(incident, pk)?;
+        // A map attribute counts 3 bytes, and 1 more each of its names.
+        let size = item.size() + records.clone().map(|(n, r)| n.len() + 3 + r.count() + r.size()).sum::<usize>();
+        if size > INLINE_ITEM_MAX {
+            return Ok(None);
+        }
+        for (name, record) in records {
+            item.map(name, record);
+        }
+        Ok(Some(item))
+    }
+
     /// The own items of `events` and `evidence`, in partition `pk`. No `incident_id` on them: `by-incident-id`
     /// indexes incidents alone, and every attribute it keys on would be another write unit.
     fn own_items(&self, pk: &str, events: &[Event], evidence: Option<&Evidence>) -> Result<Vec<Item>, StoreError> {
@@ -145,13 +157,13 @@ impl Store {
 
     /// Puts a log entry's own item unless it is there already (entries are never written over).
     async fn put_event_once(&self, table: &str, event: Item) -> Result<(), StoreError> {
-        self.put_new(table, &event, false).await.map(|_| ())
+        self.put_new(table, NewItem::Built(&event), false).await.map(|_| ())
     }
 
     /// Creates the incident item with one conditional `PutItem`.
-    async fn create(&self, item: Item, stored: Incident, key: &IncidentKey) -> Result<Incident, StoreError> {
+    async fn create(&self, item: &Attrs, stored: Incident, key: &IncidentKey) -> Result<Incident, StoreError> {
         let table = self.table_of(&key.pk());
-        match self.put_new(table, &item, true).await? {
+        match self.put_new(table, NewItem::Written(item), true).await? {
             Put::Done => Ok(stored),
             Put::Refused(current) => {
                 let inline_evidence = current.as_ref().and_then(|i| match i.get(ATTR_INLINE_EVIDENCE) {
@@ -168,12 +180,19 @@ impl Store {
 
     /// Puts `item` unless an item with its key exists (`attribute_not_exists(pk)`), with the lean client: the
     /// one call of every new finding. A refusal carries the item there when `return_old` asks for it.
-    async fn put_new(&self, table: &str, item: &Item, return_old: bool) -> Result<Put, StoreError> {
-        let mut body = Vec::with_capacity(item_size(item) + 256);
+    async fn put_new(&self, table: &str, item: NewItem<'_>, return_old: bool) -> Result<Put, StoreError> {
+        let room = match item {
+            NewItem::Built(item) => 2 * item_size(item),
+            NewItem::Written(attrs) => attrs.json_len(),
+        };
+        let mut body = Vec::with_capacity(room + 256);
         body.extend_from_slice(b"{\"TableName\":");
         json::write_str(table, &mut body);
         body.extend_from_slice(b",\"Item\":");
-        json::write_item(item, &mut body);
+        match item {
+            NewItem::Built(item) => json::write_item(item, &mut body),
+            NewItem::Written(attrs) => attrs.write_object(&mut body),
+        }
         body.extend_from_slice(b",\"ConditionExpression\":\"attribute_not_exists(pk)\"");
         body.extend_from_slice(b",\"ReturnConsumedCapacity\":\"INDEXES\"");
         if return_old {
@@ -294,9 +313,18 @@ impl Store {
     /// Keeps a version of a finding that changed nothing, unless it is already kept.
     pub async fn keep_evidence(&self, key: &IncidentKey, evidence: &Evidence) -> Result<(), StoreError> {
         let pk = key.pk();
-        let item = self.evidence_item(evidence, &pk)?;
-        self.put_new(self.table_of(&pk), &item, false).await.map(|_| ())
+        let item = self.evidence_attrs(evidence, Some(&pk))?;
+        self.put_new(self.table_of(&pk), NewItem::Written(&item), false).await.map(|_| ())
     }
+}
+
+/// An item to put, as DynamoDB JSON.
+#[derive(Clone, Copy)]
+enum NewItem<'a> {
+    /// Built as attribute values.
+    Built(&'a Item),
+    /// Written already.
+    Written(&'a Attrs),
 }
 
 /// What a conditional put did.

@@ -146,8 +146,30 @@ pub(super) const SEARCHED: [&str; 8] =
 
 /// What a search looks in: the [`SEARCHED`] attributes an incident item has, lower-cased, one a line.
 pub(super) fn search_text(item: &Item) -> String {
-    let fields = SEARCHED.iter().filter_map(|k| string(item, k)).filter(|f| !f.is_empty());
-    fields.map(|f| f.to_lowercase()).collect::<Vec<_>>().join("\n")
+    search_text_of(SEARCHED.map(|k| match item.get(k) {
+        Some(AttributeValue::S(v)) => Some(v.as_str()),
+        _ => None,
+    }))
+}
+
+/// The [`search_text`] of an incident's item, from the incident.
+pub(super) fn incident_search_text(i: &Incident) -> String {
+    // In the order of SEARCHED.
+    search_text_of([
+        Some(i.title.as_str()),
+        Some(i.incident_id.as_str()),
+        Some(i.finding_type.as_str()),
+        Some(i.resource.as_str()),
+        Some(i.account_id.as_str()),
+        i.assignee.as_deref(),
+        i.acknowledged_by.as_deref(),
+        i.reported_by.as_deref(),
+    ])
+}
+
+fn search_text_of(fields: [Option<&str>; SEARCHED.len()]) -> String {
+    let fields = fields.into_iter().flatten().filter(|f| !f.is_empty());
+    fields.map(str::to_lowercase).collect::<Vec<_>>().join("\n")
 }
 
 /// One shard being read newest first.

@@ -43,9 +43,12 @@
 //! them merge both tables newest first, and the daemon looks for due pages in both.
 //!
 //! Files: `incidents` reads incidents, `listing` lists and searches them, `commit` writes them, `links` and
-//! `related` find what belongs together, `backfill` adds older incidents to `by-listing`, `coordination` keeps the other records, `confidential` moves old confidential reports to their table, `deflate` packs evidence bodies, and `codec` turns records into
-//! items and back.
+//! `related` find what belongs together, `backfill` adds older incidents to `by-listing`, `coordination`
+//! keeps the other records, `confidential` moves old confidential reports to their table, `deflate` packs
+//! evidence bodies, `codec` turns records into items and back, `json` writes and reads items as DynamoDB's
+//! JSON for the lean client, and `attrs` writes a new incident's item as that JSON straight from the records.
 
+mod attrs;
 mod backfill;
 mod codec;
 mod commit;
@@ -280,5 +283,31 @@ impl Store {
                 return Ok(items);
             }
         }
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// A store whose clients reach nothing: for tests of what it builds.
+    pub(super) fn offline() -> Store {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        let policy = crate::adapters::aws_json::Policy {
+            max_attempts: 1,
+            initial_backoff: std::time::Duration::ZERO,
+            max_backoff: std::time::Duration::ZERO,
+            attempt_timeout: std::time::Duration::from_secs(1),
+            operation_timeout: std::time::Duration::from_secs(1),
+        };
+        let json = crate::adapters::aws_json::JsonClient::new(
+            crate::adapters::aws_json::DYNAMODB,
+            "http://127.0.0.1:1",
+            "us-east-1",
+            None,
+            policy,
+            Default::default(),
+        );
+        Store::new(aws_sdk_dynamodb::Client::from_conf(config), json, "t", None)
     }
 }
