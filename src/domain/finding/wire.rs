@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// An EventBridge event as the rule delivers it to SQS.
 #[derive(Debug, Deserialize)]
@@ -221,12 +222,14 @@ where
     deserializer.deserialize_any(Visitor(std::marker::PhantomData))
 }
 
-/// Accepts any JSON value and keeps it only if it has the expected shape.
+/// Accepts any JSON value and keeps it only if it has the expected shape. The value is taken as the text it
+/// is (borrowed, not built as a `Value` tree) and read again as `T`: a `service` of many kilobytes allocates
+/// only what `Service` keeps.
 fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
-    let value = Value::deserialize(deserializer)?;
-    Ok(serde_json::from_value(value).ok())
+    let raw = <&'de RawValue>::deserialize(deserializer)?;
+    Ok(serde_json::from_str(raw.get()).ok())
 }
