@@ -123,9 +123,25 @@ impl Signal {
     }
 }
 
+/// The value at `pointer`, a JSON pointer without escapes (`/instanceDetails/tags/0`): as `Value::pointer`,
+/// which allocates two strings for each step, for every one of the paths a finding is read by.
+fn at<'a>(value: &'a serde_json::Value, pointer: &str) -> Option<&'a serde_json::Value> {
+    let Some(path) = pointer.strip_prefix('/') else { return pointer.is_empty().then_some(value) };
+    path.split('/').try_fold(value, |target, step| match target {
+        serde_json::Value::Object(map) => map.get(step),
+        serde_json::Value::Array(list) => step.parse::<usize>().ok().and_then(|i| list.get(i)),
+        _ => None,
+    })
+}
+
+/// The text at `pointer` in `value`, trimmed, unless there is none.
+fn text<'a>(value: &'a serde_json::Value, pointer: &str) -> Option<&'a str> {
+    at(value, pointer).and_then(serde_json::Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// The signals of an attack sequence's `service.detection`, at most 100, each part bounded.
 fn signals(detection: &serde_json::Value) -> Vec<Signal> {
-    let Some(all) = detection.pointer("/sequence/signals").and_then(|s| s.as_array()) else { return Vec::new() };
+    let Some(all) = at(detection, "/sequence/signals").and_then(|s| s.as_array()) else { return Vec::new() };
     all.iter()
         .filter_map(|s| {
             let text = |k: &str| s.get(k).and_then(|v| v.as_str()).map(|v| truncate(v, 256));

@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use super::{at, text};
+
 use super::Resource;
 
 /// Longest summary kept: a page must stay readable on a phone.
@@ -57,10 +59,6 @@ pub fn summarize(resource: &Value, detection: &Value) -> Resource {
     Resource { summary: truncate(&summary, MAX_SUMMARY_CHARS), kind }
 }
 
-fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
-}
-
 fn labelled(label: &str, v: &Value, pointers: &[&str]) -> Option<String> {
     pointers.iter().find_map(|p| text(v, p)).map(|id| format!("{label} {id}"))
 }
@@ -71,7 +69,7 @@ fn instance(v: &Value) -> Option<String> {
     if let Some(t) = text(v, "/instanceDetails/instanceType") {
         s.push_str(&format!(" ({t})"));
     }
-    if let Some(name) = tag(v.pointer("/instanceDetails/tags"), "Name") {
+    if let Some(name) = tag(at(v, "/instanceDetails/tags"), "Name") {
         s.push_str(&format!(" \"{name}\""));
     }
     Some(s)
@@ -90,7 +88,7 @@ fn access_key(v: &Value) -> Option<String> {
 }
 
 fn bucket_names(v: &Value) -> Vec<&str> {
-    v.pointer("/s3BucketDetails")
+    at(v, "/s3BucketDetails")
         .and_then(Value::as_array)
         .map(|buckets| buckets.iter().filter_map(|b| text(b, "/name").or_else(|| text(b, "/arn"))).collect())
         .unwrap_or_default()
@@ -146,7 +144,7 @@ fn container(v: &Value) -> Option<String> {
 
 /// Extended Threat Detection lists the resources of the sequence under `service.detection.sequence`.
 fn attack_sequence(detection: &Value) -> Option<String> {
-    let resources = detection.pointer("/sequence/resources")?.as_array()?;
+    let resources = at(detection, "/sequence/resources")?.as_array()?;
     let named: Vec<String> = resources
         .iter()
         .filter_map(|r| {

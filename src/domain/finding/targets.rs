@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::{at, text};
+
 /// Network interfaces kept, at most (an instance has at most a few dozen).
 const MAX_INTERFACES: usize = 32;
 /// Remote addresses kept, at most (a port probe lists many).
@@ -103,8 +105,7 @@ impl Targets {
 pub fn read(resource: &Value, action: &Value) -> Targets {
     let kind = text(resource, "/resourceType").unwrap_or_default();
     let instance_id = text(resource, "/instanceDetails/instanceId").filter(|id| aws_id(id, "i-")).map(str::to_owned);
-    let interfaces = resource
-        .pointer("/instanceDetails/networkInterfaces")
+    let interfaces = at(resource, "/instanceDetails/networkInterfaces")
         .and_then(Value::as_array)
         .map(|list| {
             list.iter()
@@ -127,7 +128,7 @@ pub fn read(resource: &Value, action: &Value) -> Targets {
     let principal_type = text(resource, "/accessKeyDetails/userType").filter(|t| iam_name(t)).map(str::to_owned);
     let cluster = match kind {
         "EKSCluster" => Some("EKS"),
-        "ECSCluster" | "Container" if resource.pointer("/ecsClusterDetails").is_some() => Some("ECS"),
+        "ECSCluster" | "Container" if at(resource, "/ecsClusterDetails").is_some() => Some("ECS"),
         _ => None,
     }
     .map(str::to_owned);
@@ -135,7 +136,7 @@ pub fn read(resource: &Value, action: &Value) -> Targets {
     let object = (kind == "S3Object")
         .then(|| {
             let bucket = text(resource, "/s3BucketDetails/0/name")?;
-            let details = resource.pointer("/s3BucketDetails/0/s3ObjectDetails/0")?;
+            let details = at(resource, "/s3BucketDetails/0/s3ObjectDetails/0")?;
             let key = details.get("key").and_then(Value::as_str)?;
             S3Object::new(bucket, key, details.get("versionId").and_then(Value::as_str))
         })
@@ -167,16 +168,12 @@ fn remote_ips(action: &Value) -> Vec<String> {
         add(text(action, &format!("/{member}/remoteIpDetails/ipAddressV4")));
         add(text(action, &format!("/{member}/remoteIpDetails/ipAddressV6")));
     }
-    if let Some(probes) = action.pointer("/portProbeAction/portProbeDetails").and_then(Value::as_array) {
+    if let Some(probes) = at(action, "/portProbeAction/portProbeDetails").and_then(Value::as_array) {
         for probe in probes {
             add(text(probe, "/remoteIpDetails/ipAddressV4"));
         }
     }
     found
-}
-
-fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// `prefix` then 8 or 17 hex digits, as EC2 ids are.
