@@ -13,16 +13,7 @@ fn incident(title: &str) -> Incident {
     finding.count = 17;
     finding.last_seen = None;
     let policy = crate::domain::policy::Policy::default();
-    let ctx = crate::domain::incident::Ctx {
-        now: Utc::now(),
-        claimant: "t",
-        claim_for: chrono::Duration::seconds(60),
-        policy: &policy,
-        escalation: &crate::domain::escalation::NONE,
-        slas: &crate::domain::sla::DEFAULT_SLAS,
-        hours: &crate::domain::work_hours::DEFAULT_HOURS,
-        routing: &crate::domain::routing::EMPTY,
-    };
+    let ctx = crate::domain::incident::Ctx::defaults(Utc::now(), &policy);
     let (mut incident, _) = Incident::create("0d9c6f3e-1111-4a4a-9b9b-222233334444".into(), &finding, &ctx);
     incident.severity = Level::Critical;
     incident

@@ -165,16 +165,7 @@ mod tests {
 
     fn report(by: &str, confidential: bool) -> Incident {
         let policy = Policy::default();
-        let ctx = Ctx {
-            now: chrono::Utc::now(),
-            claimant: "t",
-            claim_for: chrono::Duration::seconds(60),
-            policy: &policy,
-            escalation: &crate::domain::escalation::NONE,
-            slas: &crate::domain::sla::DEFAULT_SLAS,
-            hours: &crate::domain::work_hours::DEFAULT_HOURS,
-            routing: &crate::domain::routing::EMPTY,
-        };
+        let ctx = Ctx::defaults(chrono::Utc::now(), &policy);
         let r = Report { by: by.into(), title: "t".into(), description: "d".into(), level: Level::High, confidential };
         lifecycle::report("id-1".into(), &r, &ctx).unwrap().0
     }

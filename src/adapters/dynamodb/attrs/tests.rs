@@ -34,16 +34,7 @@ fn created(name: &str) -> (Incident, Event, Evidence) {
     let body = fixture(name);
     let finding = crate::domain::finding::parse(&body).unwrap();
     let policy = crate::domain::policy::Policy::default();
-    let ctx = Ctx {
-        now: Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap(),
-        claimant: "t",
-        claim_for: chrono::Duration::seconds(60),
-        policy: &policy,
-        escalation: &crate::domain::escalation::NONE,
-        slas: &crate::domain::sla::DEFAULT_SLAS,
-        hours: &crate::domain::work_hours::DEFAULT_HOURS,
-        routing: &crate::domain::routing::EMPTY,
-    };
+    let ctx = Ctx::defaults(Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap(), &policy);
     let (incident, event) = Incident::create("0d9c6f3e-1111-4a4a-9b9b-222233334444".into(), &finding, &ctx);
     let evidence = Evidence::of(&incident.incident_id, finding.updated_at, &body, ctx.now);
     (incident, event, evidence)

@@ -123,48 +123,29 @@ impl Compound<'_> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = AttrsError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), AttrsError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), AttrsError> {
-        Compound::end(self)
-    }
+/// The serializers of lists and tuples (each value an element) and of structs (each field an entry).
+macro_rules! compounds {
+    ($($trait:ident::$method:ident($($key:ident)?) => $write:ident;)*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = AttrsError;
+            fn $method<T: Serialize + ?Sized>(&mut self, $($key: &'static str,)? value: &T) -> Result<(), AttrsError> {
+                self.$write($($key,)? value)
+            }
+            fn end(self) -> Result<(), AttrsError> {
+                Compound::end(self)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = AttrsError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), AttrsError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), AttrsError> {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = AttrsError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), AttrsError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), AttrsError> {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = AttrsError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), AttrsError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), AttrsError> {
-        Compound::end(self)
-    }
+compounds! {
+    SerializeSeq::serialize_element() => element;
+    SerializeTuple::serialize_element() => element;
+    SerializeTupleStruct::serialize_field() => element;
+    SerializeTupleVariant::serialize_field() => element;
+    SerializeStruct::serialize_field(key) => entry;
+    SerializeStructVariant::serialize_field(key) => entry;
 }
 
 impl ser::SerializeMap for Compound<'_> {
@@ -175,28 +156,6 @@ impl ser::SerializeMap for Compound<'_> {
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), AttrsError> {
         value.serialize(self.value.reborrow())
-    }
-    fn end(self) -> Result<(), AttrsError> {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = AttrsError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), AttrsError> {
-        self.entry(key, value)
-    }
-    fn end(self) -> Result<(), AttrsError> {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = AttrsError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), AttrsError> {
-        self.entry(key, value)
     }
     fn end(self) -> Result<(), AttrsError> {
         Compound::end(self)
