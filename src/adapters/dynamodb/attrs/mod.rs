@@ -1,7 +1,7 @@
 //! A record's attributes written by serde straight as DynamoDB JSON, for the put of every new finding.
 //!
 //! `serde_dynamo` builds an item as a tree of hash maps (twice: its own, then the SDK's), which
-//! `json::write_item` then writes out: `perf` of the daemon draining LOW findings put a fifth of its CPU in
+//! `json::write_item` then writes out: `perf` of the daemon draining LOW findings put about a sixth of its CPU in
 //! building, hashing and freeing those maps. [`Attrs`] writes the same attributes into one buffer, each value
 //! encoded exactly as `serde_dynamo` encodes it (so that it reads back through `serde_dynamo`), and counts
 //! the item's size as `codec::item_size` does.
