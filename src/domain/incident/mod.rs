@@ -37,3 +37,20 @@ pub use versions::apply;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+impl<'a> Ctx<'a> {
+    /// The shipped defaults at `now` under `policy`: no escalation or routing, a 60 s claim by `t`.
+    pub fn defaults(now: chrono::DateTime<chrono::Utc>, policy: &'a crate::domain::policy::Policy) -> Ctx<'a> {
+        Ctx {
+            now,
+            claimant: "t",
+            claim_for: chrono::Duration::seconds(60),
+            policy,
+            escalation: &crate::domain::escalation::NONE,
+            slas: &crate::domain::sla::DEFAULT_SLAS,
+            hours: &crate::domain::work_hours::DEFAULT_HOURS,
+            routing: &crate::domain::routing::EMPTY,
+        }
+    }
+}

@@ -455,23 +455,6 @@ pub struct Ctx<'a> {
     pub routing: &'a Routing,
 }
 
-#[cfg(test)]
-impl<'a> Ctx<'a> {
-    /// The shipped defaults at `now` under `policy`: no escalation or routing, a 60 s claim by `t`.
-    pub fn defaults(now: DateTime<Utc>, policy: &'a Policy) -> Ctx<'a> {
-        Ctx {
-            now,
-            claimant: "t",
-            claim_for: Duration::seconds(60),
-            policy,
-            escalation: &crate::domain::escalation::NONE,
-            slas: &crate::domain::sla::DEFAULT_SLAS,
-            hours: &crate::domain::work_hours::DEFAULT_HOURS,
-            routing: &crate::domain::routing::EMPTY,
-        }
-    }
-}
-
 impl Incident {
     /// An open incident created at `now` with nothing known yet: the base that findings and staff reports fill.
     pub fn open(now: DateTime<Utc>) -> Incident {
