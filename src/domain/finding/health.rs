@@ -33,7 +33,7 @@ pub struct HealthEvent {
 }
 
 /// An AWS Health event (or abuse event).
-pub(super) fn event(envelope: wire::Envelope) -> Result<Finding, Reject> {
+pub(super) fn event(envelope: wire::Envelope<'_>) -> Result<Finding, Reject> {
     let abuse = envelope.detail_type.as_deref() == Some("AWS Health Abuse Event");
     let detail = envelope.detail.ok_or(Reject::MissingField("detail"))?;
     let arn = required(detail.event_arn, "detail.eventArn")?;

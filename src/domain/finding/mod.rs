@@ -10,6 +10,7 @@ pub mod health;
 pub mod malware;
 mod resource;
 pub mod targets;
+mod tree;
 mod wire;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +18,7 @@ use serde_json::error::Category;
 
 use crate::domain::severity::Level;
 pub use resource::{summarize as summarize_resource, truncate};
+use tree::Node;
 
 /// The EventBridge `source` of GuardDuty events.
 pub const SOURCE: &str = "aws.guardduty";
@@ -123,28 +125,12 @@ impl Signal {
     }
 }
 
-/// The value at `pointer`, a JSON pointer without escapes (`/instanceDetails/tags/0`): as `Value::pointer`,
-/// which allocates two strings for each step, for every one of the paths a finding is read by.
-fn at<'a>(value: &'a serde_json::Value, pointer: &str) -> Option<&'a serde_json::Value> {
-    let Some(path) = pointer.strip_prefix('/') else { return pointer.is_empty().then_some(value) };
-    path.split('/').try_fold(value, |target, step| match target {
-        serde_json::Value::Object(map) => map.get(step),
-        serde_json::Value::Array(list) => step.parse::<usize>().ok().and_then(|i| list.get(i)),
-        _ => None,
-    })
-}
-
-/// The text at `pointer` in `value`, trimmed, unless there is none.
-fn text<'a>(value: &'a serde_json::Value, pointer: &str) -> Option<&'a str> {
-    at(value, pointer).and_then(serde_json::Value::as_str).map(str::trim).filter(|s| !s.is_empty())
-}
-
 /// The signals of an attack sequence's `service.detection`, at most 100, each part bounded.
-fn signals(detection: &serde_json::Value) -> Vec<Signal> {
-    let Some(all) = at(detection, "/sequence/signals").and_then(|s| s.as_array()) else { return Vec::new() };
+fn signals(detection: &Node) -> Vec<Signal> {
+    let Some(all) = detection.at("/sequence/signals").and_then(Node::as_array) else { return Vec::new() };
     all.iter()
         .filter_map(|s| {
-            let text = |k: &str| s.get(k).and_then(|v| v.as_str()).map(|v| truncate(v, 256));
+            let text = |k: &str| s.get(k).and_then(Node::as_str).map(|v| truncate(v, 256));
             Some(Signal {
                 uid: text("uid")?,
                 kind: text("type").unwrap_or_default(),
@@ -282,13 +268,13 @@ pub fn read(body: &str) -> Result<Parsed, Reject> {
 
 /// The event in `body`. Most bodies are valid: they are read without tracking where the reader is, and a
 /// bad one is read again with it, for a rejection that names the field (tracking costs on every value).
-fn envelope(body: &str) -> Result<wire::Envelope, Reject> {
+fn envelope(body: &str) -> Result<wire::Envelope<'_>, Reject> {
     let fast = match serde_json::from_str(body) {
         Ok(envelope) => return Ok(envelope),
         Err(err) => err,
     };
     let mut de = serde_json::Deserializer::from_str(body);
-    let _: wire::Envelope = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let _: wire::Envelope<'_> = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let at_root = err.path().iter().next().is_none();
         let path = err.path().to_string();
         let inner = err.into_inner();
@@ -305,7 +291,7 @@ fn envelope(body: &str) -> Result<wire::Envelope, Reject> {
 }
 
 /// A GuardDuty finding event.
-fn guardduty(envelope: wire::Envelope) -> Result<Finding, Reject> {
+fn guardduty(envelope: wire::Envelope<'_>) -> Result<Finding, Reject> {
     let detail = envelope.detail.ok_or(Reject::MissingField("detail"))?;
     let id = required(detail.id, "detail.id")?;
     let account_id = required(detail.account_id, "detail.accountId")?;

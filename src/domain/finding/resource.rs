@@ -1,18 +1,15 @@
 //! One line about the affected resource, for every resource type GuardDuty reports.
 
-use serde_json::Value;
-
-use super::{at, text};
-
 use super::Resource;
+use super::tree::Node;
 
 /// Longest summary kept: a page must stay readable on a phone.
 const MAX_SUMMARY_CHARS: usize = 300;
 
 /// Summarises a finding's `resource` member (and, for attack sequences, the resources listed in
 /// `service.detection`). Never fails: an unknown or odd shape gives the resource type.
-pub fn summarize(resource: &Value, detection: &Value) -> Resource {
-    let kind = text(resource, "/resourceType").unwrap_or("Unknown").to_owned();
+pub fn summarize(resource: &Node, detection: &Node) -> Resource {
+    let kind = resource.text("/resourceType").unwrap_or("Unknown").to_owned();
     let summary = match kind.as_str() {
         "Instance" => instance(resource),
         "AccessKey" => access_key(resource),
@@ -31,7 +28,7 @@ pub fn summarize(resource: &Value, detection: &Value) -> Resource {
             resource,
             &["/rdsDbInstanceDetails/dbInstanceIdentifier", "/rdsDbInstanceDetails/dbInstanceArn"],
         )
-        .map(|s| match text(resource, "/rdsDbInstanceDetails/engine") {
+        .map(|s| match resource.text("/rdsDbInstanceDetails/engine") {
             Some(engine) => format!("{s} ({engine})"),
             None => s,
         }),
@@ -59,26 +56,26 @@ pub fn summarize(resource: &Value, detection: &Value) -> Resource {
     Resource { summary: truncate(&summary, MAX_SUMMARY_CHARS), kind }
 }
 
-fn labelled(label: &str, v: &Value, pointers: &[&str]) -> Option<String> {
-    pointers.iter().find_map(|p| text(v, p)).map(|id| format!("{label} {id}"))
+fn labelled(label: &str, v: &Node, pointers: &[&str]) -> Option<String> {
+    pointers.iter().find_map(|p| v.text(p)).map(|id| format!("{label} {id}"))
 }
 
-fn instance(v: &Value) -> Option<String> {
-    let id = text(v, "/instanceDetails/instanceId")?;
+fn instance(v: &Node) -> Option<String> {
+    let id = v.text("/instanceDetails/instanceId")?;
     let mut s = format!("EC2 instance {id}");
-    if let Some(t) = text(v, "/instanceDetails/instanceType") {
+    if let Some(t) = v.text("/instanceDetails/instanceType") {
         s.push_str(&format!(" ({t})"));
     }
-    if let Some(name) = tag(at(v, "/instanceDetails/tags"), "Name") {
+    if let Some(name) = tag(v.at("/instanceDetails/tags"), "Name") {
         s.push_str(&format!(" \"{name}\""));
     }
     Some(s)
 }
 
-fn access_key(v: &Value) -> Option<String> {
-    let key = text(v, "/accessKeyDetails/accessKeyId");
-    let user = text(v, "/accessKeyDetails/userName");
-    let user_type = text(v, "/accessKeyDetails/userType").unwrap_or("principal");
+fn access_key(v: &Node) -> Option<String> {
+    let key = v.text("/accessKeyDetails/accessKeyId");
+    let user = v.text("/accessKeyDetails/userName");
+    let user_type = v.text("/accessKeyDetails/userType").unwrap_or("principal");
     match (key, user) {
         (Some(k), Some(u)) => Some(format!("access key {k} of {user_type} {u}")),
         (Some(k), None) => Some(format!("access key {k}")),
@@ -87,14 +84,14 @@ fn access_key(v: &Value) -> Option<String> {
     }
 }
 
-fn bucket_names(v: &Value) -> Vec<&str> {
-    at(v, "/s3BucketDetails")
-        .and_then(Value::as_array)
-        .map(|buckets| buckets.iter().filter_map(|b| text(b, "/name").or_else(|| text(b, "/arn"))).collect())
+fn bucket_names<'n>(v: &'n Node<'_>) -> Vec<&'n str> {
+    v.at("/s3BucketDetails")
+        .and_then(Node::as_array)
+        .map(|buckets| buckets.iter().filter_map(|b| b.text("/name").or_else(|| b.text("/arn"))).collect())
         .unwrap_or_default()
 }
 
-fn s3_buckets(v: &Value) -> Option<String> {
+fn s3_buckets(v: &Node) -> Option<String> {
     let names = bucket_names(v);
     match names.len() {
         0 => None,
@@ -103,9 +100,9 @@ fn s3_buckets(v: &Value) -> Option<String> {
     }
 }
 
-fn s3_object(v: &Value) -> Option<String> {
+fn s3_object(v: &Node) -> Option<String> {
     let bucket = bucket_names(v).into_iter().next();
-    let key = text(v, "/s3BucketDetails/0/s3ObjectDetails/0/key");
+    let key = v.text("/s3BucketDetails/0/s3ObjectDetails/0/key");
     match (bucket, key) {
         (Some(b), Some(k)) => Some(format!("S3 object s3://{b}/{k}")),
         (Some(b), None) => Some(format!("S3 object in bucket {b}")),
@@ -113,23 +110,23 @@ fn s3_object(v: &Value) -> Option<String> {
     }
 }
 
-fn kubernetes_workload(v: &Value) -> Option<String> {
-    let name = text(v, "/kubernetesDetails/kubernetesWorkloadDetails/name")?;
-    let kind = text(v, "/kubernetesDetails/kubernetesWorkloadDetails/type").unwrap_or("workload");
-    match text(v, "/kubernetesDetails/kubernetesWorkloadDetails/namespace") {
+fn kubernetes_workload(v: &Node) -> Option<String> {
+    let name = v.text("/kubernetesDetails/kubernetesWorkloadDetails/name")?;
+    let kind = v.text("/kubernetesDetails/kubernetesWorkloadDetails/type").unwrap_or("workload");
+    match v.text("/kubernetesDetails/kubernetesWorkloadDetails/namespace") {
         Some(ns) => Some(format!("{kind} {ns}/{name}")),
         None => Some(format!("{kind} {name}")),
     }
 }
 
-fn container(v: &Value) -> Option<String> {
-    let name =
-        text(v, "/containerDetails/name").or_else(|| text(v, "/ecsClusterDetails/taskDetails/containers/0/name"));
+fn container(v: &Node) -> Option<String> {
+    let name = v.text("/containerDetails/name").or_else(|| v.text("/ecsClusterDetails/taskDetails/containers/0/name"));
     let image =
-        text(v, "/containerDetails/image").or_else(|| text(v, "/ecsClusterDetails/taskDetails/containers/0/image"));
-    let cluster = text(v, "/ecsClusterDetails/name")
+        v.text("/containerDetails/image").or_else(|| v.text("/ecsClusterDetails/taskDetails/containers/0/image"));
+    let cluster = v
+        .text("/ecsClusterDetails/name")
         .map(|c| format!("ECS cluster {c}"))
-        .or_else(|| text(v, "/eksClusterDetails/name").map(|c| format!("EKS cluster {c}")));
+        .or_else(|| v.text("/eksClusterDetails/name").map(|c| format!("EKS cluster {c}")));
     let mut s = match (name, image) {
         (Some(n), Some(i)) => format!("container {n} ({i})"),
         (Some(n), None) => format!("container {n}"),
@@ -143,13 +140,13 @@ fn container(v: &Value) -> Option<String> {
 }
 
 /// Extended Threat Detection lists the resources of the sequence under `service.detection.sequence`.
-fn attack_sequence(detection: &Value) -> Option<String> {
-    let resources = at(detection, "/sequence/resources")?.as_array()?;
+fn attack_sequence(detection: &Node) -> Option<String> {
+    let resources = detection.at("/sequence/resources")?.as_array()?;
     let named: Vec<String> = resources
         .iter()
         .filter_map(|r| {
-            let id = text(r, "/name").or_else(|| text(r, "/uid"))?;
-            Some(match text(r, "/resourceType") {
+            let id = r.text("/name").or_else(|| r.text("/uid"))?;
+            Some(match r.text("/resourceType") {
                 Some(kind) => format!("{kind} {id}"),
                 None => id.to_owned(),
             })
@@ -159,8 +156,8 @@ fn attack_sequence(detection: &Value) -> Option<String> {
 }
 
 /// For types this module does not know yet: the first identifier-looking string in the resource.
-fn generic(v: &Value) -> Option<String> {
-    let kind = text(v, "/resourceType").unwrap_or("resource");
+fn generic(v: &Node) -> Option<String> {
+    let kind = v.text("/resourceType").unwrap_or("resource");
     let obj = v.as_object()?;
     for (key, details) in obj {
         if key == "resourceType" {
@@ -180,10 +177,10 @@ fn generic(v: &Value) -> Option<String> {
     None
 }
 
-fn tag<'a>(tags: Option<&'a Value>, key: &str) -> Option<&'a str> {
+fn tag<'n>(tags: Option<&'n Node<'_>>, key: &str) -> Option<&'n str> {
     tags?.as_array()?.iter().find_map(|t| {
-        (text(t, "/key").or_else(|| text(t, "/Key")) == Some(key))
-            .then(|| text(t, "/value").or_else(|| text(t, "/Value")))
+        (t.text("/key").or_else(|| t.text("/Key")) == Some(key))
+            .then(|| t.text("/value").or_else(|| t.text("/Value")))
             .flatten()
     })
 }

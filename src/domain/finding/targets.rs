@@ -5,10 +5,8 @@
 
 use std::net::IpAddr;
 
+use super::tree::Node;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::{at, text};
 
 /// Network interfaces kept, at most (an instance has at most a few dozen).
 const MAX_INTERFACES: usize = 32;
@@ -102,43 +100,45 @@ impl Targets {
 }
 
 /// The targets of a finding with `resource` and `service.action`.
-pub fn read(resource: &Value, action: &Value) -> Targets {
-    let kind = text(resource, "/resourceType").unwrap_or_default();
-    let instance_id = text(resource, "/instanceDetails/instanceId").filter(|id| aws_id(id, "i-")).map(str::to_owned);
-    let interfaces = at(resource, "/instanceDetails/networkInterfaces")
-        .and_then(Value::as_array)
+pub fn read(resource: &Node, action: &Node) -> Targets {
+    let kind = resource.text("/resourceType").unwrap_or_default();
+    let instance_id = resource.text("/instanceDetails/instanceId").filter(|id| aws_id(id, "i-")).map(str::to_owned);
+    let interfaces = resource
+        .at("/instanceDetails/networkInterfaces")
+        .and_then(Node::as_array)
         .map(|list| {
             list.iter()
                 .filter_map(|eni| {
-                    let id = text(eni, "/networkInterfaceId").filter(|id| aws_id(id, "eni-"))?;
+                    let id = eni.text("/networkInterfaceId").filter(|id| aws_id(id, "eni-"))?;
                     Some(Interface {
                         id: id.to_owned(),
-                        subnet_id: text(eni, "/subnetId").filter(|s| aws_id(s, "subnet-")).map(str::to_owned),
-                        vpc_id: text(eni, "/vpcId").filter(|s| aws_id(s, "vpc-")).map(str::to_owned),
+                        subnet_id: eni.text("/subnetId").filter(|s| aws_id(s, "subnet-")).map(str::to_owned),
+                        vpc_id: eni.text("/vpcId").filter(|s| aws_id(s, "vpc-")).map(str::to_owned),
                     })
                 })
                 .take(MAX_INTERFACES)
                 .collect()
         })
         .unwrap_or_default();
-    let access_key_id = text(resource, "/accessKeyDetails/accessKeyId")
+    let access_key_id = resource
+        .text("/accessKeyDetails/accessKeyId")
         .filter(|k| (16..=128).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
         .map(str::to_owned);
-    let principal = text(resource, "/accessKeyDetails/userName").filter(|n| iam_name(n)).map(str::to_owned);
-    let principal_type = text(resource, "/accessKeyDetails/userType").filter(|t| iam_name(t)).map(str::to_owned);
+    let principal = resource.text("/accessKeyDetails/userName").filter(|n| iam_name(n)).map(str::to_owned);
+    let principal_type = resource.text("/accessKeyDetails/userType").filter(|t| iam_name(t)).map(str::to_owned);
     let cluster = match kind {
         "EKSCluster" => Some("EKS"),
-        "ECSCluster" | "Container" if at(resource, "/ecsClusterDetails").is_some() => Some("ECS"),
+        "ECSCluster" | "Container" if resource.at("/ecsClusterDetails").is_some() => Some("ECS"),
         _ => None,
     }
     .map(str::to_owned);
     // A finding about an object (malware in it) names it under its bucket; GuardDuty's key is not trimmed.
     let object = (kind == "S3Object")
         .then(|| {
-            let bucket = text(resource, "/s3BucketDetails/0/name")?;
-            let details = at(resource, "/s3BucketDetails/0/s3ObjectDetails/0")?;
-            let key = details.get("key").and_then(Value::as_str)?;
-            S3Object::new(bucket, key, details.get("versionId").and_then(Value::as_str))
+            let bucket = resource.text("/s3BucketDetails/0/name")?;
+            let details = resource.at("/s3BucketDetails/0/s3ObjectDetails/0")?;
+            let key = details.get("key").and_then(Node::as_str)?;
+            S3Object::new(bucket, key, details.get("versionId").and_then(Node::as_str))
         })
         .flatten();
     Targets {
@@ -154,7 +154,7 @@ pub fn read(resource: &Value, action: &Value) -> Targets {
 }
 
 /// The remote addresses in every kind of action, deduplicated, in the order found.
-fn remote_ips(action: &Value) -> Vec<String> {
+fn remote_ips(action: &Node) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     let mut add = |v: Option<&str>| {
         if let Some(ip) = v.and_then(|s| s.parse::<IpAddr>().ok()).map(|ip| ip.to_string())
@@ -165,12 +165,13 @@ fn remote_ips(action: &Value) -> Vec<String> {
         }
     };
     for member in ["networkConnectionAction", "awsApiCallAction", "kubernetesApiCallAction", "rdsLoginAttemptAction"] {
-        add(text(action, &format!("/{member}/remoteIpDetails/ipAddressV4")));
-        add(text(action, &format!("/{member}/remoteIpDetails/ipAddressV6")));
+        let remote = action.get(member).and_then(|m| m.get("remoteIpDetails"));
+        add(remote.and_then(|r| r.text("/ipAddressV4")));
+        add(remote.and_then(|r| r.text("/ipAddressV6")));
     }
-    if let Some(probes) = at(action, "/portProbeAction/portProbeDetails").and_then(Value::as_array) {
+    if let Some(probes) = action.at("/portProbeAction/portProbeDetails").and_then(Node::as_array) {
         for probe in probes {
-            add(text(probe, "/remoteIpDetails/ipAddressV4"));
+            add(probe.text("/remoteIpDetails/ipAddressV4"));
         }
     }
     found
@@ -190,7 +191,7 @@ fn iam_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     #[test]
     fn only_what_s3_would_accept_names_an_object() {
@@ -283,7 +284,9 @@ mod tests {
             (&bad_object, &Value::Null, Targets::default()),
         ];
         for (resource, action, want) in cases {
-            assert_eq!(read(resource, action), want, "{resource}");
+            let (resource_text, action_text) = (resource.to_string(), action.to_string());
+            let node = |text| serde_json::from_str::<Node>(text).unwrap();
+            assert_eq!(read(&node(&resource_text), &node(&action_text)), want, "{resource}");
         }
     }
 }

@@ -487,13 +487,3 @@ fn an_attack_sequence_keeps_its_signals() {
     assert_eq!(f.signals[0].uid, "f3a1c5e7b9d24f6081a3c5e7b9d1f2a4");
     assert!(parse(&event().to_string()).unwrap().signals.is_empty(), "an ordinary finding has none");
 }
-
-#[test]
-fn paths_find_what_json_pointers_find() {
-    let v = serde_json::json!({"a": {"b": [{"c": " x "}, 2]}, "": {"e": 1}, "n": null});
-    for path in ["", "/a", "/a/b", "/a/b/0", "/a/b/0/c", "/a/b/1", "/a/b/2", "/a/x", "/a/b/c", "/n/z", "//e", "a"] {
-        assert_eq!(super::at(&v, path), v.pointer(path), "{path}");
-    }
-    assert_eq!(super::text(&v, "/a/b/0/c"), Some("x"));
-    assert_eq!(super::text(&v, "/a/b/1"), None, "a number is no text");
-}

@@ -5,13 +5,15 @@
 //! dropped, not fatal), because losing a real finding to the dead-letter queue over a cosmetic field would be
 //! worse than showing it without that field.
 
-use serde::{Deserialize, Deserializer, de::DeserializeOwned};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::tree::Node;
+
 /// An EventBridge event as the rule delivers it to SQS.
 #[derive(Debug, Deserialize)]
-pub struct Envelope {
+pub struct Envelope<'a> {
     /// EventBridge's own event id.
     #[serde(default, deserialize_with = "lenient")]
     pub id: Option<String>,
@@ -31,14 +33,14 @@ pub struct Envelope {
     #[serde(default, deserialize_with = "lenient")]
     pub region: Option<String>,
     /// The finding (a JSON object: serde would otherwise also read a struct from an array by position).
-    #[serde(default, deserialize_with = "object")]
-    pub detail: Option<Detail>,
+    #[serde(default, borrow, deserialize_with = "object")]
+    pub detail: Option<Detail<'a>>,
 }
 
 /// A GuardDuty finding in its EventBridge form (`schemaVersion` 2.0).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Detail {
+pub struct Detail<'a> {
     /// The finding id, unique per detector.
     pub id: Option<String>,
     /// The account the finding is about.
@@ -69,11 +71,11 @@ pub struct Detail {
     #[serde(default, deserialize_with = "lenient")]
     pub updated_at: Option<String>,
     /// The affected resource; its shape depends on `resourceType`.
-    #[serde(default)]
-    pub resource: Value,
+    #[serde(default, borrow)]
+    pub resource: Node<'a>,
     /// What GuardDuty saw.
-    #[serde(default, deserialize_with = "lenient")]
-    pub service: Option<Service>,
+    #[serde(default, borrow, deserialize_with = "lenient")]
+    pub service: Option<Service<'a>>,
 
     /// Malware Protection scan results: the object scanned.
     #[serde(default, deserialize_with = "lenient")]
@@ -176,7 +178,7 @@ pub struct HealthEntity {
 /// The `service` member of a finding.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Service {
+pub struct Service<'a> {
     /// How many times GuardDuty has seen the activity; orders versions with the same `updatedAt`.
     #[serde(default, deserialize_with = "lenient")]
     pub count: Option<u64>,
@@ -190,11 +192,11 @@ pub struct Service {
     #[serde(default, deserialize_with = "lenient")]
     pub detector_id: Option<String>,
     /// Extended Threat Detection's account of an attack sequence, when there is one.
-    #[serde(default)]
-    pub detection: Value,
+    #[serde(default, borrow)]
+    pub detection: Node<'a>,
     /// What was done: the connection, probe, API call or login, with its remote address.
-    #[serde(default)]
-    pub action: Value,
+    #[serde(default, borrow)]
+    pub action: Node<'a>,
 }
 
 /// Reads an optional struct only from a JSON object (or null).
@@ -228,7 +230,7 @@ where
 fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: DeserializeOwned,
+    T: Deserialize<'de>,
 {
     let raw = <&'de RawValue>::deserialize(deserializer)?;
     Ok(serde_json::from_str(raw.get()).ok())
