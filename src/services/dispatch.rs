@@ -339,7 +339,7 @@ impl Dispatcher {
                     }
                     Err(e) => {
                         // Still owed under a fresh claim: due again when it lapses.
-                        warn!(incident_id = %key.finding_id, error = %e, "owed pages not sent yet; will try again");
+                        warn!(finding_id = %key.finding_id, error = %e, "owed pages not sent yet; will try again");
                         continue;
                     }
                 }
@@ -358,9 +358,10 @@ impl Dispatcher {
                 metrics::get().escalations.inc();
                 info!(incident_id = %stored.incident_id, escalation = stored.escalations, "re-paging: not acknowledged");
             }
+            let incident_id = stored.incident_id.clone();
             if let Err(e) = self.send_pages(stored, &claimant).await {
                 // Still owed under this claim: the next round after it lapses sends it.
-                warn!(error = %e, "re-page not sent yet; will try again");
+                warn!(%incident_id, error = %e, "re-page not sent yet; will try again");
             }
         }
         Ok(attended)
@@ -393,7 +394,7 @@ impl Dispatcher {
         match self.send_pages(stored.clone(), claimant).await {
             Ok((stored, _)) => Ok(stored),
             Err(e) => {
-                warn!(error = %e, "breach notice not sent yet; will try again");
+                warn!(incident_id = %stored.incident_id, error = %e, "breach notice not sent yet; will try again");
                 Ok(stored)
             }
         }
