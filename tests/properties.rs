@@ -107,16 +107,7 @@ fn arrivals() -> impl Strategy<Value = Vec<V>> {
 const CLAIM_FOR: i64 = 60;
 
 fn ctx<'a>(policy: &'a Policy, claimant: &'a str, now: DateTime<Utc>) -> Ctx<'a> {
-    Ctx {
-        now,
-        claimant,
-        claim_for: Duration::seconds(CLAIM_FOR),
-        policy,
-        escalation: &gd_incidents::domain::escalation::NONE,
-        slas: &gd_incidents::domain::sla::DEFAULT_SLAS,
-        hours: &gd_incidents::domain::work_hours::DEFAULT_HOURS,
-        routing: &gd_incidents::domain::routing::EMPTY,
-    }
+    Ctx { claimant, claim_for: Duration::seconds(CLAIM_FOR), ..Ctx::defaults(now, policy) }
 }
 
 fn create(f: &Finding, c: &Ctx) -> Incident {

@@ -21,16 +21,7 @@ use serde_json::json;
 use support::*;
 
 fn ctx<'a>(policy: &'a Policy) -> Ctx<'a> {
-    Ctx {
-        now: Utc::now(),
-        claimant: "test",
-        claim_for: chrono::Duration::minutes(5),
-        policy,
-        escalation: &gd_incidents::domain::escalation::NONE,
-        slas: &gd_incidents::domain::sla::DEFAULT_SLAS,
-        hours: &gd_incidents::domain::work_hours::DEFAULT_HOURS,
-        routing: &gd_incidents::domain::routing::EMPTY,
-    }
+    Ctx { claimant: "test", claim_for: chrono::Duration::minutes(5), ..Ctx::defaults(Utc::now(), policy) }
 }
 
 /// A LOW finding `id` at version `minute`, padded with `pad` random hex digits that only the evidence keeps

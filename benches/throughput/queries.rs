@@ -56,16 +56,7 @@ fn incident(findings: &Findings, id: &str, n: usize, needle: Option<&str>, polic
         f.title = format!("Benchmark finding {needle}");
     }
     let now = Utc::now() - chrono::Duration::minutes(5 * n as i64);
-    let ctx = Ctx {
-        now,
-        claimant: "bench",
-        claim_for: chrono::Duration::minutes(1),
-        policy,
-        escalation: &gd_incidents::domain::escalation::NONE,
-        slas: &gd_incidents::domain::sla::DEFAULT_SLAS,
-        hours: &gd_incidents::domain::work_hours::DEFAULT_HOURS,
-        routing: &gd_incidents::domain::routing::EMPTY,
-    };
+    let ctx = Ctx { claimant: "bench", ..Ctx::defaults(now, policy) };
     Some(Incident::create(uuid::Uuid::new_v4().to_string(), &f, &ctx).0)
 }
 

@@ -38,9 +38,9 @@ pub use versions::apply;
 #[cfg(test)]
 mod tests;
 
-#[cfg(test)]
 impl<'a> Ctx<'a> {
-    /// The shipped defaults at `now` under `policy`: no escalation or routing, a 60 s claim by `t`.
+    /// The shipped defaults at `now` under `policy`: no escalation or routing, a 60 s claim by `t`. For tests,
+    /// benches and tools; the daemon builds its context from the configuration.
     pub fn defaults(now: chrono::DateTime<chrono::Utc>, policy: &'a crate::domain::policy::Policy) -> Ctx<'a> {
         Ctx {
             now,

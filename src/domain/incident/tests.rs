@@ -43,16 +43,7 @@ static DEFAULT_POLICY: Policy =
     Policy { high_list: false, floors: Vec::new(), suppress: Vec::new(), keep_closed: Vec::new(), health: Vec::new() };
 
 fn ctx(claimant: &str, minute: u32) -> Ctx<'_> {
-    Ctx {
-        now: t(minute),
-        claimant,
-        claim_for: Duration::seconds(60),
-        policy: &DEFAULT_POLICY,
-        escalation: &crate::domain::escalation::NONE,
-        slas: &crate::domain::sla::DEFAULT_SLAS,
-        hours: &crate::domain::work_hours::DEFAULT_HOURS,
-        routing: &crate::domain::routing::EMPTY,
-    }
+    Ctx { claimant, ..Ctx::defaults(t(minute), &DEFAULT_POLICY) }
 }
 
 /// Feeds versions in arrival order, as the daemon does, and returns the incident and how many writes.
@@ -233,16 +224,7 @@ fn serialises_with_the_contract_names() {
 }
 
 fn rules_ctx<'a>(policy: &'a Policy, claimant: &'a str, minute: u32, escalation: &'a Escalation) -> Ctx<'a> {
-    Ctx {
-        now: t(minute),
-        claimant,
-        claim_for: Duration::seconds(60),
-        policy,
-        escalation,
-        slas: &crate::domain::sla::DEFAULT_SLAS,
-        hours: &crate::domain::work_hours::DEFAULT_HOURS,
-        routing: &crate::domain::routing::EMPTY,
-    }
+    Ctx { claimant, escalation, ..Ctx::defaults(t(minute), policy) }
 }
 
 /// The default path: the OCE and the ISO every 15 minutes, `times` times.

@@ -18,14 +18,9 @@ static REPAGE_EVERY_15: std::sync::LazyLock<crate::domain::escalation::Escalatio
 
 fn ctx(minute: u32) -> crate::domain::incident::Ctx<'static> {
     crate::domain::incident::Ctx {
-        now: t(minute),
         claimant: "cli",
-        claim_for: Duration::seconds(60),
-        policy: &NO_RULES,
         escalation: &REPAGE_EVERY_15,
-        slas: &crate::domain::sla::DEFAULT_SLAS,
-        hours: &crate::domain::work_hours::DEFAULT_HOURS,
-        routing: &crate::domain::routing::EMPTY,
+        ..crate::domain::incident::Ctx::defaults(t(minute), &NO_RULES)
     }
 }
 

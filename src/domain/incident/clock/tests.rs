@@ -1,10 +1,8 @@
 use chrono::{Duration, TimeZone};
 
 use super::*;
-use crate::domain::escalation::NONE;
 use crate::domain::incident::PageState;
 use crate::domain::policy::Policy;
-use crate::domain::routing::EMPTY;
 use crate::domain::severity::Level;
 use crate::domain::sla::{DEFAULT_SLAS, summary};
 
@@ -17,16 +15,7 @@ fn t(minutes: i64) -> DateTime<Utc> {
 }
 
 fn ctx(now: DateTime<Utc>) -> Ctx<'static> {
-    Ctx {
-        now,
-        claimant: "w",
-        claim_for: Duration::seconds(60),
-        policy: &NO_RULES,
-        escalation: &NONE,
-        slas: &DEFAULT_SLAS,
-        hours: &crate::domain::work_hours::DEFAULT_HOURS,
-        routing: &EMPTY,
-    }
+    Ctx { claimant: "w", ..Ctx::defaults(now, &NO_RULES) }
 }
 
 fn incident(level: Level) -> Incident {
